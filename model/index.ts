@@ -3,4 +3,9 @@
 export * from "./config.js";
 export * from "./errors.js";
 export * from "./accounting.js";
-export type { WeightDType, TensorInfo, RawTensor, WeightReader } from "./weights/types.js";
+export * from "./weights/index.js";
+export * from "./gating.js";
+export * from "./sampling.js";
+export * from "./onnx/index.js";
+export * from "./blocks/index.js";
+export * from "./engine/index.js";

@@ -1,0 +1,27 @@
+/** Runs one (layer, expert) FFN graph: rows [R, D] in, [R, D] out. */
+import { buildExpertGraph, type ExpertWeights } from "../onnx/expert.js";
+import { createSession, f32Tensor, type ComputeOptions, type InferenceSession } from "./session.js";
+
+export class ExpertBlock {
+  private constructor(
+    /** Model width D. */
+    readonly dModel: number,
+    private readonly session: InferenceSession,
+  ) {}
+
+  static async create(weights: ExpertWeights, opts: ComputeOptions = {}): Promise<ExpertBlock> {
+    const model = buildExpertGraph(weights, { accuracyLevel: opts.int8Activations ? 4 : 0 });
+    return new ExpertBlock(weights.gate.in, await createSession(model, opts));
+  }
+
+  /** y = expert(x); x is [R, D] row-major (R = x.length / D). */
+  async run(x: Float32Array): Promise<Float32Array> {
+    const R = x.length / this.dModel;
+    const out = await this.session.run({ x: f32Tensor(x, [R, this.dModel]) });
+    return out.y!.data as Float32Array;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}

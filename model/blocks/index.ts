@@ -1,0 +1,10 @@
+// model/blocks: onnxruntime sessions of the compute blocks and their glue.
+export { AttentionBlock, type AttentionItem, type AttentionOutput } from "./attention-block.js";
+export { ExpertBlock } from "./expert-block.js";
+export { HeadBlock } from "./head-block.js";
+export { EmbeddingTable } from "./embedding.js";
+export { LayerKv } from "./kv-cache.js";
+export { ropeTables } from "./rope.js";
+export { addNormedResidual } from "./residual.js";
+export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";
+export { createSession, f32Tensor, type ComputeOptions, type ExecutionProvider } from "./session.js";

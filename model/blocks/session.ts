@@ -1,0 +1,34 @@
+/** onnxruntime-node session creation with the project's options. */
+import * as ort from "onnxruntime-node";
+
+/** Execution providers a host may ask for. */
+export type ExecutionProvider = "cpu" | "cuda";
+
+/** Per-process compute options (from the cluster config or CLI flags). */
+export interface ComputeOptions {
+  /** onnxruntime intra-op threads (default 1: processes sharing a machine must not oversubscribe it). */
+  readonly threads?: number;
+  /** "cpu" (default) or "cuda" (needs onnxruntime-node's CUDA binaries on the host). */
+  readonly executionProvider?: ExecutionProvider;
+  /** Let MatMulNBits quantize activations to int8 (accuracy level 4). Off by default: not lossless. */
+  readonly int8Activations?: boolean;
+}
+
+/** Create an inference session from serialized ModelProto bytes. */
+export async function createSession(model: Uint8Array, opts: ComputeOptions = {}): Promise<ort.InferenceSession> {
+  const ep = opts.executionProvider ?? "cpu";
+  return ort.InferenceSession.create(model, {
+    executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+    intraOpNumThreads: opts.threads ?? 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+  });
+}
+
+/** An f32 tensor view over `data` with `dims`. */
+export function f32Tensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor("float32", data, dims as number[]);
+}
+
+export type { InferenceSession } from "onnxruntime-node";

@@ -1,0 +1,93 @@
+/**
+ * The attention block of one decoder layer as an ONNX graph, with its norms
+ * and residual, over a padded batch of sequences that may sit at different
+ * positions (prefill and decode alike):
+ *
+ *   a = rms(x)·attn_norm;  q,k,v = Wq a, Wk a, Wv a;  RoPE(q, k)
+ *   K = [past_k ; k],  V = [past_v ; v]                       (per sequence)
+ *   s = softcap(q·K · attnScale) + mask;  o = Wo (softmax(s) V)
+ *   h = x + rms(o)·attn_output_norm;   m = rms(h)·ffn_norm   (router/expert input)
+ *
+ * Inputs  x [B,T,D], cos/sin [B,T,hd/2] (RoPE angles of each new token),
+ *         past_k/past_v [B,P,KVH,hd], mask [B,1,T,P+T] (0 = visible, -1e30 = hidden).
+ * Outputs h [B,T,D], m [B,T,D], k_new/v_new [B,T,KVH,hd] (rotated k, raw v).
+ */
+import type { ModelConfig } from "../config.js";
+import { Elem, GraphBuilder } from "./builder.js";
+import { linear, type LinearOptions, type LinearWeight } from "./linear.js";
+import { rmsNorm, softcap } from "./ops.js";
+
+/** Weights of one layer's attention block. Norm gains are [D]. */
+export interface AttentionWeights {
+  readonly attnNorm: Float32Array;
+  readonly q: LinearWeight;
+  readonly k: LinearWeight;
+  readonly v: LinearWeight;
+  readonly o: LinearWeight;
+  readonly attnOutNorm: Float32Array;
+  readonly ffnNorm: Float32Array;
+}
+
+/** Build the serialized attention graph of one layer. */
+export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts: LinearOptions = {}): Uint8Array {
+  const D = cfg.dModel;
+  const H = cfg.nHeads;
+  const KVH = cfg.nKvHeads;
+  const hd = cfg.headDim;
+  const G = H / KVH;
+  const g = new GraphBuilder("attention");
+  const x = g.input("x", Elem.FLOAT, ["B", "T", D]);
+  const cos = g.input("cos", Elem.FLOAT, ["B", "T", hd / 2]);
+  const sin = g.input("sin", Elem.FLOAT, ["B", "T", hd / 2]);
+  const pastK = g.input("past_k", Elem.FLOAT, ["B", "P", KVH, hd]);
+  const pastV = g.input("past_v", Elem.FLOAT, ["B", "P", KVH, hd]);
+  const mask = g.input("mask", Elem.FLOAT, ["B", 1, "T", "S"]);
+
+  const a = rmsNorm(g, x, w.attnNorm, cfg.rmsEps, "attn_norm");
+  const q = g.op("Reshape", [linear(g, a, w.q, "wq", opts), g.i64("q_shape", [0, 0, H, hd])]);
+  const k = g.op("Reshape", [linear(g, a, w.k, "wk", opts), g.i64("k_shape", [0, 0, KVH, hd])]);
+  const v = g.op("Reshape", [linear(g, a, w.v, "wv", opts), g.i64("v_shape", [0, 0, KVH, hd])]);
+
+  const axes2 = g.i64("axes2", [2]);
+  const cos4 = g.op("Unsqueeze", [cos, axes2]);
+  const sin4 = g.op("Unsqueeze", [sin, axes2]);
+  const rope = (t: string) => {
+    const [x1, x2] = g.opN("Split", [t], 2, { axis: 3 });
+    const o1 = g.op("Sub", [g.op("Mul", [x1!, cos4]), g.op("Mul", [x2!, sin4])]);
+    const o2 = g.op("Add", [g.op("Mul", [x2!, cos4]), g.op("Mul", [x1!, sin4])]);
+    return g.op("Concat", [o1, o2], { axis: 3 });
+  };
+  const qr = rope(q);
+  const kr = rope(k);
+
+  const kAll = g.op("Concat", [pastK, kr], { axis: 1 }); // [B,S,KVH,hd]
+  const vAll = g.op("Concat", [pastV, v], { axis: 1 });
+
+  // GQA: query head h = kv·G + j reads kv head kv. Rows of the score matrix are j·T + t.
+  const qg = g.op("Reshape", [qr, g.i64("qg_shape", [0, 0, KVH, G, hd])]); // [B,T,KVH,G,hd]
+  const qt = g.op("Transpose", [qg], { perm: [0, 2, 3, 1, 4] }); // [B,KVH,G,T,hd]
+  const qf = g.op("Reshape", [qt, g.i64("qf_shape", [0, 0, -1, hd])]); // [B,KVH,G·T,hd]
+  const kt = g.op("Transpose", [kAll], { perm: [0, 2, 3, 1] }); // [B,KVH,hd,S]
+  const vt = g.op("Transpose", [vAll], { perm: [0, 2, 1, 3] }); // [B,KVH,S,hd]
+
+  let s = g.op("MatMul", [qf, kt]); // [B,KVH,G·T,S]
+  s = g.op("Mul", [s, g.scalar("attn_scale", cfg.attnScale)]);
+  s = softcap(g, s, cfg.attnSoftcap, "softcap");
+  const maskG = g.op("Tile", [mask, g.i64("mask_rep", [1, 1, G, 1])]); // [B,1,G·T,S]
+  s = g.op("Add", [s, maskG]);
+  const p = g.op("Softmax", [s], { axis: -1 });
+  const o = g.op("MatMul", [p, vt]); // [B,KVH,G·T,hd]
+  const o5 = g.op("Reshape", [o, g.i64("o5_shape", [0, 0, G, -1, hd])]); // [B,KVH,G,T,hd]
+  const ot = g.op("Transpose", [o5], { perm: [0, 3, 1, 2, 4] }); // [B,T,KVH,G,hd]
+  const oc = g.op("Reshape", [ot, g.i64("oc_shape", [0, 0, -1])]); // [B,T,H·hd]
+  const attnOut = linear(g, oc, w.o, "wo", opts);
+
+  const h = g.op("Add", [x, rmsNorm(g, attnOut, w.attnOutNorm, cfg.rmsEps, "attn_out_norm")]);
+  const m = rmsNorm(g, h, w.ffnNorm, cfg.rmsEps, "ffn_norm");
+
+  g.output("h", h, Elem.FLOAT, ["B", "T", D]);
+  g.output("m", m, Elem.FLOAT, ["B", "T", D]);
+  g.output("k_new", kr, Elem.FLOAT, ["B", "T", KVH, hd]);
+  g.output("v_new", v, Elem.FLOAT, ["B", "T", KVH, hd]);
+  return g.toBytes();
+}

@@ -1,0 +1,143 @@
+/**
+ * A small ONNX graph builder on top of `onnx-proto`: named values, initializers
+ * from typed arrays (raw_data), and ops of the default and `com.microsoft`
+ * domains. Produces the serialized ModelProto bytes onnxruntime loads.
+ */
+import onnxProto from "onnx-proto";
+
+const { onnx } = onnxProto;
+
+/** ONNX element types used here (TensorProto.DataType). */
+export const Elem = Object.freeze({ FLOAT: 1, UINT8: 2, INT64: 7, FLOAT16: 10 });
+export type ElemType = (typeof Elem)[keyof typeof Elem];
+
+/** Attribute values an op may take. */
+export type AttrValue = number | string | readonly number[] | { float: number } | { ints: readonly number[] };
+
+const DEFAULT_OPSET = 17;
+const MS_DOMAIN = "com.microsoft";
+
+/** Builds one graph; every method returns the name of the value it created. */
+export class GraphBuilder {
+  private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private counter = 0;
+  private usesMs = false;
+
+  constructor(private readonly name: string) {}
+
+  /** A fresh unique value name with a readable prefix. */
+  fresh(prefix: string): string {
+    return `${prefix}_${this.counter++}`;
+  }
+
+  /** Declare a graph input; dims are numbers or symbolic names. */
+  input(name: string, elem: ElemType, dims: readonly (number | string)[]): string {
+    this.inputs.push(valueInfo(name, elem, dims));
+    return name;
+  }
+
+  /** Declare `value` as a graph output named `name` (adds an Identity when they differ). */
+  output(name: string, value: string, elem: ElemType, dims: readonly (number | string)[]): void {
+    if (value !== name) this.nodes.push(onnx.NodeProto.create({ opType: "Identity", input: [value], output: [name], name: `out_${name}` }));
+    this.outputs.push(valueInfo(name, elem, dims));
+  }
+
+  /** A float32 initializer of the given dims. */
+  f32(prefix: string, data: Float32Array, dims: readonly number[]): string {
+    return this.tensor(prefix, Elem.FLOAT, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
+  }
+
+  /** A uint8 initializer of the given dims. */
+  u8(prefix: string, data: Uint8Array, dims: readonly number[]): string {
+    return this.tensor(prefix, Elem.UINT8, data, dims);
+  }
+
+  /** An int64 initializer (shapes, axes). */
+  i64(prefix: string, values: readonly number[]): string {
+    const data = new BigInt64Array(values.map((v) => BigInt(v)));
+    return this.tensor(prefix, Elem.INT64, new Uint8Array(data.buffer), [values.length]);
+  }
+
+  /** A float32 scalar constant. */
+  scalar(prefix: string, v: number): string {
+    return this.f32(prefix, new Float32Array([v]), []);
+  }
+
+  private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[]): string {
+    const name = this.fresh(prefix);
+    this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: raw }));
+    return name;
+  }
+
+  /** Append an op; returns its (first) output name. */
+  op(opType: string, inputs: readonly string[], attrs: Record<string, AttrValue> = {}, domain = ""): string {
+    return this.opN(opType, inputs, 1, attrs, domain)[0]!;
+  }
+
+  /** Append an op with `nOut` outputs. */
+  opN(opType: string, inputs: readonly string[], nOut: number, attrs: Record<string, AttrValue> = {}, domain = ""): string[] {
+    const output = Array.from({ length: nOut }, () => this.fresh(opType.toLowerCase()));
+    if (domain === MS_DOMAIN) this.usesMs = true;
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        input: [...inputs],
+        output,
+        name: this.fresh(`n_${opType}`),
+        domain,
+        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      }),
+    );
+    return output;
+  }
+
+  /** Serialize to ModelProto bytes (opset 17 + com.microsoft 1 when used). */
+  toBytes(): Uint8Array {
+    const opsetImport = [onnx.OperatorSetIdProto.create({ domain: "", version: DEFAULT_OPSET })];
+    if (this.usesMs) opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
+    const model = onnx.ModelProto.create({
+      irVersion: 8,
+      producerName: "moe-serve",
+      opsetImport,
+      graph: onnx.GraphProto.create({
+        name: this.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs,
+        output: this.outputs,
+      }),
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, elemType: number, dims: readonly (number | string)[]) {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType,
+        shape: onnx.TensorShapeProto.create({
+          dim: dims.map((d) => (typeof d === "number" ? { dimValue: d } : { dimParam: d })),
+        }),
+      }),
+    }),
+  });
+}
+
+function attribute(name: string, v: AttrValue) {
+  const A = onnx.AttributeProto.AttributeType;
+  if (typeof v === "string") return onnx.AttributeProto.create({ name, type: A.STRING, s: new TextEncoder().encode(v) });
+  if (typeof v === "number") {
+    if (!Number.isInteger(v)) throw new Error(`attribute ${name}: use {float: x} for non-integer ${v}`);
+    return onnx.AttributeProto.create({ name, type: A.INT, i: v });
+  }
+  if ("float" in v) return onnx.AttributeProto.create({ name, type: A.FLOAT, f: v.float });
+  const ints = "ints" in v ? v.ints : (v as readonly number[]);
+  return onnx.AttributeProto.create({ name, type: A.INTS, ints: [...ints] });
+}
+
+export { MS_DOMAIN };

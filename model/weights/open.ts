@@ -1,0 +1,138 @@
+/**
+ * Open a model as DESIGN.md §8 defines it: a directory (`config.json` + one
+ * `*.gguf` or `*.safetensors` + `tokenizer.model`) or a single `.gguf` file
+ * (its metadata is the config, its embedded vocabulary the tokenizer).
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
+import { loadConfigJson, type ModelConfig } from "../config.js";
+import { ModelConfigError, WeightFileError } from "../errors.js";
+import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
+import { GgufReader } from "./gguf.js";
+import { checkTensors, configFromGguf } from "./gguf-config.js";
+import { SafetensorsReader } from "./safetensors.js";
+import type { WeightReader } from "./types.js";
+
+/** A model ready to serve: validated config, open weights, tokenizer source. */
+export interface LoadedModel {
+  readonly config: ModelConfig;
+  /** Open weight file; closed by {@link LoadedModel.close}. */
+  readonly weights: WeightReader;
+  /** The model directory (absent for a single GGUF file). */
+  readonly dir?: string;
+  readonly tokenizer: TokenizerSource;
+  close(): void;
+}
+
+/** Weight file extensions a model directory may hold. */
+export const WEIGHT_EXTENSIONS: readonly string[] = [".gguf", ".safetensors"];
+
+/** Open one weight file by extension (.gguf or .safetensors). */
+export function openWeights(file: string): GgufReader | SafetensorsReader {
+  const ext = extname(file).toLowerCase();
+  if (ext === ".gguf") return GgufReader.open(file);
+  if (ext === ".safetensors") return SafetensorsReader.open(file);
+  throw new WeightFileError(`${file}: unknown weight file extension '${ext}'`, { file, fix: "use a .gguf or .safetensors file, or a model directory" });
+}
+
+/**
+ * Open a model directory or a single `.gguf` file; validates the config against
+ * every tensor's shape.
+ * @throws ModelConfigError / WeightFileError naming the path and the fix
+ */
+export function openModel(path: string): LoadedModel {
+  const p = resolve(path);
+  if (!existsSync(p))
+    throw new ModelConfigError(`${p}: model path does not exist`, { file: p, fix: "pass a model directory or .gguf file; create the demo model with `moe model init --preset grok-1-tiny --out DIR`" });
+  if (statSync(p).isDirectory()) return openDir(p);
+  if (extname(p).toLowerCase() !== ".gguf")
+    throw new ModelConfigError(`${p}: unknown model file extension '${extname(p)}'`, {
+      file: p,
+      fix: "pass a .gguf file, or a directory holding config.json, the weights (.gguf or .safetensors) and tokenizer.model",
+    });
+  const weights = GgufReader.open(p);
+  try {
+    const config = configFromGguf(weights);
+    checkTensors(weights, config, `${p} (GGUF metadata)`);
+    return { config, weights, tokenizer: ggufVocab(weights, config), close: () => weights.close() };
+  } catch (e) {
+    weights.close();
+    throw e;
+  }
+}
+
+function openDir(dir: string): LoadedModel {
+  const files = readdirSync(dir).sort();
+  const weightsFiles = files.filter((f) => WEIGHT_EXTENSIONS.includes(extname(f).toLowerCase()));
+  if (weightsFiles.length === 0)
+    throw new ModelConfigError(`${dir}: model directory has no weight file (*.gguf or *.safetensors)`, {
+      file: dir,
+      fix: "put the weights in the directory, or create the demo model with `moe model init --preset grok-1-tiny --out DIR`",
+    });
+  if (weightsFiles.length > 1)
+    throw new ModelConfigError(`${dir}: model directory has several weight files (${weightsFiles.join(", ")}); expected exactly one`, {
+      file: dir,
+      fix: "keep one weight file per model directory",
+    });
+  const tokenizerPath = join(dir, "tokenizer.model");
+  if (!existsSync(tokenizerPath))
+    throw new ModelConfigError(`${dir}: model directory has no tokenizer.model`, {
+      file: tokenizerPath,
+      fix: "copy the model's SentencePiece tokenizer.model into the directory (or pass a .gguf file, whose embedded vocabulary is used)",
+    });
+  const weightsPath = join(dir, weightsFiles[0]!);
+  const configPath = join(dir, "config.json");
+  const hasConfig = existsSync(configPath);
+  const weights = openWeights(weightsPath);
+  try {
+    let config: ModelConfig;
+    if (hasConfig) config = loadConfigJson(configPath);
+    else if (weights instanceof GgufReader) config = configFromGguf(weights);
+    else
+      throw new ModelConfigError(`${dir}: model directory has ${weightsFiles[0]} but no config.json`, {
+        file: configPath,
+        fix: "add config.json (safetensors files carry no model configuration)",
+      });
+    checkTensors(weights, config, hasConfig ? configPath : `${weightsPath} (GGUF metadata)`);
+    return { config, weights, dir, tokenizer: { kind: "spm-file", path: tokenizerPath }, close: () => weights.close() };
+  } catch (e) {
+    weights.close();
+    throw e;
+  }
+}
+
+/** The tokenizer embedded in a GGUF (`tokenizer.ggml.tokens`, `.scores`, `.token_type`). */
+function ggufVocab(r: WeightReader, cfg: ModelConfig): TokenizerSource {
+  const file = r.file;
+  const tokens = r.metadata.get("tokenizer.ggml.tokens");
+  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string"))
+    throw new ModelConfigError(`${file}: GGUF has no embedded vocabulary (tokenizer.ggml.tokens)`, {
+      file,
+      field: "tokenizer.ggml.tokens",
+      fix: "put the file in a model directory with config.json and tokenizer.model",
+    });
+  const model = r.metadata.get("tokenizer.ggml.model");
+  if (model !== undefined && model !== "llama")
+    throw new ModelConfigError(`${file}: tokenizer.ggml.model is '${String(model)}'; only SentencePiece ("llama") vocabularies are supported`, { file, field: "tokenizer.ggml.model" });
+  const numbers = (key: string, dflt: number): number[] => {
+    const v = r.metadata.get(key);
+    if (v === undefined) return new Array<number>(tokens.length).fill(dflt);
+    if (!Array.isArray(v) || v.length !== tokens.length || !v.every((x) => typeof x === "number"))
+      throw new ModelConfigError(`${file}: ${key} must be ${tokens.length} numbers, one per token`, { file, field: key });
+    return v as number[];
+  };
+  if (tokens.length !== cfg.vocabSize)
+    throw new ModelConfigError(`${file}: the embedded vocabulary has ${tokens.length} tokens but the model has ${cfg.vocabSize}`, { file, field: "tokenizer.ggml.tokens" });
+  return {
+    kind: "gguf-vocab",
+    file,
+    tokens: tokens as string[],
+    scores: numbers("tokenizer.ggml.scores", 0),
+    types: numbers("tokenizer.ggml.token_type", PieceType.NORMAL),
+    bosId: cfg.bosId,
+    eosId: cfg.eosId,
+    unkId: cfg.unkId,
+    padId: cfg.padId,
+    addBos: cfg.addBos,
+  };
+}
