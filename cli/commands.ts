@@ -1,7 +1,11 @@
 /** Registry of `moe` sub-commands: one import and one call per command file. */
 import type { Command } from "commander";
+import { register as registerGenerate } from "./generate.js";
+import { register as registerModel } from "./model.js";
 
 /** Attach every sub-command to `program`. */
 export function registerCommands(program: Command): void {
   void program;
+  registerModel(program);
+  registerGenerate(program);
 }

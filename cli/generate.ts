@@ -4,14 +4,11 @@
  */
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { generate, type Sampled } from "../model/index.js";
-import { StreamDecoder } from "../model/tokenizer/index.js";
-import { loadServingModel, defaultModelPath } from "../model/load.js";
+import { generate, loadServingModel, defaultModelPath, StreamDecoder, type Sampled } from "../model/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
 
 interface GenerateFlags {
   model?: string;
-  cluster?: string;
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -30,7 +27,6 @@ export function register(program: Command): void {
     .description("generate text from a prompt (greedy when --temperature is 0)")
     .argument("[prompt]", "prompt text (tokenized with the model's tokenizer)")
     .option("--model <path>", "model directory or single .gguf file (default: the tiny model, created on first use)")
-    .option("--cluster <file>", "generate through the running cluster described by this YAML file")
     .option("--max-tokens <n>", "most new tokens", parseIntOption("--max-tokens", 1), 64)
     .option("--temperature <t>", "sampling temperature; 0 = greedy", parseFloatOption("--temperature", 0), 0)
     .option("--top-p <p>", "nucleus sampling mass in (0, 1]", parseFloatOption("--top-p", 0), 1)
@@ -42,11 +38,6 @@ export function register(program: Command): void {
     .option("--execution-provider <ep>", "cpu or cuda", "cpu")
     .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
     .action(async (prompt: string | undefined, flags: GenerateFlags) => {
-      if (flags.cluster) {
-        const { generateOnCluster } = await import("../control/index.js");
-        await generateOnCluster(flags.cluster, prompt, flags);
-        return;
-      }
       if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
       const served = await loadServingModel(flags.model ?? defaultModelPath(), {

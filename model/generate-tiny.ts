@@ -15,8 +15,7 @@ import { modelTensors, paramCount, type TensorSpec } from "./accounting.js";
 import { presetConfig, type ModelConfig } from "./config.js";
 import { f32ToBytes, f32ToF16Bytes, quantizeQ8_0 } from "./dtype.js";
 import { ModelConfigError } from "./errors.js";
-import { buildTokenizerModel } from "./tokenizer/index.js";
-import { decodeModelProto } from "./tokenizer/spm-proto.js";
+import { buildTokenizerModel, decodeModelProto } from "./tokenizer/index.js";
 import { grokGgufMetadata, type GgufFileType } from "./weights/gguf-config.js";
 import { writeGguf, type GgufTensorInput } from "./weights/gguf-writer.js";
 import { writeSafetensors } from "./weights/safetensors-writer.js";
@@ -26,7 +25,7 @@ import type { WeightDType } from "./weights/types.js";
 export type GenerateDType = "f32" | "f16" | "q8_0";
 export type GenerateFormat = "gguf" | "safetensors";
 
-export interface GenerateOptions {
+export interface GenerateModelOptions {
   readonly config: ModelConfig;
   /** Directory to write into (created if needed). */
   readonly outDir: string;
@@ -227,7 +226,7 @@ export const MAX_GENERATED_PARAMS = 1_000_000_000;
  * `model.safetensors` (`__metadata__ {format: "pt"}`), and `tokenizer.model`.
  * @throws ModelConfigError for q8_0 + safetensors, a too-large config, or a directory holding other weights
  */
-export function generateModel(opts: GenerateOptions): GeneratedModel {
+export function generateModel(opts: GenerateModelOptions): GeneratedModel {
   const { config: cfg, format, dtype } = opts;
   const dir = resolve(opts.outDir);
   if (format === "safetensors" && dtype === "q8_0")

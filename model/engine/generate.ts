@@ -5,7 +5,7 @@ import type { Engine } from "./engine.js";
 /** Why generation ended (OpenAI's finish_reason). */
 export type FinishReason = "stop" | "length";
 
-export interface GenerateOptions {
+export interface GenerationOptions {
   /** Most new tokens to produce. */
   readonly maxTokens: number;
   readonly sampling: SamplingParams;
@@ -16,7 +16,7 @@ export interface GenerateOptions {
 }
 
 /** Yields sampled tokens one by one; returns the finish reason. Releases the sequence at the end. */
-export async function* generate(engine: Engine, promptIds: readonly number[], opts: GenerateOptions): AsyncGenerator<Sampled, FinishReason> {
+export async function* generate(engine: Engine, promptIds: readonly number[], opts: GenerationOptions): AsyncGenerator<Sampled, FinishReason> {
   if (promptIds.length === 0) throw new RangeError("the prompt is empty: give at least one token");
   const ctx = engine.config.contextLength;
   if (promptIds.length > ctx) throw new RangeError(`the prompt has ${promptIds.length} tokens, more than the context length ${ctx}`);

@@ -56,6 +56,33 @@ const NOUNS = words(`
   student artist writer painter singer driver farmer sailor soldier pilot engineer scientist nurse
   journey adventure festival holiday birthday wedding meeting lesson lecture exam contest victory
   ticket letter parcel gift coin wallet basket ladder hammer nail rope lamp candle mirror clock key
+  account address advice agreement airline animal answer apartment argument army article aspect
+  audience author balance band bank base bathroom battle beach bed bedroom bell belt bench bicycle
+  bird blanket blood board boat bone border boss bottom box brain branch brother brush bucket bus
+  button cabin cake calendar camp canal candy captain card career carpet cat ceiling chain chair
+  chance chapter character chart chest chief chocolate church circle citizen climate coast collar
+  colour column comment committee concert condition contract corner cottage country courage cousin
+  crowd culture cup curtain customer cycle daughter deal debate degree desert desk detail diamond
+  dinner direction disease dish distance dog dollar dream dress duty ear earth edge egg election
+  element emotion employee energy entrance envelope error estate exercise factor failure fashion
+  feather fence fever finger fire flag flight floor flower fog folder football fortune fountain
+  frame freedom fruit function furniture future galaxy gate generation ghost glove goal grass group
+  guest guitar habit hall harvest hat hill hobby honey hotel husband ice income insect instrument
+  island jacket jewel journal judge jungle kettle king kingdom knee lab lake lawyer leaf league
+  leather leg library license lion lip list loan lock luggage lunch magazine manager map marble mask
+  meal medicine menu metal meter midnight milk mineral mission mistake mood motor muscle mystery
+  needle neighbor nephew nest noise noon novel number oak object opinion orbit oven owner packet
+  page pain palace panel parent park partner passenger path peace pearl penny pet piano pillow pipe
+  pizza pocket poem poet pond pool portrait post pot pound prince princess prize profit promise
+  puzzle queen quest rabbit radio rainbow recipe region reward ribbon riddle ring robot rock roof
+  root rose rule saddle sand satellite scale scene scissors screen sea secret seed shape shell
+  shelter ship shirt shoe shop shoulder silk sister skill skin skirt sleeve slope smell smoke snake
+  soap sock sofa soil song sound spider spirit sponge square stage stair stamp statue steam stone
+  storm stove strategy straw student sugar suit surface sweater sword symbol system tail talent
+  target task taste temple tent territory thunder tide tiger toast toe tool tooth tower toy track
+  trade traffic train treasure triangle trick truck trumpet tunnel turtle umbrella uncle universe
+  valley van vase vehicle velvet victim violin volcano voyage wagon waiter wave wheel whistle wing
+  wire witness wonder wool yard yacht zebra zone
 `);
 
 const VERBS = words(`
@@ -68,6 +95,35 @@ const VERBS = words(`
   travel visit explore discover invent design improve repair borrow lend share collect deliver order
   answer question notice mention describe compare prepare arrive wonder smile laugh cry shout whisper
   borrow trust fix mix pack push pick fill kick kiss miss pray rest rush touch wish count paint
+  accept accuse achieve act add admire admit adopt advise afford allow announce annoy apply approve
+  argue arrange attach attack attend avoid bake balance bang bathe beg behave belong bless blink
+  boil bolt bounce bow brake breathe brush bump burn calculate calm camp care celebrate challenge
+  charge chase cheer chew chop clap coach collect color comb command complain complete concentrate
+  confess connect contain continue copy correct cough crack crawl cross crush cure cycle damage dare
+  decorate delay delight depend deserve destroy detect disagree disappear divide doubt drag drain
+  dream dress drop dry earn educate embarrass employ empty encourage end enjoy enter entertain escape
+  examine excite excuse exercise exist expand explode extend face fade fail fasten fax fear fence
+  flash float flood flow flower fold force form frame frighten gaze glow glue grab grate grease greet
+  grin grip groan guarantee guard guess guide hammer hand handle hang harm hate haunt head heal heap
+  heat hook hop hover hug hum hunt hurry identify ignore imagine impress include increase influence
+  inform inject injure instruct intend interest interrupt introduce invite irritate itch jail jog
+  join joke judge juggle kneel knit knock label land last launch level license lick lighten like
+  limp link list lock long love manage march mark marry match mate matter melt milk mine moan
+  moor mourn muddle mug multiply murder nail name nest nod note number obey object observe obtain
+  occur offend own pack paddle park part pause pedal peel peep perform permit phone place plant
+  please plug poke polish pop possess post pour practise preach precede prefer present preserve
+  press pretend prevent prick print proceed promise protect provide punch puncture punish queue
+  race radiate rain reign reject rejoice relax release rely remind remove replace reply request
+  rescue retire rhyme rinse risk rob rock roll rot rub ruin rule sack sail satisfy scare scatter
+  scold scorch scrape scratch scream screw scribble scrub seal search separate settle shade shelter
+  shiver shock shop sigh sign signal sin sip ski skip slap slip slow smash smell smoke snatch sneeze
+  sniff snore snow soak soothe sound spare spark sparkle spell spill spoil spot spray sprout squash
+  squeak squeal squeeze stain stamp stare steer step stir stitch stretch strip stroke stuff suffer
+  suit supply suppose surprise surround suspect suspend switch tame tap taste tease telephone tempt
+  terrify thank thaw tick tickle tie time tip tire tour tow trace trade transport trap treat tremble
+  trick trip trot trouble trust try tug tumble turn twist type undress unfasten unite unlock unpack
+  untidy use vanish vex wail wait wander warm warn waste water wave weigh welcome whine whip whirl
+  whistle wink wipe wobble worry wrap wreck wrestle wriggle yawn yell zip zoom
 `);
 
 const ADJECTIVES = words(`
@@ -80,6 +136,17 @@ const ADJECTIVES = words(`
   curious eager fierce proud silly tiny vast warm wild wise young fresh sharp smooth soft strong sweet
   heavy light rich thin thick narrow wide deep shallow loud empty busy lazy honest polite rare ancient
   modern golden silver wooden purple yellow orange careful cheerful distant faithful graceful helpful
+  adorable agreeable alert amused angry anxious arrogant ashamed attractive awful beautiful bewildered
+  blushing bored brainy breakable bumpy charming clumsy colorful combative comfortable confused
+  cooperative courageous crazy creepy cruel cute dangerous defiant delightful determined dizzy doubtful
+  drab dull elegant embarrassed enchanting energetic enthusiastic envious evil excited expensive
+  fair fancy fantastic foolish fragile frail friendly frightened funny gifted glamorous gleaming
+  glorious gorgeous grumpy handsome healthy helpless hilarious homeless hungry innocent jealous jolly
+  kind lively lonely lovely lucky magnificent misty motionless muddy mysterious nasty naughty nervous
+  obedient odd outrageous panicky perfect plain pleasant powerful precious prickly puzzled rainy
+  relieved repulsive scary selfish shiny shy sleepy smiling sparkling splendid spotless stormy
+  strange stupid successful super talented tame tender tense terrible thankful thoughtful tired tough
+  troubled ugly uninterested unusual upset useful victorious vivacious wandering weary wicked worried
 `);
 
 const ADVERBS = words(`
@@ -98,7 +165,13 @@ const PLACES = words(`
   London Paris Berlin Madrid Rome Vienna Prague Warsaw Dublin Oslo Lisbon Athens Cairo Tokyo Delhi
   Beijing Sydney Toronto Chicago Boston Denver Seattle Lagos Nairobi Lima Quito Santiago Montreal Zurich
   Geneva Munich Hamburg Milan Naples Venice Florence Krakow Budapest Helsinki Stockholm Copenhagen Yorkshire
+  Amsterdam Brussels Glasgow Edinburgh Cardiff Belfast Manchester Liverpool Bristol Oxford Cambridge
+  Barcelona Seville Valencia Porto Marseille Lyon Toulouse Bordeaux Nice Antwerp Rotterdam Utrecht
+  Istanbul Ankara Tehran Baghdad Dubai Mumbai Chennai Kolkata Karachi Dhaka Bangkok Hanoi Manila
+  Jakarta Singapore Seoul Osaka Kyoto Shanghai Melbourne Auckland Wellington Vancouver Calgary Ottawa
+  Houston Dallas Austin Phoenix Miami Atlanta Detroit Portland Memphis Nashville Havana Bogota Caracas
 `);
+const ACRONYMS = words("NASA UN EU USA UK CPU GPU RAM API HTTP JSON XML PDF ID TV DNA BBC FAQ CEO URL USB SQL ONNX GGUF BPE FFN MoE");
 
 const MONTHS = words("January February March April May June July August September October November December");
 const DAYS = words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday");
@@ -107,11 +180,15 @@ const DETS = words("the a this that every each some another one no");
 const CONJ = words("and but so because although while when if until since");
 const PRONOUNS = words("I you he she it we they");
 const TIMES = words("morning afternoon evening night week month year day");
-const UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 const IRREGULAR_PAST: Readonly<Record<string, string>> = {
   build: "built", fall: "fell", drive: "drove", break: "broke", catch: "caught", draw: "drew",
   choose: "chose", grow: "grew", spend: "spent", teach: "taught", hit: "hit", lend: "lent",
+};
+
+const IRREGULAR_PLURAL: Readonly<Record<string, string>> = {
+  tomato: "tomatoes", volcano: "volcanoes", hero: "heroes", potato: "potatoes", wolf: "wolves", knife: "knives", leaf: "leaves", shelf: "shelves",
+  foot: "feet", tooth: "teeth", mouse: "mice", sheep: "sheep", fish: "fish", scissors: "scissors",
 };
 
 function isVowel(c: string): boolean {
@@ -124,6 +201,8 @@ export function plural(n: string): string {
   if (n.endsWith("y") && !isVowel(n.at(-2) ?? "a")) return `${n.slice(0, -1)}ies`;
   if (n === "man" || n === "woman") return `${n.slice(0, -2)}en`;
   if (n === "child") return "children";
+  const irr = IRREGULAR_PLURAL[n];
+  if (irr) return irr;
   if (n === "person") return "people";
   return `${n}s`;
 }
@@ -163,6 +242,20 @@ function adverbOf(a: string): string {
   return `${a}ly`;
 }
 
+/** Agent noun: bake→baker, run→runner, play→player. */
+function agent(v: string): string {
+  if (v.endsWith("e")) return `${v}r`;
+  if (v.endsWith("y") && !isVowel(v.at(-2) ?? "a")) return `${v.slice(0, -1)}ier`;
+  if (/^[^aeiou]*[aeiou][bdgmnpt]$/.test(v)) return `${v}${v.at(-1)}er`;
+  return `${v}er`;
+}
+
+/** Abstract noun: kind→kindness, happy→happiness. */
+function nounOf(a: string): string {
+  if (a.endsWith("y") && !isVowel(a.at(-2) ?? "a")) return `${a.slice(0, -1)}iness`;
+  return `${a}ness`;
+}
+
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
@@ -195,7 +288,7 @@ function sentence(r: Prng): string {
     case 9:
       return `It is the ${comparative(r.pick(ADJECTIVES), "est")} ${r.pick(NOUNS)} in ${r.pick(PLACES)} - ${r.pick(PRONOUNS)} ${past(verb())} it ${adverbOf(r.pick(ADJECTIVES))}.`;
     case 10:
-      return `Code ${UPPER[r.int(26)]}${UPPER[r.int(26)]}-${num()}: ${r.pick(NAMES)}'s ${r.pick(NOUNS)} is ${r.pick(ADJECTIVES)} & ${r.pick(ADJECTIVES)}.`;
+      return `Code ${r.pick(ACRONYMS)}-${num()}: ${r.pick(NAMES)}'s ${r.pick(NOUNS)} is ${r.pick(ADJECTIVES)} & ${r.pick(ADJECTIVES)}.`;
     case 11:
       return `${r.int(10)}.${r.int(1000)} + ${r.int(100)} = ${r.int(1000)}; ${r.int(50)} * ${r.int(50)} / ${r.int(9) + 1} [${r.pick(NOUNS)}] #${r.int(100)} @${r.pick(NAMES).toLowerCase()}`;
     case 12:
@@ -220,9 +313,15 @@ export function buildCorpus(sentences = CORPUS_SENTENCES, seed = 0x6d6f65): stri
   const r = new Prng(seed);
   const lines: string[] = [];
   // Every vocabulary word appears at least once in each inflection, so rare forms are learnt too.
-  for (const n of NOUNS) lines.push(`The ${n} and the ${plural(n)}.`);
-  for (const v of VERBS) lines.push(`They ${v}, she ${thirdPerson(v)}, we ${past(v)}, all ${gerund(v)}.`);
-  for (const a of ADJECTIVES) lines.push(`It is ${a}, ${comparative(a, "er")}, the ${comparative(a, "est")}, done ${adverbOf(a)}.`);
+  for (const n of NOUNS) lines.push(`The ${n} and the ${plural(n)}. ${capitalize(plural(n))} are not ${n}less.`);
+  for (const v of VERBS) {
+    lines.push(`They ${v}, she ${thirdPerson(v)}, we ${past(v)}, all ${gerund(v)}. ${capitalize(gerund(v))} is what a ${agent(v)} does.`);
+    lines.push(`${capitalize(v)} it again: we re${v}, she re${thirdPerson(v)}, they re${past(v)}.`);
+  }
+  for (const a of ADJECTIVES) {
+    lines.push(`It is ${a}, ${comparative(a, "er")}, the ${comparative(a, "est")}, done ${adverbOf(a)}.`);
+    lines.push(`${capitalize(a)} or un${a}? The ${nounOf(a)} shows.`);
+  }
   for (let i = 0; i < sentences; i++) lines.push(sentence(r));
   return lines.join("\n");
 }

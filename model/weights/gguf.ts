@@ -40,7 +40,7 @@ const MAX_ARRAY_DEPTH = 4;
 /** Buffered forward cursor over the header; every read is bounds-checked against the file size. */
 class HeaderCursor {
   pos = 0;
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private dv = new DataView(this.buf.buffer);
   private bufStart = 0;
   constructor(private readonly raf: RandomAccessFile) {}

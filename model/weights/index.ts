@@ -14,4 +14,4 @@ export { writeSafetensors, type SafetensorsTensorInput, type SafetensorsWriteInp
 // config from / to GGUF metadata
 export { configFromGguf, checkTensors, grokGgufMetadata, f32Decimal, type GgufVocab, type GgufFileType } from "./gguf-config.js";
 // whole models
-export { openModel, openWeights, WEIGHT_EXTENSIONS, type LoadedModel } from "./open.js";
+export { openModel, openWeights, findModelFiles, WEIGHT_EXTENSIONS, type LoadedModel, type ModelDirFiles } from "./open.js";

@@ -4,7 +4,7 @@
  * (its metadata is the config, its embedded vocabulary the tokenizer).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { extname, join, resolve } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import { loadConfigJson, type ModelConfig } from "../config.js";
 import { ModelConfigError, WeightFileError } from "../errors.js";
 import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
@@ -61,40 +61,56 @@ export function openModel(path: string): LoadedModel {
   }
 }
 
-function openDir(dir: string): LoadedModel {
-  const files = readdirSync(dir).sort();
+/** The files of a model directory (paths absolute; optional ones undefined when absent). */
+export interface ModelDirFiles {
+  readonly dir: string;
+  /** The single *.gguf or *.safetensors file. */
+  readonly weights: string;
+  readonly config?: string;
+  readonly tokenizer?: string;
+}
+
+/**
+ * Locate the weight file, config.json and tokenizer.model of a model directory.
+ * @throws ModelConfigError when the directory has no weight file or several
+ */
+export function findModelFiles(dir: string): ModelDirFiles {
+  const d = resolve(dir);
+  const files = readdirSync(d).sort();
   const weightsFiles = files.filter((f) => WEIGHT_EXTENSIONS.includes(extname(f).toLowerCase()));
   if (weightsFiles.length === 0)
-    throw new ModelConfigError(`${dir}: model directory has no weight file (*.gguf or *.safetensors)`, {
-      file: dir,
+    throw new ModelConfigError(`${d}: model directory has no weight file (*.gguf or *.safetensors)`, {
+      file: d,
       fix: "put the weights in the directory, or create the demo model with `moe model init --preset grok-1-tiny --out DIR`",
     });
   if (weightsFiles.length > 1)
-    throw new ModelConfigError(`${dir}: model directory has several weight files (${weightsFiles.join(", ")}); expected exactly one`, {
-      file: dir,
+    throw new ModelConfigError(`${d}: model directory has several weight files (${weightsFiles.join(", ")}); expected exactly one`, {
+      file: d,
       fix: "keep one weight file per model directory",
     });
-  const tokenizerPath = join(dir, "tokenizer.model");
-  if (!existsSync(tokenizerPath))
+  const opt = (f: string) => (existsSync(join(d, f)) ? join(d, f) : undefined);
+  return { dir: d, weights: join(d, weightsFiles[0]!), config: opt("config.json"), tokenizer: opt("tokenizer.model") };
+}
+
+function openDir(dir: string): LoadedModel {
+  const files = findModelFiles(dir);
+  if (!files.tokenizer)
     throw new ModelConfigError(`${dir}: model directory has no tokenizer.model`, {
-      file: tokenizerPath,
+      file: join(dir, "tokenizer.model"),
       fix: "copy the model's SentencePiece tokenizer.model into the directory (or pass a .gguf file, whose embedded vocabulary is used)",
     });
-  const weightsPath = join(dir, weightsFiles[0]!);
-  const configPath = join(dir, "config.json");
-  const hasConfig = existsSync(configPath);
-  const weights = openWeights(weightsPath);
+  const weights = openWeights(files.weights);
   try {
     let config: ModelConfig;
-    if (hasConfig) config = loadConfigJson(configPath);
+    if (files.config) config = loadConfigJson(files.config);
     else if (weights instanceof GgufReader) config = configFromGguf(weights);
     else
-      throw new ModelConfigError(`${dir}: model directory has ${weightsFiles[0]} but no config.json`, {
-        file: configPath,
+      throw new ModelConfigError(`${dir}: model directory has ${basename(files.weights)} but no config.json`, {
+        file: join(dir, "config.json"),
         fix: "add config.json (safetensors files carry no model configuration)",
       });
-    checkTensors(weights, config, hasConfig ? configPath : `${weightsPath} (GGUF metadata)`);
-    return { config, weights, dir, tokenizer: { kind: "spm-file", path: tokenizerPath }, close: () => weights.close() };
+    checkTensors(weights, config, files.config ?? `${files.weights} (GGUF metadata)`);
+    return { config, weights, dir, tokenizer: { kind: "spm-file", path: files.tokenizer }, close: () => weights.close() };
   } catch (e) {
     weights.close();
     throw e;

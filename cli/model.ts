@@ -1,0 +1,161 @@
+/**
+ * `moe model init` (write a deterministic random model of a preset or config)
+ * and `moe model inspect` (architecture, config, tensors, parameter counts).
+ */
+import { existsSync, statSync } from "node:fs";
+import { dirname, extname, join, resolve } from "node:path";
+import { Option, type Command } from "commander";
+import {
+  accountModel,
+  checkTensors,
+  configFromGguf,
+  findModelFiles,
+  generateModel,
+  GgufReader,
+  loadConfigJson,
+  modelTensors,
+  openWeights,
+  presetConfig,
+  PRESETS,
+  type GenerateDType,
+  type GenerateFormat,
+  type ModelConfig,
+  type TensorInfo,
+  type WeightReader,
+} from "../model/index.js";
+import { parseIntOption } from "./options.js";
+
+/** Attach `moe model init|inspect` to `program`. */
+export function register(program: Command): void {
+  const model = program.command("model").description("create and inspect model files (GGUF, safetensors)");
+  model
+    .command("init")
+    .description("write a deterministic random model: config.json, model.gguf|model.safetensors, tokenizer.model")
+    .addOption(new Option("--preset <name>", "model preset").choices(Object.keys(PRESETS)).default("grok-1-tiny"))
+    .requiredOption("--out <dir>", "output directory (created if needed)")
+    .option("--config <file.json>", "model config.json to use instead of the preset (camelCase or the reference's snake_case)")
+    .addOption(new Option("--format <format>", "weight file format").choices(["gguf", "safetensors"]).default("gguf"))
+    .addOption(new Option("--dtype <dtype>", "weight dtype (q8_0 needs gguf; norms and router stay f32)").choices(["f32", "f16", "q8_0"]).default("f32"))
+    .option("--seed <n>", "random seed (uint32); same seed, same bytes", parseIntOption("--seed", 0), 0)
+    .action((o: { preset: string; out: string; config?: string; format: GenerateFormat; dtype: GenerateDType; seed: number }) => {
+      const config = o.config ? loadConfigJson(o.config) : presetConfig(o.preset);
+      const t0 = Date.now();
+      const r = generateModel({ config, outDir: o.out, format: o.format, dtype: o.dtype, seed: o.seed });
+      const w = openWeights(r.weightsPath);
+      const params = w.tensors().reduce((a, t) => a + count(t.shape), 0);
+      const bytes = w.fileSize;
+      w.close();
+      console.log(`wrote ${config.name} (${fmt(params)} parameters, ${o.format} ${o.dtype}, seed ${o.seed}) to ${r.dir} in ${Date.now() - t0} ms`);
+      console.log(`  ${r.configPath}\n  ${r.weightsPath} (${fmt(bytes)} bytes)\n  ${r.tokenizerPath}`);
+    });
+  model
+    .command("inspect")
+    .description("print a model's architecture, config, tensors (name, shape, dtype, bytes) and parameter counts")
+    .argument("<path>", "model directory, .gguf or .safetensors file")
+    .option("--json", "print JSON instead of text")
+    .action((path: string, o: { json?: boolean }) => inspect(path, Boolean(o.json)));
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
+const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** Role of a tensor by its canonical name (for parameter counts without a config). */
+function roleOf(name: string): string {
+  if (name === "token_embd.weight") return "embedding";
+  if (name === "output.weight") return "output";
+  if (name === "output_norm.weight") return "final_norm";
+  if (/_exps\.weight$/.test(name)) return "expert";
+  if (/\.ffn_gate_inp\.weight$/.test(name)) return "router";
+  if (/norm\.weight$/.test(name)) return "norm";
+  if (/\.attn_(q|k|v|qkv|output)\.weight$/.test(name)) return "attention";
+  return "other";
+}
+
+interface Opened {
+  reader: WeightReader & { fileSize: number };
+  format: string;
+  config?: ModelConfig;
+  configSource?: string;
+  configError?: string;
+}
+
+function open(path: string): Opened {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new Error(`${p}: no such file or directory (pass a model directory, .gguf or .safetensors file)`);
+  const isDir = statSync(p).isDirectory();
+  const files = isDir ? findModelFiles(p) : undefined;
+  const weightsPath = files?.weights ?? p;
+  const reader = openWeights(weightsPath);
+  const format = reader instanceof GgufReader ? `GGUF v${reader.version}` : "safetensors";
+  const sibling = join(dirname(weightsPath), "config.json");
+  const configPath = files?.config ?? (!isDir && extname(p).toLowerCase() === ".safetensors" && existsSync(sibling) ? sibling : undefined);
+  try {
+    if (configPath) return { reader, format, config: loadConfigJson(configPath), configSource: configPath };
+    if (reader instanceof GgufReader) return { reader, format, config: configFromGguf(reader), configSource: "GGUF metadata" };
+    return { reader, format, configError: "safetensors carries no config and there is no config.json beside it" };
+  } catch (e) {
+    return { reader, format, configError: (e as Error).message };
+  }
+}
+
+function inspect(path: string, json: boolean): void {
+  const m = open(path);
+  const r = m.reader;
+  try {
+    const arch = String(r.metadata.get("general.architecture") ?? (m.config ? "grok" : "unknown"));
+    const roles = new Map<string, string>();
+    if (m.config) for (const t of modelTensors(m.config)) roles.set(t.name, t.role);
+    const perRole = new Map<string, number>();
+    const tensors = r.tensors().map((t: TensorInfo) => {
+      const role = roles.get(t.name) ?? roleOf(t.name);
+      perRole.set(role, (perRole.get(role) ?? 0) + count(t.shape));
+      return { name: t.name, shape: [...t.shape], dtype: t.dtype, bytes: t.byteLength, params: count(t.shape), role };
+    });
+    const total = tensors.reduce((a, t) => a + t.params, 0);
+    let check = "no config to check against";
+    if (m.config) {
+      try {
+        checkTensors(r, m.config, m.configSource);
+        check = "ok: every tensor matches the config";
+      } catch (e) {
+        check = `MISMATCH: ${(e as Error).message}`;
+      }
+    }
+    const experts = m.config ? { activePerToken: accountModel(m.config, "f32").activeParamsPerToken } : undefined;
+    if (json) {
+      const metadata = Object.fromEntries([...r.metadata].map(([k, v]) => [k, summarize(v)]));
+      console.log(JSON.stringify({ file: r.file, format: m.format, fileBytes: r.fileSize, architecture: arch, config: m.config ?? null, configSource: m.configSource, configError: m.configError, metadata, tensors, parameters: { ...Object.fromEntries(perRole), total, ...experts }, check }, null, 2));
+      return;
+    }
+    console.log(`file:         ${r.file}`);
+    console.log(`format:       ${m.format}, ${fmt(r.fileSize)} bytes`);
+    console.log(`architecture: ${arch}`);
+    console.log(`\nmetadata (${r.metadata.size} keys):`);
+    for (const [k, v] of r.metadata) console.log(`  ${k.padEnd(44)} ${summarize(v)}`);
+    if (m.config) {
+      console.log(`\nconfig (from ${m.configSource}):`);
+      for (const [k, v] of Object.entries(m.config)) console.log(`  ${k.padEnd(16)} ${String(v)}`);
+    } else console.log(`\nconfig: unavailable (${m.configError})`);
+    console.log(`\ntensors (${tensors.length}):`);
+    const w = Math.max(4, ...tensors.map((t) => t.name.length));
+    console.log(`  ${"name".padEnd(w)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(5)}  ${"bytes".padStart(13)}`);
+    for (const t of tensors) console.log(`  ${t.name.padEnd(w)}  ${`[${t.shape.join(", ")}]`.padEnd(16)}  ${t.dtype.padEnd(5)}  ${fmt(t.bytes).padStart(13)}`);
+    console.log(`\nparameters:`);
+    for (const [role, n] of [...perRole].sort()) console.log(`  ${role.padEnd(12)} ${fmt(n).padStart(16)}`);
+    console.log(`  ${"total".padEnd(12)} ${fmt(total).padStart(16)}`);
+    if (experts) console.log(`  ${"active/token".padEnd(12)} ${fmt(experts.activePerToken).padStart(16)}  (${m.config!.nExpertsUsed} of ${m.config!.nExperts} experts per layer)`);
+    console.log(`\ncheck: ${check}`);
+  } finally {
+    r.close();
+  }
+}
+
+/** Short printable form of a metadata value (long arrays summarised). */
+function summarize(v: unknown): string {
+  if (Array.isArray(v)) {
+    const head = v.slice(0, 4).map((x) => JSON.stringify(typeof x === "bigint" ? String(x) : x));
+    return `[${v.length} × ${typeof v[0]}] ${head.join(", ")}${v.length > 4 ? ", …" : ""}`;
+  }
+  if (typeof v === "bigint") return String(v);
+  return typeof v === "string" ? JSON.stringify(v) : String(v);
+}

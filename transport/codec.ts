@@ -1,0 +1,230 @@
+/**
+ * The Arrow codec of DESIGN §3: one message = one Arrow IPC stream (schema +
+ * one record batch) in one frame, the header in the schema's custom metadata.
+ *
+ * `encode` builds the stream with apache-arrow. `decode` caps the frame size,
+ * verifies the IPC framing with bounded work (`ipc.ts`), checks header,
+ * schema and sizes (`validate.ts`), lets apache-arrow's RecordBatchReader read
+ * the batch, and
+ * hands back typed-array views of the frame: no per-row copies, and for f32
+ * not even one copy (f16 is converted to f32 in one pass).
+ */
+import {
+  FixedSizeList,
+  Field,
+  Float16,
+  Float32,
+  RecordBatch,
+  Schema,
+  Struct,
+  RecordBatchReader,
+  Table,
+  Uint32,
+  makeData,
+  tableToIPC,
+  type Data,
+  type DataType,
+} from "apache-arrow";
+import { EncodeError, FrameTooLargeError, InvalidMessageError, MalformedFrameError } from "./errors.js";
+import { f16ArrayToF32, f32ArrayToF16, firstNonFiniteF16 } from "./f16.js";
+import { verifyIpcStream } from "./ipc.js";
+import { COLUMN_TYPES, HEADER_LIMITS, KINDS, PROTOCOL_VERSION, type ColumnName, type Message } from "./messages.js";
+import {
+  checkBatch,
+  checkSchema,
+  compileExpectation,
+  firstNonFinite,
+  parseHeader,
+  rejectNonFinite,
+  type CompiledExpectation,
+  type Expectation,
+  type ParsedHeader,
+} from "./validate.js";
+
+type Columns = Partial<Record<ColumnName, unknown>> & { dModel?: number; wireDtype?: string; hiddenF16?: Uint16Array };
+
+function uintField(kind: string, key: string, value: unknown, max: number): string {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
+    throw new EncodeError(`${kind}: ${key} ${String(value)} is not an integer in [0, ${max}]`, { kind, field: key });
+  }
+  return String(value);
+}
+
+/** The header of `msg` as schema metadata. */
+function headerOf(msg: Message): Map<string, string> {
+  const { kind } = msg;
+  const h = new Map<string, string>([
+    ["kind", kind],
+    ["v", String(PROTOCOL_VERSION)],
+    ["id", uintField(kind, "id", msg.id ?? 0, Number.MAX_SAFE_INTEGER)],
+  ]);
+  if (msg.batch !== undefined) h.set("batch", uintField(kind, "batch", msg.batch, 0xffffffff));
+  if (msg.deadline !== undefined && msg.deadline !== 0) h.set("deadline", uintField(kind, "deadline", Math.ceil(msg.deadline), Number.MAX_SAFE_INTEGER));
+  if (msg.sender !== undefined) h.set("sender", msg.sender);
+  if (msg.extra !== undefined) {
+    const json = JSON.stringify(msg.extra);
+    if (Buffer.byteLength(json) > HEADER_LIMITS.extra) throw new EncodeError(`${kind}: extra is longer than ${HEADER_LIMITS.extra} bytes once encoded`, { kind, field: "extra" });
+    h.set("extra", json);
+  }
+  const m = msg as { layer?: number; expert?: number };
+  if (m.layer !== undefined) h.set("layer", uintField(kind, "layer", m.layer, 0xffffffff));
+  if (m.expert !== undefined) h.set("expert", uintField(kind, "expert", m.expert, 0xffffffff));
+  if (msg.kind === "error") {
+    h.set("code", msg.code);
+    h.set("message", msg.message.length > HEADER_LIMITS.message ? msg.message.slice(0, HEADER_LIMITS.message) : msg.message);
+    if (msg.host !== undefined) h.set("host", msg.host);
+  }
+  return h;
+}
+
+function column(kind: string, name: ColumnName, value: unknown, rows: number, ctor: typeof Uint32Array | typeof Float32Array): Data {
+  if (!(value instanceof ctor) || value.length !== rows) {
+    throw new EncodeError(`${kind}: column ${name} must be a ${ctor.name} of ${rows} rows`, { kind, field: name });
+  }
+  return makeData({ type: ctor === Uint32Array ? new Uint32() : new Float32(), length: rows, nullCount: 0, data: value } as never);
+}
+
+/**
+ * Encode a message as one Arrow IPC stream.
+ * @param msg any message; columns must have equal row counts and `hidden`
+ *   `[rows, dModel]` float32 (or `hiddenF16` with `wireDtype: "f16"`)
+ * @returns the frame: schema + one record batch + end-of-stream marker
+ * @throws EncodeError when columns or header values are malformed
+ */
+export function encode(msg: Message): Uint8Array {
+  const spec = KINDS[msg.kind];
+  if (spec === undefined) throw new EncodeError(`unknown message kind "${String(msg.kind)}"`, { field: "kind" });
+  const header = headerOf(msg);
+  const cols = msg as unknown as Columns;
+  const first = spec.columns[0];
+  const rows = first === undefined ? 0 : ((cols[first] as { length?: number } | undefined)?.length ?? 0);
+  const fields: Field[] = [];
+  const data: Data[] = [];
+  for (const name of spec.columns) {
+    const type = COLUMN_TYPES[name];
+    if (type !== "hidden") {
+      fields.push(new Field(name, type === "u32" ? new Uint32() : new Float32(), false));
+      data.push(column(msg.kind, name, cols[name], rows, type === "u32" ? Uint32Array : Float32Array));
+      continue;
+    }
+    const { dModel, wireDtype = "f32" } = cols;
+    if (typeof dModel !== "number" || !Number.isInteger(dModel) || dModel < 1 || dModel > HEADER_LIMITS.dModel) {
+      throw new EncodeError(`${msg.kind}: dModel ${String(dModel)} is not a positive integer`, { kind: msg.kind, field: "dModel" });
+    }
+    if (wireDtype !== "f32" && wireDtype !== "f16") throw new EncodeError(`${msg.kind}: wireDtype ${wireDtype} is not f32 or f16`, { kind: msg.kind, field: "wireDtype" });
+    let values: Float32Array | Uint16Array;
+    if (wireDtype === "f16" && cols.hiddenF16 !== undefined) values = cols.hiddenF16;
+    else {
+      if (!(cols.hidden instanceof Float32Array)) throw new EncodeError(`${msg.kind}: hidden must be a Float32Array`, { kind: msg.kind, field: "hidden" });
+      values = wireDtype === "f16" ? f32ArrayToF16(cols.hidden) : cols.hidden;
+    }
+    if (values.length !== rows * dModel) {
+      throw new EncodeError(`${msg.kind}: hidden has ${values.length} values, expected rows × dModel = ${rows} × ${dModel}`, { kind: msg.kind, field: "hidden" });
+    }
+    const itemType: DataType = wireDtype === "f16" ? new Float16() : new Float32();
+    const listType = new FixedSizeList(dModel, new Field("item", itemType, false));
+    const child = makeData({ type: itemType, length: rows * dModel, nullCount: 0, data: values } as never);
+    fields.push(new Field(name, listType, false));
+    data.push(makeData({ type: listType, length: rows, nullCount: 0, child }));
+    header.set("dtype", wireDtype);
+    header.set("d_model", String(dModel));
+  }
+  const schema = new Schema(fields, header);
+  const struct = makeData({ type: new Struct(fields), length: rows, nullCount: 0, children: data });
+  return tableToIPC(new Table([new RecordBatch(schema, struct)]), "stream");
+}
+
+/** Values of one decoded column, trimmed to `length` (a view; Arrow may keep padding). */
+function values<T extends Uint32Array | Float32Array | Uint16Array>(d: Data | undefined, length: number, ctor: new (...a: never[]) => T, name: string): T {
+  const v = d?.values as unknown;
+  if (!(v instanceof ctor) || v.length < length) throw new MalformedFrameError(`Arrow decoded column ${name} with an unexpected buffer`, { field: name });
+  return (v.length === length ? v : v.subarray(0, length)) as T;
+}
+
+function envelope(h: ParsedHeader): Record<string, unknown> {
+  const out: Record<string, unknown> = { kind: h.kind, id: h.id };
+  for (const key of ["batch", "deadline", "sender", "extra", "layer", "expert", "code", "message", "host"] as const) {
+    if (h[key] !== undefined) out[key] = h[key];
+  }
+  return out;
+}
+
+/** Read the columns of a checked frame through apache-arrow, as views of the frame. */
+function readColumns(frame: Uint8Array, h: ParsedHeader, rows: number, out: Record<string, unknown>, finite: boolean): void {
+  let batch: RecordBatch | undefined;
+  try {
+    const next = RecordBatchReader.from(frame).next();
+    batch = next.done === true ? undefined : next.value;
+  } catch (cause) {
+    throw new MalformedFrameError(`Arrow could not read the ${h.kind} record batch`, { kind: h.kind, id: h.id, cause });
+  }
+  if (batch === undefined || batch.numRows !== rows || batch.numCols !== h.spec.columns.length) {
+    throw new MalformedFrameError(`Arrow read ${batch?.numRows ?? "no"} rows in ${batch?.numCols ?? 0} columns, expected ${rows} in ${h.spec.columns.length}`, { kind: h.kind, id: h.id });
+  }
+  h.spec.columns.forEach((name, i) => {
+    const d = batch.getChildAt(i)?.data[0];
+    const type = COLUMN_TYPES[name];
+    if (type === "u32") out[name] = values(d, rows, Uint32Array, name);
+    else if (type === "f32") {
+      const v = values(d, rows, Float32Array, name);
+      const bad = finite ? firstNonFinite(v) : -1;
+      if (bad >= 0) rejectNonFinite(h, name, bad, 1);
+      out[name] = v;
+    } else {
+      const dModel = h.dModel!;
+      const child = d?.children[0];
+      if (h.dtype === "f16") {
+        const bits = values(child, rows * dModel, Uint16Array, name);
+        const bad = finite ? firstNonFiniteF16(bits) : -1;
+        if (bad >= 0) rejectNonFinite(h, name, bad, dModel);
+        out.hiddenF16 = bits;
+        out.hidden = f16ArrayToF32(bits);
+      } else {
+        const v = values(child, rows * dModel, Float32Array, name);
+        const bad = finite ? firstNonFinite(v) : -1;
+        if (bad >= 0) rejectNonFinite(h, name, bad, dModel);
+        out.hidden = v;
+      }
+      out.dModel = dModel;
+      out.wireDtype = h.dtype;
+    }
+  });
+}
+
+/**
+ * Decode and validate one frame.
+ *
+ * The frame length is checked against `maxMessageSize` before anything is
+ * parsed; the framing is verified with bounded work; header, schema, sizes
+ * and finiteness are checked against `expect`. Column arrays are views of the
+ * frame's buffer (an f16 `hidden` is converted to float32 in one pass, its raw
+ * bits stay available as `hiddenF16`). A frame whose byte offset is not
+ * 8-aligned is copied once so that the views can be made.
+ *
+ * @param frame one received ZeroMQ frame
+ * @param expect what this receiver accepts (d_model, kinds, dtypes, limits)
+ * @throws InvalidMessageError (a subclass naming the reason); never anything else
+ */
+export function decode(frame: Uint8Array, expect: Expectation): Message {
+  const e = compileExpectation(expect);
+  try {
+    return decodeChecked(frame, e);
+  } catch (err) {
+    if (err instanceof InvalidMessageError) throw err;
+    throw new MalformedFrameError(`frame could not be decoded: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+function decodeChecked(frame: Uint8Array, e: CompiledExpectation): Message {
+  if (frame.byteLength > e.maxMessageSize) {
+    throw new FrameTooLargeError(`frame of ${frame.byteLength} bytes exceeds maxMessageSize ${e.maxMessageSize}`, { fix: "raise maxMessageSize or send fewer rows per message" });
+  }
+  const aligned = frame.byteOffset % 8 === 0 ? frame : frame.slice();
+  const layout = verifyIpcStream(aligned);
+  const header = parseHeader(layout.metadata, e);
+  checkSchema(layout.fields, header);
+  checkBatch(layout, header, e);
+  const out = envelope(header);
+  if (header.spec.columns.length > 0) readColumns(aligned, header, layout.rows, out, e.requireFinite);
+  return out as unknown as Message;
+}
