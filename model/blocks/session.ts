@@ -17,6 +17,19 @@ export interface ComputeOptions {
 /** Create an inference session from serialized ModelProto bytes. */
 export async function createSession(model: Uint8Array, opts: ComputeOptions = {}): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider ?? "cpu";
+  try {
+    return await open(model, ep, opts);
+  } catch (e) {
+    if (ep !== "cuda") throw e;
+    throw new Error(
+      `onnxruntime's CUDA execution provider is not available here (${(e as Error).message}); ` +
+        "install it on a CUDA 12 host with `npm install --onnxruntime-node-install=cuda12`, or use --execution-provider cpu",
+      { cause: e },
+    );
+  }
+}
+
+function open(model: Uint8Array, ep: ExecutionProvider, opts: ComputeOptions): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(model, {
     executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
     intraOpNumThreads: opts.threads ?? 1,
