@@ -9,6 +9,7 @@ import {
   accountModel,
   checkTensors,
   configFromGguf,
+  f32Decimal,
   findModelFiles,
   generateModel,
   GgufReader,
@@ -123,7 +124,7 @@ function inspect(path: string, json: boolean): void {
     }
     const experts = m.config ? { activePerToken: accountModel(m.config, "f32").activeParamsPerToken } : undefined;
     if (json) {
-      const metadata = Object.fromEntries([...r.metadata].map(([k, v]) => [k, summarize(v)]));
+      const metadata = Object.fromEntries([...r.metadata].map(([k, v]) => [k, Array.isArray(v) && v.length > 16 ? summarize(v) : typeof v === "bigint" ? String(v) : v]));
       console.log(JSON.stringify({ file: r.file, format: m.format, fileBytes: r.fileSize, architecture: arch, config: m.config ?? null, configSource: m.configSource, configError: m.configError, metadata, tensors, parameters: { ...Object.fromEntries(perRole), total, ...experts }, check }, null, 2));
       return;
     }
@@ -131,7 +132,8 @@ function inspect(path: string, json: boolean): void {
     console.log(`format:       ${m.format}, ${fmt(r.fileSize)} bytes`);
     console.log(`architecture: ${arch}`);
     console.log(`\nmetadata (${r.metadata.size} keys):`);
-    for (const [k, v] of r.metadata) console.log(`  ${k.padEnd(44)} ${summarize(v)}`);
+    const types = new Map(r instanceof GgufReader ? r.kv.map((k) => [k.key, k.arrayType ? `${k.arrayType}[]` : k.type]) : []);
+    for (const [k, v] of r.metadata) console.log(`  ${k.padEnd(44)} ${(types.get(k) ?? "").padEnd(8)} ${summarize(v, types.get(k))}`);
     if (m.config) {
       console.log(`\nconfig (from ${m.configSource}):`);
       for (const [k, v] of Object.entries(m.config)) console.log(`  ${k.padEnd(16)} ${String(v)}`);
@@ -141,7 +143,8 @@ function inspect(path: string, json: boolean): void {
     console.log(`  ${"name".padEnd(w)}  ${"shape".padEnd(16)}  ${"dtype".padEnd(5)}  ${"bytes".padStart(13)}`);
     for (const t of tensors) console.log(`  ${t.name.padEnd(w)}  ${`[${t.shape.join(", ")}]`.padEnd(16)}  ${t.dtype.padEnd(5)}  ${fmt(t.bytes).padStart(13)}`);
     console.log(`\nparameters:`);
-    for (const [role, n] of [...perRole].sort()) console.log(`  ${role.padEnd(12)} ${fmt(n).padStart(16)}`);
+    const order = ["embedding", "output", "attention", "router", "expert", "norm", "final_norm", "other"];
+    for (const [role, n] of [...perRole].sort((x, y) => order.indexOf(x[0]) - order.indexOf(y[0]))) console.log(`  ${role.padEnd(12)} ${fmt(n).padStart(16)}`);
     console.log(`  ${"total".padEnd(12)} ${fmt(total).padStart(16)}`);
     if (experts) console.log(`  ${"active/token".padEnd(12)} ${fmt(experts.activePerToken).padStart(16)}  (${m.config!.nExpertsUsed} of ${m.config!.nExperts} experts per layer)`);
     console.log(`\ncheck: ${check}`);
@@ -150,12 +153,13 @@ function inspect(path: string, json: boolean): void {
   }
 }
 
-/** Short printable form of a metadata value (long arrays summarised). */
-function summarize(v: unknown): string {
-  if (Array.isArray(v)) {
-    const head = v.slice(0, 4).map((x) => JSON.stringify(typeof x === "bigint" ? String(x) : x));
-    return `[${v.length} × ${typeof v[0]}] ${head.join(", ")}${v.length > 4 ? ", …" : ""}`;
-  }
-  if (typeof v === "bigint") return String(v);
-  return typeof v === "string" ? JSON.stringify(v) : String(v);
+/** Short printable form of a metadata value (long arrays summarised; f32 as its shortest decimal). */
+function summarize(v: unknown, type?: string): string {
+  const one = (x: unknown): string => {
+    if (typeof x === "bigint") return String(x);
+    if (typeof x === "number" && type?.startsWith("f32")) return String(f32Decimal(x));
+    return typeof x === "string" ? JSON.stringify(x) : String(x);
+  };
+  if (Array.isArray(v)) return `[${v.length}] ${v.slice(0, 4).map(one).join(", ")}${v.length > 4 ? ", …" : ""}`;
+  return one(v);
 }

@@ -20,5 +20,5 @@ export type { SpmModel, SpmModelInput, SpmPiece, SpmTrainerSpec, SpmNormalizerSp
  * @throws TokenizerError naming the file when it is missing, corrupt or not a SentencePiece model.
  */
 export async function loadTokenizer(source: TokenizerSource): Promise<Tokenizer> {
-  return source.kind === "spm-file" ? loadSpmFile(source.path, { addBos: false }) : loadGgufVocab(source);
+  return source.kind === "spm-file" ? loadSpmFile(source.path, { addBos: source.addBos ?? false }) : loadGgufVocab(source);
 }

@@ -146,6 +146,14 @@ export function decodeModelProto(bytes: Uint8Array, file: string): SpmModel {
     throw new TokenizerError(`${file}: not a SentencePiece model (protobuf decode failed: ${why})`, { file, fix, cause });
   }
   const model = obj as unknown as SpmModel;
+  // SentencePiece writes pieces (1), trainer_spec (2), normalizer_spec (3) in that order, so a
+  // file cut at a piece boundary still parses; the missing specs give it away.
+  for (const field of ["trainerSpec", "normalizerSpec"] as const) {
+    if (!model[field]) {
+      const name = field === "trainerSpec" ? "trainer_spec" : "normalizer_spec";
+      throw new TokenizerError(`${file}: incomplete SentencePiece model (no ${name}; truncated file?)`, { file, field: name, fix });
+    }
+  }
   if (!model.pieces || model.pieces.length === 0) {
     throw new TokenizerError(`${file}: not a SentencePiece model (no vocabulary pieces)`, { file, field: "pieces", fix });
   }

@@ -5,7 +5,12 @@ export const PieceType = Object.freeze({ NORMAL: 1, UNKNOWN: 2, CONTROL: 3, USER
 
 /** Where a model's tokenizer comes from: a `tokenizer.model` file, or a GGUF's embedded vocabulary. */
 export type TokenizerSource =
-  | { readonly kind: "spm-file"; readonly path: string }
+  | {
+      readonly kind: "spm-file";
+      readonly path: string;
+      /** Prepend BOS when encoding text (a model directory's `config.json` `addBos`); default false, as xAI's runner. */
+      readonly addBos?: boolean;
+    }
   | {
       readonly kind: "gguf-vocab";
       /** GGUF file the vocabulary came from (for errors). */

@@ -110,7 +110,7 @@ function openDir(dir: string): LoadedModel {
         fix: "add config.json (safetensors files carry no model configuration)",
       });
     checkTensors(weights, config, files.config ?? `${files.weights} (GGUF metadata)`);
-    return { config, weights, dir, tokenizer: { kind: "spm-file", path: files.tokenizer }, close: () => weights.close() };
+    return { config, weights, dir, tokenizer: { kind: "spm-file", path: files.tokenizer, addBos: config.addBos }, close: () => weights.close() };
   } catch (e) {
     weights.close();
     throw e;

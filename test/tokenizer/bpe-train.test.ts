@@ -54,6 +54,9 @@ describe("buildTokenizerModel", () => {
     const b = buildTokenizerModel(2048);
     expect(Buffer.from(a).equals(Buffer.from(b))).toBe(true);
     expect(sha256(a)).toBe(sha256(b));
+    // Golden: same bytes on every machine. Changing corpus.ts or bpe-train.ts changes every
+    // generated tiny model (and its weights' meaning); update this on purpose only.
+    expect(sha256(a)).toBe("530659bd83b4d8171615f6e08b8efa6d22a4bc3459a04d7925ac5c11c036cca8");
     // Smaller vocabularies are prefixes of larger ones (same greedy merges).
     const small = decodeModelProto(buildTokenizerModel(1000), "tiny").pieces;
     const large = decodeModelProto(a, "tiny").pieces;
@@ -92,9 +95,9 @@ describe("buildTokenizerModel", () => {
       expect(tok.decode(ids)).toBe(text);
       expect(tok.decode(tok.encode(text))).toBe(text);
     }
-    // Merges are used: a common word is one piece, plain English is well under one id per character.
+    // Merges are used: a common word is one piece, plain English takes under one id per two characters.
     expect(tok.encode("the", { addBos: false })).toHaveLength(1);
-    expect(tok.encode(TEXTS[0]!, { addBos: false }).length).toBeLessThan(TEXTS[0]!.length / 3);
+    expect(tok.encode(TEXTS[0]!, { addBos: false }).length).toBeLessThan(TEXTS[0]!.length / 2);
     // Non-ASCII text goes through byte pieces.
     expect(tok.encode("🤖", { addBos: false }).filter((id) => id >= 4 && id < 260)).toHaveLength(4);
   });
