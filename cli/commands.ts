@@ -1,11 +1,17 @@
 /** Registry of `moe` sub-commands: one import and one call per command file. */
 import type { Command } from "commander";
 import { register as registerGenerate } from "./generate.js";
+import { register as registerKeys } from "./keys.js";
 import { register as registerModel } from "./model.js";
+import { register as registerLoadtest } from "./loadtest.js";
+import { register as registerPlan } from "./plan.js";
 
 /** Attach every sub-command to `program`. */
 export function registerCommands(program: Command): void {
   void program;
   registerModel(program);
   registerGenerate(program);
+  registerKeys(program);
+  registerLoadtest(program);
+  registerPlan(program);
 }

@@ -89,7 +89,7 @@ const quantity = (kind: QuantityKind) =>
   });
 
 const dtypeSchema = z
-  .enum([...WEIGHT_DTYPES, "fp16", "fp32"] as [string, ...string[]])
+  .enum(["f32", "bf16", "f16", "int8", "q8_0", "fp16", "fp32"])
   .transform((d) => (d === "fp16" ? "f16" : d === "fp32" ? "f32" : d) as WeightDType);
 
 const networkSchema = z.strictObject({ bandwidth: quantity("bytesPerSecond").optional(), latency: quantity("seconds").optional() });

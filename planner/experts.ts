@@ -147,7 +147,7 @@ export function placeExperts(p: ExpertPlacementProblem): ExpertPlacementResult {
         return best;
       };
       let h = pick(true);
-      if (h < 0 && holders[e]!.length > 0) h = pick(false);
+      if (h < 0) h = pick(false);
       if (h < 0) {
         if (holders[e]!.length === 0) return { ok: false, missingSlots: 1 };
         continue;

@@ -74,7 +74,8 @@ interface Phase {
   /** "max": a combines by max (bottleneck); "add": by sum. b always adds. */
   readonly aMode: "max" | "add";
   a(o: StageOption): number;
-  b(o: StageOption): number;
+  /** Secondary key; gets the host index and role index for positional tie-breaks. */
+  b(o: StageOption, host: number, role: number): number;
   idleA(h: PartitionHost): number;
 }
 
@@ -102,7 +103,9 @@ function runPhase(p: PartitionProblem, ph: Phase): { a: number; b: number; decis
     const pv = new Int32Array(S).fill(-1);
     const hw = new Int32Array(S).fill(-1);
     const relax = (t: number, a: number, b: number, from: number, code: number) => {
-      if (a < nA[t]! || (a === nA[t]! && b < nB[t]!)) {
+      const cur = nA[t]!;
+      const tol = ph.aMode === "add" && cur !== Infinity ? 1e-12 * Math.max(1, Math.abs(cur)) : 0;
+      if (a < cur - tol || (a <= cur + tol && b < nB[t]!)) {
         nA[t] = a;
         nB[t] = b;
         pv[t] = from;
@@ -128,7 +131,7 @@ function runPhase(p: PartitionProblem, ph: Phase): { a: number; b: number; decis
           const o = opts[n];
           if (!o || !ph.allowed(o)) continue;
           const a = ph.aMode === "max" ? Math.max(a0, ph.a(o)) : a0 + ph.a(o);
-          relax(((j + n) << 2) | (nf << 1) | ng, a, b0 + ph.b(o), s, r * 4096 + n);
+          relax(((j + n) << 2) | (nf << 1) | ng, a, b0 + ph.b(o, i, r), s, r * 4096 + n);
         }
       }
     }
@@ -197,7 +200,10 @@ export function partitionLayers(p: PartitionProblem): PartitionResult | null {
     const T = p1.a;
     const p2 = runPhase(p, { allowed: (o) => o.cost <= T, aMode: "max", a: (o) => -o.kvTokens, b: never, idleA: never })!;
     const K = -p2.a;
-    const p3 = runPhase(p, { allowed: (o) => o.cost <= T && o.kvTokens >= K, aMode: "add", a: (o) => o.cost, b: never, idleA: never })!;
+    // Ties: the first stage on the lowest host index, the last on the highest (pipeline follows the file's order).
+    const H = p.hosts.length;
+    const position = (_: StageOption, i: number, r: number) => (r === 1 ? i : r === 2 ? H - 1 - i : 0);
+    const p3 = runPhase(p, { allowed: (o) => o.cost <= T && o.kvTokens >= K, aMode: "add", a: (o) => o.cost, b: position, idleA: never })!;
     return assemble(p, p3.decisions);
   }
   const slotsPhase = (T: number) =>

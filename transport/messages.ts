@@ -101,6 +101,19 @@ export interface StageTokens extends Envelope {
   logprob: Float32Array;
 }
 
+/**
+ * Last stage → gateway, when the request asked for logits (debugging,
+ * `--logits-out`, cross-checks): the sampled tokens plus the logits of each
+ * sequence's last new token; `hidden` is `[rows, vocab]` (dModel = vocab size).
+ */
+export interface StageLogits extends Envelope, HiddenRows {
+  kind: "stage.logits";
+  /** Sampled token id, `[rows]` uint32. */
+  token: Uint32Array;
+  /** Natural-log probability of the sampled token, `[rows]` float32. */
+  logprob: Float32Array;
+}
+
 /** Gateway → stage 0: token ids to embed (prompt chunks or the last sampled token). */
 export interface StageInput extends Envelope {
   kind: "stage.input";
@@ -155,6 +168,7 @@ export type Message =
   | RouterResponse
   | StageForward
   | StageTokens
+  | StageLogits
   | StageInput
   | SeqRelease
   | ErrorMessage
@@ -204,6 +218,7 @@ export const KINDS: Readonly<Record<Kind, KindSpec>> = {
   "router.response": { columns: HIDDEN_COLUMNS, required: ["layer"], optional: [] },
   "stage.forward": { columns: ["row", "seq", "pos", "token", "hidden"], required: [], optional: [] },
   "stage.tokens": { columns: ["seq", "token", "logprob"], required: [], optional: [] },
+  "stage.logits": { columns: ["row", "seq", "pos", "token", "logprob", "hidden"], required: [], optional: [] },
   "stage.input": { columns: ["seq", "pos", "token"], required: [], optional: [] },
   "seq.release": { columns: ["seq"], required: [], optional: [] },
   error: { columns: [], required: [], optional: ["layer", "expert", "code", "message", "host"] },

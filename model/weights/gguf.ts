@@ -225,29 +225,35 @@ function parseHeader(raf: RandomAccessFile): ParsedHeader {
   }
   const dataOffset = alignUp(c.pos, alignment);
   const seen = new Set<string>();
-  const tensors = infos.map(({ name, ne, typeId, rel }): TensorInfo => {
-    if (seen.has(name)) throw new WeightFileError(`${file}: tensor '${name}' appears twice`, { file, tensor: name });
-    seen.add(name);
-    const dtype = GGML_DTYPES.get(typeId);
-    if (!dtype) {
-      const known = GGML_OTHER_TYPE_NAMES[typeId];
-      throw new WeightFileError(`${file}: tensor '${name}' has unsupported ggml dtype id ${typeId}${known ? ` (${known})` : ""}; supported: F32 (0), F16 (1), Q8_0 (8), BF16 (30)`, {
-        file,
-        tensor: name,
-        fix: "re-convert the model to F32, F16, BF16 or Q8_0",
-      });
-    }
-    if (ne.some((n) => n < 1)) throw new WeightFileError(`${file}: tensor '${name}' has an empty dimension (ne [${ne.join(", ")}])`, { file, tensor: name });
-    const n = numElements(ne);
-    if (n > raf.size) throw new WeightFileError(`${file}: tensor '${name}' ne [${ne.join(", ")}] holds more elements than the file has bytes: corrupt header`, { file, tensor: name });
-    if (dtype === "Q8_0" && ne[0]! % Q8_0_BLOCK !== 0)
-      throw new WeightFileError(`${file}: Q8_0 tensor '${name}' has rows of ${ne[0]} values, not a multiple of ${Q8_0_BLOCK}`, { file, tensor: name });
-    if (rel % alignment !== 0)
-      throw new WeightFileError(`${file}: tensor '${name}' data offset ${rel} is not a multiple of the alignment ${alignment}: corrupt header`, { file, tensor: name });
-    return { name, dtype, shape: [...ne].reverse(), offset: dataOffset + rel, byteLength: dtypeBytes(dtype, n) };
+  const tensors = infos.map((info) => {
+    if (seen.has(info.name)) throw new WeightFileError(`${file}: tensor '${info.name}' appears twice`, { file, tensor: info.name });
+    seen.add(info.name);
+    return tensorInfo(file, raf.size, info, alignment, dataOffset);
   });
   checkTensorLayout(file, tensors, dataOffset, raf.size);
   return { version, kv, tensors, alignment, dataOffset };
+}
+
+/** Validate one raw tensor info and place it in the file. */
+function tensorInfo(file: string, size: number, raw: { name: string; ne: number[]; typeId: number; rel: number }, alignment: number, dataOffset: number): TensorInfo {
+  const { name, ne, typeId, rel } = raw;
+  const dtype = GGML_DTYPES.get(typeId);
+  if (!dtype) {
+    const known = GGML_OTHER_TYPE_NAMES[typeId];
+    throw new WeightFileError(`${file}: tensor '${name}' has unsupported ggml dtype id ${typeId}${known ? ` (${known})` : ""}; supported: F32 (0), F16 (1), Q8_0 (8), BF16 (30)`, {
+      file,
+      tensor: name,
+      fix: "re-convert the model to F32, F16, BF16 or Q8_0",
+    });
+  }
+  if (ne.some((n) => n < 1)) throw new WeightFileError(`${file}: tensor '${name}' has an empty dimension (ne [${ne.join(", ")}])`, { file, tensor: name });
+  const n = numElements(ne);
+  if (n > size) throw new WeightFileError(`${file}: tensor '${name}' ne [${ne.join(", ")}] holds more elements than the file has bytes: corrupt header`, { file, tensor: name });
+  if (dtype === "Q8_0" && ne[0]! % Q8_0_BLOCK !== 0)
+    throw new WeightFileError(`${file}: Q8_0 tensor '${name}' has rows of ${ne[0]} values, not a multiple of ${Q8_0_BLOCK}`, { file, tensor: name });
+  if (rel % alignment !== 0)
+    throw new WeightFileError(`${file}: tensor '${name}' data offset ${rel} is not a multiple of the alignment ${alignment}: corrupt header`, { file, tensor: name });
+  return { name, dtype, shape: [...ne].reverse(), offset: dataOffset + rel, byteLength: dtypeBytes(dtype, n) };
 }
 
 /** Element type of the array whose value comes next (the cursor is not moved). */

@@ -45,6 +45,11 @@ export function openModel(path: string): LoadedModel {
   if (!existsSync(p))
     throw new ModelConfigError(`${p}: model path does not exist`, { file: p, fix: "pass a model directory or .gguf file; create the demo model with `moe model init --preset grok-1-tiny --out DIR`" });
   if (statSync(p).isDirectory()) return openDir(p);
+  if (extname(p).toLowerCase() === ".safetensors")
+    throw new ModelConfigError(`${p}: a .safetensors file carries no model config or tokenizer`, {
+      file: p,
+      fix: "pass the directory holding it with config.json and tokenizer.model",
+    });
   if (extname(p).toLowerCase() !== ".gguf")
     throw new ModelConfigError(`${p}: unknown model file extension '${extname(p)}'`, {
       file: p,

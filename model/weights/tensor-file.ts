@@ -27,6 +27,9 @@ export function numElements(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
 
+/** Largest single readSync request (Node rejects lengths of 2 GiB and more). */
+const MAX_READ = 1 << 30;
+
 /** An open file with counted positional reads. */
 export class RandomAccessFile {
   readonly file: string;
@@ -61,7 +64,7 @@ export class RandomAccessFile {
     const buf = new Uint8Array(new ArrayBuffer(length));
     let done = 0;
     while (done < length) {
-      const n = readSync(this.fd, buf, done, length - done, offset + done);
+      const n = readSync(this.fd, buf, done, Math.min(length - done, MAX_READ), offset + done);
       if (n === 0) throw new WeightFileError(`${this.file}: unexpected end of file reading ${what}`, { file: this.file });
       done += n;
     }

@@ -78,6 +78,14 @@ describe("GGUF: bad input", () => {
     expectError(() => openGguf(bad), bad, /not a GGUF file \(bad magic/);
   });
 
+  it("accepts GGUF v2 (same little-endian layout as v3)", () => {
+    const v2 = patched(file, (b) => b.writeUInt32LE(2, 4));
+    const r = openGguf(v2);
+    expect(r.version).toBe(2);
+    expect(r.readF32("tensor_b", 1)).toEqual(new Float32Array(96).fill(2));
+    r.close();
+  });
+
   it("unsupported version", () => {
     const bad = patched(file, (b) => b.writeUInt32LE(1, 4));
     expectError(() => openGguf(bad), bad, "unsupported GGUF version 1");

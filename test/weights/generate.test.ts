@@ -54,7 +54,7 @@ describe("generateModel", () => {
     const m = openModel(a);
     try {
       expect(m.config).toEqual(SMALL);
-      expect(m.tokenizer).toEqual({ kind: "spm-file", path: path.join(a, "tokenizer.model") });
+      expect(m.tokenizer).toEqual({ kind: "spm-file", path: path.join(a, "tokenizer.model"), addBos: SMALL.addBos });
       expect(JSON.parse(read(a, "config.json").toString())).toEqual(SMALL);
     } finally {
       m.close();

@@ -35,7 +35,7 @@ describe("openModel", () => {
     try {
       expect(m.dir).toBe(d);
       expect(m.config).toEqual(loadConfigJson(REF_CONFIG));
-      expect(m.tokenizer).toEqual({ kind: "spm-file", path: path.join(d, "tokenizer.model") });
+      expect(m.tokenizer).toEqual({ kind: "spm-file", path: path.join(d, "tokenizer.model"), addBos: false });
       expect(m.weights.tensors().length).toBe(38);
     } finally {
       m.close();
@@ -85,6 +85,10 @@ describe("openModel", () => {
   it("unknown extension", () => {
     expect(() => openModel(REF_CONFIG)).toThrow(ModelConfigError);
     expectModelError(() => openModel(REF_CONFIG), REF_CONFIG, "unknown model file extension '.json'");
+  });
+
+  it("a lone .safetensors file: pass its directory instead", () => {
+    expectModelError(() => openModel(REF_ST), REF_ST, "carries no model config", "pass the directory");
   });
 
   it("a GGUF file without an embedded vocabulary cannot be opened alone", () => {

@@ -1,0 +1,160 @@
+/**
+ * `moe plan`: will the model fit on this cluster, how fast, and where does
+ * everything go. Prints a table (or `--json`), writes `plan.json` with
+ * `--out`. Exit status: 0 fits, 2 does not fit, 1 error.
+ */
+import { existsSync, statSync, writeFileSync } from "node:fs";
+import { dirname, extname, isAbsolute, join, resolve } from "node:path";
+import { InvalidArgumentError, type Command } from "commander";
+import { PRESETS, loadConfigJson, presetConfig, type ModelConfig } from "../model/index.js";
+import {
+  ClusterConfigError,
+  comparePlans,
+  deviceKeys,
+  formatCompare,
+  formatMinCluster,
+  formatPlan,
+  loadCluster,
+  loadExpertLoad,
+  lookupDevice,
+  makePlan,
+  minCluster,
+  planOnce,
+  type ClusterSpec,
+  type PlanOptions,
+  type WeightDType,
+} from "../planner/index.js";
+
+interface PlanFlags {
+  model?: string;
+  cluster?: string;
+  dtype?: string;
+  kvDtype?: string;
+  context?: number;
+  concurrency?: number;
+  prompt?: number;
+  expertLoad?: string;
+  replicas?: number;
+  json?: boolean;
+  out?: string;
+  compare?: boolean;
+  minCluster?: boolean;
+  gpu?: string;
+  replan?: boolean;
+}
+
+const DTYPES: Readonly<Record<string, WeightDType>> = { int8: "int8", bf16: "bf16", fp16: "f16", f16: "f16", q8_0: "q8_0", f32: "f32", fp32: "f32" };
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got '${v}'`);
+  return n;
+}
+
+function nonNegativeInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected an integer ≥ 0, got '${v}'`);
+  return n;
+}
+
+/** A preset name, a model directory (config.json) or a config.json file. */
+export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConfig; source: string } {
+  if (PRESETS[arg]) return { cfg: presetConfig(arg), source: arg };
+  const candidates = isAbsolute(arg) ? [arg] : [resolve(arg), ...(relativeTo ? [resolve(relativeTo, arg)] : [])];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) {
+    if (!/[/\\.]/.test(arg)) presetConfig(arg); // throws, listing the presets
+    throw new ClusterConfigError(`model '${arg}' is neither a preset (${Object.keys(PRESETS).join(", ")}) nor an existing directory`, { field: "model" });
+  }
+  if (statSync(path).isDirectory()) {
+    const cfgFile = join(path, "config.json");
+    if (!existsSync(cfgFile)) throw new ClusterConfigError(`${path}: no config.json in the model directory`, { file: path, fix: "run `moe model init` or pass a preset name" });
+    return { cfg: loadConfigJson(cfgFile), source: path };
+  }
+  if (extname(path).toLowerCase() === ".gguf")
+    throw new ClusterConfigError(`${path}: planning from a GGUF file is not supported yet`, { file: path, fix: "pass the model directory (with config.json) or a preset name" });
+  return { cfg: loadConfigJson(path), source: path };
+}
+
+function dtypeOf(flag: string | undefined, cluster: ClusterSpec | undefined): WeightDType {
+  if (flag === undefined) return cluster?.dtype ?? "int8";
+  const d = DTYPES[flag];
+  if (!d) throw new InvalidArgumentError(`unknown dtype '${flag}'; choose one of int8, bf16, fp16, q8_0, f32`);
+  return d;
+}
+
+function write(file: string, json: unknown): void {
+  writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
+}
+
+async function action(f: PlanFlags): Promise<void> {
+  if (f.minCluster) {
+    if (!f.gpu) throw new InvalidArgumentError(`--min-cluster needs --gpu DEVICE (one of ${deviceKeys().join(", ")})`);
+    if (!lookupDevice(f.gpu)) throw new InvalidArgumentError(`unknown device '${f.gpu}'; known devices: ${deviceKeys().join(", ")}`);
+  } else if (!f.cluster) throw new InvalidArgumentError("--cluster FILE is required (or --min-cluster --gpu DEVICE); examples in configs/clusters/");
+  const cluster = f.cluster ? loadCluster(f.cluster) : undefined;
+  const { cfg, source } = resolveModel(f.model ?? cluster?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
+  const o: PlanOptions = {
+    dtype: dtypeOf(f.dtype, cluster),
+    ...(f.context !== undefined ? { context: f.context } : {}),
+    ...(f.concurrency !== undefined ? { concurrency: f.concurrency } : {}),
+    ...(f.prompt !== undefined ? { promptTokens: Math.min(f.prompt, f.context ?? cfg.contextLength) } : {}),
+    ...(f.expertLoad ? { expertLoad: loadExpertLoad(f.expertLoad, cfg) } : {}),
+    ...(f.replicas !== undefined ? { replicasPerLayer: f.replicas } : {}),
+    ...(f.kvDtype ? { cost: { kvBytesPerElement: f.kvDtype === "f32" ? 4 : 2 } } : {}),
+    ...(f.replan ? { usePlacement: false } : {}),
+    modelSource: source,
+  };
+  if (f.minCluster) {
+    const r = minCluster(cfg, f.gpu!, o, (c, k, opts) => planOnce(c, k, opts));
+    if (f.out && r.plan) write(f.out, r.plan);
+    console.log(f.json ? JSON.stringify({ device: r.device, count: r.count, plan: r.plan }, null, 2) : formatMinCluster(r, cfg.name, o.dtype));
+    if (!r.plan) process.exitCode = 2;
+    return;
+  }
+  if (f.compare) {
+    const { plan, rows } = comparePlans(cfg, cluster!, o);
+    if (f.out) write(f.out, plan);
+    console.log(f.json ? JSON.stringify({ plan, compare: rows }, null, 2) : `${formatPlan(plan)}\n\n${formatCompare(rows)}`);
+    if (!plan.fits) process.exitCode = 2;
+    return;
+  }
+  const plan = makePlan(cfg, cluster!, o);
+  if (f.out) write(f.out, plan);
+  console.log(f.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));
+  if (f.out && !f.json) console.log(`\nwrote ${f.out}${plan.fits ? "" : " (fits: false; `moe up` will refuse it)"}`);
+  if (!plan.fits) process.exitCode = 2;
+}
+
+/** Attach `moe plan` to the program. */
+export function register(program: Command): void {
+  program
+    .command("plan")
+    .description("plan which host runs which layers and experts; predict memory, speed and the bottleneck (exit 2 if it does not fit)")
+    .option("--model <name|dir>", "preset (grok-1, grok-1-tiny) or model directory with config.json (default: the cluster's model, else grok-1)")
+    .option("--cluster <file>", "cluster YAML (examples in configs/clusters/)")
+    .option("--dtype <dtype>", "weight dtype: int8, bf16, fp16, q8_0 or f32 (default: the cluster's dtype, else int8)")
+    .option("--kv-dtype <dtype>", "KV-cache dtype: f16 or f32 (default: f32 for f32 weights, else f16)")
+    .option("--context <tokens>", "tokens per sequence the KV cache is sized for (default: the model's context)", positiveInt)
+    .option("--concurrency <n>", "sequences decoding at once (default 1)", positiveInt)
+    .option("--prompt <tokens>", "prompt length for time to first token (default min(1024, context))", positiveInt)
+    .option("--expert-load <file>", "router per-expert token counts (JSON [layer][expert]); replicates hot experts")
+    .option("--replicas <n>", "extra expert replicas allowed per layer (default experts/4 with --expert-load, else 0)", nonNegativeInt)
+    .option("--compare", "also predict a uniform and a memory-proportional split")
+    .option("--min-cluster", "find how many of --gpu devices the model needs")
+    .option("--gpu <device>", `catalogue device for --min-cluster (${deviceKeys().join(", ")})`)
+    .option("--replan", "ignore the cluster file's explicit placement")
+    .option("--json", "print the plan as JSON")
+    .option("--out <file>", "write plan.json (what `moe up` reads)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  moe plan --model grok-1 --cluster configs/clusters/h100x8.yaml
+  moe plan --model grok-1 --cluster configs/clusters/h100x8.yaml --dtype bf16
+  moe plan --cluster configs/clusters/mixed.yaml --compare --concurrency 16
+  moe plan --cluster configs/clusters/local.yaml --out plan.json
+  moe plan --min-cluster --gpu h100-80gb --dtype int8 --context 8192 --concurrency 8`,
+    )
+    .action(action);
+}

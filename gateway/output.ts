@@ -1,0 +1,92 @@
+/**
+ * One choice's output as it streams: token ids → text (UTF-8 safe, via
+ * {@link StreamDecoder}) → stop strings, keeping the ids, logprobs and text
+ * offsets that the response's `logprobs` / `token_ids` report.
+ */
+import { StreamDecoder, type Tokenizer } from "../model/index.js";
+import { StopMatcher } from "./stop.js";
+
+const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+
+/** A token as OpenAI's logprobs show it: its text and UTF-8 bytes. */
+export interface TokenText {
+  readonly text: string;
+  readonly bytes: number[];
+}
+
+/** The display text of one token id: its piece with "▁" as a space; a byte piece gives its byte. */
+export function tokenText(tok: Tokenizer, id: number): TokenText {
+  const piece = tok.idToPiece(id);
+  const m = BYTE_PIECE.exec(piece);
+  if (m) return { text: piece, bytes: [parseInt(m[1]!, 16)] };
+  const text = piece.replaceAll("\u2581", " ");
+  return { text, bytes: [...Buffer.from(text, "utf8")] };
+}
+
+/** Tokens of one output range, for a chunk's `logprobs` / `token_ids`. */
+export interface TokenSpan {
+  readonly ids: readonly number[];
+  readonly logprobs: readonly number[];
+  /** Character offset of each token's text in the completion text. */
+  readonly offsets: readonly number[];
+}
+
+export class OutputAssembler {
+  private readonly decoder: StreamDecoder;
+  private readonly stop: StopMatcher;
+  private readonly ids: number[] = [];
+  private readonly lps: number[] = [];
+  private readonly offs: number[] = [];
+  private decodedChars = 0;
+  private taken = 0;
+  /** Released text so far. */
+  text = "";
+
+  constructor(tok: Tokenizer, stops: readonly string[]) {
+    this.decoder = new StreamDecoder(tok);
+    this.stop = new StopMatcher(stops);
+  }
+
+  /** Output tokens so far. */
+  get tokenIds(): readonly number[] {
+    return this.ids;
+  }
+
+  get logprobs(): readonly number[] {
+    return this.lps;
+  }
+
+  get offsets(): readonly number[] {
+    return this.offs;
+  }
+
+  /** Add a sampled token; returns the newly released text and whether a stop string matched. */
+  push(id: number, logprob: number): { text: string; stopped: boolean } {
+    this.ids.push(id);
+    this.lps.push(logprob);
+    this.offs.push(this.decodedChars);
+    const delta = this.decoder.push(id);
+    this.decodedChars += delta.length;
+    const r = this.stop.push(delta);
+    this.text += r.text;
+    return r;
+  }
+
+  /** End of output: the text still held back (an incomplete UTF-8 tail, a partial stop string). */
+  finish(): string {
+    let out = "";
+    if (!this.stop.stopped) {
+      const r = this.stop.push(this.decoder.flush());
+      out = r.text + this.stop.flush();
+    }
+    this.text += out;
+    return out;
+  }
+
+  /** Tokens not yet reported by a previous `take()`. */
+  take(): TokenSpan {
+    const from = this.taken;
+    this.taken = this.ids.length;
+    return { ids: this.ids.slice(from), logprobs: this.lps.slice(from), offsets: this.offs.slice(from) };
+  }
+}

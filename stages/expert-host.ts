@@ -1,0 +1,85 @@
+/**
+ * The expert host: holds any set of (layer, expert) FFNs read from the weight
+ * file (only those bytes), serves `moe.dispatch` on a ZeroMQ ROUTER and
+ * batches rows for the same expert from several routers into one run.
+ */
+import type { Logger } from "pino";
+import { ExpertBlock, expertWeights, type ComputeOptions, type ModelConfig, type WeightReader } from "../model/index.js";
+import { RpcServer, type CurveServerOptions, type Incoming, type Message, type MoeDispatch, type WireDtype } from "../transport/index.js";
+import { ExpertBatcher } from "./expert-batcher.js";
+
+/** Options of an expert host. */
+export interface ExpertHostOptions {
+  /** Host name (in errors and replies). */
+  readonly name: string;
+  readonly config: ModelConfig;
+  readonly weights: WeightReader;
+  /** (layer, expert) pairs to load. */
+  readonly experts: readonly (readonly [layer: number, expert: number])[];
+  /** Where to bind, e.g. `tcp://127.0.0.1:7200`. */
+  readonly endpoint: string;
+  readonly compute?: ComputeOptions;
+  /** Wire dtype of replies (requests may use either). */
+  readonly wireDtype?: WireDtype;
+  readonly curve?: CurveServerOptions;
+  readonly logger?: Logger;
+}
+
+/** A running expert host. */
+export class ExpertHost {
+  private readonly serving: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    readonly server: RpcServer,
+    readonly batcher: ExpertBatcher,
+    private readonly blocks: ExpertBlock[],
+    private readonly wireDtype: WireDtype,
+    private readonly config: ModelConfig,
+  ) {
+    this.serving = server.serve((req) => this.handle(req), { concurrency: 1024 });
+  }
+
+  /** Load the experts, build their sessions, bind and start serving. */
+  static async start(opts: ExpertHostOptions): Promise<ExpertHost> {
+    const blocks = new Map<string, ExpertBlock>();
+    for (const [layer, expert] of opts.experts) {
+      if (layer < 0 || layer >= opts.config.nLayers || expert < 0 || expert >= opts.config.nExperts)
+        throw new RangeError(`${opts.name}: (layer ${layer}, expert ${expert}) is outside the model (${opts.config.nLayers} layers, ${opts.config.nExperts} experts)`);
+      blocks.set(`${layer}:${expert}`, await ExpertBlock.create(expertWeights(opts.weights, layer, expert), opts.compute));
+    }
+    const server = await RpcServer.bind({
+      endpoint: opts.endpoint,
+      name: opts.name,
+      expect: { dModel: opts.config.dModel, kinds: ["moe.dispatch", "ping"] },
+      curve: opts.curve,
+      logger: opts.logger,
+    });
+    return new ExpertHost(opts.name, server, new ExpertBatcher(blocks, opts.config.dModel), [...blocks.values()], opts.wireDtype ?? "f32", opts.config);
+  }
+
+  /** The bound address. */
+  get endpoint(): string {
+    return this.server.endpoint;
+  }
+
+  private async handle(req: Incoming): Promise<Message | undefined> {
+    const m = req.message;
+    if (m.kind === "ping") return { kind: "pong" };
+    if (m.kind !== "moe.dispatch") return undefined;
+    return this.dispatch(m);
+  }
+
+  private async dispatch(m: MoeDispatch): Promise<Message> {
+    if (!this.batcher.holds(m.layer, m.expert))
+      throw Object.assign(new Error(`expert ${m.expert} of layer ${m.layer} is not loaded on host ${this.name}`), { code: "EXPERT_NOT_LOADED", layer: m.layer, expert: m.expert });
+    const y = await this.batcher.submit(m.layer, m.expert, m.hidden);
+    return { kind: "moe.result", layer: m.layer, expert: m.expert, row: m.row, seq: m.seq, pos: m.pos, hidden: y, dModel: this.config.dModel, wireDtype: this.wireDtype };
+  }
+
+  async close(): Promise<void> {
+    await this.server.close();
+    await this.serving.catch(() => undefined);
+    for (const b of this.blocks) await b.close();
+  }
+}

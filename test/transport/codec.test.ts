@@ -1,0 +1,227 @@
+import { Float16, Float64, Int32 } from "apache-arrow";
+import { describe, expect, it } from "vitest";
+import {
+  ALL_KINDS,
+  BadHeaderError,
+  EncodeError,
+  FrameTooLargeError,
+  MalformedFrameError,
+  NonFiniteError,
+  SchemaMismatchError,
+  SizeMismatchError,
+  UnknownKindError,
+  UnsupportedVersionError,
+  decode,
+  encode,
+  roundThroughF16,
+  type Message,
+} from "../../transport/index.js";
+import { HIDDEN_KINDS, forge, hiddenColumns, hiddenHeader, sample, wrongTypes } from "./helpers.js";
+
+const dModel = 16;
+const expect16 = { dModel };
+
+/** The fields of a message that must survive a round trip (columns as plain arrays). */
+function comparable(m: Message): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) {
+    if (k === "hiddenF16" || k === "wireDtype") continue;
+    out[k] = ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v;
+  }
+  return out;
+}
+
+describe("codec round trips", () => {
+  it.each(ALL_KINDS)("%s (f32) decodes to what was encoded", (kind) => {
+    const msg = sample(kind, dModel, 5);
+    const back = decode(encode(msg), expect16);
+    expect(comparable(back)).toEqual(comparable(msg));
+  });
+
+  it.each(HIDDEN_KINDS)("%s (f16) decodes to the values rounded once to f16, exactly", (kind) => {
+    const msg = { ...sample(kind, dModel, 5), wireDtype: "f16" as const };
+    const frame = encode(msg);
+    const back = decode(frame, expect16) as typeof msg;
+    expect(back.wireDtype).toBe("f16");
+    expect(Array.from(back.hidden)).toEqual(Array.from(roundThroughF16(msg.hidden)));
+    // a second trip changes nothing: f16 values are exact after one round of rounding
+    const again = decode(encode({ ...back, hiddenF16: undefined }), expect16) as typeof msg;
+    expect(Array.from(again.hidden)).toEqual(Array.from(back.hidden));
+    expect(Buffer.from(encode(back)).equals(Buffer.from(frame))).toBe(true);
+  });
+
+  it("f16 frames carry half the hidden bytes", () => {
+    const msg = sample("moe.dispatch", 256, 16);
+    const f32 = encode(msg).byteLength;
+    const f16 = encode({ ...msg, wireDtype: "f16" }).byteLength;
+    expect(Math.abs(f32 - f16 - 16 * 256 * 2)).toBeLessThanOrEqual(64); // padding may differ by a few bytes
+  });
+
+  it("zero rows and the largest ids and u32 values survive", () => {
+    const empty = decode(encode(sample("router.request", dModel, 0)), expect16);
+    expect(empty.kind).toBe("router.request");
+    const msg = { ...sample("stage.input", dModel, 2), id: Number.MAX_SAFE_INTEGER, batch: 0xffffffff };
+    msg.token[1] = 0xffffffff;
+    const back = decode(encode(msg), expect16) as typeof msg;
+    expect(back.id).toBe(Number.MAX_SAFE_INTEGER);
+    expect(back.batch).toBe(0xffffffff);
+    expect(back.token[1]).toBe(0xffffffff);
+  });
+});
+
+describe("zero-copy views", () => {
+  it("decoded columns are views of the received frame's buffer (f32)", () => {
+    const frame = encode(sample("moe.dispatch", dModel, 8));
+    const m = decode(frame, expect16) as ReturnType<typeof sample<"moe.dispatch">>;
+    for (const col of [m.hidden, m.row, m.seq, m.pos]) {
+      expect(col.buffer).toBe(frame.buffer);
+      expect(col.byteOffset).toBeGreaterThanOrEqual(frame.byteOffset);
+      expect(col.byteOffset + col.byteLength).toBeLessThanOrEqual(frame.byteOffset + frame.byteLength);
+    }
+    expect(m.hidden).toBeInstanceOf(Float32Array);
+    expect(m.hidden.length).toBe(8 * dModel);
+    // writing through the frame shows in the view: no copy was made
+    const at = m.hidden.byteOffset - frame.byteOffset;
+    new DataView(frame.buffer, frame.byteOffset).setFloat32(at, 1234.5, true);
+    expect(m.hidden[0]).toBe(1234.5);
+  });
+
+  it("f16 bits are a view of the frame; hidden is one bulk conversion", () => {
+    const frame = encode({ ...sample("moe.result", dModel, 4), wireDtype: "f16" });
+    const m = decode(frame, expect16) as ReturnType<typeof sample<"moe.result">>;
+    expect(m.hiddenF16).toBeInstanceOf(Uint16Array);
+    expect(m.hiddenF16!.buffer).toBe(frame.buffer);
+    expect(m.hidden.buffer).not.toBe(frame.buffer);
+  });
+
+  it("a frame at an unaligned offset is copied once and still decodes", () => {
+    const frame = encode(sample("moe.dispatch", dModel, 3));
+    const shifted = new Uint8Array(frame.byteLength + 1).subarray(1);
+    shifted.set(frame);
+    const m = decode(shifted, expect16);
+    expect(comparable(m)).toEqual(comparable(decode(frame, expect16)));
+  });
+});
+
+describe("validation rejects", () => {
+  const dispatchFrame = (columns = hiddenColumns(3, dModel), header = hiddenHeader("moe.dispatch", dModel), rows = 3): Uint8Array => forge(columns, header, rows);
+
+  it("accepts a hand-built frame identical in schema (control)", () => {
+    expect(decode(dispatchFrame(), expect16).kind).toBe("moe.dispatch");
+  });
+
+  it("a d_model that differs from the model's", () => {
+    const frame = encode(sample("moe.dispatch", 8, 3));
+    expect(() => decode(frame, expect16)).toThrow(SizeMismatchError);
+    try {
+      decode(frame, expect16);
+    } catch (e) {
+      expect((e as SizeMismatchError).field).toBe("d_model");
+      expect((e as SizeMismatchError).kind).toBe("moe.dispatch");
+    }
+  });
+
+  it("a list size that differs from the header's d_model", () => {
+    expect(() => decode(dispatchFrame(hiddenColumns(3, dModel + 1)), expect16)).toThrow(SchemaMismatchError);
+  });
+
+  it.each([
+    ["a signed seq column", (c: ReturnType<typeof hiddenColumns>) => (c[1] = { name: "seq", type: new Int32(), data: wrongTypes.int32(3) })],
+    ["a text column", (c: ReturnType<typeof hiddenColumns>) => (c[2] = { name: "pos", type: wrongTypes.utf8(3).type, data: wrongTypes.utf8(3) })],
+    ["a missing column", (c: ReturnType<typeof hiddenColumns>) => c.splice(1, 1)],
+    ["an extra column", (c: ReturnType<typeof hiddenColumns>) => c.push({ ...c[0], name: "extra" })],
+    ["swapped columns", (c: ReturnType<typeof hiddenColumns>) => ([c[1], c[2]] = [c[2], c[1]])],
+    ["a renamed column", (c: ReturnType<typeof hiddenColumns>) => (c[0] = { ...c[0], name: "rows" })],
+    ["a nullable column", (c: ReturnType<typeof hiddenColumns>) => (c[0] = { ...c[0], nullable: true })],
+    ["f64 hidden", (c: ReturnType<typeof hiddenColumns>) => (c[3] = hiddenColumns(3, dModel, new Float64())[3])],
+    ["f16 hidden under an f32 header", (c: ReturnType<typeof hiddenColumns>) => (c[3] = hiddenColumns(3, dModel, new Float16())[3])],
+  ])("a wrong schema: %s", (_name, mutate) => {
+    const columns = hiddenColumns(3, dModel);
+    mutate(columns);
+    expect(() => decode(dispatchFrame(columns), expect16)).toThrow(SchemaMismatchError);
+  });
+
+  it("the schema of another kind under this kind's name", () => {
+    const frame = forge(hiddenColumns(3, dModel), { ...hiddenHeader("stage.tokens", dModel), layer: "", expert: "" }, 3);
+    expect(() => decode(frame, expect16)).toThrow(BadHeaderError); // layer/expert/dtype are not stage.tokens header keys
+    const bare = forge(hiddenColumns(3, dModel), { kind: "stage.tokens", v: "1", id: "1" }, 3);
+    expect(() => decode(bare, expect16)).toThrow(SchemaMismatchError);
+  });
+
+  it.each([
+    ["unknown kind", { kind: "moe.dispatch2" }, UnknownKindError],
+    ["kind not accepted", { kind: "moe.result" }, UnknownKindError],
+    ["version 2", { v: "2" }, UnsupportedVersionError],
+    ["missing version", { v: undefined }, UnsupportedVersionError],
+    ["non-numeric id", { id: "abc" }, BadHeaderError],
+    ["negative layer", { layer: "-1" }, BadHeaderError],
+    ["missing expert", { expert: undefined }, BadHeaderError],
+    ["unknown key", { colour: "blue" }, BadHeaderError],
+    ["bad dtype", { dtype: "bf16" }, BadHeaderError],
+    ["extra not an object", { extra: "[1,2]" }, BadHeaderError],
+    ["extra not JSON", { extra: "{" }, BadHeaderError],
+    ["sender with control characters", { sender: "a\nb" }, BadHeaderError],
+  ] as const)("a bad header: %s", (_name, change, error) => {
+    const header: Record<string, string> = { ...hiddenHeader("moe.dispatch", dModel) };
+    for (const [k, v] of Object.entries(change)) {
+      if (v === undefined) delete header[k];
+      else header[k] = v;
+    }
+    expect(() => decode(dispatchFrame(undefined, header), { dModel, kinds: ["moe.dispatch"] })).toThrow(error);
+  });
+
+  it("NaN and ±Infinity in hidden (f32 and f16) and in logprob", () => {
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      const msg = sample("router.response", dModel, 4);
+      msg.hidden[37] = bad;
+      expect(() => decode(encode(msg), expect16)).toThrow(NonFiniteError);
+      expect(() => decode(encode({ ...msg, wireDtype: "f16" }), expect16)).toThrow(NonFiniteError);
+      const tokens = sample("stage.tokens", dModel, 4);
+      tokens.logprob[2] = bad;
+      expect(() => decode(encode(tokens), expect16)).toThrow(NonFiniteError);
+    }
+    const big = sample("moe.result", dModel, 2);
+    big.hidden[0] = 1e6; // finite in f32, Infinity in f16
+    expect(() => decode(encode({ ...big, wireDtype: "f16" }), expect16)).toThrow(NonFiniteError);
+    const nan = sample("moe.result", dModel, 2);
+    nan.hidden[1] = NaN;
+    expect(Number.isNaN((decode(encode(nan), { dModel, requireFinite: false }) as typeof nan).hidden[1])).toBe(true);
+  });
+
+  it("a frame over maxMessageSize, before parsing", () => {
+    const frame = encode(sample("moe.dispatch", dModel, 64));
+    expect(() => decode(frame, { dModel, maxMessageSize: frame.byteLength - 1 })).toThrow(FrameTooLargeError);
+    expect(decode(frame, { dModel, maxMessageSize: frame.byteLength }).kind).toBe("moe.dispatch");
+  });
+
+  it("more rows than maxRows, a dtype not accepted", () => {
+    const frame = encode(sample("moe.dispatch", dModel, 10));
+    expect(() => decode(frame, { dModel, maxRows: 9 })).toThrow(SizeMismatchError);
+    expect(() => decode(encode({ ...sample("moe.dispatch", dModel, 2), wireDtype: "f16" }), { dModel, dtypes: ["f32"] })).toThrow(BadHeaderError);
+  });
+
+  it("framing errors: empty, truncated, trailing bytes, no continuation marker, huge metadata length", () => {
+    const frame = encode(sample("ping", dModel));
+    const cases = [
+      new Uint8Array(0),
+      frame.subarray(0, 7),
+      frame.subarray(0, frame.byteLength - 20),
+      Buffer.concat([frame, Buffer.alloc(8)]),
+      Buffer.concat([Buffer.alloc(4), frame.subarray(4)]),
+    ];
+    const huge = Buffer.from(frame);
+    huge.writeInt32LE(0x7ffffff8, 4);
+    const negative = Buffer.from(frame);
+    negative.writeInt32LE(-8, 4);
+    for (const bad of [...cases, huge, negative]) expect(() => decode(bad, expect16)).toThrow(MalformedFrameError);
+  });
+
+  it("encode refuses columns of the wrong length or type", () => {
+    const msg = sample("moe.dispatch", dModel, 3);
+    expect(() => encode({ ...msg, seq: new Uint32Array(2) })).toThrow(EncodeError);
+    expect(() => encode({ ...msg, hidden: new Float32Array(3 * dModel - 1) })).toThrow(EncodeError);
+    expect(() => encode({ ...msg, pos: new Float32Array(3) as unknown as Uint32Array })).toThrow(EncodeError);
+    expect(() => encode({ ...msg, layer: -1 })).toThrow(EncodeError);
+    expect(() => encode({ ...msg, dModel: 0 })).toThrow(EncodeError);
+  });
+});
