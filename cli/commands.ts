@@ -5,6 +5,7 @@ import { register as registerKeys } from "./keys.js";
 import { register as registerModel } from "./model.js";
 import { register as registerLoadtest } from "./loadtest.js";
 import { register as registerPlan } from "./plan.js";
+import { register as registerServe } from "./serve.js";
 
 /** Attach every sub-command to `program`. */
 export function registerCommands(program: Command): void {
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerKeys(program);
   registerLoadtest(program);
   registerPlan(program);
+  registerServe(program);
 }

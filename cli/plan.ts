@@ -83,6 +83,12 @@ function dtypeOf(flag: string | undefined, cluster: ClusterSpec | undefined): We
   return d;
 }
 
+function kvBytes(flag: string): number {
+  const b = { f16: 2, fp16: 2, bf16: 2, f32: 4, fp32: 4 }[flag];
+  if (!b) throw new InvalidArgumentError(`unknown KV-cache dtype '${flag}'; choose f16, bf16 or f32`);
+  return b;
+}
+
 function write(file: string, json: unknown): void {
   writeFileSync(file, JSON.stringify(json, null, 2) + "\n");
 }
@@ -101,7 +107,7 @@ async function action(f: PlanFlags): Promise<void> {
     ...(f.prompt !== undefined ? { promptTokens: Math.min(f.prompt, f.context ?? cfg.contextLength) } : {}),
     ...(f.expertLoad ? { expertLoad: loadExpertLoad(f.expertLoad, cfg) } : {}),
     ...(f.replicas !== undefined ? { replicasPerLayer: f.replicas } : {}),
-    ...(f.kvDtype ? { cost: { kvBytesPerElement: f.kvDtype === "f32" ? 4 : 2 } } : {}),
+    ...(f.kvDtype ? { cost: { kvBytesPerElement: kvBytes(f.kvDtype) } } : {}),
     ...(f.replan ? { usePlacement: false } : {}),
     modelSource: source,
   };
@@ -134,7 +140,7 @@ export function register(program: Command): void {
     .option("--model <name|dir>", "preset (grok-1, grok-1-tiny) or model directory with config.json (default: the cluster's model, else grok-1)")
     .option("--cluster <file>", "cluster YAML (examples in configs/clusters/)")
     .option("--dtype <dtype>", "weight dtype: int8, bf16, fp16, q8_0 or f32 (default: the cluster's dtype, else int8)")
-    .option("--kv-dtype <dtype>", "KV-cache dtype: f16 or f32 (default: f32 for f32 weights, else f16)")
+    .option("--kv-dtype <dtype>", "KV-cache dtype: f16, bf16 or f32 (default: f32 for f32 weights, else f16)")
     .option("--context <tokens>", "tokens per sequence the KV cache is sized for (default: the model's context)", positiveInt)
     .option("--concurrency <n>", "sequences decoding at once (default 1)", positiveInt)
     .option("--prompt <tokens>", "prompt length for time to first token (default min(1024, context))", positiveInt)

@@ -7,6 +7,8 @@ import { StreamDecoder, type Tokenizer } from "../model/index.js";
 import { StopMatcher } from "./stop.js";
 
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
+/** Prompt ids decoded ahead of the output (enough to leave the stream-start rule and any byte run). */
+const CONTEXT_IDS = 16;
 
 /** A token as OpenAI's logprobs show it: its text and UTF-8 bytes. */
 export interface TokenText {
@@ -14,11 +16,11 @@ export interface TokenText {
   readonly bytes: number[];
 }
 
-/** The display text of one token id: its piece with "▁" as a space; a byte piece gives its byte. */
+/** The display text of one token id: its piece with "▁" as a space; a byte piece shows as OpenAI's `bytes:\xNN`. */
 export function tokenText(tok: Tokenizer, id: number): TokenText {
   const piece = tok.idToPiece(id);
   const m = BYTE_PIECE.exec(piece);
-  if (m) return { text: piece, bytes: [parseInt(m[1]!, 16)] };
+  if (m) return { text: `bytes:\\x${m[1]!.toLowerCase()}`, bytes: [parseInt(m[1]!, 16)] };
   const text = piece.replaceAll("\u2581", " ");
   return { text, bytes: [...Buffer.from(text, "utf8")] };
 }
@@ -42,9 +44,16 @@ export class OutputAssembler {
   /** Released text so far. */
   text = "";
 
-  constructor(tok: Tokenizer, stops: readonly string[]) {
+  /**
+   * @param stops stop strings
+   * @param context ids the output continues (the prompt's tail): decoding starts after them, so the
+   *   first output token keeps its leading space as in `decode(prompt + output)`; none = decode the
+   *   output on its own (SentencePiece drops the first piece's leading space).
+   */
+  constructor(tok: Tokenizer, stops: readonly string[], context: readonly number[] = []) {
     this.decoder = new StreamDecoder(tok);
     this.stop = new StopMatcher(stops);
+    for (const id of context.slice(-CONTEXT_IDS)) this.decoder.push(id);
   }
 
   /** Output tokens so far. */

@@ -13,7 +13,7 @@ import type { Logger } from "pino";
 import type { SamplingParams } from "../model/index.js";
 import type { StepBackend, StepItem, StepResult } from "../stages/index.js";
 import { BackendError, GatewayError, InvalidRequestError, QueueFullError, UnavailableError, asGatewayError } from "./errors.js";
-import { admitCount, planMicroBatch, type PlannedItem, type ReadySeq, type SchedulerLimits } from "./policy.js";
+import { admitCount, planMicroBatch, prefillReserve, type PlannedItem, type ReadySeq, type SchedulerLimits } from "./policy.js";
 
 /** Why a sequence ended (OpenAI's finish_reason). */
 export type FinishReason = "stop" | "length";
@@ -54,6 +54,8 @@ export interface SchedulerObserver {
   generated?(tokens: number): void;
   /** Prompt tokens prefilled. */
   prefilled?(tokens: number): void;
+  /** A backend step finished (successfully or not) after `seconds`. */
+  step?(seconds: number): void;
   /** A backend step failed. */
   stepError?(err: unknown): void;
 }
@@ -97,6 +99,12 @@ interface Seq {
 }
 
 const now = (): number => performance.now() / 1000;
+
+/**
+ * Whether a request samples from a seeded random stream. The backend samples after every step,
+ * inner prompt chunks included, so such prompts are cut into load-independent chunks.
+ */
+const seeded = (r: GenerationRequest): boolean => r.sampling.temperature > 0 && r.sampling.seed !== undefined;
 
 export class Scheduler {
   private readonly waiting: Seq[] = [];
@@ -218,18 +226,24 @@ export class Scheduler {
       for (const s of this.waiting.splice(0, n)) this.running.set(s.id, s);
     }
     this.flushReleases();
+    const seededChunk = this.seededChunk;
     while (!this.closing && this.inFlight < backend.maxInFlight) {
       const ready: ReadySeq[] = [];
       let decoding = 0;
       for (const s of this.running.values()) {
         const promptLeft = s.req.promptIds.length - s.sent;
         if (promptLeft === 0) decoding++;
-        if (!s.inFlight) ready.push({ id: s.id, promptLeft, arrival: s.arrival, lastStep: s.lastStep });
+        if (!s.inFlight) ready.push({ id: s.id, promptLeft, arrival: s.arrival, lastStep: s.lastStep, ...(seeded(s.req) ? { exactChunk: seededChunk } : {}) });
       }
       const plan = planMicroBatch({ ready, decoding, inFlight: this.inFlight, maxInFlight: backend.maxInFlight, maxBatchTokens: limits.maxBatchTokens });
       if (plan.length === 0) break;
       this.launch(plan);
     }
+  }
+
+  /** Prompt chunk of seeded sampled requests: the prefill reserve, so it always fits eventually. */
+  private get seededChunk(): number {
+    return prefillReserve(this.opts.limits.maxBatchTokens, Infinity);
   }
 
   private flushReleases(): void {
@@ -265,8 +279,9 @@ export class Scheduler {
       return s.sent === 0 ? { seq: s.id, pos: 0, tokens, sampling: s.req.sampling } : { seq: s.id, pos: s.pos, tokens };
     });
     this.inFlight++;
-    const done: Promise<void> = this.opts.backend
-      .step(items)
+    const t0 = now();
+    const done: Promise<void> = new Promise<StepResult[]>((resolve) => resolve(this.opts.backend.step(items)))
+      .finally(() => this.opts.observer?.step?.(now() - t0))
       .then(
         (results) => this.complete(batch, results),
         (err: unknown) => this.failStep(batch, err),

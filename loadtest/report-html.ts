@@ -30,13 +30,14 @@ h1{font-size:22px;margin:8px 0 4px}h2{font-size:17px;margin:26px 0 8px;border-bo
 .card{background:#fff;border:1px solid #dde0e6;border-radius:6px;padding:10px 12px}
 .card b{display:block;font-size:20px}.card span{color:#5b6373;font-size:12px}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-.box{background:#fff;border:1px solid #dde0e6;border-radius:6px;padding:6px;overflow-x:auto}
+.box{background:#fff;border:1px solid #dde0e6;border-radius:6px;padding:6px;overflow-x:auto;margin-bottom:12px}
 table{border-collapse:collapse;background:#fff;font-variant-numeric:tabular-nums;margin:4px 0}
 th,td{border:1px solid #dde0e6;padding:4px 10px;text-align:right}th{background:#eef0f4}td:first-child,th:first-child{text-align:left}
 .na{color:#8a5a00;background:#fff8e6;border:1px solid #f0d9a0;border-radius:6px;padding:10px 12px}
 svg text{font:12px system-ui,sans-serif;fill:#333}svg text.t{font-weight:600;font-size:14px}svg text.ax{fill:#555}svg text.na{fill:#a66}
 svg .g{stroke:#e6e8ec;stroke-width:1}svg .frame{fill:none;stroke:#9aa0aa}
 footer{color:#7a8190;font-size:12px;margin-top:30px}
+table.left td:last-child{text-align:left}
 `;
 
 // Counts drawn plots (SVGs with a non-empty series path or cells) into <html data-plots-rendered>.
@@ -96,8 +97,8 @@ function serverSection(r: LoadTestReport): string {
 function errorsSection(r: LoadTestReport): string {
   if (r.errors.total === 0) return `<p>No failed requests.</p>`;
   const kinds = ERROR_KINDS.filter((k) => r.errors.byKind[k] > 0).map((k) => row([k, String(r.errors.byKind[k])]));
-  const ex = r.errors.examples.map((e) => row([e.kind, e.status === null ? "–" : String(e.status), String(e.count), `<span style="text-align:left">${esc(e.message)}</span>`]));
-  return `<table>${row(["kind", "count"], true)}${kinds.join("")}</table><table>${row(["kind", "status", "count", "message"], true)}${ex.join("")}</table>`;
+  const ex = r.errors.examples.map((e) => row([e.kind, e.status === null ? "–" : String(e.status), String(e.count), esc(e.message)]));
+  return `<table>${row(["kind", "count"], true)}${kinds.join("")}</table><table class="left">${row(["kind", "status", "count", "message"], true)}${ex.join("")}</table>`;
 }
 
 function configTable(r: LoadTestReport): string {
@@ -106,7 +107,7 @@ function configTable(r: LoadTestReport): string {
   const prompt = c.prompt.kind === "token-ids" ? `token ids in [${c.prompt.vocabRange.lo}, ${c.prompt.vocabRange.hi})` : `text from ${c.prompt.tokenizer}`;
   const slo = c.slo ? Object.entries(c.slo).map(([k, v]) => `${k.replace(/Ms$/, "")} ≤ ${v} ms`).join(", ") : "none";
   const items: Array<[string, string]> = [["gateway", c.url], ["model", c.model], ["load", load], ["requests", String(c.requests)], ["prompt tokens", `${c.promptTokens.mean} ± ${c.promptTokens.stddev}`], ["max tokens", `${c.maxTokens.mean} ± ${c.maxTokens.stddev}`], ["prompts", prompt], ["ignore_eos", String(c.ignoreEos)], ["temperature / top_p", `${c.temperature} / ${c.topP}`], ["seed", String(c.seed)], ["timeout", `${c.timeoutS} s`], ["SLO", slo]];
-  return `<table>${items.map(([k, v]) => row([esc(k), `<span style="float:left">${esc(v)}</span>`])).join("")}</table>`;
+  return `<table class="left">${items.map(([k, v]) => row([esc(k), esc(v)])).join("")}</table>`;
 }
 
 /** Render the report as one self-contained HTML document. */

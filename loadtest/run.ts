@@ -168,100 +168,138 @@ export function toRecord(req: SyntheticRequest, out: StreamOutcome, startMs: num
   return { record, itlsMs: t.itlsMs };
 }
 
-/** Run a load test against a gateway and return its report. Request failures are data, not exceptions. */
-export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
-  const c = compileOptions(o);
-  const model = o.model ?? (await fetchModels(c.base))[0]!;
-  const plan: PromptPlan = { count: c.requests, promptTokens: c.promptTokens, maxTokens: c.maxTokens, seed: c.seed };
-  const prompts = await synthesize(o, c, plan);
-  const slo = o.slo ?? null;
-  const body = (r: SyntheticRequest): CompletionBody => ({
-    model, prompt: r.prompt, max_tokens: r.maxTokens, temperature: o.temperature ?? 1, top_p: o.topP ?? 1,
-    seed: (Math.imul(c.seed, 1_000_003) + r.index) >>> 1, ignore_eos: o.ignoreEos ?? true,
-  });
-  const warm = o.warmup ? await synthesize(o, c, { ...plan, count: o.warmup, seed: c.seed ^ 0x5eed }) : [];
-  for (const r of warm) if (!o.signal?.aborted) await streamCompletion(c.base, body(r), { timeoutMs: c.timeoutMs, signal: o.signal });
-
-  const scrapeOn = o.scrapeMetrics ?? true;
-  const startedAt = new Date();
-  const startMs = performance.now();
-  const scrapes: MetricsScrape[] = [];
-  if (scrapeOn) scrapes.push(await scrapeMetrics(c.base, startMs));
-  const stopScraping = new AbortController();
-  const scraper = (async () => {
-    if (!scrapeOn || c.metricsIntervalS <= 0 || scrapes[0]?.samples === null) return;
-    for (;;) {
-      await sleep(c.metricsIntervalS * 1000, stopScraping.signal);
-      if (stopScraping.signal.aborted) return;
-      scrapes.push(await scrapeMetrics(c.base, startMs));
+/** Periodic `/metrics` scraping: one scrape now, then every `intervalS` until `stop()`, then one more. */
+async function startScraper(base: string, startMs: number, intervalS: number): Promise<{ scrapes: MetricsScrape[]; stop(): Promise<void> }> {
+  const scrapes: MetricsScrape[] = [await scrapeMetrics(base, startMs)];
+  const ctrl = new AbortController();
+  // A gateway without /metrics is not polled during the run; the final scrape still tries once more.
+  const periodic = intervalS > 0 && scrapes[0]!.samples !== null;
+  const loop = (async () => {
+    while (periodic) {
+      await sleep(intervalS * 1000, ctrl.signal);
+      if (ctrl.signal.aborted) return;
+      scrapes.push(await scrapeMetrics(base, startMs));
     }
   })();
-
-  const records: RequestRecord[] = [];
-  const itls: number[] = [];
-  const timeline = new TokenTimeline(0.1);
-  let inFlight = 0, completed = 0, failed = 0, outputTokens = 0;
-  const send = async (r: SyntheticRequest): Promise<StreamOutcome> => {
-    inFlight++;
-    const out = await streamCompletion(c.base, body(r), { timeoutMs: c.timeoutMs, signal: o.signal });
-    inFlight--;
-    const { record, itlsMs } = toRecord(r, out, startMs, slo);
-    records.push(record);
-    if (out.status === "ok") {
-      completed++;
-      outputTokens += record.outputTokens;
-      for (const x of itlsMs) itls.push(x);
-      const per = out.chunkTimesMs.length ? record.outputTokens / out.chunkTimesMs.length : 0;
-      for (const t of out.chunkTimesMs) timeline.add((t - startMs) / 1000, per);
-    } else if (out.status === "failed") failed++;
-    o.onProgress?.({ total: c.requests, done: records.length, completed, failed, inFlight, elapsedS: (performance.now() - startMs) / 1000, outputTokens });
-    return out;
+  return {
+    scrapes,
+    async stop() {
+      ctrl.abort();
+      await loop;
+      scrapes.push(await scrapeMetrics(base, startMs));
+    },
   };
+}
 
-  let maxLagMs: number | null = null;
-  if (c.mode === "closed") {
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (!o.signal?.aborted && next < prompts.length) {
-        const out = await send(prompts[next++]!);
-        // Back-pressure: a closed-loop worker honours Retry-After before its next request.
-        const ra = out.status === "failed" ? out.failure.retryAfterS : undefined;
-        if (ra !== undefined) await sleep(Math.min(ra * 1000, c.timeoutMs), o.signal);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(c.concurrency, prompts.length) }, worker));
-  } else {
-    const offsets = arrivalOffsets({ count: prompts.length, rate: c.rate, burstiness: c.burstiness, seed: c.seed });
-    const pending: Array<Promise<unknown>> = [];
-    maxLagMs = 0;
-    for (let i = 0; i < prompts.length && !o.signal?.aborted; i++) {
-      const target = startMs + offsets[i]! * 1000;
-      await sleep(target - performance.now(), o.signal);
-      if (o.signal?.aborted) break;
-      maxLagMs = Math.max(maxLagMs, performance.now() - target);
-      pending.push(send(prompts[i]!));
-    }
-    await Promise.all(pending);
+/** Collects every request's record, ITLs and tokens over time; reports progress. */
+class Recorder {
+  readonly records: RequestRecord[] = [];
+  readonly itlsMs: number[] = [];
+  readonly timeline = new TokenTimeline(0.1);
+  inFlight = 0;
+  private completed = 0;
+  private failed = 0;
+  private outputTokens = 0;
+  constructor(private readonly startMs: number, private readonly total: number, private readonly slo: Slo | null, private readonly onProgress?: (p: LoadTestProgress) => void) {}
+
+  add(req: SyntheticRequest, out: StreamOutcome): void {
+    const { record, itlsMs } = toRecord(req, out, this.startMs, this.slo);
+    this.records.push(record);
+    if (out.status === "ok") {
+      this.completed++;
+      this.outputTokens += record.outputTokens;
+      for (const x of itlsMs) this.itlsMs.push(x);
+      // Tokens of a chunk are unknown: spread the request's output tokens evenly over its chunks.
+      const per = out.chunkTimesMs.length ? record.outputTokens / out.chunkTimesMs.length : 0;
+      for (const t of out.chunkTimesMs) this.timeline.add((t - this.startMs) / 1000, per);
+    } else if (out.status === "failed") this.failed++;
+    this.onProgress?.({ total: this.total, done: this.records.length, completed: this.completed, failed: this.failed, inFlight: this.inFlight, elapsedS: (performance.now() - this.startMs) / 1000, outputTokens: this.outputTokens });
   }
-  const endMs = records.length ? startMs + Math.max(...records.map((r) => r.endS)) * 1000 : performance.now();
-  stopScraping.abort();
-  await scraper;
-  if (scrapeOn) scrapes.push(await scrapeMetrics(c.base, startMs));
 
-  const config: ReportConfig = {
+  /** Last response end, ms on the performance clock (`startMs` when nothing ran). */
+  endMs(): number {
+    return this.startMs + this.records.reduce((a, r) => Math.max(a, r.endS), 0) * 1000;
+  }
+}
+
+type Send = (r: SyntheticRequest) => Promise<StreamOutcome>;
+
+/** Closed loop: `concurrency` workers send back to back; after a 429/503 a worker honours Retry-After. */
+async function driveClosed(prompts: readonly SyntheticRequest[], concurrency: number, send: Send, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (!signal?.aborted && next < prompts.length) {
+      const out = await send(prompts[next++]!);
+      const ra = out.status === "failed" ? out.failure.retryAfterS : undefined;
+      if (ra !== undefined) await sleep(Math.min(ra * 1000, timeoutMs), signal);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, prompts.length) }, worker));
+}
+
+/** Open loop: send request i at `offsets[i]` seconds after `startMs` whatever the server does; returns the worst lateness (ms). */
+async function driveOpen(prompts: readonly SyntheticRequest[], offsets: readonly number[], startMs: number, send: Send, signal?: AbortSignal): Promise<number> {
+  const pending: Array<Promise<unknown>> = [];
+  let maxLagMs = 0;
+  for (let i = 0; i < prompts.length && !signal?.aborted; i++) {
+    const target = startMs + offsets[i]! * 1000;
+    await sleep(target - performance.now(), signal);
+    if (signal?.aborted) break;
+    maxLagMs = Math.max(maxLagMs, performance.now() - target);
+    pending.push(send(prompts[i]!));
+  }
+  await Promise.all(pending);
+  return maxLagMs;
+}
+
+function reportConfig(o: LoadTestOptions, c: Compiled, model: string, scrapeOn: boolean): ReportConfig {
+  return {
     url: c.base, model, requests: c.requests, mode: c.mode,
     concurrency: c.mode === "closed" ? c.concurrency : null,
     rate: c.mode === "open" ? (Number.isFinite(c.rate) ? c.rate : "inf") : null,
     burstiness: c.mode === "open" ? c.burstiness : null,
     promptTokens: c.promptTokens, maxTokens: c.maxTokens, seed: c.seed,
     prompt: o.tokenizer ? { kind: "text", tokenizer: o.tokenizer, vocabRange: o.vocabRange ?? null } : { kind: "token-ids", vocabRange: c.vocabRange },
-    ignoreEos: o.ignoreEos ?? true, temperature: o.temperature ?? 1, topP: o.topP ?? 1, timeoutS: c.timeoutMs / 1000, slo,
+    ignoreEos: o.ignoreEos ?? true, temperature: o.temperature ?? 1, topP: o.topP ?? 1, timeoutS: c.timeoutMs / 1000, slo: o.slo ?? null,
     metricsIntervalS: scrapeOn && c.metricsIntervalS > 0 ? c.metricsIntervalS : null, warmup: o.warmup ?? 0,
   };
+}
+
+/** Run a load test against a gateway and return its report. Request failures are data, not exceptions. */
+export async function runLoadTest(o: LoadTestOptions): Promise<LoadTestReport> {
+  const c = compileOptions(o);
+  const model = o.model ?? (await fetchModels(c.base))[0]!;
+  const plan: PromptPlan = { count: c.requests, promptTokens: c.promptTokens, maxTokens: c.maxTokens, seed: c.seed };
+  const prompts = await synthesize(o, c, plan);
+  const body = (r: SyntheticRequest): CompletionBody => ({
+    model, prompt: r.prompt, max_tokens: r.maxTokens, temperature: o.temperature ?? 1, top_p: o.topP ?? 1,
+    seed: (Math.imul(c.seed, 1_000_003) + r.index) >>> 1, ignore_eos: o.ignoreEos ?? true,
+  });
+  const stream = (r: SyntheticRequest): Promise<StreamOutcome> => streamCompletion(c.base, body(r), { timeoutMs: c.timeoutMs, signal: o.signal });
+  if (o.warmup) for (const r of await synthesize(o, c, { ...plan, count: o.warmup, seed: c.seed ^ 0x5eed })) if (!o.signal?.aborted) await stream(r);
+
+  const scrapeOn = o.scrapeMetrics ?? true;
+  const startedAt = new Date();
+  const startMs = performance.now();
+  const scraper = scrapeOn ? await startScraper(c.base, startMs, c.metricsIntervalS) : null;
+  const rec = new Recorder(startMs, c.requests, o.slo ?? null, o.onProgress);
+  const send: Send = async (r) => {
+    rec.inFlight++;
+    const out = await stream(r);
+    rec.inFlight--;
+    rec.add(r, out);
+    return out;
+  };
+  let maxLagMs: number | null = null;
+  if (c.mode === "closed") await driveClosed(prompts, c.concurrency, send, c.timeoutMs, o.signal);
+  else maxLagMs = await driveOpen(prompts, arrivalOffsets({ count: prompts.length, rate: c.rate, burstiness: c.burstiness, seed: c.seed }), startMs, send, o.signal);
+  const endMs = rec.records.length ? rec.endMs() : performance.now();
+  await scraper?.stop();
+
   return buildReport({
-    config, startedAt, durationS: Math.max(0, (endMs - startMs) / 1000),
-    records: [...records].sort((a, b) => a.index - b.index), itlsMs: itls,
-    tokenBins: { binS: timeline.binS, bins: timeline.values() }, scrapes,
+    config: reportConfig(o, c, model, scrapeOn), startedAt, durationS: Math.max(0, (endMs - startMs) / 1000),
+    records: [...rec.records].sort((a, b) => a.index - b.index), itlsMs: rec.itlsMs,
+    tokenBins: { binS: rec.timeline.binS, bins: rec.timeline.values() }, scrapes: scraper?.scrapes ?? [],
     metricsDisabled: scrapeOn ? undefined : "metrics scraping turned off (--no-metrics)", maxScheduleLagMs: maxLagMs,
   });
 }

@@ -79,7 +79,7 @@ export interface ServerMetricsReport {
   readonly experts: { readonly layers: readonly LayerExpertLoad[]; readonly maxSkew: number | null; readonly meanSkew: number | null } | null;
   readonly queueDepth: readonly GaugePoint[] | null;
   readonly runningSequences: readonly GaugePoint[] | null;
-  /** Server-side generated tokens/s between successive scrapes (at the later scrape's time). */
+  /** Server-side generated tokens/s between successive scrapes, at the midpoint of each interval. */
   readonly tokensPerS: readonly GaugePoint[] | null;
   readonly ttftMs: HistogramSummary | null;
   readonly itlMs: HistogramSummary | null;
@@ -172,7 +172,7 @@ function tokensPerS(scrapes: readonly MetricsScrape[]): GaugePoint[] | null {
   const pts: GaugePoint[] = [];
   for (let i = 1; i < good.length; i++) {
     const dt = good[i]!.tS - good[i - 1]!.tS;
-    if (dt > 0) pts.push({ tS: good[i]!.tS, value: sumOf(counterDeltas(good[i - 1]!.samples!, good[i]!.samples!, SERIES.generated)) / dt });
+    if (dt > 0) pts.push({ tS: (good[i - 1]!.tS + good[i]!.tS) / 2, value: sumOf(counterDeltas(good[i - 1]!.samples!, good[i]!.samples!, SERIES.generated)) / dt });
   }
   return pts.length > 0 ? pts : null;
 }

@@ -155,7 +155,9 @@ export function rebinRate(fine: readonly number[], fineS: number, durationS: num
   const points: RatePoint[] = [];
   for (let b = 0; b < nBins; b++) {
     let sum = 0;
-    for (let i = b * per; i < (b + 1) * per && i < fine.length; i++) sum += fine[i]!;
+    // The last bin also takes fine bins at or past `durationS` (a chunk arriving at the very end).
+    const upper = b === nBins - 1 ? fine.length : Math.min(fine.length, (b + 1) * per);
+    for (let i = b * per; i < upper; i++) sum += fine[i]!;
     const start = b * per * fineS;
     const width = Math.min(per * fineS, Math.max(durationS - start, fineS));
     points.push({ tS: start, perS: sum / width });

@@ -47,7 +47,7 @@ export function formatSummary(r: LoadTestReport): string {
     else out.push("stage busy time: not available");
     if (sv.experts) out.push(line("Expert load skew max/mean (worst layer):", f(sv.experts.maxSkew)), line("Expert load skew (mean over layers):", f(sv.experts.meanSkew)));
     else out.push("expert load: not available");
-    if (sv.queueDepth) out.push(line("Queue depth max:", String(Math.max(...sv.queueDepth.map((p) => p.value)))));
+    if (sv.queueDepth) out.push(line("Queue depth max:", String(sv.queueDepth.reduce((a, p) => Math.max(a, p.value), 0))));
     if (sv.missing.length) out.push(`missing series: ${sv.missing.join(", ")}`);
   }
   out.push(rule());

@@ -57,8 +57,10 @@ export function lineChart(spec: ChartSpec): string {
   const pw = W - M.l - M.r, ph = H - M.t - M.b;
   const all = spec.series.flatMap((s) => s.points);
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
-  const x0 = Math.min(0, ...xs), x1 = xs.length ? Math.max(...xs) : 1;
-  const [y0, y1] = spec.yRange ?? [Math.min(0, ...ys), (ys.length ? Math.max(...ys) : 1) * 1.05 || 1];
+  const min = (v: number[]): number => v.reduce((a, b) => Math.min(a, b), 0);
+  const max = (v: number[]): number => (v.length ? v.reduce((a, b) => Math.max(a, b), -Infinity) : 1);
+  const x0 = min(xs), x1 = max(xs);
+  const [y0, y1] = spec.yRange ?? [min(ys), max(ys) * 1.05 || 1];
   const xt = niceTicks(x0, x1 > x0 ? x1 : x0 + 1), yt = niceTicks(y0, y1, 4);
   const xMax = Math.max(x1, xt[xt.length - 1]!), yMax = spec.yRange ? y1 : Math.max(y1, yt[yt.length - 1]!);
   const sx = (x: number): number => M.l + ((x - x0) / (xMax - x0 || 1)) * pw;
@@ -74,7 +76,10 @@ export function lineChart(spec: ChartSpec): string {
   parts.push(`<text x="${M.l + pw / 2}" y="${H - 8}" text-anchor="middle" class="ax">${esc(spec.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${M.t + ph / 2}) rotate(-90)" text-anchor="middle" class="ax">${esc(spec.yLabel)}</text>`);
   if (all.length === 0) parts.push(`<text x="${M.l + pw / 2}" y="${M.t + ph / 2}" text-anchor="middle" class="na">no data</text>`);
-  let legendX = M.l + 10;
+  // Legend in the title row, right-aligned; a single series is named by the title.
+  const drawn = spec.series.filter((s) => s.points.length > 0);
+  const itemW = (s: Series): number => 34 + s.name.length * 6.5;
+  let legendX = W - M.r - drawn.reduce((a, s) => a + itemW(s), 0);
   spec.series.forEach((s) => {
     if (s.points.length === 0) return;
     let d = "";
@@ -85,9 +90,10 @@ export function lineChart(spec: ChartSpec): string {
     });
     if (s.points.length === 1) d += `h2`;
     parts.push(`<path class="series" d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    if (drawn.length < 2) return;
     const lx = legendX;
-    legendX += 40 + s.name.length * 7;
-    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="${M.t + 12}" y2="${M.t + 12}" stroke="${s.color}" stroke-width="3"/><text x="${lx + 22}" y="${M.t + 16}">${esc(s.name)}</text>`);
+    legendX += itemW(s);
+    parts.push(`<line x1="${lx}" x2="${lx + 18}" y1="16" y2="16" stroke="${s.color}" stroke-width="3"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/><text x="${lx + 22}" y="20">${esc(s.name)}</text>`);
   });
   parts.push("</svg>");
   return parts.join("");

@@ -128,8 +128,8 @@ const hostSchema = z
       if (dev === undefined && present === undefined)
         ctx.addIssue({ code: "custom", path: [field], message: `missing: set 'gpu:' (or 'device:') to a catalogue device (${deviceKeys().join(", ")}) or give '${field}' explicitly` });
     if (h.roles && new Set(h.roles).size !== h.roles.length) ctx.addIssue({ code: "custom", path: ["roles"], message: "roles are listed twice" });
-    if (h.count !== undefined && h.count > 1 && (h.ports !== undefined || h.address !== undefined))
-      ctx.addIssue({ code: "custom", path: ["count"], message: "'count' > 1 cannot be combined with 'address' or 'ports'; list the hosts one by one" });
+    if (h.count !== undefined && h.count > 1 && h.ports !== undefined)
+      ctx.addIssue({ code: "custom", path: ["ports"], message: "'ports' cannot be shared by 'count' > 1 hosts; list the hosts one by one" });
   });
 
 const placementSchema = z.strictObject({

@@ -35,8 +35,8 @@ export { partitionLayers, PARTITION_ROLES } from "./partition.js";
 export type { PartitionProblem, PartitionHost, PartitionResult, PartitionStage, PartitionRole, StageOption } from "./partition.js";
 export { placeExperts, waterfill, replicaCounts } from "./experts.js";
 export type { ExpertHost, ExpertPlacementProblem, ExpertPlacementResult, ExpertSlot } from "./experts.js";
-export { planPlacement, explicitPlacement, plannedMicroBatch } from "./placement.js";
-export type { PlacementOutcome } from "./placement.js";
+export { planPlacement, searchPlacement, explicitPlacement, plannedMicroBatch, partitionSetup } from "./placement.js";
+export type { PlacementOutcome, PartitionSetup, SearchOutcome } from "./placement.js";
 
 // plans
 export { makePlan, planOnce } from "./plan.js";

@@ -96,42 +96,58 @@ function runPhase(p: PartitionProblem, ph: Phase): { a: number; b: number; decis
   B[0] = 0;
   const prev: Int32Array[] = [];
   const how: Int32Array[] = [];
+  const W = L + 1;
+  const va = new Float64Array(4 * W);
+  const vb = new Float64Array(4 * W);
+  const ok = new Uint8Array(4 * W);
+  const isMax = ph.aMode === "max";
   for (let i = 0; i < p.hosts.length; i++) {
     const h = p.hosts[i]!;
+    // This host's (role, n) values for the phase, flattened: index r * W + n.
+    for (let r = 0; r < 4; r++)
+      for (let n = 1; n <= L; n++) {
+        const o = h.options[r]![n];
+        const k = r * W + n;
+        ok[k] = o && ph.allowed(o) ? 1 : 0;
+        if (ok[k]) (va[k] = ph.a(o!)), (vb[k] = ph.b(o!, i, r));
+      }
     const nA = new Float64Array(S).fill(Infinity);
     const nB = new Float64Array(S).fill(Infinity);
     const pv = new Int32Array(S).fill(-1);
     const hw = new Int32Array(S).fill(-1);
-    const relax = (t: number, a: number, b: number, from: number, code: number) => {
-      const cur = nA[t]!;
-      const tol = ph.aMode === "add" && cur !== Infinity ? 1e-12 * Math.max(1, Math.abs(cur)) : 0;
-      if (a < cur - tol || (a <= cur + tol && b < nB[t]!)) {
-        nA[t] = a;
-        nB[t] = b;
-        pv[t] = from;
-        hw[t] = code;
-      }
-    };
     const idle = ph.idleA(h);
     for (let s = 0; s < S; s++) {
       const a0 = A[s]!;
       if (a0 === Infinity) continue;
       const b0 = B[s]!;
-      relax(s, ph.aMode === "max" ? a0 : a0 + idle, b0, s, -1);
       const j = s >> 2;
       const f = (s >> 1) & 1;
       const g = s & 1;
-      for (let r = 0; r < 4; r++) {
+      for (let r = -1; r < 4; r++) {
         if ((r === 1 && f) || (r === 2 && g) || (r === 3 && (j || f || g))) continue;
         const nf = r === 1 || r === 3 ? 1 : f;
         const ng = r === 2 || r === 3 ? 1 : g;
-        const opts = h.options[r]!;
-        const lo = r === 3 ? L : 1;
-        for (let n = lo; n <= L - j; n++) {
-          const o = opts[n];
-          if (!o || !ph.allowed(o)) continue;
-          const a = ph.aMode === "max" ? Math.max(a0, ph.a(o)) : a0 + ph.a(o);
-          relax(((j + n) << 2) | (nf << 1) | ng, a, b0 + ph.b(o, i, r), s, r * 4096 + n);
+        const lo = r === -1 ? 0 : r === 3 ? L : 1;
+        const hi = r === -1 ? 0 : L - j;
+        for (let n = lo; n <= hi; n++) {
+          let a: number;
+          let b: number;
+          if (r < 0) (a = isMax ? a0 : a0 + idle), (b = b0);
+          else {
+            const k = r * W + n;
+            if (!ok[k]) continue;
+            a = isMax ? (va[k]! > a0 ? va[k]! : a0) : a0 + va[k]!;
+            b = b0 + vb[k]!;
+          }
+          const t = ((j + n) << 2) | (nf << 1) | ng;
+          const cur = nA[t]!;
+          const tol = !isMax && cur !== Infinity ? 1e-12 * (cur > 1 || cur < -1 ? Math.abs(cur) : 1) : 0;
+          if (a < cur - tol || (a <= cur + tol && b < nB[t]!)) {
+            nA[t] = a;
+            nB[t] = b;
+            pv[t] = s;
+            hw[t] = r < 0 ? -1 : r * 4096 + n;
+          }
         }
       }
     }

@@ -17,8 +17,8 @@ import {
 } from "./cost.js";
 import { PlacementError } from "./errors.js";
 import { placeExperts, waterfill } from "./experts.js";
-import { PARTITION_ROLES, partitionLayers, type PartitionHost, type PartitionResult, type StageOption } from "./partition.js";
-import type { Placement } from "./predict.js";
+import { PARTITION_ROLES, partitionLayers, type PartitionHost, type PartitionProblem, type PartitionResult, type StageOption } from "./partition.js";
+import { evaluatePlacement, type Evaluation, type Placement } from "./predict.js";
 
 /** Result of {@link planPlacement}: a placement, or why none fits. */
 export type PlacementOutcome = { readonly ok: true; readonly placement: Placement; readonly mode: "kv" | "slots" } | { readonly ok: false; readonly reason: string };
@@ -60,6 +60,49 @@ function partitionHosts(mc: ModelCosts, hosts: readonly HostSpec[], stageIdx: re
   });
 }
 
+/** The two partition problems the planner may solve, and what they were built from. */
+export interface PartitionSetup {
+  /** Host indices allowed to be stages / expert hosts. */
+  readonly stageIdx: readonly number[];
+  readonly expertIdx: readonly number[];
+  /** Per host (all hosts): expert speed, 1 / seconds per touched expert. */
+  readonly speed: readonly number[];
+  /** "kv" problem (stage memory after reserving each expert host's speed-proportional expert quota), or null if the experts alone do not fit. */
+  readonly kv: PartitionProblem | null;
+  /** "slots" problem (stages first, experts must fit in what is left). */
+  readonly slots: PartitionProblem;
+}
+
+/** Build the layer-partition problems for a cluster (exported for tests and tools). */
+export function partitionSetup(mc: ModelCosts, hosts: readonly HostSpec[], workload: Workload, opts: CostOptions = DEFAULT_COST_OPTIONS): PartitionSetup {
+  const L = mc.cfg.nLayers;
+  const E = mc.cfg.nExperts;
+  const can = (role: HostSpec["roles"][number]) => hosts.flatMap((h, i) => (h.roles.includes(role) ? [i] : []));
+  const stageIdx = can("stage");
+  const expertIdx = can("expert");
+  const b = plannedMicroBatch(workload, stageIdx.length, L);
+  const rows = Math.max(1, (b * mc.cfg.nExpertsUsed) / E);
+  const isExpert = new Set(expertIdx);
+  const speed = hosts.map((h) => 1 / expertTouchTime(mc, h, rows, opts).busy);
+  const fullSlots = hosts.map((h, i) => (isExpert.has(i) ? slotsAfter(mc, h, 0, opts) : 0));
+  const quota = waterfill(expertIdx.map((i) => speed[i]!), expertIdx.map((i) => fullSlots[i]!), L * E);
+  let kv: PartitionProblem | null = null;
+  if (quota) {
+    const q = new Map(expertIdx.map((i, k) => [i, quota[k]!]));
+    const reserved = (i: number) => ((q.get(i) ?? 0) > 0 ? q.get(i)! * mc.expertBytes + mc.expertActivationBytes : 0);
+    kv = { layers: L, hosts: partitionHosts(mc, hosts, stageIdx, workload, b, opts, (i) => usableBytes(hosts[i]!, opts) - reserved(i), () => 0), mode: "kv", requiredSlots: 0 };
+  }
+  const idleOthers = expertIdx.filter((i) => !stageIdx.includes(i)).reduce((a, i) => a + fullSlots[i]!, 0);
+  const slotsOf = (i: number, rest: number) => (isExpert.has(i) ? Math.max(0, Math.floor((rest - mc.expertActivationBytes) / mc.expertBytes)) : 0);
+  const slots: PartitionProblem = {
+    layers: L,
+    hosts: partitionHosts(mc, hosts, stageIdx, workload, b, opts, (i) => usableBytes(hosts[i]!, opts), slotsOf),
+    mode: "slots",
+    requiredSlots: Math.max(0, L * E - idleOthers),
+  };
+  return { stageIdx, expertIdx, speed, kv, slots };
+}
+
 /**
  * The planner: contiguous layers over stage hosts (DP), then experts balanced
  * by speed into the memory that is left, then routers and the gateway.
@@ -67,42 +110,18 @@ function partitionHosts(mc: ModelCosts, hosts: readonly HostSpec[], stageIdx: re
 export function planPlacement(mc: ModelCosts, hosts: readonly HostSpec[], workload: Workload, shares: readonly (readonly number[])[], replicasPerLayer: number, opts: CostOptions = DEFAULT_COST_OPTIONS): PlacementOutcome {
   const L = mc.cfg.nLayers;
   const E = mc.cfg.nExperts;
-  const can = (role: HostSpec["roles"][number]) => hosts.flatMap((h, i) => (h.roles.includes(role) ? [i] : []));
-  const stageIdx = can("stage");
-  const expertIdx = can("expert");
-  if (!stageIdx.length) return { ok: false, reason: "no host allows role 'stage'" };
-  if (!expertIdx.length) return { ok: false, reason: "no host allows role 'expert'" };
-  if (!can("router").length) return { ok: false, reason: "no host allows role 'router'" };
-  const b = plannedMicroBatch(workload, stageIdx.length, L);
-  const rows = Math.max(1, (b * mc.cfg.nExpertsUsed) / E);
-  const isExpert = new Set(expertIdx);
-  const speed = hosts.map((h) => 1 / expertTouchTime(mc, h, rows, opts).busy);
-  const fullSlots = hosts.map((h, i) => (isExpert.has(i) ? slotsAfter(mc, h, 0, opts) : 0));
-  const quota = waterfill(expertIdx.map((i) => speed[i]!), expertIdx.map((i) => fullSlots[i]!), L * E);
-
-  let part: PartitionResult | null = null;
+  if (!hosts.some((h) => h.roles.includes("stage"))) return { ok: false, reason: "no host allows role 'stage'" };
+  if (!hosts.some((h) => h.roles.includes("expert"))) return { ok: false, reason: "no host allows role 'expert'" };
+  if (!hosts.some((h) => h.roles.includes("router"))) return { ok: false, reason: "no host allows role 'router'" };
+  const setup = partitionSetup(mc, hosts, workload, opts);
+  const { stageIdx, expertIdx, speed } = setup;
   let mode: "kv" | "slots" = "kv";
-  if (quota) {
-    const q = new Map(expertIdx.map((i, k) => [i, quota[k]!]));
-    const reserved = (i: number) => ((q.get(i) ?? 0) > 0 ? q.get(i)! * mc.expertBytes + mc.expertActivationBytes : 0);
-    part = partitionLayers({
-      layers: L,
-      hosts: partitionHosts(mc, hosts, stageIdx, workload, b, opts, (i) => usableBytes(hosts[i]!, opts) - reserved(i), () => 0),
-      mode: "kv",
-      requiredSlots: 0,
-    });
-  }
+  let part: PartitionResult | null = setup.kv ? partitionLayers(setup.kv) : null;
   if (!part) {
     mode = "slots";
-    const idleOthers = expertIdx.filter((i) => !stageIdx.includes(i)).reduce((a, i) => a + fullSlots[i]!, 0);
-    part = partitionLayers({
-      layers: L,
-      hosts: partitionHosts(mc, hosts, stageIdx, workload, b, opts, (i) => usableBytes(hosts[i]!, opts), (i, rest) => (isExpert.has(i) ? Math.max(0, Math.floor((rest - mc.expertActivationBytes) / mc.expertBytes)) : 0)),
-      mode: "slots",
-      requiredSlots: Math.max(0, L * E - idleOthers),
-    });
+    part = partitionLayers(setup.slots);
   }
-  if (!part) return { ok: false, reason: quota ? "the layers, their KV cache and the experts do not pack into the hosts' memory" : "the experts alone do not fit in the expert hosts' memory" };
+  if (!part) return { ok: false, reason: setup.kv ? "the layers, their KV cache and the experts do not pack into the hosts' memory" : "the experts alone do not fit in the expert hosts' memory" };
 
   const stages = part.stages.map((s) => ({ host: stageIdx[s.host]!, first: s.first, end: s.end }));
   const stageUse = new Map<number, number>();
@@ -191,4 +210,40 @@ export function explicitPlacement(spec: PlacementSpec, hosts: readonly HostSpec[
     routers[r.stage] = needRole(`routers[${k}].host`, r.host, "router");
   }
   return { stages, experts: list, routers, gateway: chooseGateway(hosts, stages) };
+}
+
+/** The best of several planner runs, with its evaluation. */
+export interface SearchOutcome {
+  readonly outcome: PlacementOutcome;
+  readonly evaluation: Evaluation | null;
+  /** Expert-eligible hosts the chosen plan leaves without experts because it is faster so. */
+  readonly withoutExperts: readonly string[];
+}
+
+/**
+ * Run the planner with every expert host, then without the slowest speed
+ * classes of expert hosts (up to `maxDropped` classes, while the others can
+ * still hold every expert), and keep the plan with the shortest predicted
+ * decode step at the workload's concurrency (ties: fewer hosts left out).
+ * A slow host holding a few experts can set the pace of every layer it is in.
+ */
+export function searchPlacement(mc: ModelCosts, hosts: readonly HostSpec[], workload: Workload, shares: readonly (readonly number[])[], replicasPerLayer: number, opts: CostOptions = DEFAULT_COST_OPTIONS, maxDropped = 3): SearchOutcome {
+  const rows = Math.max(1, mc.cfg.nExpertsUsed / mc.cfg.nExperts);
+  const expertIdx = hosts.flatMap((h, i) => (h.roles.includes("expert") ? [i] : []));
+  const speed = (i: number) => 1 / expertTouchTime(mc, hosts[i]!, rows, opts).busy;
+  const classes = [...new Set(expertIdx.map(speed))].sort((a, b) => a - b);
+  let best: SearchOutcome | null = null;
+  for (let k = 0; k <= Math.min(maxDropped, classes.length - 1); k++) {
+    const dropped = new Set(expertIdx.filter((i) => k > 0 && speed(i) <= classes[k - 1]!));
+    if (k > 0) {
+      const slots = expertIdx.filter((i) => !dropped.has(i)).reduce((a, i) => a + slotsAfter(mc, hosts[i]!, 0, opts), 0);
+      if (slots < mc.cfg.nLayers * mc.cfg.nExperts) break;
+    }
+    const view = hosts.map((h, i) => (dropped.has(i) ? { ...h, roles: h.roles.filter((r) => r !== "expert") } : h));
+    const outcome = planPlacement(mc, view, workload, shares, replicasPerLayer, opts);
+    const evaluation = outcome.ok ? evaluatePlacement(mc, hosts, outcome.placement, workload, shares, opts) : null;
+    const cand = { outcome, evaluation, withoutExperts: [...dropped].map((i) => hosts[i]!.name) };
+    if (!best || (evaluation && (!best.evaluation || evaluation.stepSeconds < best.evaluation.stepSeconds * (1 - 1e-9)))) best = cand;
+  }
+  return best!;
 }

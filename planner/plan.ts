@@ -7,9 +7,9 @@ import type { ClusterSpec, Role } from "./cluster.js";
 import { modelCosts, usableBytes } from "./cost.js";
 import { computeShortfall } from "./fixes.js";
 import { routingShares } from "./load.js";
-import { explicitPlacement, planPlacement } from "./placement.js";
+import { explicitPlacement, searchPlacement } from "./placement.js";
 import { resolveCostOptions, resolveWorkload, type PlanOptions } from "./options.js";
-import { evaluatePlacement, type Placement } from "./predict.js";
+import { evaluatePlacement, type Evaluation, type Placement } from "./predict.js";
 import type { PlanJson, PlanHost } from "./types.js";
 
 /** Plan without searching for fixes (what the fix search itself calls). */
@@ -21,15 +21,22 @@ export function planOnce(cfg: ModelConfig, cluster: ClusterSpec, o: PlanOptions)
   const replicas = o.replicasPerLayer ?? (o.expertLoad ? Math.floor(cfg.nExperts / 4) : 0);
   const hosts = cluster.hosts;
   let placement: Placement | null = null;
+  let ev: Evaluation | null = null;
   let reason = "";
+  const notes: string[] = [];
   const explicit = (o.usePlacement ?? true) && cluster.placement !== undefined;
-  if (explicit) placement = explicitPlacement(cluster.placement!, hosts, cfg.nLayers, cfg.nExperts, cluster.source);
-  else {
-    const out = planPlacement(mc, hosts, workload, shares, replicas, opts);
-    if (out.ok) placement = out.placement;
-    else reason = out.reason;
+  if (explicit) {
+    placement = explicitPlacement(cluster.placement!, hosts, cfg.nLayers, cfg.nExperts, cluster.source);
+    ev = evaluatePlacement(mc, hosts, placement, workload, shares, opts);
+  } else {
+    const found = searchPlacement(mc, hosts, workload, shares, replicas, opts);
+    if (found.outcome.ok) {
+      placement = found.outcome.placement;
+      ev = found.evaluation;
+      if (found.outcome.mode === "slots") notes.push("memory is tight: stages were packed to leave room for every expert (KV capacity favoured over stage balance)");
+      if (found.withoutExperts.length) notes.push(`no experts on ${found.withoutExperts.join(", ")}: the faster expert hosts hold them all, and decode is faster that way`);
+    } else reason = found.outcome.reason;
   }
-  const ev = placement ? evaluatePlacement(mc, hosts, placement, workload, shares, opts) : null;
   const fits = ev?.fits ?? false;
   if (ev && !fits) reason = `over capacity on ${ev.memory.flatMap((m, i) => (m.freeBytes < 0 ? [hosts[i]!.name] : [])).join(", ")}`;
   const base = {
@@ -49,6 +56,7 @@ export function planOnce(cfg: ModelConfig, cluster: ClusterSpec, o: PlanOptions)
     cluster: cluster.name ?? cluster.source,
     placement: explicit ? ("explicit" as const) : ("planner" as const),
     workload,
+    notes,
     assumptions: opts,
   };
   const show = placement && (fits || explicit);

@@ -178,13 +178,11 @@ export function evaluatePlacement(
       r.latency += withNet;
       r.expert += without;
       r.network += withNet - without;
-      let top = -1;
-      let topT = -1;
-      works.forEach((w, k) => {
-        const t = expectedBusy(w) + w.network * (1 - w.replicas.reduce((a, x) => a * (1 - x.touch), 1));
-        if (t > topT) (topT = t), (top = owners[k]!);
-      });
-      if (top >= 0) r.credit[top] += withNet;
+      // Credit the layer's time to the host(s) with the largest expected time (ties share it).
+      const times = works.map((w) => expectedBusy(w) + w.network * (1 - w.replicas.reduce((a, x) => a * (1 - x.touch), 1)));
+      const topT = Math.max(0, ...times);
+      const tops = owners.filter((_, k) => times[k]! >= topT * (1 - 1e-9));
+      for (const h of tops) r.credit[h] += withNet / tops.length;
     }
     return r;
   };
@@ -311,11 +309,17 @@ function latencyBottleneck(hosts: readonly HostSpec[], r: StepResult, slots: rea
   if (kind === "experts") {
     const h = argmax(r.credit);
     const host = hosts[h]!;
+    const sharing = r.credit.filter((c) => c > 0).length;
+    const creditSum = r.credit.reduce((a, c) => a + c, 0);
+    const even = sharing > 1 && r.credit[h]! < (1.5 * creditSum) / sharing;
+    const who = even
+      ? `spread evenly over ${sharing} expert hosts (each reads whole experts at its memory bandwidth)`
+      : `most often ${host.name} (${slots[h]} experts, ${(host.memoryBandwidth / 1e9).toFixed(0)} GB/s)`;
     return {
       kind,
-      host: host.name,
+      host: even ? null : host.name,
       resource: "memory-bandwidth",
-      reason: `experts take ${pct(t, total)} of the ${ms(total)} ${per}: every layer waits for its slowest expert host, most often ${host.name} (${slots[h]} experts, ${(host.memoryBandwidth / 1e9).toFixed(0)} GB/s)`,
+      reason: `experts take ${pct(t, total)} of the ${ms(total)} ${per}: every layer waits for its slowest expert host, ${who}`,
     };
   }
   if (kind === "stages") {

@@ -62,6 +62,7 @@ export function formatPlan(p: PlanJson): string {
     `KV capacity  ${int(d.kvCapacityTokens)} tokens = ${int(d.maxConcurrentSequences)} sequences of ${w.context} tokens`,
     `per token    experts ${formatSeconds(b.expertSeconds)}, stages ${formatSeconds(b.stageSeconds)} + unembedding ${formatSeconds(b.headSeconds)}, network ${formatSeconds(b.networkSeconds)}`,
     `bottleneck   ${d.bottleneck.kind}${d.bottleneck.host ? ` (${d.bottleneck.host})` : ""}: ${d.bottleneck.reason}`,
+    ...p.notes.map((n) => `note         ${n}`),
     `assumes      ${Math.round(p.assumptions.bandwidthEfficiency * 100)}% of peak memory bandwidth, ${Math.round(p.assumptions.computeEfficiency * 100)}% of peak FLOP/s, ${Math.round(p.assumptions.headroomFraction * 100)}% memory headroom, f${p.assumptions.kvBytesPerElement * 8} KV cache, f${p.assumptions.wireBytesPerElement * 8} on the wire`,
   );
   return out.join("\n");

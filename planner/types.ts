@@ -101,6 +101,8 @@ export interface PlanJson {
   readonly predicted: Predicted;
   /** For the gateway's scheduler. */
   readonly limits: { readonly maxRunningSequences: number; readonly maxQueued: number };
+  /** Why the plan looks the way it does (choices a reader might not expect). */
+  readonly notes: readonly string[];
   /** Null when the plan fits. */
   readonly shortfall: Shortfall | null;
   readonly assumptions: CostOptions;

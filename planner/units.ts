@@ -10,7 +10,8 @@ export type QuantityKind = "bytes" | "bytesPerSecond" | "flopsPerSecond" | "seco
 
 const DECIMAL: Readonly<Record<string, number>> = { "": 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 };
 const BINARY: Readonly<Record<string, number>> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50 };
-const TIME: Readonly<Record<string, number>> = { ns: 1e-9, us: 1e-6, "µs": 1e-6, "μs": 1e-6, ms: 1e-3, s: 1, min: 60 };
+/** Time units as divisors of seconds (division keeps "30us" exactly 3e-5). */
+const TIME_DIV: Readonly<Record<string, number>> = { ns: 1e9, us: 1e6, "µs": 1e6, "μs": 1e6, ms: 1e3, s: 1, min: 1 / 60 };
 
 const EXAMPLES: Readonly<Record<QuantityKind, string>> = {
   bytes: "80GB, 80GiB, 512MiB or a number of bytes",
@@ -45,7 +46,7 @@ function unitFactor(unit: string, kind: QuantityKind): number | undefined {
       return m ? DECIMAL[m[1] ?? ""] : undefined;
     }
     case "seconds":
-      return TIME[unit];
+      return TIME_DIV[unit] === undefined ? undefined : 1 / TIME_DIV[unit]!;
   }
 }
 
@@ -61,7 +62,8 @@ export function parseQuantity(input: number | string, kind: QuantityKind): numbe
   const m = NUMBER.exec(input);
   const factor = m ? unitFactor(m[2]!, kind) : undefined;
   if (!m || factor === undefined) throw new Error(`cannot read '${input}' as ${kindWord(kind)} (e.g. ${EXAMPLES[kind]})`);
-  const v = Number(m[1]) * factor;
+  const div = kind === "seconds" ? TIME_DIV[m[2]!] : undefined;
+  const v = div !== undefined ? Number(m[1]) / div : Number(m[1]) * factor;
   if (!Number.isFinite(v) || v < 0) throw new Error(`'${input}' must be a non-negative ${kindWord(kind)}`);
   return v;
 }

@@ -26,7 +26,7 @@ import {
 } from "./errors.js";
 import { REPLY_KINDS, type Kind, type Message, type ReplyOf } from "./messages.js";
 import { TransportMetrics } from "./metrics.js";
-import { SendQueue, compileTuning, mapSendError, socketOptions, type CompiledTuning, type SocketTuning } from "./socket.js";
+import { SendQueue, checkName, compileTuning, mapSendError, socketOptions, type CompiledTuning, type SocketTuning } from "./socket.js";
 import { compileExpectation, type Expectation } from "./validate.js";
 
 /** Options of {@link RpcClient.connect}. */
@@ -99,6 +99,7 @@ export class RpcClient {
     for (const [name, value, min] of [["maxPending", opts.maxPending ?? 1024, 1], ["defaultDeadlineMs", opts.defaultDeadlineMs ?? 10_000, 1]] as const) {
       if (!Number.isInteger(value) || value < min) throw new TransportConfigError(`${name} ${value} must be an integer ≥ ${min}`, { field: name });
     }
+    checkName(opts.name);
     const zmqOptions: Record<string, unknown> = socketOptions(tuning);
     if (opts.identity !== undefined) {
       if (!/^[\x21-\x7e]{1,255}$/.test(opts.identity)) throw new TransportConfigError(`identity "${opts.identity}" must be 1–255 printable characters`, { field: "identity" });

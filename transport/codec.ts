@@ -5,9 +5,8 @@
  * `encode` builds the stream with apache-arrow. `decode` caps the frame size,
  * verifies the IPC framing with bounded work (`ipc.ts`), checks header,
  * schema and sizes (`validate.ts`), lets apache-arrow's RecordBatchReader read
- * the batch, and
- * hands back typed-array views of the frame: no per-row copies, and for f32
- * not even one copy (f16 is converted to f32 in one pass).
+ * the batch, and hands back typed-array views of the frame: no per-row
+ * copies, and for f32 not even one copy (f16 is converted to f32 in one pass).
  */
 import {
   FixedSizeList,
@@ -50,6 +49,13 @@ function uintField(kind: string, key: string, value: unknown, max: number): stri
   return String(value);
 }
 
+function nameField(kind: string, key: string, value: unknown): string {
+  if (typeof value !== "string" || value.length > HEADER_LIMITS.name || !/^[\x20-\x7e]*$/.test(value)) {
+    throw new EncodeError(`${kind}: ${key} must be at most ${HEADER_LIMITS.name} printable ASCII characters`, { kind, field: key });
+  }
+  return value;
+}
+
 /** The header of `msg` as schema metadata. */
 function headerOf(msg: Message): Map<string, string> {
   const { kind } = msg;
@@ -60,7 +66,7 @@ function headerOf(msg: Message): Map<string, string> {
   ]);
   if (msg.batch !== undefined) h.set("batch", uintField(kind, "batch", msg.batch, 0xffffffff));
   if (msg.deadline !== undefined && msg.deadline !== 0) h.set("deadline", uintField(kind, "deadline", Math.ceil(msg.deadline), Number.MAX_SAFE_INTEGER));
-  if (msg.sender !== undefined) h.set("sender", msg.sender);
+  if (msg.sender !== undefined) h.set("sender", nameField(kind, "sender", msg.sender));
   if (msg.extra !== undefined) {
     const json = JSON.stringify(msg.extra);
     if (Buffer.byteLength(json) > HEADER_LIMITS.extra) throw new EncodeError(`${kind}: extra is longer than ${HEADER_LIMITS.extra} bytes once encoded`, { kind, field: "extra" });
@@ -70,9 +76,13 @@ function headerOf(msg: Message): Map<string, string> {
   if (m.layer !== undefined) h.set("layer", uintField(kind, "layer", m.layer, 0xffffffff));
   if (m.expert !== undefined) h.set("expert", uintField(kind, "expert", m.expert, 0xffffffff));
   if (msg.kind === "error") {
+    if (typeof msg.code !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(msg.code)) {
+      throw new EncodeError(`error: code "${String(msg.code).slice(0, 80)}" must be 1–64 characters of [A-Za-z0-9_.:-]`, { kind, field: "code" });
+    }
     h.set("code", msg.code);
-    h.set("message", msg.message.length > HEADER_LIMITS.message ? msg.message.slice(0, HEADER_LIMITS.message) : msg.message);
-    if (msg.host !== undefined) h.set("host", msg.host);
+    // the text may quote bytes of a rejected frame: no NULs, bounded length
+    h.set("message", String(msg.message).replace(/\0/g, "\uFFFD").slice(0, HEADER_LIMITS.message));
+    if (msg.host !== undefined) h.set("host", nameField(kind, "host", msg.host));
   }
   return h;
 }

@@ -15,7 +15,7 @@ import { requireCurve, type CurveServerOptions } from "./curve.js";
 import { InvalidMessageError, MalformedFrameError, TransportConfigError, TransportError } from "./errors.js";
 import type { Message } from "./messages.js";
 import { TransportMetrics } from "./metrics.js";
-import { SendQueue, compileTuning, mapSendError, peerLabel, socketOptions, type CompiledTuning, type SocketTuning } from "./socket.js";
+import { SendQueue, checkName, compileTuning, mapSendError, peerLabel, socketOptions, type CompiledTuning, type SocketTuning } from "./socket.js";
 import { compileExpectation, type Expectation } from "./validate.js";
 import { registerZap, type ZapRegistration, type ZapStats } from "./zap.js";
 
@@ -88,9 +88,12 @@ export class RpcServer {
     const tuning = compileTuning(options, options.expect.maxMessageSize);
     const opts: RpcServerOptions = { ...options, expect: { ...options.expect, maxMessageSize: tuning.maxMessageSize } };
     compileExpectation(opts.expect);
+    checkName(opts.name);
     const sendTimeout = opts.sendTimeoutMs ?? 0;
     if (!Number.isInteger(sendTimeout) || sendTimeout < -1) throw new TransportConfigError(`sendTimeoutMs ${sendTimeout} must be an integer ≥ -1`, { field: "sendTimeoutMs" });
-    const zmqOptions: Record<string, unknown> = { ...socketOptions(tuning), mandatory: true, sendTimeout };
+    // mandatory: unroutable sends fail (EHOSTUNREACH); handover: a client that reconnects with its
+    // fixed routing id (a restarted process) takes over at once instead of waiting for heartbeats
+    const zmqOptions: Record<string, unknown> = { ...socketOptions(tuning), mandatory: true, handover: true, sendTimeout };
     let zap: ZapRegistration | undefined;
     if (opts.curve !== undefined) {
       requireCurve();

@@ -72,6 +72,16 @@ export function compileTuning(t: SocketTuning, maxMessageSize = DEFAULT_MAX_MESS
   });
 }
 
+/**
+ * Check a process name used as `sender` / `host` (≤ 128 printable ASCII characters).
+ * @throws TransportConfigError
+ */
+export function checkName(name: string | undefined): void {
+  if (name !== undefined && (name.length > 128 || !/^[\x20-\x7e]*$/.test(name))) {
+    throw new TransportConfigError(`name "${name.slice(0, 40)}" must be at most 128 printable ASCII characters`, { field: "name" });
+  }
+}
+
 /** ZeroMQ options common to server and client sockets. */
 export function socketOptions(t: CompiledTuning): Record<string, unknown> {
   const options: Record<string, unknown> = {

@@ -32,9 +32,22 @@ class ZapHandler {
 
   constructor(context: zmq.Context) {
     this.socket = new zmq.Reply({ context, linger: 0 });
-    this.ready = this.socket.bind(ZAP_ENDPOINT).then(() => {
+    this.ready = this.bind().then(() => {
       this.done = this.loop();
     });
+  }
+
+  /** Bind, retrying for a while: a handler closed just before may still hold the inproc name. */
+  private async bind(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.socket.bind(ZAP_ENDPOINT);
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== "EADDRINUSE" || attempt >= 50) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
   }
 
   private authorize(domain: string, mechanism: string, credentials: Buffer[]): boolean {
@@ -59,6 +72,7 @@ class ZapHandler {
   }
 
   async close(): Promise<void> {
+    await this.ready.then(() => this.socket.unbind(ZAP_ENDPOINT)).catch(() => undefined);
     this.socket.close();
     await this.ready.catch(() => undefined);
     await this.done;

@@ -99,7 +99,7 @@ moe_ttft_seconds_count 100`);
     expect(r.experts!.maxSkew).toBe(1.5);
     expect(r.experts!.meanSkew).toBe(1.25);
     expect(r.queueDepth).toEqual([{ tS: 0, value: 0 }, { tS: 1, value: 5 }, { tS: 2, value: 2 }]);
-    expect(r.tokensPerS).toEqual([{ tS: 1, value: 100 }, { tS: 2, value: 100 }]);
+    expect(r.tokensPerS).toEqual([{ tS: 0.5, value: 100 }, { tS: 1.5, value: 100 }]);
     expect(r.ttftMs!.count).toBe(100);
     expect(r.ttftMs!.mean).toBeCloseTo(100, 9);
     expect(r.ttftMs!.p50).toBeCloseTo(100, 9);

@@ -216,6 +216,15 @@ describe("validation rejects", () => {
     for (const bad of [...cases, huge, negative]) expect(() => decode(bad, expect16)).toThrow(MalformedFrameError);
   });
 
+  it("error texts quoting bytes of a bad frame still encode to a valid frame", () => {
+    const msg = { ...sample("error", dModel), message: `bad key "a\0b" ${"x".repeat(2000)}` };
+    const back = decode(encode(msg), expect16) as typeof msg;
+    expect(back.message).toHaveLength(1024);
+    expect(back.message).not.toContain("\0");
+    expect(() => encode({ ...msg, code: "has space" })).toThrow(EncodeError);
+    expect(() => encode({ ...msg, sender: "tab\there" })).toThrow(EncodeError);
+  });
+
   it("encode refuses columns of the wrong length or type", () => {
     const msg = sample("moe.dispatch", dModel, 3);
     expect(() => encode({ ...msg, seq: new Uint32Array(2) })).toThrow(EncodeError);

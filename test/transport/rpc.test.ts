@@ -11,6 +11,7 @@ import {
   RpcClient,
   RpcServer,
   SocketClosedError,
+  UnexpectedReplyError,
   decode,
   encode,
   type Incoming,
@@ -99,7 +100,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     expect(seen).toHaveLength(1);
     expect(seen[0].message.deadline).toBeGreaterThan(Date.now() - 10_000);
     // a reply after the deadline is counted as late and changes nothing
-    await srv.reply(seen[0], { kind: "router.response", layer: 1, ...sample("router.response", dModel) });
+    await srv.reply(seen[0], sample("router.response", dModel));
     await sleep(100);
     expect(cli.metrics.peer(srv.endpoint).errorsByCode).toMatchObject({ DEADLINE_EXCEEDED: 1, LATE_REPLY: 1 });
   });
@@ -170,6 +171,13 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const err2 = (await cli2.request(sample("moe.dispatch", dModel)).catch((e: unknown) => e)) as RemoteError;
     expect(err2.remoteCode).toBe("EXPERT_NOT_LOADED");
     expect([err2.layer, err2.expert]).toEqual([2, 5]);
+  });
+
+  it("rejects a reply of the wrong kind with UnexpectedReplyError", async () => {
+    const srv = await server(transport);
+    void srv.serve(() => ({ kind: "pong" }));
+    const cli = client(srv.endpoint);
+    await expect(cli.request(sample("moe.dispatch", dModel))).rejects.toBeInstanceOf(UnexpectedReplyError);
   });
 
   it("turns a full peer queue into PeerBusyError instead of blocking or growing", async () => {
