@@ -93,13 +93,29 @@ function generate(ctx: HandlerContext, res: ServerResponse, g: Generation): Prom
       finish(200);
     };
     const fail = (err: GatewayError): void => {
-      ctx.logger.warn({ err, code: err.code }, "generation failed");
-      if (sse && res.headersSent) {
-        sse.send(err.toBody());
-        sse.done();
-      } else sendError(res, err);
+      if (over) return;
+      if (err.status >= 500) ctx.logger.warn({ err, code: err.code }, "generation failed");
+      else ctx.logger.debug({ code: err.code, status: err.status }, "request refused");
+      try {
+        if (sse && res.headersSent) {
+          sse.send(err.toBody());
+          sse.done();
+        } else sendError(res, err);
+      } catch (e) {
+        ctx.logger.error({ err: e }, "cannot send the error; dropping the connection");
+        res.destroy();
+      }
       finish(err.status);
     };
+    const guard =
+      <A extends unknown[]>(f: (...a: A) => void) =>
+      (...a: A): void => {
+        try {
+          f(...a);
+        } catch (e) {
+          fail(asGatewayError(e));
+        }
+      };
     let handle: SequenceHandle;
     try {
       handle = ctx.scheduler.submit(
@@ -114,7 +130,7 @@ function generate(ctx: HandlerContext, res: ServerResponse, g: Generation): Prom
             }
             return !r.stopped;
           },
-          onFinish: complete,
+          onFinish: guard(complete),
           onError: fail,
         },
       );

@@ -29,7 +29,7 @@ export interface MetricsSources {
   inFlightSteps(): number;
   /** Tokens routed per (layer, expert) since start: counts[layer][expert]. */
   expertLoad?: () => number[][];
-  /** Hosts of the cluster; when absent the gateway reports one host, `local`, with its own step errors. */
+  /** Hosts of the cluster; when absent the gateway reports one host, `local` (stage "0"), with its step errors and busy time. */
   clusterStatus?: () => readonly HostStatus[] | Promise<readonly HostStatus[]>;
 }
 
@@ -68,6 +68,8 @@ export class GatewayMetrics implements SchedulerObserver {
   private readonly requestsTotal: Counter<"status">;
   private hosts: readonly HostStatus[] = [];
   private localErrors = 0;
+  /** Sum of step durations, seconds (the local pseudo-host's busy time). */
+  private busyS = 0;
   /** Generated tokens per whole second (epoch s) over the last window. */
   private readonly perSecond = new Map<number, number>();
 
@@ -134,7 +136,8 @@ export class GatewayMetrics implements SchedulerObserver {
 
   /** Hosts as last read (the local pseudo-host without a cluster). */
   hostList(): readonly HostStatus[] {
-    return this.src.clusterStatus ? this.hosts : [{ name: LOCAL_HOST, up: true, roles: ["stage", "router", "expert"], errors: this.localErrors }];
+    if (this.src.clusterStatus) return this.hosts;
+    return [{ name: LOCAL_HOST, up: true, roles: ["stage", "router", "expert"], errors: this.localErrors, stageBusySeconds: { "0": this.busyS } }];
   }
 
   /** Read the cluster status (once per scrape / health check). */
@@ -168,6 +171,7 @@ export class GatewayMetrics implements SchedulerObserver {
 
   step(s: number): void {
     this.stepS.observe(s);
+    this.busyS += s;
   }
 
   generated(n: number): void {

@@ -18,7 +18,12 @@ export interface TokenText {
 
 /** The display text of one token id: its piece with "▁" as a space; a byte piece shows as OpenAI's `bytes:\xNN`. */
 export function tokenText(tok: Tokenizer, id: number): TokenText {
-  const piece = tok.idToPiece(id);
+  let piece: string;
+  try {
+    piece = tok.idToPiece(id);
+  } catch {
+    return { text: "", bytes: [] };
+  }
   const m = BYTE_PIECE.exec(piece);
   if (m) return { text: `bytes:\\x${m[1]!.toLowerCase()}`, bytes: [parseInt(m[1]!, 16)] };
   const text = piece.replaceAll("\u2581", " ");
@@ -74,7 +79,12 @@ export class OutputAssembler {
     this.ids.push(id);
     this.lps.push(logprob);
     this.offs.push(this.decodedChars);
-    const delta = this.decoder.push(id);
+    let delta = "";
+    try {
+      delta = this.decoder.push(id);
+    } catch {
+      // an id the tokenizer lacks (model vocabulary padded past the tokenizer's): no text
+    }
     this.decodedChars += delta.length;
     const r = this.stop.push(delta);
     this.text += r.text;

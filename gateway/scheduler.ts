@@ -250,8 +250,7 @@ export class Scheduler {
     if (this.pendingRelease.length === 0) return;
     const ids = this.pendingRelease;
     this.pendingRelease = [];
-    const p = this.opts.backend
-      .release(ids)
+    const p: Promise<void> = new Promise<void>((resolve) => resolve(this.opts.backend.release(ids)))
       .catch((err: unknown) => this.opts.logger.warn({ err, seqs: ids }, "backend release failed"))
       .finally(() => {
         for (const id of ids) this.live.delete(id);

@@ -117,9 +117,9 @@ export function usableBytes(h: HostSpec, opts: CostOptions = DEFAULT_COST_OPTION
   return h.memoryBytes - reserveBytes(h, opts);
 }
 
-/** Runtime reserve + headroom of a host, bytes. */
+/** Runtime reserve + headroom of a host, whole bytes. */
 export function reserveBytes(h: HostSpec, opts: CostOptions = DEFAULT_COST_OPTIONS): number {
-  return h.reserveBytes + opts.headroomFraction * h.memoryBytes;
+  return Math.ceil(h.reserveBytes + opts.headroomFraction * h.memoryBytes);
 }
 
 /** Position of a stage in the pipeline: it decides who holds the embedding and the head. */

@@ -91,9 +91,10 @@ export class RpcServer {
     checkName(opts.name);
     const sendTimeout = opts.sendTimeoutMs ?? 0;
     if (!Number.isInteger(sendTimeout) || sendTimeout < -1) throw new TransportConfigError(`sendTimeoutMs ${sendTimeout} must be an integer ≥ -1`, { field: "sendTimeoutMs" });
-    // mandatory: unroutable sends fail (EHOSTUNREACH); handover: a client that reconnects with its
-    // fixed routing id (a restarted process) takes over at once instead of waiting for heartbeats
-    const zmqOptions: Record<string, unknown> = { ...socketOptions(tuning), mandatory: true, handover: true, sendTimeout };
+    // mandatory: unroutable sends fail (EHOSTUNREACH). No ROUTER_HANDOVER: libzmq 4.3 has pipe races
+    // with it (zeromq/libzmq#4407); a client restarted under the same routing id is accepted once
+    // heartbeats have dropped its old connection.
+    const zmqOptions: Record<string, unknown> = { ...socketOptions(tuning), mandatory: true, sendTimeout };
     let zap: ZapRegistration | undefined;
     if (opts.curve !== undefined) {
       requireCurve();

@@ -187,6 +187,7 @@ describe("health and metrics", () => {
     for (const name of ["moe_queue_depth", "moe_running_sequences", "moe_kv_sequences", "moe_ttft_seconds_bucket", "moe_itl_seconds_bucket", "moe_generated_tokens_total", "moe_prompt_tokens_total", "moe_generated_tokens_per_second", "moe_requests_total", "moe_expert_tokens_total", "moe_host_errors_total", "moe_host_up"])
       expect(text, name).toMatch(new RegExp(`^${name}[ {]`, "m"));
     const m = await scrape(gw.url);
+    expect(m.get('moe_stage_busy_seconds_total{stage="0",host="local"}')).toBeGreaterThan(0);
     const routed = [...m].filter(([k]) => k.startsWith('moe_expert_tokens_total{layer="0"')).reduce((n, [, v]) => n + v, 0);
     expect(routed).toBeGreaterThan(0);
   });
@@ -210,6 +211,24 @@ describe("health and metrics", () => {
     expect(m.get('moe_host_up{host="a"}')).toBe(1);
     expect(m.get('moe_host_errors_total{host="b"}')).toBe(3);
     expect(m.get('moe_stage_busy_seconds_total{stage="1",host="b"}')).toBe(2.5);
+  });
+});
+
+describe("echo and chat extras", () => {
+  it("echoes the prompt, and returns chat logprobs and token ids", async () => {
+    const c = (await (await post(`${gw.url}/v1/completions`, { prompt: "Echo this", max_tokens: 3, echo: true, ignore_eos: true })).json()) as { choices: Array<{ text: string }> };
+    expect(c.choices[0]!.text.startsWith("Echo this")).toBe(true);
+    const chat = (await (await post(`${gw.url}/v1/chat/completions`, { messages: [{ role: "user", content: "hi" }], max_tokens: 4, temperature: 0, logprobs: true, ignore_eos: true, return_token_ids: true })).json()) as {
+      choices: Array<{ message: { role: string; content: string }; logprobs: { content: Array<{ token: string; logprob: number; bytes: number[]; top_logprobs: unknown[] }> }; token_ids: number[]; prompt_token_ids: number[] }>;
+      usage: { prompt_tokens: number; completion_tokens: number };
+    };
+    const ch = chat.choices[0]!;
+    expect(ch.message.role).toBe("assistant");
+    expect(ch.logprobs.content).toHaveLength(4);
+    expect(ch.logprobs.content.every((t) => t.logprob <= 0 && t.top_logprobs.length === 0)).toBe(true);
+    expect(ch.token_ids).toHaveLength(4);
+    expect(ch.prompt_token_ids).toEqual(model.tokenizer.encode("user: hi\nassistant:"));
+    expect(chat.usage).toMatchObject({ prompt_tokens: ch.prompt_token_ids.length, completion_tokens: 4 });
   });
 });
 
