@@ -1,6 +1,6 @@
 /**
  * What a scheduler drives: a step function over many sequences at once.
- * Implemented by the single-process engine (gateway/engine-backend.ts) and by
+ * Implemented by the single-process engine (stages/local-backend.ts) and by
  * the client of a running pipeline (stages/pipeline-client.ts), so the
  * gateway and `moe generate` work the same on one process or a cluster.
  */

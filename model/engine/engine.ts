@@ -29,6 +29,7 @@ export interface ForwardItem {
 
 export class Engine {
   private nextId = 1;
+  private closed = false;
   private readonly live = new Set<number>();
 
   private constructor(
@@ -91,7 +92,10 @@ export class Engine {
     return this.head.run(last);
   }
 
+  /** Free every session; safe to call more than once. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.stack.close();
     await this.moe.close();
     await this.head.close();
