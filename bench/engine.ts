@@ -67,16 +67,22 @@ export async function run(): Promise<void> {
   if (!existsSync(join(q8Dir, "model.gguf"))) generateModel({ config: cfg, outDir: q8Dir, format: "gguf", dtype: "q8_0", seed: 0 });
   const bw = copyBandwidth();
   console.log(`copy bandwidth: ${(bw / 1e9).toFixed(2)} GB/s (read+write); prompt ${PROMPT} tokens, ${DECODE_STEPS} decode steps; 1 onnxruntime thread`);
-  console.log("dtype  batch  prefill tok/s  decode tok/s  weight MB/token  bandwidth-limit tok/s  fraction of limit");
-  for (const [dtype, dir] of [["f32", f32Dir], ["q8_0", q8Dir]] as const) {
+  console.log("(q8_0 = MatMulNBits with f32 activations, lossless; q8_0+i8a = --int8-activations, accuracy level 4)");
+  console.log("dtype     batch  prefill tok/s  decode tok/s  weight MB/token  bandwidth-limit tok/s  fraction of limit");
+  const variants = [
+    ["f32", "f32", f32Dir, false],
+    ["q8_0", "q8_0", q8Dir, false],
+    ["q8_0+i8a", "q8_0", q8Dir, true],
+  ] as const;
+  for (const [label, dtype, dir, int8Activations] of variants) {
     const m = openModel(dir);
-    const engine = await Engine.create(m.config, m.weights, { threads: 1 });
+    const engine = await Engine.create(m.config, m.weights, { threads: 1, int8Activations });
     for (const batch of [1, 16]) {
       const r = await measure(engine, batch);
       const perToken = bytesPerStep(cfg, dtype, batch) / batch;
       const limit = bw / perToken;
       console.log(
-        `${dtype.padEnd(6)} ${String(batch).padStart(5)}  ${r.prefillTps.toFixed(0).padStart(13)}  ${r.decodeTps.toFixed(1).padStart(12)}  ${(perToken / 1e6).toFixed(2).padStart(15)}  ${limit.toFixed(0).padStart(21)}  ${(r.decodeTps / limit).toFixed(3).padStart(17)}`,
+        `${label.padEnd(9)} ${String(batch).padStart(5)}  ${r.prefillTps.toFixed(0).padStart(13)}  ${r.decodeTps.toFixed(1).padStart(12)}  ${(perToken / 1e6).toFixed(2).padStart(15)}  ${limit.toFixed(0).padStart(21)}  ${(r.decodeTps / limit).toFixed(3).padStart(17)}`,
       );
     }
     await engine.close();
