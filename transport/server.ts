@@ -8,6 +8,7 @@
  * gone is a `PeerUnreachableError` and a send to a peer whose queue is full a
  * `PeerBusyError`: never a silent drop, never a stall of the other peers.
  */
+import { rmSync } from "node:fs";
 import type { Logger } from "pino";
 import * as zmq from "zeromq";
 import { decode, encode } from "./codec.js";
@@ -242,11 +243,15 @@ export class RpcServer {
     return this.closed;
   }
 
-  /** Close the socket (linger 0) and withdraw from the ZAP handler. Idempotent. */
+  /** Close the socket (linger 0), remove its ipc socket file, withdraw from the ZAP handler. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.socket.close();
+    // libzmq leaves the socket file of an ipc endpoint behind (abstract `ipc://@name` has none)
+    if (this.endpoint.startsWith("ipc://") && !this.endpoint.startsWith("ipc://@")) {
+      rmSync(this.endpoint.slice("ipc://".length), { force: true });
+    }
     await this.zap?.release();
   }
 }

@@ -31,7 +31,10 @@ import {
 
 /** What a receiver expects of the messages it accepts. */
 export interface Expectation {
-  /** The model's d_model: the list size of every `hidden` column. */
+  /**
+   * Width of every `hidden` column this receiver accepts: the model's d_model
+   * (a receiver of `stage.logits` passes the vocabulary size instead).
+   */
   dModel: number;
   /** Kinds accepted; every kind when absent. */
   kinds?: readonly Kind[];

@@ -15,6 +15,12 @@ import { CurveConfigError } from "./errors.js";
 /** The fixed ZAP endpoint of RFC 27. */
 export const ZAP_ENDPOINT = "inproc://zeromq.zap.01";
 
+/**
+ * How long the handler outlives its last server, ms: libzmq must finish tearing
+ * down that server's sessions (which hold pipes to the handler) first.
+ */
+export const ZAP_LINGER_MS = 250;
+
 /** Counts of ZAP decisions. */
 export interface ZapStats {
   accepted: number;
@@ -25,6 +31,8 @@ class ZapHandler {
   /** domain → one authorized-key set per registration */
   readonly domains = new Map<string, Set<string>[]>();
   readonly stats: ZapStats = { accepted: 0, denied: 0 };
+  /** Pending close after the last registration left (see {@link ZAP_LINGER_MS}). */
+  closeTimer: NodeJS.Timeout | undefined;
   private readonly socket: zmq.Reply;
   private done: Promise<void> = Promise.resolve();
   /** Resolves once the handler is bound (and loops); rejects when the endpoint is taken. */
@@ -85,7 +93,7 @@ const handlers = new Map<zmq.Context, ZapHandler>();
 export interface ZapRegistration {
   /** Decisions of the shared handler of this context so far. */
   stats(): ZapStats;
-  /** Withdraw this server's keys; the handler stops when the last one leaves. */
+  /** Withdraw this server's keys; the handler stops {@link ZAP_LINGER_MS} after the last one leaves. */
   release(): Promise<void>;
 }
 
@@ -101,6 +109,10 @@ export async function registerZap(context: zmq.Context, domain: string, publicKe
     handlers.set(context, handler);
   }
   const h = handler;
+  if (h.closeTimer !== undefined) {
+    clearTimeout(h.closeTimer); // a server came back within the linger: keep the handler
+    h.closeTimer = undefined;
+  }
   const keys = new Set(publicKeys);
   const list = h.domains.get(domain) ?? [];
   list.push(keys);
@@ -114,16 +126,24 @@ export async function registerZap(context: zmq.Context, domain: string, publicKe
       const remaining = (h.domains.get(domain) ?? []).filter((k) => k !== keys);
       if (remaining.length > 0) h.domains.set(domain, remaining);
       else h.domains.delete(domain);
-      if (h.domains.size === 0 && handlers.get(context) === h) {
-        handlers.delete(context);
-        await h.close();
-      }
+      if (h.domains.size > 0 || handlers.get(context) !== h) return;
+      // Close later, not now: libzmq tears down the closed server's sessions (each may hold a
+      // pipe to this handler) in its I/O threads, and closing the handler while that happens
+      // trips a libzmq assertion (pipe.cpp:355, socket_base.cpp:2140). Unknown keys stay denied.
+      h.closeTimer = setTimeout(() => {
+        h.closeTimer = undefined;
+        if (handlers.get(context) === h && h.domains.size === 0) {
+          handlers.delete(context);
+          void h.close();
+        }
+      }, ZAP_LINGER_MS);
     },
   };
   try {
     await h.ready;
   } catch (cause) {
-    await registration.release();
+    if (handlers.get(context) === h) handlers.delete(context);
+    await h.close();
     throw new CurveConfigError(`cannot bind the ZAP handler at ${ZAP_ENDPOINT}: ${(cause as Error).message}`, {
       cause,
       fix: "another ZAP handler is bound in this ZeroMQ context; let transport/ own authentication",

@@ -165,3 +165,21 @@ describe.each(TRANSPORTS)("CURVE over %s", (transport) => {
     await expect(bOnB2.ping({ deadlineMs: 5000 })).resolves.toBeGreaterThan(0);
   });
 });
+
+describe("CURVE server churn", () => {
+  it("opening and closing CURVE servers while strangers knock does not crash libzmq (ZAP handler linger)", async () => {
+    const keys = generateClusterKeys(tempDir());
+    for (let i = 0; i < 40; i++) {
+      const srv = await RpcServer.bind({ endpoint: address(i % 2 === 0 ? "tcp" : "ipc"), expect: { dModel }, curve: serverCurve(keys) });
+      void srv.serve(() => ({ kind: "pong" }));
+      const stranger = RpcClient.connect({ endpoint: srv.endpoint, expect: { dModel }, curve: { serverKey: keys.server.publicKey, client: newKeyPair() } });
+      const member = RpcClient.connect({ endpoint: srv.endpoint, expect: { dModel }, curve: clientCurve(keys) });
+      await stranger.ping({ deadlineMs: 20 }).catch(() => undefined);
+      await member.ping({ deadlineMs: 5000 });
+      await member.close();
+      await stranger.close();
+      await srv.close();
+      if (i % 10 === 9) await sleep(300); // let the handler close and bind again
+    }
+  });
+});

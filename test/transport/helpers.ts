@@ -3,6 +3,7 @@
  * ephemeral port, ipc in the temp dir), sample messages of every kind, a
  * registry of things to close after each test, and a seeded PRNG.
  */
+import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -31,15 +32,18 @@ export const TRANSPORTS = ["tcp", "ipc"] as const;
 export type TransportName = (typeof TRANSPORTS)[number];
 
 let counter = 0;
+const ipcPaths: string[] = [];
 
-/** A fresh bind address: tcp on 127.0.0.1 port 0, or a unique ipc path. */
+/** A fresh bind address: tcp on 127.0.0.1 port 0, or a unique ipc path (removed by {@link Closer.closeAll}). */
 export function address(transport: TransportName): string {
   if (transport === "tcp") return "tcp://127.0.0.1:0";
   counter++;
-  return `ipc://${join(tmpdir(), `moe-transport-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}.sock`)}`;
+  const path = join(tmpdir(), `moe-transport-${process.pid}-${counter}-${Math.random().toString(36).slice(2, 8)}.sock`);
+  ipcPaths.push(path);
+  return `ipc://${path}`;
 }
 
-/** Things with a close(); closed (in reverse order) by {@link Closer.closeAll}. */
+/** Things with a close(); closed (in reverse order) by {@link Closer.closeAll}, then ipc files removed. */
 export class Closer {
   private readonly items: { close(): unknown }[] = [];
   add<T extends { close(): unknown }>(item: T): T {
@@ -48,6 +52,7 @@ export class Closer {
   }
   async closeAll(): Promise<void> {
     while (this.items.length > 0) await this.items.pop()!.close();
+    while (ipcPaths.length > 0) rmSync(ipcPaths.pop()!, { force: true });
   }
 }
 

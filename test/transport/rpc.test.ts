@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import * as zmq from "zeromq";
@@ -223,6 +224,18 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const m = decode(frame, expectation) as MoeDispatch;
     expect(m.hidden.buffer).toBe(frame.buffer);
     expect(m.seq.buffer).toBe(frame.buffer);
+  });
+});
+
+describe("closing", () => {
+  it("removes the ipc socket file the server bound, and rejects use after close", async () => {
+    const srv = await RpcServer.bind({ endpoint: address("ipc"), expect: expectation });
+    const path = srv.endpoint.slice("ipc://".length);
+    expect(existsSync(path)).toBe(true);
+    await srv.close();
+    await srv.close(); // idempotent
+    expect(existsSync(path)).toBe(false);
+    await expect(srv.send(Buffer.from("x"), { kind: "ping" })).rejects.toBeInstanceOf(SocketClosedError);
   });
 });
 
