@@ -6,6 +6,10 @@ import { register as registerModel } from "./model.js";
 import { register as registerLoadtest } from "./loadtest.js";
 import { register as registerPlan } from "./plan.js";
 import { register as registerServe } from "./serve.js";
+import { register as registerUp } from "./up.js";
+import { register as registerNode } from "./node.js";
+import { register as registerStatus } from "./status.js";
+import { register as registerDemo } from "./demo.js";
 
 /** Attach every sub-command to `program`. */
 export function registerCommands(program: Command): void {
@@ -16,4 +20,8 @@ export function registerCommands(program: Command): void {
   registerLoadtest(program);
   registerPlan(program);
   registerServe(program);
+  registerUp(program);
+  registerNode(program);
+  registerStatus(program);
+  registerDemo(program);
 }
