@@ -2,9 +2,13 @@
  * `moe generate`: stream text from a model (single process) or, with
  * `--cluster`, from a running cluster.
  */
+import { randomInt } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { generate, loadServingModel, defaultModelPath, StreamDecoder, type Sampled } from "../model/index.js";
+import { locateRuntime, processByName } from "../control/index.js";
+import { generate, loadServingModel, loadTokenizer, openModel, defaultModelPath, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
+import { PipelineClient, type StepBackend } from "../stages/index.js";
+import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
 
 interface GenerateFlags {
@@ -19,6 +23,79 @@ interface GenerateFlags {
   threads?: number;
   executionProvider: "cpu" | "cuda";
   int8Activations?: boolean;
+  cluster?: string;
+  runDir?: string;
+}
+
+/**
+ * Generation over any step backend (a running cluster): prefill, then decode
+ * until a stop token or `maxTokens`, as `generate()` does over the engine.
+ * Releases the sequence at the end.
+ */
+async function* stepGenerate(
+  backend: StepBackend,
+  promptIds: readonly number[],
+  o: { maxTokens: number; sampling: SamplingParams; stopTokens: readonly number[]; contextLength: number; onPromptLogits?: (l: Float32Array) => void },
+): AsyncGenerator<Sampled> {
+  if (promptIds.length === 0) throw new RangeError("the prompt is empty: give at least one token");
+  if (promptIds.length > o.contextLength) throw new RangeError(`the prompt has ${promptIds.length} tokens, more than the context length ${o.contextLength}`);
+  const seq = randomInt(1, 2 ** 32 - 1); // other clients share the pipeline: pick an id nobody else holds
+  const stops = new Set(o.stopTokens);
+  try {
+    let [r] = await backend.step([{ seq, pos: 0, tokens: promptIds, sampling: o.sampling, wantLogits: o.onPromptLogits !== undefined }]);
+    if (r!.logits) o.onPromptLogits?.(r!.logits);
+    let pos = promptIds.length;
+    for (let n = 0; n < o.maxTokens; n++) {
+      if (stops.has(r!.token)) return;
+      yield { token: r!.token, logprob: r!.logprob };
+      if (n + 1 === o.maxTokens || pos + 1 > o.contextLength) return;
+      [r] = await backend.step([{ seq, pos, tokens: [r!.token] }]);
+      pos++;
+    }
+  } finally {
+    await backend.release([seq]).catch(() => undefined);
+  }
+}
+
+/** `moe generate --cluster`: the same output through a running cluster's pipeline. */
+async function generateOnCluster(prompt: string | undefined, flags: GenerateFlags): Promise<void> {
+  const runtime = locateRuntime({ cluster: flags.cluster, runDir: flags.runDir });
+  // the tokenizer and config come from the cluster's model, or from a local copy of it (--model)
+  const m = openModel(flags.model ?? runtime.model.path);
+  const config = m.config;
+  if (config.vocabSize !== runtime.model.vocabSize || config.dModel !== runtime.model.dModel) {
+    m.close();
+    throw new Error(`--model ${flags.model}: vocab ${config.vocabSize}, d_model ${config.dModel}; the cluster serves ${runtime.model.name} (vocab ${runtime.model.vocabSize}, d_model ${runtime.model.dModel})`);
+  }
+  let tokenizer;
+  try {
+    tokenizer = await loadTokenizer(m.tokenizer);
+  } finally {
+    m.close();
+  }
+  const keys = runtime.curve ? loadClusterKeys(runtime.curve.keysDir) : undefined;
+  const stage0 = processByName(runtime, runtime.stages[0]!);
+  const client = new PipelineClient({ endpoint: stage0.endpoint, stages: runtime.stages.length, vocabSize: config.vocabSize, name: "moe-generate", stepDeadlineMs: runtime.timeouts.stepMs, curve: keys ? clientCurve(keys) : undefined });
+  try {
+    const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
+    const decoder = new StreamDecoder(tokenizer);
+    const ids: number[] = [];
+    const gen = stepGenerate(client, promptIds, {
+      maxTokens: flags.maxTokens,
+      sampling: { temperature: flags.temperature, topP: flags.topP, seed: flags.seed },
+      stopTokens: [config.eosId],
+      contextLength: config.contextLength,
+      ...(flags.logitsOut ? { onPromptLogits: (l: Float32Array) => writeFileSync(flags.logitsOut!, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)) } : {}),
+    });
+    for await (const s of gen) {
+      ids.push(s.token);
+      if (!flags.json) process.stdout.write(decoder.push(s.token));
+    }
+    if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
+    else process.stdout.write(decoder.flush() + "\n");
+  } finally {
+    await client.close();
+  }
 }
 
 export function register(program: Command): void {
@@ -26,7 +103,7 @@ export function register(program: Command): void {
     .command("generate")
     .description("generate text from a prompt (greedy when --temperature is 0)")
     .argument("[prompt]", "prompt text (tokenized with the model's tokenizer)")
-    .option("--model <path>", "model directory or single .gguf file (default: the tiny model, created on first use)")
+    .option("--model <path>", "model directory or single .gguf file (default: the tiny model, created on first use); with --cluster: a local copy of the cluster's model for the tokenizer")
     .option("--max-tokens <n>", "most new tokens", parseIntOption("--max-tokens", 1), 64)
     .option("--temperature <t>", "sampling temperature; 0 = greedy", parseFloatOption("--temperature", 0), 0)
     .option("--top-p <p>", "nucleus sampling mass in (0, 1]", parseFloatOption("--top-p", 0), 1)
@@ -37,8 +114,13 @@ export function register(program: Command): void {
     .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
     .option("--execution-provider <ep>", "cpu or cuda", "cpu")
     .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
+    .option("--cluster <file>", "generate through a running cluster: its YAML (run by `moe up`), runtime.json or run directory")
+    .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster")
     .action(async (prompt: string | undefined, flags: GenerateFlags) => {
       if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
+      if (flags.cluster !== undefined || flags.runDir !== undefined) {
+        return generateOnCluster(prompt, flags);
+      }
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
       const served = await loadServingModel(flags.model ?? defaultModelPath(), {
         threads: flags.threads,

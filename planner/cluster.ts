@@ -71,6 +71,8 @@ export interface ClusterSpec {
   readonly curve?: boolean;
   /** NATS URL: dynamic mode (DESIGN.md §4). */
   readonly nats?: string;
+  /** Data-plane deadlines, seconds (`moe up`; not used by the planner). */
+  readonly timeouts?: { readonly step?: number; readonly dispatch?: number };
   readonly hosts: readonly HostSpec[];
   readonly placement?: PlacementSpec;
 }
@@ -145,6 +147,9 @@ const placementSchema = z.strictObject({
   routers: z.array(z.strictObject({ stage: z.number().int().min(0), host: z.string() })).optional(),
 });
 
+/** Data-plane deadlines: one pipeline step, one expert dispatch (then another replica is tried). */
+const timeoutsSchema = z.strictObject({ step: quantity("seconds").optional(), dispatch: quantity("seconds").optional() });
+
 /** zod schema of the cluster YAML (snake_case, as written). */
 export const clusterFileSchema = z
   .strictObject({
@@ -155,6 +160,7 @@ export const clusterFileSchema = z
     curve: z.boolean().optional(),
     nats: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, "expected a NATS URL such as nats://127.0.0.1:4222").optional(),
     network: networkSchema.optional(),
+    timeouts: timeoutsSchema.optional(),
     hosts: z.array(hostSchema).min(1),
     placement: placementSchema.optional(),
   })
@@ -247,7 +253,7 @@ function allowedKeys(path: readonly PropertyKey[]): string[] {
     return inner ? shapeOf(inner) : undefined;
   };
   const last = strs[strs.length - 1];
-  const table: Record<string, z.ZodType> = { hosts: hostSchema, network: networkSchema, placement: placementSchema };
+  const table: Record<string, z.ZodType> = { hosts: hostSchema, network: networkSchema, placement: placementSchema, timeouts: timeoutsSchema };
   const schema = last === undefined ? clusterFileSchema : table[last];
   const shape = schema ? shapeOf(schema) : undefined;
   return shape ? Object.keys(shape) : [];
@@ -290,6 +296,7 @@ export function parseCluster(raw: unknown, source = "<cluster>", locate: (path: 
     ...(c.wire_dtype !== undefined ? { wireDtype: c.wire_dtype } : {}),
     ...(c.curve !== undefined ? { curve: c.curve } : {}),
     ...(c.nats !== undefined ? { nats: c.nats } : {}),
+    ...(c.timeouts !== undefined ? { timeouts: Object.freeze({ ...c.timeouts }) } : {}),
     hosts: Object.freeze(hosts),
     ...(c.placement !== undefined ? { placement: deepFreeze(c.placement) as PlacementSpec } : {}),
   });

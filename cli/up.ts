@@ -1,0 +1,125 @@
+/**
+ * `moe up CLUSTER.yaml`: plan the cluster (its `placement:` or the planner),
+ * start every process placed on this machine, wait until all are ready,
+ * print where the gateway listens, and run until Ctrl-C (clean stop, exit 0)
+ * or until a process dies (everything stops, exit 1).
+ */
+import { InvalidArgumentError, type Command } from "commander";
+import { pino } from "pino";
+import { describeExit, launch, StartupError, type LaunchEvent, type RunningCluster } from "../control/index.js";
+import { formatPlan } from "../planner/index.js";
+import { parseIntOption } from "./options.js";
+
+interface UpFlags {
+  model?: string;
+  port?: number;
+  gateway: boolean;
+  runDir?: string;
+  keys?: string;
+  keepGoing?: boolean;
+  readyTimeout: number;
+  quiet?: boolean;
+}
+
+function report(e: LaunchEvent, quiet: boolean): void {
+  switch (e.kind) {
+    case "plan":
+      if (!quiet) console.log(formatPlan(e.plan) + "\n");
+      console.log(`run directory: ${e.runtime.runDir}`);
+      break;
+    case "starting":
+      console.log(`  starting ${e.process.name.padEnd(16)} ${e.process.role.padEnd(7)} pid ${e.pid}  log ${e.log}`);
+      break;
+    case "waiting-remote":
+      console.log(`  waiting for ${e.process.name} on ${e.process.host}: run \`moe node --runtime runtime.json --process ${e.process.name}\` there`);
+      break;
+    case "ready":
+      console.log(`  ready    ${e.process.name.padEnd(16)} ${e.endpoint}  (${e.seconds.toFixed(1)} s)`);
+      break;
+    case "exit":
+      if (!e.expected) console.error(`process ${e.process.name} exited (${describeExit(e.exit)})`);
+      break;
+    case "stopping":
+      console.log(`stopping the cluster: ${e.reason}`);
+      break;
+  }
+}
+
+async function action(file: string, f: UpFlags): Promise<void> {
+  const abort = new AbortController();
+  let cluster: RunningCluster | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      console.error(`${sig} again: killing every process now`);
+      process.exit(130); // the launcher's exit hook SIGKILLs the children
+    }
+    if (cluster) void cluster.stop(`${sig} received`);
+    else abort.abort();
+  };
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, onSignal);
+  const logger = pino({ level: "warn" }, pino.destination(2));
+  try {
+    cluster = await launch({
+      clusterFile: file,
+      modelPath: f.model,
+      gateway: f.gateway,
+      gatewayPort: f.port,
+      runDir: f.runDir,
+      keysDir: f.keys,
+      keepGoing: f.keepGoing,
+      readyTimeoutMs: f.readyTimeout * 1000,
+      signal: abort.signal,
+      onEvent: (e) => report(e, f.quiet === true),
+      logger,
+    });
+  } catch (e) {
+    if (e instanceof StartupError && e.logTail) console.error(`--- last lines of its log ---\n${e.logTail}\n---`);
+    throw e;
+  }
+  const rt = cluster.runtime;
+  console.log(`\ncluster ${rt.cluster} is ready: ${cluster.states().length} local processes, ${rt.stages.length} stages, ${Object.keys(rt.expertHosts).length} expert hosts, wire ${rt.wireDtype}${rt.curve ? ", CURVE" : ""}`);
+  if (cluster.gatewayUrl) {
+    console.log(`gateway: ${cluster.gatewayUrl}/v1  (model ${rt.model.name})`);
+    console.log(`  curl ${cluster.gatewayUrl}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model": "${rt.model.name}", "prompt": "The answer to life", "max_tokens": 16}'`);
+  }
+  const where = f.runDir !== undefined ? `--run-dir ${f.runDir}` : `--cluster ${file}`;
+  console.log(`  moe generate ${where} "The answer to life"     moe status ${where}`);
+  console.log("Ctrl-C stops every process.");
+  const end = await cluster.exited;
+  if (end.reason === "child-exit") {
+    console.error(`moe up: ${end.process} died (${describeExit(end.exit!)}); stopped the cluster. Log: ${rt.runDir}/logs/${end.process}.log`);
+    process.exitCode = 1;
+  } else console.log("stopped.");
+}
+
+function port(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`--port must be an integer in [0, 65535], got '${v}'`);
+  return n;
+}
+
+/** Attach `moe up` to the program. */
+export function register(program: Command): void {
+  program
+    .command("up")
+    .description("start every process of a cluster placed on this machine; Ctrl-C stops them all")
+    .argument("<cluster>", "cluster YAML (e.g. configs/clusters/local.yaml)")
+    .option("--model <path>", "model directory or .gguf file (default: the file's model:, else the tiny model, created on first use)")
+    .option("--port <n>", "gateway HTTP port (0 = any free port; default: the config's, else 8000)", port)
+    .option("--no-gateway", "do not start the HTTP gateway")
+    .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
+    .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")
+    .option("--keep-going", "keep serving when a process dies (replicas cover it) instead of stopping everything")
+    .option("--ready-timeout <s>", "seconds to wait for every process to be ready", parseIntOption("--ready-timeout", 1), 120)
+    .option("--quiet", "do not print the plan table")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  moe up configs/clusters/local.yaml
+  moe up configs/clusters/local.yaml --port 8080 --keep-going
+  moe status --cluster configs/clusters/local.yaml`,
+    )
+    .action(action);
+}

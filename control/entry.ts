@@ -1,0 +1,30 @@
+/**
+ * How to start another `moe` process with the same code as this one: from
+ * the TypeScript sources (tests, `tsx`) it is `node --import tsx cli/main.ts`,
+ * from the build it is `node dist/cli/main.js`.
+ */
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+/** A command line that runs the `moe` CLI. */
+export interface MoeCommand {
+  /** The executable (this Node.js). */
+  readonly command: string;
+  /** Arguments before the sub-command. */
+  readonly args: readonly string[];
+  /** Package root. */
+  readonly root: string;
+}
+
+/** The `moe` entry point matching the code that is running now. */
+export function moeCommand(): MoeCommand {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith(".ts")) {
+    const root = resolve(dirname(here), "..");
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    return { command: process.execPath, args: ["--import", pathToFileURL(tsx).href, join(root, "cli", "main.ts")], root };
+  }
+  const root = resolve(dirname(here), "..", "..");
+  return { command: process.execPath, args: [join(root, "dist", "cli", "main.js")], root };
+}

@@ -1,0 +1,32 @@
+/**
+ * control/: static mode of the control plane. The runtime layout of a cluster
+ * (processes, endpoints, plan share), the `moe node` process runner, the
+ * launcher behind `moe up`, control endpoints and the cluster monitor.
+ */
+
+// Runtime layout (runtime.json) and run directories.
+export { DEFAULT_DISPATCH_MS, DEFAULT_GATEWAY_PORT, DEFAULT_STEP_MS, bindHost, clusterName, computeRuntime, isLocalAddress, processByName } from "./runtime.js";
+export type { ProcessRole, Runtime, RuntimeInput, RuntimeProcess, StageAssignment } from "./runtime.js";
+export { RUN_FILES, defaultRunDir, locateRuntime, logFile, readRuntime, writeJsonAtomic, writeRunDir } from "./files.js";
+
+// One process of the cluster.
+export { startNode } from "./node.js";
+export type { NodeOptions, RunningNode } from "./node.js";
+
+// The launcher (`moe up`).
+export { RunningCluster, freePorts, launch, resolveModelPath } from "./launcher.js";
+export type { ChildState, ClusterExit, LaunchEvent, LaunchOptions } from "./launcher.js";
+export { describeExit } from "./child.js";
+export type { ChildExit, ReadyLine } from "./child.js";
+export { moeCommand } from "./entry.js";
+export type { MoeCommand } from "./entry.js";
+
+// Control endpoints and the monitor.
+export { ControlClient, ControlServer, pingOnce } from "./status.js";
+export type { ControlServerOptions, ExpertStatus, PingResult, ProcessStatus, StageStatus, WireStatus } from "./status.js";
+export { ClusterMonitor, loadPageLayers } from "./monitor.js";
+export type { ClusterMonitorOptions, HostState, ProcessState } from "./monitor.js";
+
+// Errors.
+export { AlreadyRunningError, ControlError, PlanNotServableError, RuntimeFileError, RuntimeLayoutError, StartupError } from "./errors.js";
+export type { ControlErrorContext } from "./errors.js";

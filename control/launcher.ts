@@ -1,0 +1,367 @@
+/**
+ * The static-mode launcher (`moe up`): cluster file → plan (the file's
+ * `placement:` or the planner) → runtime layout → one `moe node` child per
+ * process placed on this machine, all started at once; waits until every
+ * process is ready (remote ones through their control endpoints), then
+ * supervises: the routers' expert load goes to `expert-load.json`
+ * periodically and on stop, and the cluster stops — SIGTERM, then SIGKILL
+ * after a grace period — on `stop()` or when a child dies (unless
+ * `keepGoing`). Children also exit by themselves when the launcher dies
+ * (their stdin closes), so none is ever orphaned.
+ */
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import type { Logger } from "pino";
+import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel, openModel, PRESETS } from "../model/index.js";
+import { loadCluster, makePlan, type ClusterSpec, type PlanJson } from "../planner/index.js";
+import { clientCurve, generateClusterKeys, loadClusterKeys } from "../transport/index.js";
+import { describeExit, NodeChild, type ChildExit } from "./child.js";
+import { moeCommand } from "./entry.js";
+import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.js";
+import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
+import { ClusterMonitor } from "./monitor.js";
+import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
+
+/** Options of {@link launch}. */
+export interface LaunchOptions {
+  /** Cluster YAML. */
+  readonly clusterFile: string;
+  /** Model directory or GGUF file (default: the file's `model:`, else the tiny model). */
+  readonly modelPath?: string;
+  /** Start the gateway (default true). */
+  readonly gateway?: boolean;
+  /** Gateway HTTP port (0 = ephemeral). */
+  readonly gatewayPort?: number;
+  /** Run directory (default `.moe/run/<cluster>`). */
+  readonly runDir?: string;
+  /** CURVE keys directory for `curve: true` (default `<runDir>/keys`, generated when missing). */
+  readonly keysDir?: string;
+  /** Override the file's `timeouts:`, ms. */
+  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number };
+  /** Longest wait for every process to be ready, ms. Default 120000. */
+  readonly readyTimeoutMs?: number;
+  /** SIGTERM → SIGKILL grace period, ms. Default 5000. */
+  readonly graceMs?: number;
+  /** Keep serving when a child dies (default false: stop everything). */
+  readonly keepGoing?: boolean;
+  /** Period of expert-load.json updates, ms. Default 5000. */
+  readonly loadIntervalMs?: number;
+  /** Aborting stops whatever was started and rejects. */
+  readonly signal?: AbortSignal;
+  /** Progress, for the CLI. */
+  readonly onEvent?: (e: LaunchEvent) => void;
+  readonly logger?: Logger;
+}
+
+/** What the launcher reports while it works. */
+export type LaunchEvent =
+  | { readonly kind: "plan"; readonly plan: PlanJson; readonly runtime: Runtime }
+  | { readonly kind: "starting"; readonly process: RuntimeProcess; readonly pid: number; readonly log: string }
+  | { readonly kind: "waiting-remote"; readonly process: RuntimeProcess }
+  | { readonly kind: "ready"; readonly process: RuntimeProcess; readonly endpoint: string; readonly seconds: number }
+  | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
+  | { readonly kind: "stopping"; readonly reason: string };
+
+/** Why a cluster stopped. */
+export interface ClusterExit {
+  readonly reason: "stopped" | "child-exit";
+  /** The child that died, for `child-exit`. */
+  readonly process?: string;
+  readonly exit?: ChildExit;
+}
+
+/** One local process as the launcher sees it. */
+export interface ChildState {
+  readonly name: string;
+  readonly pid: number;
+  readonly alive: boolean;
+  readonly exit?: ChildExit;
+}
+
+/** Resolve the model path from the flag, the file's `model:` (relative to the file, then cwd) or the tiny default. */
+export function resolveModelPath(flag: string | undefined, cluster: Pick<ClusterSpec, "model" | "source">): string {
+  const arg = flag ?? cluster.model;
+  if (arg === undefined || arg === "grok-1-tiny") return ensureTinyModel(DEFAULT_TINY_MODEL_DIR);
+  if (flag === undefined && PRESETS[arg])
+    throw new RuntimeLayoutError(`${cluster.source}: model: '${arg}' is a preset without weights here`, { field: "model", file: cluster.source, fix: "set `model:` to a model directory or .gguf file, or pass --model PATH" });
+  const candidates = flag !== undefined ? [resolve(arg)] : [resolve(dirname(cluster.source), arg), resolve(arg)];
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new RuntimeLayoutError(`${flag !== undefined ? "--model" : `${cluster.source}: model`}: '${arg}' does not exist (looked at ${candidates.join(", ")})`, { field: "model", file: cluster.source });
+  if (resolve(path) === resolve(DEFAULT_TINY_MODEL_DIR)) ensureTinyModel(path);
+  return path;
+}
+
+/** `n` distinct free TCP ports on 127.0.0.1 (held open together so they differ, then released). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const s = createServer();
+          s.once("error", rej);
+          s.listen(0, "127.0.0.1", () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** Refuse to start over a cluster whose launcher is still alive. */
+function checkNotRunning(runDir: string): void {
+  if (!existsSync(join(runDir, RUN_FILES.runtime))) return;
+  let pid: number | undefined;
+  try {
+    pid = readRuntime(runDir).launcherPid;
+  } catch {
+    return; // unreadable: start afresh
+  }
+  if (pid !== undefined && pid !== process.pid && pidAlive(pid))
+    throw new AlreadyRunningError(`a launcher (pid ${pid}) is already running this cluster from ${runDir}`, {
+      file: join(runDir, RUN_FILES.runtime),
+      fix: `stop it (kill ${pid}) or use another --run-dir; \`moe status --run-dir ${runDir}\` shows it`,
+    });
+}
+
+/** Keys directory for `curve: true`: the given one (must hold keys) or `<runDir>/keys` (generated once). */
+function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
+  if (cluster.curve !== true) return undefined;
+  const dir = resolve(keysDir ?? join(runDir, "keys"));
+  if (!existsSync(join(dir, "server.key_secret"))) {
+    if (keysDir !== undefined) loadClusterKeys(dir); // throws naming the missing file and the fix
+    generateClusterKeys(dir);
+  }
+  return dir;
+}
+
+/**
+ * Plan, lay out and start the processes of `clusterFile` that belong on this
+ * machine; resolves once every process of the cluster is ready.
+ * @throws StartupError naming the process that did not come up, with its log tail
+ */
+export async function launch(o: LaunchOptions): Promise<RunningCluster> {
+  const cluster = loadCluster(o.clusterFile);
+  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(cluster)));
+  checkNotRunning(runDir);
+  const modelPath = resolveModelPath(o.modelPath, cluster);
+  const m = openModel(modelPath);
+  const cfg = m.config;
+  m.close();
+  const plan = makePlan(cfg, cluster, { dtype: cluster.dtype ?? "f32", modelSource: modelPath });
+  const ports = await freePorts(2 * (cluster.hosts.length + plan.stages.length + 1));
+  const keysDir = curveKeys(cluster, runDir, o.keysDir);
+  const laid = computeRuntime({
+    cluster,
+    plan,
+    model: { path: resolve(modelPath), config: cfg },
+    runDir,
+    gateway: o.gateway,
+    gatewayPort: o.gatewayPort,
+    curveKeysDir: keysDir,
+    timeouts: o.timeouts,
+    limits: plan.limits,
+    freePort: () => {
+      const p = ports.shift();
+      if (p === undefined) throw new RuntimeLayoutError("ran out of free ports");
+      return p;
+    },
+  });
+  const runtime: Runtime = { ...laid, source: resolve(o.clusterFile), launcherPid: process.pid };
+  writeRunDir(runtime, plan);
+  o.onEvent?.({ kind: "plan", plan, runtime });
+  const cluster_ = new RunningCluster(runtime, plan, o);
+  await cluster_.start();
+  return cluster_;
+}
+
+/** A started cluster: its runtime, children and the way to stop it. */
+export class RunningCluster {
+  private readonly children = new Map<string, NodeChild>();
+  private readonly monitor: ClusterMonitor;
+  private stopping: Promise<ClusterExit> | undefined;
+  private resolveExit!: (e: ClusterExit) => void;
+  /** Resolves once the cluster has stopped (by {@link stop} or because a child died). */
+  readonly exited: Promise<ClusterExit>;
+  private readonly onProcessExit = (): void => {
+    for (const c of this.children.values()) c.kill("SIGKILL");
+  };
+  private endpoints = new Map<string, string>();
+
+  constructor(
+    private runtime_: Runtime,
+    readonly plan: PlanJson,
+    private readonly o: LaunchOptions,
+  ) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+    const keys = runtime_.curve ? loadClusterKeys(runtime_.curve.keysDir) : undefined;
+    this.monitor = new ClusterMonitor(runtime_, {
+      curve: keys ? clientCurve(keys) : undefined,
+      intervalMs: o.loadIntervalMs ?? 5000,
+      onPoll: () => this.writeLoad(),
+      logger: o.logger,
+    });
+  }
+
+  /** The runtime layout (with the gateway's real URL once ready). */
+  get runtime(): Runtime {
+    return this.runtime_;
+  }
+
+  /** The gateway's base URL, when it runs here. */
+  get gatewayUrl(): string | undefined {
+    return this.runtime_.gateway ? this.endpoints.get(this.runtime_.gateway) : undefined;
+  }
+
+  /** pid of a local process. */
+  pid(name: string): number {
+    const c = this.children.get(name);
+    if (!c) throw new RuntimeLayoutError(`no local process named '${name}'; local processes: ${[...this.children.keys()].join(", ")}`, { process: name });
+    return c.pid;
+  }
+
+  /** Every local child with its state. */
+  states(): ChildState[] {
+    return [...this.children.values()].map((c) => ({ name: c.name, pid: c.pid, alive: c.alive, ...(c.exit ? { exit: c.exit } : {}) }));
+  }
+
+  /** Tokens routed per (layer, expert) as last polled. */
+  expertLoad(): number[][] {
+    return this.monitor.expertLoad();
+  }
+
+  /** @internal spawn, wait for readiness, start supervising. */
+  async start(): Promise<void> {
+    const o = this.o;
+    const cmd = moeCommand();
+    const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
+    process.once("exit", this.onProcessExit);
+    for (const p of this.runtime_.processes.filter((q) => q.local)) {
+      const child = new NodeChild(p.name, cmd, ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name));
+      this.children.set(p.name, child);
+      o.onEvent?.({ kind: "starting", process: p, pid: child.pid, log: child.logPath });
+      void child.exited.then((e) => this.childExited(p, e));
+    }
+    const t0 = performance.now();
+    const timeoutMs = o.readyTimeoutMs ?? 120_000;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const waiting = this.runtime_.processes.filter((p) => !this.endpoints.has(p.name));
+        const p = waiting[0];
+        const c = p && this.children.get(p.name);
+        reject(
+          new StartupError(
+            `${waiting.map((q) => q.name).join(", ")} did not become ready within ${timeoutMs / 1000} s${c ? `; log ${c.logPath}` : p ? ` (started elsewhere: run \`moe node --runtime runtime.json --process ${p.name}\` on ${p.host})` : ""}`,
+            c?.logTail() ?? "",
+            { process: p?.name, host: p?.host },
+          ),
+        );
+      }, timeoutMs);
+      onAbort = () => reject(new StartupError("start-up interrupted", "", {}));
+      o.signal?.addEventListener("abort", onAbort, { once: true });
+    });
+    try {
+      await Promise.race([failed, Promise.all(this.runtime_.processes.map((p) => this.waitReady(p, t0)))]);
+    } catch (e) {
+      await this.stop("start-up failed");
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) o.signal?.removeEventListener("abort", onAbort);
+    }
+    if (this.runtime_.gateway && this.endpoints.has(this.runtime_.gateway)) {
+      const url = this.endpoints.get(this.runtime_.gateway)!;
+      this.runtime_ = { ...this.runtime_, processes: this.runtime_.processes.map((p) => (p.role === "gateway" ? { ...p, endpoint: url } : p)) };
+      writeJsonAtomic(runtimeFile, this.runtime_);
+    }
+    this.monitor.start();
+  }
+
+  private async waitReady(p: RuntimeProcess, t0: number): Promise<void> {
+    const c = this.children.get(p.name);
+    if (c) {
+      try {
+        const line = await c.ready;
+        this.endpoints.set(p.name, line.endpoint);
+      } catch (e) {
+        await new Promise((r) => setTimeout(r, 100)); // let the log reach the file
+        throw new StartupError(`process ${p.name} (${p.role} on ${p.host}) ${(e as Error).message}; log ${c.logPath}`, c.logTail(), { process: p.name, host: p.host });
+      }
+    } else {
+      this.o.onEvent?.({ kind: "waiting-remote", process: p });
+      for (;;) {
+        if (this.stopping) throw new StartupError("stopped", "", { process: p.name });
+        const r = await this.monitor.poll();
+        if (r.find((s) => s.process.name === p.name)?.up) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      this.endpoints.set(p.name, p.endpoint);
+    }
+    this.o.onEvent?.({ kind: "ready", process: p, endpoint: this.endpoints.get(p.name)!, seconds: (performance.now() - t0) / 1000 });
+  }
+
+  private childExited(p: RuntimeProcess, e: ChildExit): void {
+    const expected = this.stopping !== undefined;
+    this.o.onEvent?.({ kind: "exit", process: p, exit: e, expected });
+    if (expected || !this.endpoints.has(p.name)) return; // start-up failures are reported by start()
+    this.o.logger?.warn({ process: p.name, exit: describeExit(e) }, "a cluster process exited");
+    if (!this.o.keepGoing) void this.stop(`${p.name} exited (${describeExit(e)})`, { reason: "child-exit", process: p.name, exit: e });
+  }
+
+  private writeLoad(): void {
+    const counts = this.monitor.expertLoad();
+    try {
+      writeJsonAtomic(join(this.runtime_.runDir, RUN_FILES.expertLoad), { cluster: this.runtime_.cluster, model: this.runtime_.model.name, updatedAt: new Date().toISOString(), counts });
+    } catch (e) {
+      this.o.logger?.warn({ err: (e as Error).message }, "cannot write expert-load.json");
+    }
+  }
+
+  /**
+   * Stop every local process: the gateway first, then the rest with SIGTERM,
+   * SIGKILL after the grace period; resolves once all have exited. Idempotent.
+   */
+  stop(why = "stopped", result: ClusterExit = { reason: "stopped" }): Promise<ClusterExit> {
+    this.stopping ??= (async () => {
+      this.o.onEvent?.({ kind: "stopping", reason: why });
+      await this.monitor.poll().catch(() => undefined);
+      this.writeLoad();
+      await this.monitor.close();
+      const grace = this.o.graceMs ?? 5000;
+      const gw = [...this.children.values()].filter((c) => this.runtime_.processes.find((p) => p.name === c.name)?.role === "gateway");
+      const rest = [...this.children.values()].filter((c) => !gw.includes(c));
+      for (const group of [gw, rest]) {
+        for (const c of group) c.kill("SIGTERM");
+        const all = Promise.all(group.map((c) => c.exited));
+        const timer = setTimeout(() => group.forEach((c) => c.kill("SIGKILL")), grace);
+        await all;
+        clearTimeout(timer);
+      }
+      process.off("exit", this.onProcessExit);
+      try {
+        // no launcher owns it any more: a later `moe up` may start over
+        const { launcherPid: _, ...rest } = this.runtime_;
+        this.runtime_ = { ...rest, stoppedAt: new Date().toISOString() };
+        writeJsonAtomic(join(this.runtime_.runDir, RUN_FILES.runtime), this.runtime_);
+      } catch (e) {
+        this.o.logger?.warn({ err: (e as Error).message }, "cannot update runtime.json");
+      }
+      this.resolveExit(result);
+      return result;
+    })();
+    return this.stopping;
+  }
+}

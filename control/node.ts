@@ -1,0 +1,261 @@
+/**
+ * One cluster process (`moe node --runtime FILE --process NAME`): reads its
+ * part of runtime.json and runs it — a stage host with its router
+ * (RouterCore + ZeroMQ expert transport) in-process, an expert host, or the
+ * HTTP gateway over a pipeline client — plus its control endpoint. `close()`
+ * shuts every socket, session and file it opened.
+ */
+import type { Logger } from "pino";
+import { loadTokenizer, openModel, routerWeights, type ModelConfig } from "../model/index.js";
+import { RouterCore, ZmqExpertTransport, placementKey } from "../router/index.js";
+import { ExpertHost, PipelineClient, StageHost } from "../stages/index.js";
+import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
+import { startGateway, type Gateway } from "../gateway/index.js";
+import { RuntimeLayoutError } from "./errors.js";
+import { ClusterMonitor } from "./monitor.js";
+import { processByName, type Runtime, type RuntimeProcess } from "./runtime.js";
+import { ControlServer, type ProcessStatus, type WireStatus } from "./status.js";
+
+/** A running process of the cluster. */
+export interface RunningNode {
+  readonly process: RuntimeProcess;
+  /** Bound data endpoint (the gateway: its URL). */
+  readonly endpoint: string;
+  readonly control: string;
+  /** Current status (what the control endpoint answers). */
+  status(load?: readonly [number, number]): ProcessStatus;
+  /** Close everything this process opened. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link startNode}. */
+export interface NodeOptions {
+  readonly runtime: Runtime;
+  /** Process name in runtime.json. */
+  readonly process: string;
+  readonly logger: Logger;
+}
+
+/** The role's resources, closed in reverse order of opening. */
+interface Role {
+  endpoint: string;
+  status(base: ProcessStatus, load?: readonly [number, number]): ProcessStatus;
+  close(): Promise<void>;
+}
+
+/**
+ * Start the process `opts.process` of the runtime; resolves once it serves.
+ * @throws RuntimeLayoutError when the model does not match the runtime; load and bind errors
+ */
+export async function startNode(opts: NodeOptions): Promise<RunningNode> {
+  const p = processByName(opts.runtime, opts.process);
+  const logger = opts.logger.child({ process: p.name, role: p.role });
+  const keys = opts.runtime.curve ? loadClusterKeys(opts.runtime.curve.keysDir) : undefined;
+  const started = Date.now();
+  const role = p.role === "stage" ? await startStage(opts.runtime, p, keys, logger) : p.role === "expert" ? await startExperts(opts.runtime, p, keys, logger) : await startGatewayRole(opts, p, keys, logger);
+  const status = (load?: readonly [number, number]): ProcessStatus =>
+    role.status({ name: p.name, host: p.host, role: p.role, pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, rssBytes: process.memoryUsage.rss() }, load);
+  let control: ControlServer;
+  try {
+    control = await ControlServer.bind({ endpoint: p.controlBind, name: p.name, status, curve: keys ? serverCurve(keys) : undefined, logger });
+  } catch (e) {
+    await role.close();
+    throw e;
+  }
+  logger.info({ endpoint: role.endpoint, control: control.endpoint }, "ready");
+  let closing: Promise<void> | undefined;
+  return {
+    process: p,
+    endpoint: role.endpoint,
+    control: control.endpoint,
+    status,
+    close: () =>
+      (closing ??= (async () => {
+        await control.close();
+        await role.close();
+        logger.info("closed");
+      })()),
+  };
+}
+
+/** Open the model and check it is the one the runtime was planned for. */
+function openChecked(runtime: Runtime, p: RuntimeProcess): ReturnType<typeof openModel> {
+  const m = openModel(runtime.model.path);
+  const c: ModelConfig = m.config;
+  const want = runtime.model;
+  if (c.nLayers !== want.layers || c.nExperts !== want.experts || c.dModel !== want.dModel || c.vocabSize !== want.vocabSize) {
+    m.close();
+    throw new RuntimeLayoutError(
+      `${p.name}: ${runtime.model.path} has ${c.nLayers} layers × ${c.nExperts} experts, d_model ${c.dModel}, vocab ${c.vocabSize}; runtime.json was planned for ${want.layers} × ${want.experts}, ${want.dModel}, ${want.vocabSize}`,
+      { process: p.name, fix: "start the cluster again with `moe up` for this model" },
+    );
+  }
+  return m;
+}
+
+async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
+  const s = p.stage!;
+  const m = openChecked(runtime, p);
+  const cfg = m.config;
+  const [first, end] = s.layers;
+  const mine = runtime.experts.filter((x) => x.layer >= first && x.layer < end);
+  const hostNames = new Set(mine.flatMap((x) => x.hosts));
+  const hosts = new Map([...hostNames].map((h) => [h, runtime.expertHosts[h]!] as const));
+  let transport: ZmqExpertTransport | undefined;
+  try {
+    for (const [h, ep] of hosts) if (ep === undefined) throw new RuntimeLayoutError(`${p.name}: expert host '${h}' has no expert process in runtime.json`, { process: p.name, host: h });
+    const routers = new Map<number, Float32Array>();
+    for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
+    const placement = new Map(mine.map((x) => [placementKey(x.layer, x.expert), [...x.hosts]]));
+    transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name: s.router, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
+    const router = new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs });
+    const stage = await StageHost.start({
+      name: p.name,
+      config: cfg,
+      weights: m.weights,
+      layers: [first, end],
+      endpoint: p.bind,
+      ...(s.next ? { next: s.next } : {}),
+      router,
+      compute: { threads: p.threads, executionProvider: p.executionProvider },
+      wireDtype: runtime.wireDtype,
+      curveServer: keys ? serverCurve(keys) : undefined,
+      curveClient: keys ? clientCurve(keys) : undefined,
+      logger,
+    });
+    const t = transport;
+    return {
+      endpoint: stage.endpoint,
+      status: (base, load) => {
+        const health = router.hostHealth();
+        let inflightRows = 0;
+        const downHosts: string[] = [];
+        for (const [h, st] of health) {
+          inflightRows += st.inflightRows;
+          if (st.downUntil > Date.now()) downHosts.push(h);
+        }
+        const out: ProcessStatus = {
+          ...base,
+          stage: { index: s.index, layers: [first, end], live: stage.liveSequences, busySeconds: stage.stats.busySeconds, requests: stage.stats.requests, rows: stage.stats.rows, inflightRows, downHosts },
+          wire: wireTotals(t),
+        };
+        if (!load) return out;
+        const a = Math.max(first, load[0]);
+        const b = Math.min(end, load[1]);
+        return { ...out, load: { first: a, counts: router.load.slice(a, Math.max(a, b)).map((r) => [...r]) } };
+      },
+      close: async () => {
+        await stage.close();
+        await t.close();
+        m.close();
+      },
+    };
+  } catch (e) {
+    await transport?.close();
+    m.close();
+    throw e;
+  }
+}
+
+/** Router → expert totals from the transport's per-host client metrics. */
+function wireTotals(t: ZmqExpertTransport): WireStatus {
+  const per = Object.values(t.metrics()) as { totals: { messagesOut: number; bytesOut: number; bytesIn: number; errors: number; latency: { count: number; meanMs: number; p50Ms: number; p99Ms: number } } }[];
+  const sum = (f: (x: (typeof per)[number]["totals"]) => number) => per.reduce((a, m) => a + f(m.totals), 0);
+  const count = sum((x) => x.latency.count);
+  const weighted = (f: (x: (typeof per)[number]["totals"]) => number) => (count ? per.reduce((a, m) => a + f(m.totals) * m.totals.latency.count, 0) / count : 0);
+  return {
+    messagesOut: sum((x) => x.messagesOut),
+    bytesOut: sum((x) => x.bytesOut),
+    bytesIn: sum((x) => x.bytesIn),
+    errors: sum((x) => x.errors),
+    count,
+    meanMs: weighted((x) => x.latency.meanMs),
+    p50Ms: weighted((x) => x.latency.p50Ms),
+    p99Ms: Math.max(0, ...per.map((m) => m.totals.latency.p99Ms)),
+  };
+}
+
+async function startExperts(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
+  const m = openChecked(runtime, p);
+  try {
+    const host = await ExpertHost.start({
+      // the cluster host's name: routers' errors and replies name the host
+      name: p.host,
+      config: m.config,
+      weights: m.weights,
+      experts: p.experts ?? [],
+      endpoint: p.bind,
+      compute: { threads: p.threads, executionProvider: p.executionProvider },
+      wireDtype: runtime.wireDtype,
+      curve: keys ? serverCurve(keys) : undefined,
+      logger,
+    });
+    return {
+      endpoint: host.endpoint,
+      status: (base) => ({ ...base, expert: { experts: p.experts?.length ?? 0, ...host.batcher.stats } }),
+      close: async () => {
+        await host.close();
+        m.close();
+      },
+    };
+  } catch (e) {
+    m.close();
+    throw e;
+  }
+}
+
+async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
+  const runtime = opts.runtime;
+  const m = openChecked(runtime, p);
+  let config: ModelConfig;
+  let tokenizer;
+  try {
+    config = m.config;
+    tokenizer = await loadTokenizer(m.tokenizer);
+  } finally {
+    m.close();
+  }
+  const stage0 = processByName(runtime, runtime.stages[0]!);
+  const curve = keys ? clientCurve(keys) : undefined;
+  const backend = new PipelineClient({ endpoint: stage0.endpoint, stages: runtime.stages.length, vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: runtime.timeouts.stepMs, curve, logger });
+  const monitor = new ClusterMonitor(runtime, { curve, logger });
+  monitor.start();
+  const [host, port] = splitHostPort(p.bind);
+  let gateway: Gateway;
+  try {
+    gateway = await startGateway({
+      backend,
+      tokenizer,
+      config,
+      modelName: runtime.model.name,
+      host,
+      port,
+      limits: runtime.limits ?? undefined,
+      expertLoad: () => monitor.expertLoad(),
+      clusterStatus: async () => {
+        await monitor.poll();
+        return monitor.hostStates();
+      },
+      logger,
+    });
+  } catch (e) {
+    await monitor.close();
+    await backend.close();
+    throw e;
+  }
+  return {
+    endpoint: gateway.url,
+    status: (base) => ({ ...base, gateway: { url: gateway.url } }),
+    close: async () => {
+      await gateway.close();
+      await monitor.close();
+      await backend.close();
+    },
+  };
+}
+
+/** "127.0.0.1:8000" → ["127.0.0.1", 8000]. */
+function splitHostPort(bind: string): [string, number] {
+  const i = bind.lastIndexOf(":");
+  return [bind.slice(0, i).replace(/^\[|\]$/g, ""), Number(bind.slice(i + 1))];
+}
