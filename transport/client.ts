@@ -17,6 +17,7 @@ import {
   DeadlineExceededError,
   InvalidMessageError,
   MalformedFrameError,
+  PeerUnreachableError,
   QueueFullError,
   RemoteError,
   SocketClosedError,
@@ -75,6 +76,10 @@ export class RpcClient {
   private readonly defaultDeadlineMs: number;
   private nextId = 1;
   private closed = false;
+  /** A ZMTP connection to the server is up (set on a successful handshake, cleared on disconnect). */
+  private connected = false;
+  /** The connection was up once: from then on a lost connection fails requests at once. */
+  private everConnected = false;
   private readonly done: Promise<void>;
 
   private constructor(
@@ -85,6 +90,34 @@ export class RpcClient {
     this.maxPending = options.maxPending ?? 1024;
     this.defaultDeadlineMs = options.defaultDeadlineMs ?? 10_000;
     this.done = this.receiveLoop();
+    this.watchConnection();
+  }
+
+  /**
+   * Track the connection. When it drops (peer killed, heartbeat timeout) the
+   * replies of pending requests can never arrive: fail them now with
+   * PeerUnreachableError instead of at their deadlines, and fail new requests
+   * at once until the connection is back, so callers can fail over quickly.
+   */
+  private watchConnection(): void {
+    const up = () => {
+      this.connected = true;
+      this.everConnected = true;
+    };
+    // "handshake" = ZMTP (and CURVE) handshake succeeded; a client the server refuses never gets there
+    this.socket.events.on("handshake", up);
+    this.socket.events.on("disconnect", () => {
+      if (this.closed || !this.connected) return;
+      this.connected = false;
+      this.metrics.error(this.endpoint, "DISCONNECTED");
+      for (const [id, p] of this.pending)
+        this.settle(id, undefined, new PeerUnreachableError(`${p.kind} request ${id} to ${this.endpoint} was pending when the connection to the peer was lost`, { peer: this.endpoint, kind: p.kind, id }));
+    });
+  }
+
+  /** Whether a connection to the server is up. */
+  get isConnected(): boolean {
+    return this.connected;
   }
 
   /**
@@ -110,13 +143,15 @@ export class RpcClient {
       Object.assign(zmqOptions, { curveServerKey: opts.curve.serverKey, curvePublicKey: opts.curve.client.publicKey, curveSecretKey: opts.curve.client.secretKey });
     }
     const socket = new zmq.Dealer(zmqOptions as zmq.SocketOptions<zmq.Dealer>);
+    // construct first: its connection watcher must be listening before the connection is made
+    const client = new RpcClient(socket, opts, tuning);
     try {
       socket.connect(opts.endpoint);
     } catch (cause) {
-      socket.close();
+      void client.close();
       throw new TransportConfigError(`cannot connect to ${opts.endpoint}: ${(cause as Error).message}`, { cause, field: "endpoint" });
     }
-    return new RpcClient(socket, opts, tuning);
+    return client;
   }
 
   /** The server address this client talks to (its peer label in metrics and errors). */
@@ -146,6 +181,10 @@ export class RpcClient {
     const { kind } = message;
     const routing = message as { layer?: number; expert?: number };
     if (this.closed) return Promise.reject(new SocketClosedError(`cannot send ${kind} to ${peer}: the client is closed`, { peer, kind }));
+    if (this.everConnected && !this.connected) {
+      this.metrics.error(peer, "PEER_UNREACHABLE");
+      return Promise.reject(new PeerUnreachableError(`cannot send ${kind} to ${peer}: the connection to the peer is down (reconnecting)`, { peer, kind }));
+    }
     if (this.pending.size >= this.maxPending) {
       this.metrics.error(peer, "QUEUE_FULL");
       return Promise.reject(new QueueFullError(`cannot send ${kind} to ${peer}: ${this.pending.size} requests already in flight (maxPending)`, { peer, kind, fix: "wait for replies or raise maxPending" }));

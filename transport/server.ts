@@ -197,10 +197,13 @@ export class RpcServer {
     try {
       reply = await handler(request);
     } catch (err) {
-      const e = err as { code?: unknown; message?: unknown; layer?: unknown; expert?: unknown };
-      const code = typeof e?.code === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(e.code) ? e.code : "HANDLER_ERROR";
+      const e = err as { code?: unknown; remoteCode?: unknown; message?: unknown; layer?: unknown; expert?: unknown; host?: unknown };
+      // an error relayed from a downstream peer keeps its original code and host (e.g. EXPERT_UNAVAILABLE through every stage)
+      const raw = typeof e?.remoteCode === "string" ? e.remoteCode : e?.code;
+      const code = typeof raw === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(raw) ? raw : "HANDLER_ERROR";
       this.metrics.error(request.peerLabel, code);
-      reply = { kind: "error", code, message: String(e?.message ?? err).slice(0, 1024), host: this.options.name };
+      const host = typeof e?.remoteCode === "string" && typeof e?.host === "string" ? e.host : this.options.name;
+      reply = { kind: "error", code, message: String(e?.message ?? err).slice(0, 1024), host };
       if (typeof e?.layer === "number") reply.layer = e.layer;
       if (typeof e?.expert === "number") reply.expert = e.expert;
     }

@@ -33,6 +33,16 @@ function client(endpoint: string, extra: Partial<Parameters<typeof RpcClient.con
   return closer.add(RpcClient.connect({ endpoint, expect: expectation, name: "test-client", ...extra }));
 }
 
+/** Wait until the client's handshake with its server has completed. */
+async function untilConnected(c: RpcClient, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  await c.ping({ deadlineMs: ms });
+  while (!c.isConnected) {
+    if (Date.now() > end) throw new Error(`not connected after ${ms} ms`);
+    await sleep(10);
+  }
+}
+
 /** Poll `f` until it throws; resolves with the error (fails after `ms`). */
 async function untilThrows(f: () => Promise<unknown>, ms = 5000): Promise<unknown> {
   const end = Date.now() + ms;
@@ -48,6 +58,26 @@ async function untilThrows(f: () => Promise<unknown>, ms = 5000): Promise<unknow
 }
 
 describe.each(TRANSPORTS)("RPC over %s", (transport) => {
+  it("fails pending requests as soon as the connection to the server is lost, and new ones at once until it is back", async () => {
+    const srv = await server(transport);
+    // answers pings, never answers anything else
+    void srv.serve((req) => (req.message.kind === "ping" ? { kind: "pong" } : new Promise<undefined>(() => undefined)));
+    const cli = client(srv.endpoint);
+    await untilConnected(cli);
+    const t0 = performance.now();
+    const pending = cli.request({ kind: "seq.release", seq: Uint32Array.of(7) }, { deadlineMs: 20_000 });
+    await sleep(50);
+    await srv.close();
+    const err = await pending.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(PeerUnreachableError);
+    expect(performance.now() - t0).toBeLessThan(5000); // long before the 20 s deadline
+    await expect(cli.request({ kind: "ping" }, { deadlineMs: 20_000 })).rejects.toBeInstanceOf(PeerUnreachableError);
+    expect(cli.isConnected).toBe(false);
+  });
+
   it("answers many requests in flight at once, each with its own reply", async () => {
     const srv = await server(transport);
     // reply in a scrambled order: later requests may be answered first
