@@ -84,7 +84,8 @@ async function action(file: string, f: UpFlags): Promise<void> {
     console.log(`  curl ${cluster.gatewayUrl}/v1/completions -H 'content-type: application/json' \\\n    -d '{"model": "${rt.model.name}", "prompt": "The answer to life", "max_tokens": 16}'`);
   }
   const where = f.runDir !== undefined ? `--run-dir ${f.runDir}` : `--cluster ${file}`;
-  console.log(`  moe generate ${where} "The answer to life"     moe status ${where}`);
+  console.log(`  moe generate ${where} "The answer to life"`);
+  console.log(`  moe status ${where}`);
   console.log("Ctrl-C stops every process.");
   const end = await cluster.exited;
   if (end.reason === "child-exit") {
