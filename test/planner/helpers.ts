@@ -1,18 +1,9 @@
 /** Test helpers for the planner: a tiny seeded PRNG and random instances. */
-import { presetConfig, type ModelConfig } from "../../model/index.js";
+import { mulberry32, presetConfig, type ModelConfig } from "../../model/index.js";
 import { parseCluster, type ClusterSpec } from "../../planner/index.js";
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), uniform in [0, 1). */
+export const prng = mulberry32;
 
 /** Integer in [lo, hi]. */
 export const randInt = (r: () => number, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));

@@ -3,6 +3,7 @@
  * ephemeral port, ipc in the temp dir), sample messages of every kind, a
  * registry of things to close after each test, and a seeded PRNG.
  */
+import { mulberry32 } from "../../model/index.js";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -56,17 +57,8 @@ export class Closer {
   }
 }
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The project's seeded PRNG (mulberry32), uniform in [0, 1). */
+export const prng = mulberry32;
 
 /** An integer in [0, n). */
 export function randInt(rand: () => number, n: number): number {
