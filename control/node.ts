@@ -108,7 +108,8 @@ async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys
     for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
     const placement = new Map(mine.map((x) => [placementKey(x.layer, x.expert), [...x.hosts]]));
     transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name: s.router, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
-    const router = new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs });
+    const replicaWeights = new Map(mine.filter((x) => x.weights).map((x) => [placementKey(x.layer, x.expert), [...x.weights!]]));
+    const router = new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights });
     const stage = await StageHost.start({
       name: p.name,
       config: cfg,

@@ -90,8 +90,8 @@ export interface Runtime {
   readonly stages: readonly string[];
   /** Cluster host → data endpoint of its expert process (the names used in `experts[].hosts`). */
   readonly expertHosts: Readonly<Record<string, string>>;
-  /** (layer, expert) → hosts holding it (replicas), from the plan. */
-  readonly experts: readonly { readonly layer: number; readonly expert: number; readonly hosts: readonly string[] }[];
+  /** (layer, expert) → hosts holding it (replicas) and each replica's share of its rows, from the plan. */
+  readonly experts: readonly { readonly layer: number; readonly expert: number; readonly hosts: readonly string[]; readonly weights?: readonly number[] }[];
   /** Name of the gateway process, or null. */
   readonly gateway: string | null;
   /** Gateway scheduler limits (plan.json's `limits`), or null for the gateway's defaults. */
@@ -314,7 +314,7 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     timeouts,
     stages: stageProcs.map((s) => s.name),
     expertHosts: Object.fromEntries(processes.filter((p) => p.role === "expert").map((p) => [p.host, p.endpoint])),
-    experts: plan.experts.map((x) => ({ layer: x.layer, expert: x.expert, hosts: [...x.hosts] })),
+    experts: plan.experts.map((x) => ({ layer: x.layer, expert: x.expert, hosts: [...x.hosts], ...(x.hosts.length > 1 && x.weights?.length === x.hosts.length ? { weights: [...x.weights] } : {}) })),
     gateway: processes.find((p) => p.role === "gateway")?.name ?? null,
     limits: input.limits && input.limits.maxRunningSequences > 0 ? { maxRunningSequences: input.limits.maxRunningSequences, maxQueued: input.limits.maxQueued } : null,
     processes,

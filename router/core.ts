@@ -38,6 +38,12 @@ export const placementKey = (layer: number, expert: number): string => `${layer}
 export interface RouterCoreOptions {
   /** Longest wait for one dispatch before trying another replica (ms). Default 5000. */
   readonly dispatchTimeoutMs?: number;
+  /**
+   * Share of an expert's rows per replica (plan.json `experts[].weights`, same order as its hosts), by
+   * placement key. A group of rows for a replicated expert is split across its healthy replicas in these
+   * proportions (EPLB-style, weighted by host speed); without weights the whole group goes to one replica.
+   */
+  readonly replicaWeights?: ReadonlyMap<string, readonly number[]>;
   /** Clock (ms), for tests. */
   readonly now?: () => number;
 }
@@ -51,6 +57,7 @@ export class RouterCore {
   private readonly health = new Map<string, HostHealth>();
   private readonly dispatchTimeoutMs: number;
   private readonly now: () => number;
+  private readonly replicaWeights: ReadonlyMap<string, readonly number[]>;
 
   constructor(
     private readonly cfg: ModelConfig,
@@ -62,6 +69,7 @@ export class RouterCore {
   ) {
     this.load = Array.from({ length: cfg.nLayers }, () => new Array<number>(cfg.nExperts).fill(0));
     this.dispatchTimeoutMs = opts.dispatchTimeoutMs ?? 5000;
+    this.replicaWeights = opts.replicaWeights ?? new Map();
     this.now = opts.now ?? Date.now;
     for (const [layer] of routers)
       for (let e = 0; e < cfg.nExperts; e++)
@@ -94,17 +102,45 @@ export class RouterCore {
           pos: Uint32Array.from(g.rows, (r) => pos[r]!),
           hidden: gatherRows(m, D, g.rows),
         };
-        outputs.set(g.expert, await this.dispatch(layer, g.expert, rows, deadline));
+        outputs.set(g.expert, await this.dispatchSplit(layer, g.expert, rows, deadline));
       }),
     );
     return combine(routing, groups, outputs, D);
   }
 
-  /** Send one group to the best replica; on failure try the others, then give up. */
-  private async dispatch(layer: number, expert: number, rows: DispatchRows, deadline: number): Promise<Float32Array> {
+  /**
+   * Send one group: split across the healthy replicas by their weights when the
+   * expert has several and weights are known, else to the best replica.
+   */
+  private async dispatchSplit(layer: number, expert: number, rows: DispatchRows, deadline: number): Promise<Float32Array> {
+    const key = placementKey(layer, expert);
+    const hosts = this.placement.get(key)!;
+    const weights = this.replicaWeights.get(key);
+    const now = this.now();
+    const shares = weights && hosts.length > 1 ? splitShares(rows.row.length, hosts, weights, (h) => (this.health.get(h)?.downUntil ?? 0) <= now) : [];
+    if (shares.filter((n) => n > 0).length < 2) return this.dispatch(layer, expert, rows, deadline);
+    const D = this.cfg.dModel;
+    const out = new Float32Array(rows.hidden.length);
+    const starts = shares.map((_, i) => shares.slice(0, i).reduce((x, y) => x + y, 0));
+    await Promise.all(
+      shares.map(async (n, i) => {
+        if (n === 0) return;
+        const [a, b] = [starts[i]!, starts[i]! + n];
+        const part: DispatchRows = { row: rows.row.subarray(a, b), seq: rows.seq.subarray(a, b), pos: rows.pos.subarray(a, b), hidden: rows.hidden.subarray(a * D, b * D) };
+        out.set(await this.dispatch(layer, expert, part, deadline, hosts[i]), a * D);
+      }),
+    );
+    return out;
+  }
+
+  /** Send rows to the best replica (`preferred` first when healthy); on failure try the others, then give up. */
+  private async dispatch(layer: number, expert: number, rows: DispatchRows, deadline: number, preferred?: string): Promise<Float32Array> {
     const hosts = this.placement.get(placementKey(layer, expert))!;
     const attempts: { host: string; error: string }[] = [];
-    for (const host of rankReplicas(hosts, this.health, this.now())) {
+    const now = this.now();
+    const ranked = rankReplicas(hosts, this.health, now);
+    if (preferred !== undefined && (this.health.get(preferred)?.downUntil ?? 0) <= now) ranked.sort((a, b) => Number(b === preferred) - Number(a === preferred));
+    for (const host of ranked) {
       const left = deadline - this.now();
       if (left <= 0) {
         attempts.push({ host, error: "request deadline passed before dispatch" });
@@ -133,4 +169,24 @@ export class RouterCore {
     if (!h) this.health.set(host, (h = { inflightRows: 0, downUntil: 0, failures: 0 }));
     return h;
   }
+}
+
+/**
+ * Rows per replica for a group of `rows`: proportional to `weights` over the
+ * replicas `usable` says are healthy (largest remainder, ties to the earlier
+ * replica); all zeros when fewer than two are usable or the weights are unusable.
+ */
+export function splitShares(rows: number, hosts: readonly string[], weights: readonly number[], usable: (host: string) => boolean): number[] {
+  const w = hosts.map((h, i) => (usable(h) && Number.isFinite(weights[i]) && weights[i]! > 0 ? weights[i]! : 0));
+  const total = w.reduce((a, b) => a + b, 0);
+  if (total <= 0 || w.filter((x) => x > 0).length < 2 || rows < 2) return hosts.map(() => 0);
+  const exact = w.map((x) => (rows * x) / total);
+  const shares = exact.map(Math.floor);
+  let left = rows - shares.reduce((a, b) => a + b, 0);
+  const order = exact.map((x, i) => ({ i, frac: x - Math.floor(x) })).sort((a, b) => b.frac - a.frac || a.i - b.i);
+  for (const { i } of order) {
+    if (left === 0) break;
+    if (w[i]! > 0) shares[i]!++, left--;
+  }
+  return shares;
 }

@@ -28,6 +28,7 @@ export interface ExpertHostOptions {
 /** A running expert host. */
 export class ExpertHost {
   private readonly serving: Promise<void>;
+  private closed = false;
 
   private constructor(
     readonly name: string,
@@ -77,7 +78,10 @@ export class ExpertHost {
     return { kind: "moe.result", layer: m.layer, expert: m.expert, row: m.row, seq: m.seq, pos: m.pos, hidden: y, dModel: this.config.dModel, wireDtype: this.wireDtype };
   }
 
+  /** Stop serving and free sockets and sessions; safe to call more than once. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.server.close();
     await this.serving.catch(() => undefined);
     for (const b of this.blocks) await b.close();

@@ -65,6 +65,7 @@ export class StageHost {
   private readonly caches = new Map<number, LayerKv[]>();
   private readonly samplers = new Map<number, Sampler>();
   private readonly serving: Promise<void>;
+  private closed = false;
   readonly stats: StageStats = { busySeconds: 0, requests: 0, rows: 0 };
 
   private constructor(
@@ -212,7 +213,10 @@ export class StageHost {
     return kv;
   }
 
+  /** Stop serving and free sockets and sessions; safe to call more than once. */
   async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
     await this.server.close();
     await this.serving.catch(() => undefined);
     await this.next?.close();

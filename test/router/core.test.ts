@@ -1,0 +1,111 @@
+/**
+ * RouterCore over real ZeroMQ expert hosts (in this process, real sockets and
+ * onnxruntime sessions) on the tiny model: its MoE output equals the
+ * single-process MoE; replicated experts split their rows by the plan's
+ * weights; a closed replica is failed over; an expert with no live host fails
+ * with an error naming layer, expert and host.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTinyModel, LocalMoe, mulberry32, openModel, routerWeights, type LoadedModel } from "../../model/index.js";
+import { ExpertUnavailableError, placementKey, RouterCore, splitShares, ZmqExpertTransport } from "../../router/index.js";
+import { ExpertHost } from "../../stages/index.js";
+
+let m: LoadedModel;
+let local: LocalMoe;
+const hosts: ExpertHost[] = [];
+const transports: ZmqExpertTransport[] = [];
+
+beforeAll(async () => {
+  m = openModel(ensureTinyModel());
+  local = await LocalMoe.create(m.config, m.weights, 0, 1);
+});
+
+afterAll(async () => {
+  for (const t of transports) await t.close();
+  for (const h of hosts) await h.close();
+  await local?.close();
+  m?.close();
+});
+
+/** Rows [n, D] of O(1) values. */
+function rows(n: number, seed: number): { m: Float32Array; seq: Uint32Array; pos: Uint32Array } {
+  const r = mulberry32(seed);
+  const D = m.config.dModel;
+  return { m: Float32Array.from({ length: n * D }, () => (r() - 0.5) * 3), seq: Uint32Array.from({ length: n }, (_, i) => i), pos: Uint32Array.from({ length: n }, (_, i) => i) };
+}
+
+async function host(name: string, experts: number[]): Promise<ExpertHost> {
+  const h = await ExpertHost.start({ name, config: m.config, weights: m.weights, experts: experts.map((e) => [0, e] as const), endpoint: "tcp://127.0.0.1:0" });
+  hosts.push(h);
+  return h;
+}
+
+function router(place: Record<number, string[]>, endpoints: Map<string, string>, weights?: Record<number, number[]>, dispatchTimeoutMs = 2000): RouterCore {
+  const transport = new ZmqExpertTransport({ hosts: endpoints, dModel: m.config.dModel, name: "test-router" });
+  transports.push(transport);
+  const placement = new Map(Object.entries(place).map(([e, hs]) => [placementKey(0, Number(e)), hs]));
+  const replicaWeights = new Map(Object.entries(weights ?? {}).map(([e, w]) => [placementKey(0, Number(e)), w]));
+  return new RouterCore(m.config, new Map([[0, routerWeights(m.weights, m.config, 0).router]]), placement, transport, { dispatchTimeoutMs, replicaWeights });
+}
+
+describe("splitShares", () => {
+  it("splits by weight with largest remainders, over healthy replicas only", () => {
+    const all = () => true;
+    expect(splitShares(30, ["a", "b"], [2, 1], all)).toEqual([20, 10]);
+    expect(splitShares(31, ["a", "b"], [2, 1], all)).toEqual([21, 10]);
+    expect(splitShares(7, ["a", "b", "c"], [1, 1, 1], all)).toEqual([3, 2, 2]);
+    expect(splitShares(30, ["a", "b"], [2, 1], (h) => h !== "b")).toEqual([0, 0]); // one usable: no split
+    expect(splitShares(1, ["a", "b"], [1, 1], all)).toEqual([0, 0]);
+    expect(splitShares(10, ["a", "b"], [1, 0], all)).toEqual([0, 0]);
+  });
+});
+
+describe("RouterCore over ZeroMQ expert hosts", () => {
+  it("combines exactly what the single-process MoE computes, with experts spread unevenly over two hosts", async () => {
+    const a = await host("a", [0, 1, 2, 3, 4]);
+    const b = await host("b", [5, 6, 7]);
+    const place = Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((e) => [e, [e < 5 ? "a" : "b"]]));
+    const r = router(place, new Map([["a", a.endpoint], ["b", b.endpoint]]));
+    const x = rows(24, 1);
+    const y = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 10_000);
+    expect(Array.from(y)).toEqual(Array.from(await local.run(0, x.m)));
+    expect(r.load[0]!.reduce((s, n) => s + n, 0)).toBe(24 * m.config.nExpertsUsed);
+    expect(a.batcher.stats.rows + b.batcher.stats.rows).toBe(24 * m.config.nExpertsUsed);
+  });
+
+  it("splits a replicated expert's rows across its replicas by the plan's weights, and fails over when one goes", async () => {
+    const all = [0, 1, 2, 3, 4, 5, 6, 7];
+    const a = await host("ra", all);
+    const b = await host("rb", all);
+    const place = Object.fromEntries(all.map((e) => [e, ["ra", "rb"]]));
+    const weights = Object.fromEntries(all.map((e) => [e, [2, 1]]));
+    const r = router(place, new Map([["ra", a.endpoint], ["rb", b.endpoint]]), weights, 1000);
+    const x = rows(60, 2);
+    const y = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 10_000);
+    expect(Array.from(y)).toEqual(Array.from(await local.run(0, x.m)));
+    // what the split should have sent to each replica, group by group
+    const expected = [0, 0];
+    for (const n of r.load[0]!) splitShares(n, ["ra", "rb"], [2, 1], () => true).forEach((k, i) => (expected[i]! += n >= 2 ? k : i === 0 ? n : 0));
+    expect([a.batcher.stats.rows, b.batcher.stats.rows]).toEqual(expected);
+    expect(a.batcher.stats.rows).toBeGreaterThan(1.5 * b.batcher.stats.rows);
+
+    await b.close();
+    const z = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 10_000);
+    expect(Array.from(z)).toEqual(Array.from(y));
+    expect(r.hostHealth().get("rb")!.downUntil).toBeGreaterThan(Date.now());
+  });
+
+  it("fails with an error naming layer, expert and host when the only host of an expert is gone", async () => {
+    const a = await host("only-a", [0, 1, 2, 3, 4, 5, 6, 7]);
+    const r = router(Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((e) => [e, ["only-a"]])), new Map([["only-a", a.endpoint]]), undefined, 500);
+    const x = rows(8, 3);
+    await r.moe(0, x.m, x.seq, x.pos, Date.now() + 5000); // connected and working
+    await a.close();
+    const t0 = Date.now();
+    const err = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 5000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpertUnavailableError);
+    expect((err as ExpertUnavailableError).layer).toBe(0);
+    expect((err as Error).message).toMatch(/expert \(layer 0, expert \d\) unavailable: host only-a: /);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
