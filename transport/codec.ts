@@ -2,31 +2,18 @@
  * The Arrow codec of DESIGN §3: one message = one Arrow IPC stream (schema +
  * one record batch) in one frame, the header in the schema's custom metadata.
  *
- * `encode` builds the stream with apache-arrow. `decode` caps the frame size,
+ * `encode` writes the stream straight into one frame (`ipc-writer.ts`; a test
+ * reads every kind back with apache-arrow's own reader). `decode` caps the frame size,
  * verifies the IPC framing with bounded work (`ipc.ts`), checks header,
- * schema and sizes (`validate.ts`), lets apache-arrow's RecordBatchReader read
- * the batch, and hands back typed-array views of the frame: no per-row
- * copies, and for f32 not even one copy (f16 is converted to f32 in one pass).
+ * schema and sizes (`validate.ts`), then makes typed-array views of the
+ * frame straight from the verified buffer layout (no second parse by
+ * apache-arrow): no per-row copies, and for f32 not even one copy (f16 is
+ * converted to f32 in one pass).
  */
-import {
-  FixedSizeList,
-  Field,
-  Float16,
-  Float32,
-  RecordBatch,
-  Schema,
-  Struct,
-  RecordBatchReader,
-  Table,
-  Uint32,
-  makeData,
-  tableToIPC,
-  type Data,
-  type DataType,
-} from "apache-arrow";
 import { EncodeError, FrameTooLargeError, InvalidMessageError, MalformedFrameError } from "./errors.js";
 import { f16ArrayToF32, f32ArrayToF16, firstNonFiniteF16 } from "./f16.js";
-import { verifyIpcStream } from "./ipc.js";
+import { verifyIpcStream, type IpcLayout } from "./ipc.js";
+import { writeIpcStream, type IpcColumn } from "./ipc-writer.js";
 import { COLUMN_TYPES, HEADER_LIMITS, KINDS, PROTOCOL_VERSION, type ColumnName, type Message } from "./messages.js";
 import {
   checkBatch,
@@ -87,11 +74,11 @@ function headerOf(msg: Message): Map<string, string> {
   return h;
 }
 
-function column(kind: string, name: ColumnName, value: unknown, rows: number, ctor: typeof Uint32Array | typeof Float32Array): Data {
+function column<T extends Uint32Array | Float32Array>(kind: string, name: ColumnName, value: unknown, rows: number, ctor: { new (n: number): T; name: string }): T {
   if (!(value instanceof ctor) || value.length !== rows) {
     throw new EncodeError(`${kind}: column ${name} must be a ${ctor.name} of ${rows} rows`, { kind, field: name });
   }
-  return makeData({ type: ctor === Uint32Array ? new Uint32() : new Float32(), length: rows, nullCount: 0, data: value } as never);
+  return value as T;
 }
 
 /**
@@ -108,13 +95,15 @@ export function encode(msg: Message): Uint8Array {
   const cols = msg as unknown as Columns;
   const first = spec.columns[0];
   const rows = first === undefined ? 0 : ((cols[first] as { length?: number } | undefined)?.length ?? 0);
-  const fields: Field[] = [];
-  const data: Data[] = [];
+  const out: IpcColumn[] = [];
   for (const name of spec.columns) {
     const type = COLUMN_TYPES[name];
-    if (type !== "hidden") {
-      fields.push(new Field(name, type === "u32" ? new Uint32() : new Float32(), false));
-      data.push(column(msg.kind, name, cols[name], rows, type === "u32" ? Uint32Array : Float32Array));
+    if (type === "u32") {
+      out.push({ name, type, values: column(msg.kind, name, cols[name], rows, Uint32Array) });
+      continue;
+    }
+    if (type === "f32") {
+      out.push({ name, type, values: column(msg.kind, name, cols[name], rows, Float32Array) });
       continue;
     }
     const { dModel, wireDtype = "f32" } = cols;
@@ -131,24 +120,11 @@ export function encode(msg: Message): Uint8Array {
     if (values.length !== rows * dModel) {
       throw new EncodeError(`${msg.kind}: hidden has ${values.length} values, expected rows × dModel = ${rows} × ${dModel}`, { kind: msg.kind, field: "hidden" });
     }
-    const itemType: DataType = wireDtype === "f16" ? new Float16() : new Float32();
-    const listType = new FixedSizeList(dModel, new Field("item", itemType, false));
-    const child = makeData({ type: itemType, length: rows * dModel, nullCount: 0, data: values } as never);
-    fields.push(new Field(name, listType, false));
-    data.push(makeData({ type: listType, length: rows, nullCount: 0, child }));
+    out.push({ name, type: "list", listSize: dModel, half: wireDtype === "f16", values });
     header.set("dtype", wireDtype);
     header.set("d_model", String(dModel));
   }
-  const schema = new Schema(fields, header);
-  const struct = makeData({ type: new Struct(fields), length: rows, nullCount: 0, children: data });
-  return tableToIPC(new Table([new RecordBatch(schema, struct)]), "stream");
-}
-
-/** Values of one decoded column, trimmed to `length` (a view; Arrow may keep padding). */
-function values<T extends Uint32Array | Float32Array | Uint16Array>(d: Data | undefined, length: number, ctor: new (...a: never[]) => T, name: string): T {
-  const v = d?.values as unknown;
-  if (!(v instanceof ctor) || v.length < length) throw new MalformedFrameError(`Arrow decoded column ${name} with an unexpected buffer`, { field: name });
-  return (v.length === length ? v : v.subarray(0, length)) as T;
+  return writeIpcStream(header, out, rows);
 }
 
 function envelope(h: ParsedHeader): Record<string, unknown> {
@@ -159,38 +135,40 @@ function envelope(h: ParsedHeader): Record<string, unknown> {
   return out;
 }
 
-/** Read the columns of a checked frame through apache-arrow, as views of the frame. */
-function readColumns(frame: Uint8Array, h: ParsedHeader, rows: number, out: Record<string, unknown>, finite: boolean): void {
-  let batch: RecordBatch | undefined;
-  try {
-    const next = RecordBatchReader.from(frame).next();
-    batch = next.done === true ? undefined : next.value;
-  } catch (cause) {
-    throw new MalformedFrameError(`Arrow could not read the ${h.kind} record batch`, { kind: h.kind, id: h.id, cause });
-  }
-  if (batch === undefined || batch.numRows !== rows || batch.numCols !== h.spec.columns.length) {
-    throw new MalformedFrameError(`Arrow read ${batch?.numRows ?? "no"} rows in ${batch?.numCols ?? 0} columns, expected ${rows} in ${h.spec.columns.length}`, { kind: h.kind, id: h.id });
-  }
-  h.spec.columns.forEach((name, i) => {
-    const d = batch.getChildAt(i)?.data[0];
+/**
+ * Read the columns of a checked frame as views of the frame: the verifier
+ * (ipc.ts) has bounded every buffer inside the body and 8-aligned it, and
+ * checkBatch has checked every node and buffer size, so the views can be made
+ * straight from the layout without a second parse by apache-arrow.
+ */
+function readColumns(frame: Uint8Array, layout: IpcLayout, h: ParsedHeader, out: Record<string, unknown>, finite: boolean): void {
+  const rows = layout.rows;
+  const base = frame.byteOffset + layout.bodyOffset;
+  let buffer = 0;
+  const data = <T extends Uint32Array | Float32Array | Uint16Array>(ctor: { new (b: ArrayBufferLike, offset: number, length: number): T }, length: number): T => {
+    buffer++; // validity bitmap: no column may hold nulls (checked), so it is never read
+    const b = layout.buffers[buffer++]!;
+    return new ctor(frame.buffer, base + b.offset, length);
+  };
+  for (const name of h.spec.columns) {
     const type = COLUMN_TYPES[name];
-    if (type === "u32") out[name] = values(d, rows, Uint32Array, name);
+    if (type === "u32") out[name] = data(Uint32Array, rows);
     else if (type === "f32") {
-      const v = values(d, rows, Float32Array, name);
+      const v = data(Float32Array, rows);
       const bad = finite ? firstNonFinite(v) : -1;
       if (bad >= 0) rejectNonFinite(h, name, bad, 1);
       out[name] = v;
     } else {
       const dModel = h.dModel!;
-      const child = d?.children[0];
+      buffer++; // the FixedSizeList's own validity bitmap
       if (h.dtype === "f16") {
-        const bits = values(child, rows * dModel, Uint16Array, name);
+        const bits = data(Uint16Array, rows * dModel);
         const bad = finite ? firstNonFiniteF16(bits) : -1;
         if (bad >= 0) rejectNonFinite(h, name, bad, dModel);
         out.hiddenF16 = bits;
         out.hidden = f16ArrayToF32(bits);
       } else {
-        const v = values(child, rows * dModel, Float32Array, name);
+        const v = data(Float32Array, rows * dModel);
         const bad = finite ? firstNonFinite(v) : -1;
         if (bad >= 0) rejectNonFinite(h, name, bad, dModel);
         out.hidden = v;
@@ -198,7 +176,7 @@ function readColumns(frame: Uint8Array, h: ParsedHeader, rows: number, out: Reco
       out.dModel = dModel;
       out.wireDtype = h.dtype;
     }
-  });
+  }
 }
 
 /**
@@ -235,6 +213,6 @@ function decodeChecked(frame: Uint8Array, e: CompiledExpectation): Message {
   checkSchema(layout.fields, header);
   checkBatch(layout, header, e);
   const out = envelope(header);
-  if (header.spec.columns.length > 0) readColumns(aligned, header, layout.rows, out, e.requireFinite);
+  if (header.spec.columns.length > 0) readColumns(aligned, layout, header, out, e.requireFinite);
   return out as unknown as Message;
 }

@@ -1,4 +1,4 @@
-import { Float16, Float64, Int32 } from "apache-arrow";
+import { Float16, Float64, Int32, tableFromIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import {
   ALL_KINDS,
@@ -13,6 +13,8 @@ import {
   UnsupportedVersionError,
   decode,
   encode,
+  f32ArrayToF16,
+  KINDS,
   roundThroughF16,
   type Message,
 } from "../../transport/index.js";
@@ -66,6 +68,32 @@ describe("codec round trips", () => {
     expect(back.id).toBe(Number.MAX_SAFE_INTEGER);
     expect(back.batch).toBe(0xffffffff);
     expect(back.token[1]).toBe(0xffffffff);
+  });
+});
+
+describe("interoperability", () => {
+  it("apache-arrow's own reader reads every kind the writer encodes (values, schema, header metadata)", () => {
+    for (const kind of ALL_KINDS) {
+      for (const wireDtype of ["f32", "f16"] as const) {
+        const msg = { ...sample(kind, 24, 5), ...(HIDDEN_KINDS.includes(kind as never) ? { wireDtype } : {}) } as Message;
+        const table = tableFromIPC(encode(msg));
+        expect(table.schema.metadata.get("kind"), kind).toBe(kind);
+        expect(table.schema.metadata.get("id")).toBe("42");
+        const cols = msg as unknown as Record<string, unknown>;
+        expect(table.schema.fields.map((f) => f.name)).toEqual([...KINDS[kind].columns]);
+        expect(table.numRows).toBe(KINDS[kind].columns.length ? 5 : 0);
+        for (const f of table.schema.fields) {
+          expect(f.nullable).toBe(false);
+          const col = table.getChild(f.name)!;
+          if (f.name === "hidden") {
+            const flat = col.data[0]!.children[0]!.values as Float32Array | Uint16Array;
+            if (wireDtype === "f32") expect(Array.from(flat)).toEqual(Array.from(cols.hidden as Float32Array));
+            else expect(Array.from(flat)).toEqual(Array.from(f32ArrayToF16(cols.hidden as Float32Array)));
+          } else expect(Array.from(col.toArray() as ArrayLike<number>)).toEqual(Array.from(cols[f.name] as ArrayLike<number>));
+        }
+        if (!HIDDEN_KINDS.includes(kind as never)) break;
+      }
+    }
   });
 });
 

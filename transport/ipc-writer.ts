@@ -1,0 +1,186 @@
+/**
+ * Writes one Arrow IPC stream (schema message + one record batch message +
+ * end-of-stream marker) straight into one preallocated frame, for the few
+ * column shapes of the protocol: non-nullable uint32 / float32 columns and a
+ * non-nullable FixedSizeList<float32|float16>. The flatbuffers follow the
+ * Arrow format (Schema.fbs / Message.fbs, metadata version V5); a test reads
+ * every frame back with apache-arrow's own reader.
+ */
+import { Builder } from "flatbuffers";
+
+/** One column to write: its Arrow type and its values (already of the right length). */
+export type IpcColumn =
+  | { readonly name: string; readonly type: "u32"; readonly values: Uint32Array }
+  | { readonly name: string; readonly type: "f32"; readonly values: Float32Array }
+  | { readonly name: string; readonly type: "list"; readonly listSize: number; readonly half: boolean; readonly values: Float32Array | Uint16Array };
+
+const METADATA_V5 = 4;
+const HEADER_SCHEMA = 1;
+const HEADER_RECORD_BATCH = 3;
+const TYPE_INT = 2;
+const TYPE_FLOAT = 3;
+const TYPE_FIXED_SIZE_LIST = 16;
+const PRECISION_HALF = 0;
+const PRECISION_SINGLE = 1;
+const CONTINUATION = 0xffffffff;
+
+const pad8 = (n: number) => (n + 7) & ~7;
+
+/**
+ * Encode `columns` (all of `rows` rows) with `metadata` as the schema's custom metadata.
+ * @returns the frame bytes
+ */
+export function writeIpcStream(metadata: ReadonlyMap<string, string>, columns: readonly IpcColumn[], rows: number): Uint8Array {
+  const schema = schemaMessage(metadata, columns);
+  // body: for each column its validity (empty) and values, each 8-aligned
+  const buffers: { offset: number; length: number }[] = [];
+  const nodes: { length: number }[] = [];
+  let body = 0;
+  const values: { at: number; bytes: Uint8Array }[] = [];
+  const addValues = (v: ArrayBufferView) => {
+    buffers.push({ offset: body, length: 0 }); // validity bitmap omitted: no nulls
+    buffers.push({ offset: body, length: v.byteLength });
+    values.push({ at: body, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) });
+    body += pad8(v.byteLength);
+  };
+  for (const c of columns) {
+    if (c.type === "list") {
+      nodes.push({ length: rows });
+      buffers.push({ offset: body, length: 0 }); // the list's own validity bitmap
+      nodes.push({ length: rows * c.listSize });
+    } else nodes.push({ length: rows });
+    addValues(c.values);
+  }
+  const batch = recordBatchMessage(rows, nodes, buffers, body);
+  const total = 8 + schema.length + 8 + batch.length + body + 8;
+  const frame = new Uint8Array(total);
+  const dv = new DataView(frame.buffer);
+  let at = 0;
+  for (const m of [schema, batch]) {
+    dv.setUint32(at, CONTINUATION, true);
+    dv.setInt32(at + 4, m.length, true);
+    frame.set(m, at + 8);
+    at += 8 + m.length;
+  }
+  for (const v of values) frame.set(v.bytes, at + v.at);
+  at += body;
+  dv.setUint32(at, CONTINUATION, true);
+  dv.setInt32(at + 4, 0, true);
+  return frame;
+}
+
+/** Finished flatbuffer bytes of a Message, padded so that 8 + length is a multiple of 8. */
+function finishMessage(b: Builder, headerType: number, header: number, bodyLength: number): Uint8Array {
+  b.startObject(5);
+  b.addFieldInt64(3, BigInt(bodyLength), BigInt(0));
+  b.addFieldOffset(2, header, 0);
+  b.addFieldInt16(0, METADATA_V5, 0);
+  b.addFieldInt8(1, headerType, 0);
+  const msg = b.endObject();
+  b.finish(msg);
+  const bytes = b.asUint8Array();
+  const padded = new Uint8Array(pad8(bytes.length));
+  padded.set(bytes);
+  return padded;
+}
+
+function schemaMessage(metadata: ReadonlyMap<string, string>, columns: readonly IpcColumn[]): Uint8Array {
+  const b = new Builder(1024);
+  const fields = columns.map((c) => field(b, c));
+  const fieldsVec = vectorOfOffsets(b, fields);
+  const kvs = [...metadata].map(([k, v]) => {
+    const key = b.createString(k);
+    const value = b.createString(v);
+    b.startObject(2);
+    b.addFieldOffset(0, key, 0);
+    b.addFieldOffset(1, value, 0);
+    return b.endObject();
+  });
+  const metaVec = vectorOfOffsets(b, kvs);
+  b.startObject(4);
+  b.addFieldOffset(1, fieldsVec, 0);
+  b.addFieldOffset(2, metaVec, 0);
+  b.addFieldInt16(0, 0, 0); // little endian
+  const schema = b.endObject();
+  return finishMessage(b, HEADER_SCHEMA, schema, 0);
+}
+
+function field(b: Builder, c: IpcColumn): number {
+  let children = 0;
+  let typeType: number;
+  let type: number;
+  if (c.type === "list") {
+    const item = leaf(b, "item", c.half ? PRECISION_HALF : PRECISION_SINGLE);
+    children = vectorOfOffsets(b, [item]);
+    b.startObject(1);
+    b.addFieldInt32(0, c.listSize, 0);
+    type = b.endObject();
+    typeType = TYPE_FIXED_SIZE_LIST;
+  } else if (c.type === "u32") {
+    b.startObject(2);
+    b.addFieldInt32(0, 32, 0);
+    b.addFieldInt8(1, 0, 0); // unsigned
+    type = b.endObject();
+    typeType = TYPE_INT;
+  } else {
+    type = floatType(b, PRECISION_SINGLE);
+    typeType = TYPE_FLOAT;
+  }
+  const name = b.createString(c.name);
+  if (children === 0) children = vectorOfOffsets(b, []);
+  return fieldTable(b, name, typeType, type, children);
+}
+
+/** A child field of a float type (the list's `item`). */
+function leaf(b: Builder, name: string, precision: number): number {
+  const type = floatType(b, precision);
+  const n = b.createString(name);
+  return fieldTable(b, n, TYPE_FLOAT, type, vectorOfOffsets(b, []));
+}
+
+function floatType(b: Builder, precision: number): number {
+  b.startObject(1);
+  b.addFieldInt16(0, precision, 0);
+  return b.endObject();
+}
+
+function fieldTable(b: Builder, name: number, typeType: number, type: number, children: number): number {
+  b.startObject(7);
+  b.addFieldOffset(0, name, 0);
+  b.addFieldOffset(3, type, 0);
+  b.addFieldOffset(5, children, 0);
+  b.addFieldInt8(2, typeType, 0);
+  b.addFieldInt8(1, 0, 0); // not nullable
+  return b.endObject();
+}
+
+function vectorOfOffsets(b: Builder, offsets: readonly number[]): number {
+  b.startVector(4, offsets.length, 4);
+  for (let i = offsets.length - 1; i >= 0; i--) b.addOffset(offsets[i]!);
+  return b.endVector();
+}
+
+function recordBatchMessage(rows: number, nodes: readonly { length: number }[], buffers: readonly { offset: number; length: number }[], bodyLength: number): Uint8Array {
+  const b = new Builder(256 + 16 * (nodes.length + buffers.length));
+  // vectors of structs are written back to front; a struct's fields back to front too
+  b.startVector(16, buffers.length, 8);
+  for (let i = buffers.length - 1; i >= 0; i--) {
+    b.prep(8, 16);
+    b.writeInt64(BigInt(buffers[i]!.length));
+    b.writeInt64(BigInt(buffers[i]!.offset));
+  }
+  const buffersVec = b.endVector();
+  b.startVector(16, nodes.length, 8);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    b.prep(8, 16);
+    b.writeInt64(BigInt(0)); // null_count
+    b.writeInt64(BigInt(nodes[i]!.length));
+  }
+  const nodesVec = b.endVector();
+  b.startObject(5);
+  b.addFieldInt64(0, BigInt(rows), BigInt(0));
+  b.addFieldOffset(1, nodesVec, 0);
+  b.addFieldOffset(2, buffersVec, 0);
+  const batch = b.endObject();
+  return finishMessage(b, HEADER_RECORD_BATCH, batch, bodyLength);
+}
