@@ -67,16 +67,19 @@ export async function run(): Promise<void> {
   if (!existsSync(join(q8Dir, "model.gguf"))) generateModel({ config: cfg, outDir: q8Dir, format: "gguf", dtype: "q8_0", seed: 0 });
   const bw = copyBandwidth();
   console.log(`copy bandwidth: ${(bw / 1e9).toFixed(2)} GB/s (read+write); prompt ${PROMPT} tokens, ${DECODE_STEPS} decode steps; 1 onnxruntime thread`);
-  console.log("(q8_0 = MatMulNBits with f32 activations, lossless; q8_0+i8a = --int8-activations, accuracy level 4)");
+  console.log("(q8_0 = MatMulNBits with f32 activations, lossless; q8_0+i8a = --int8-activations, accuracy level 4;");
+  console.log(" q8_0+deq = --dequantize-q8: Q8_0 expanded to f32 at load, same numbers; MB/token counts the Q8_0 file's bytes)");
   console.log("dtype     batch  prefill tok/s  decode tok/s  weight MB/token  bandwidth-limit tok/s  fraction of limit");
   const variants = [
     ["f32", "f32", f32Dir, false],
     ["q8_0", "q8_0", q8Dir, false],
     ["q8_0+i8a", "q8_0", q8Dir, true],
+    ["q8_0+deq", "q8_0", q8Dir, false],
   ] as const;
   for (const [label, dtype, dir, int8Activations] of variants) {
     const m = openModel(dir);
-    const engine = await Engine.create(m.config, m.weights, { threads: 1, int8Activations });
+    const dequantizeQ8 = label === "q8_0+deq";
+    const engine = await Engine.create(m.config, m.weights, { threads: 1, int8Activations, dequantizeQ8 });
     for (const batch of [1, 16]) {
       const r = await measure(engine, batch);
       const perToken = bytesPerStep(cfg, dtype, batch) / batch;

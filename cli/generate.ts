@@ -23,6 +23,7 @@ interface GenerateFlags {
   threads?: number;
   executionProvider: "cpu" | "cuda";
   int8Activations?: boolean;
+  dequantizeQ8?: boolean;
   cluster?: string;
   runDir?: string;
 }
@@ -114,6 +115,7 @@ export function register(program: Command): void {
     .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
     .option("--execution-provider <ep>", "cpu or cuda", "cpu")
     .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
+    .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: same numbers, 4.25x the weight memory, faster on CPU")
     .option("--cluster <file>", "generate through a running cluster: its YAML (run by `moe up`), runtime.json or run directory")
     .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster")
     .action(async (prompt: string | undefined, flags: GenerateFlags) => {
@@ -126,6 +128,7 @@ export function register(program: Command): void {
         threads: flags.threads,
         executionProvider: flags.executionProvider,
         int8Activations: flags.int8Activations,
+        dequantizeQ8: flags.dequantizeQ8,
       });
       try {
         const { engine, tokenizer } = served;

@@ -19,6 +19,8 @@ interface ServeFlags {
   maxQueued?: number;
   maxBatchTokens?: number;
   threads?: number;
+  int8Activations?: boolean;
+  dequantizeQ8?: boolean;
   executionProvider: "cpu" | "cuda";
   logLevel: string;
 }
@@ -37,11 +39,13 @@ export function register(program: Command): void {
     .option("--max-batch-tokens <n>", "most tokens per step, prefill chunks included (default 512)", parseIntOption("--max-batch-tokens", 16))
     .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
     .option("--execution-provider <ep>", "cpu or cuda", "cpu")
+    .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
+    .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: same numbers, 4.25x the weight memory, faster on CPU")
     .option("--log-level <level>", "pino log level (stderr): trace, debug, info, warn, error, silent", "info")
     .action(async (flags: ServeFlags) => {
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
-      const served = await loadServingModel(flags.model ?? defaultModelPath(), { threads: flags.threads, executionProvider: flags.executionProvider });
+      const served = await loadServingModel(flags.model ?? defaultModelPath(), { threads: flags.threads, executionProvider: flags.executionProvider, int8Activations: flags.int8Activations, dequantizeQ8: flags.dequantizeQ8 });
       const apiKey = flags.apiKey ?? process.env.MOE_API_KEY;
       let gw;
       try {

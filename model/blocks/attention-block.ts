@@ -8,7 +8,7 @@ import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import type { LayerKv } from "./kv-cache.js";
 import { ropeTables } from "./rope.js";
-import { createSession, f32Tensor, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 /** One sequence's share of an attention batch. */
 export interface AttentionItem {
@@ -36,7 +36,7 @@ export class AttentionBlock {
 
   /** Build the graph from the layer's weights and open its session. */
   static async create(cfg: ModelConfig, weights: AttentionWeights, opts: ComputeOptions = {}): Promise<AttentionBlock> {
-    const model = buildAttentionGraph(cfg, weights, { accuracyLevel: opts.int8Activations ? 4 : 0 });
+    const model = buildAttentionGraph(cfg, weights, linearOptions(opts));
     return new AttentionBlock(cfg, await createSession(model, opts));
   }
 

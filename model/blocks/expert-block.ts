@@ -1,6 +1,6 @@
 /** Runs one (layer, expert) FFN graph: rows [R, D] in, [R, D] out. */
 import { buildExpertGraph, type ExpertWeights } from "../onnx/expert.js";
-import { createSession, f32Tensor, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 export class ExpertBlock {
   private constructor(
@@ -10,7 +10,7 @@ export class ExpertBlock {
   ) {}
 
   static async create(weights: ExpertWeights, opts: ComputeOptions = {}): Promise<ExpertBlock> {
-    const model = buildExpertGraph(weights, { accuracyLevel: opts.int8Activations ? 4 : 0 });
+    const model = buildExpertGraph(weights, linearOptions(opts));
     return new ExpertBlock(weights.gate.in, await createSession(model, opts));
   }
 

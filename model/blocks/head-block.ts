@@ -1,7 +1,7 @@
 /** Runs the final norm + unembedding graph: hidden [R, D] → logits [R, V]. */
 import type { ModelConfig } from "../config.js";
 import { buildHeadGraph, type HeadWeights } from "../onnx/head.js";
-import { createSession, f32Tensor, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 export class HeadBlock {
   private constructor(
@@ -12,7 +12,7 @@ export class HeadBlock {
   ) {}
 
   static async create(cfg: ModelConfig, weights: HeadWeights, opts: ComputeOptions = {}): Promise<HeadBlock> {
-    const model = buildHeadGraph(cfg, weights, { accuracyLevel: opts.int8Activations ? 4 : 0 });
+    const model = buildHeadGraph(cfg, weights, linearOptions(opts));
     return new HeadBlock(cfg, weights.unembed.out, await createSession(model, opts));
   }
 

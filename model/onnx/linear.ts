@@ -4,7 +4,7 @@
  * GGUF Q8_0 blocks onto it losslessly: code = q + 128 (default zero point 128),
  * scale = f32(d).
  */
-import { f16ToF32 } from "../dtype.js";
+import { dequantizeQ8_0, f16ToF32 } from "../dtype.js";
 import { Elem, GraphBuilder, MS_DOMAIN } from "./builder.js";
 
 /** A weight matrix ready for a graph. */
@@ -28,10 +28,16 @@ export type LinearWeight =
 export interface LinearOptions {
   /** MatMulNBits accuracy_level: 0 = f32 activations (default, exact); 4 = int8 activations. */
   readonly accuracyLevel?: number;
+  /**
+   * Expand Q8_0 weights to f32 (exactly: f32(d)·q) and use a plain MatMul: the same numbers, 4.25× the
+   * memory, and on CPU several times faster than MatMulNBits with f32 activations.
+   */
+  readonly dequantize?: boolean;
 }
 
 /** Emit y = x·Wᵀ, x [..., in] → y [..., out]. */
 export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: string, opts: LinearOptions = {}): string {
+  if (w.kind === "q8_0" && opts.dequantize) w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
   if (w.kind === "f32") {
     const t = transpose(w.data, w.out, w.in);
     const wt = g.f32(`${prefix}_wT`, t, [w.in, w.out]);

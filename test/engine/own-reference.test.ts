@@ -55,17 +55,18 @@ function prompts(cfg: ModelConfig, lengths: number[]): number[][] {
 }
 
 describe.each([
-  { cfg: presetConfig("grok-1-tiny"), dtype: "f32" as const, tol: 1e-4 },
-  { cfg: ODD, dtype: "f32" as const, tol: 1e-4 },
-  { cfg: presetConfig("grok-1-tiny"), dtype: "q8_0" as const, tol: 1e-3 },
-])("$cfg.name $dtype vs float64 reference", ({ cfg, dtype, tol }) => {
+  { cfg: presetConfig("grok-1-tiny"), dtype: "f32" as const, tol: 1e-4, compute: {} },
+  { cfg: ODD, dtype: "f32" as const, tol: 1e-4, compute: {} },
+  { cfg: presetConfig("grok-1-tiny"), dtype: "q8_0" as const, tol: 1e-3, compute: {} },
+  { cfg: presetConfig("grok-1-tiny"), dtype: "q8_0" as const, tol: 1e-3, compute: { dequantizeQ8: true } },
+])("$cfg.name $dtype $compute vs float64 reference", ({ cfg, dtype, tol, compute }) => {
   let engine: Engine;
   let ref: GrokReference;
   let close: () => void;
   beforeAll(async () => {
     const m = openModel(make(cfg, "gguf", dtype));
     close = () => m.close();
-    engine = await Engine.create(m.config, m.weights);
+    engine = await Engine.create(m.config, m.weights, compute);
     ref = new GrokReference(m.config, m.weights);
   });
   afterAll(async () => {
