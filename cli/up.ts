@@ -17,6 +17,7 @@ interface UpFlags {
   runDir?: string;
   keys?: string;
   keepGoing?: boolean;
+  restart?: number;
   readyTimeout: number;
   quiet?: boolean;
 }
@@ -38,6 +39,12 @@ function report(e: LaunchEvent, quiet: boolean): void {
       break;
     case "exit":
       if (!e.expected) console.error(`process ${e.process.name} exited (${describeExit(e.exit)})`);
+      break;
+    case "restarting":
+      console.log(`  restart  ${e.process.name.padEnd(16)} pid ${e.pid} (restart ${e.attempt})`);
+      break;
+    case "restart-failed":
+      console.error(`process ${e.process.name} could not be restarted: ${e.error}`);
       break;
     case "stopping":
       console.log(`stopping the cluster: ${e.reason}`);
@@ -68,6 +75,7 @@ async function action(file: string, f: UpFlags): Promise<void> {
       runDir: f.runDir,
       keysDir: f.keys,
       keepGoing: f.keepGoing,
+      ...(f.restart !== undefined ? { restart: { maxRestarts: f.restart } } : {}),
       readyTimeoutMs: f.readyTimeout * 1000,
       signal: abort.signal,
       onEvent: (e) => report(e, f.quiet === true),
@@ -112,6 +120,7 @@ export function register(program: Command): void {
     .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")
     .option("--keep-going", "keep serving when a process dies (replicas cover it) instead of stopping everything")
+    .option("--restart <n>", "restart a process that dies, up to n times a minute (its KV caches are lost); then --keep-going or stop", parseIntOption("--restart", 1))
     .option("--ready-timeout <s>", "seconds to wait for every process to be ready", parseIntOption("--ready-timeout", 1), 120)
     .option("--quiet", "do not print the plan table")
     .addHelpText(
@@ -120,6 +129,7 @@ export function register(program: Command): void {
 Examples:
   moe up configs/clusters/local.yaml
   moe up configs/clusters/local.yaml --port 8080 --keep-going
+  moe up configs/clusters/local.yaml --restart 3
   moe status --cluster configs/clusters/local.yaml`,
     )
     .action(action);

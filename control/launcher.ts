@@ -45,6 +45,13 @@ export interface LaunchOptions {
   readonly graceMs?: number;
   /** Keep serving when a child dies (default false: stop everything). */
   readonly keepGoing?: boolean;
+  /**
+   * Restart a local process that dies after it was ready (same name, ports and part of the plan), up to
+   * `maxRestarts` times per process within `windowMs`; past that budget the usual policy applies
+   * (stop everything, or keep going). A restarted stage host has lost its KV caches: the sequences it held
+   * fail, new ones are served. Default: no restarts.
+   */
+  readonly restart?: { readonly maxRestarts?: number; readonly windowMs?: number };
   /** Period of expert-load.json updates, ms. Default 5000. */
   readonly loadIntervalMs?: number;
   /** Aborting stops whatever was started and rejects. */
@@ -61,6 +68,8 @@ export type LaunchEvent =
   | { readonly kind: "waiting-remote"; readonly process: RuntimeProcess }
   | { readonly kind: "ready"; readonly process: RuntimeProcess; readonly endpoint: string; readonly seconds: number }
   | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
+  | { readonly kind: "restarting"; readonly process: RuntimeProcess; readonly pid: number; readonly attempt: number }
+  | { readonly kind: "restart-failed"; readonly process: RuntimeProcess; readonly error: string }
   | { readonly kind: "stopping"; readonly reason: string };
 
 /** Why a cluster stopped. */
@@ -198,6 +207,8 @@ export class RunningCluster {
     for (const c of this.children.values()) c.kill("SIGKILL");
   };
   private endpoints = new Map<string, string>();
+  /** Restart times (ms) per process, for the restart budget. */
+  private readonly restarts = new Map<string, number[]>();
 
   constructor(
     private runtime_: Runtime,
@@ -242,16 +253,22 @@ export class RunningCluster {
   }
 
   /** @internal spawn, wait for readiness, start supervising. */
+  /** Spawn the `moe node` child of local process `p` and watch its exit. */
+  private spawn(p: RuntimeProcess): NodeChild {
+    const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
+    const child = new NodeChild(p.name, moeCommand(), ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name));
+    this.children.set(p.name, child);
+    void child.exited.then((e) => this.childExited(p, e, child));
+    return child;
+  }
+
   async start(): Promise<void> {
     const o = this.o;
-    const cmd = moeCommand();
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
     process.once("exit", this.onProcessExit);
     for (const p of this.runtime_.processes.filter((q) => q.local)) {
-      const child = new NodeChild(p.name, cmd, ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name));
-      this.children.set(p.name, child);
+      const child = this.spawn(p);
       o.onEvent?.({ kind: "starting", process: p, pid: child.pid, log: child.logPath });
-      void child.exited.then((e) => this.childExited(p, e));
     }
     const t0 = performance.now();
     const timeoutMs = o.readyTimeoutMs ?? 120_000;
@@ -313,12 +330,48 @@ export class RunningCluster {
     this.o.onEvent?.({ kind: "ready", process: p, endpoint: this.endpoints.get(p.name)!, seconds: (performance.now() - t0) / 1000 });
   }
 
-  private childExited(p: RuntimeProcess, e: ChildExit): void {
+  private childExited(p: RuntimeProcess, e: ChildExit, child: NodeChild): void {
+    if (this.children.get(p.name) !== child) return; // an older incarnation
     const expected = this.stopping !== undefined;
     this.o.onEvent?.({ kind: "exit", process: p, exit: e, expected });
     if (expected || !this.endpoints.has(p.name)) return; // start-up failures are reported by start()
     this.o.logger?.warn({ process: p.name, exit: describeExit(e) }, "a cluster process exited");
+    if (this.restartAllowed(p.name)) {
+      void this.restartChild(p, e);
+      return;
+    }
     if (!this.o.keepGoing) void this.stop(`${p.name} exited (${describeExit(e)})`, { reason: "child-exit", process: p.name, exit: e });
+  }
+
+  /** Whether the restart budget of `name` allows one more restart now (and records it). */
+  private restartAllowed(name: string): boolean {
+    if (!this.o.restart) return false;
+    const max = this.o.restart.maxRestarts ?? 5;
+    const window = this.o.restart.windowMs ?? 60_000;
+    const now = Date.now();
+    const times = (this.restarts.get(name) ?? []).filter((t) => now - t < window);
+    if (times.length >= max) return false;
+    times.push(now);
+    this.restarts.set(name, times);
+    return true;
+  }
+
+  /** Start `p` again; when it cannot come up, fall back to the stop / keep-going policy. */
+  private async restartChild(p: RuntimeProcess, e: ChildExit): Promise<void> {
+    const child = this.spawn(p);
+    const attempt = this.restarts.get(p.name)?.length ?? 1;
+    this.o.onEvent?.({ kind: "restarting", process: p, pid: child.pid, attempt });
+    const t0 = performance.now();
+    try {
+      const line = await child.ready;
+      if (this.stopping) return;
+      this.endpoints.set(p.name, line.endpoint);
+      this.o.onEvent?.({ kind: "ready", process: p, endpoint: line.endpoint, seconds: (performance.now() - t0) / 1000 });
+    } catch (err) {
+      if (this.stopping) return;
+      this.o.onEvent?.({ kind: "restart-failed", process: p, error: (err as Error).message });
+      if (!this.o.keepGoing) void this.stop(`${p.name} exited (${describeExit(e)}) and could not be restarted`, { reason: "child-exit", process: p.name, exit: e });
+    }
   }
 
   private writeLoad(): void {
