@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { locateRuntime, processByName } from "../control/index.js";
-import { generate, loadServingModel, loadTokenizer, openModel, defaultModelPath, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
+import { generate, loadServingModel, loadTokenizer, openModel, defaultModelPath, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
 import { PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
@@ -134,6 +134,9 @@ export function register(program: Command): void {
         const { engine, tokenizer } = served;
         const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
         const decoder = new StreamDecoder(tokenizer);
+        // a model file without a vocabulary: stream the ids themselves
+        const idsOnly = tokenizer instanceof IdsOnlyTokenizer;
+        if (idsOnly && !flags.json) console.error(`moe: no usable tokenizer (${tokenizer.reason}); printing token ids`);
         const ids: number[] = [];
         const gen = generate(engine, promptIds, {
           maxTokens: flags.maxTokens,
@@ -142,10 +145,10 @@ export function register(program: Command): void {
         });
         for await (const s of gen as AsyncIterable<Sampled>) {
           ids.push(s.token);
-          if (!flags.json) process.stdout.write(decoder.push(s.token));
+          if (!flags.json) process.stdout.write(idsOnly ? `${s.token} ` : decoder.push(s.token));
         }
         if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
-        else process.stdout.write(decoder.flush() + "\n");
+        else process.stdout.write((idsOnly ? "" : decoder.flush()) + "\n");
       } finally {
         await served.close();
       }

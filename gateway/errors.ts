@@ -3,6 +3,7 @@
  * {@link GatewayError}: an HTTP status plus OpenAI's error body
  * `{error: {message, type, param, code}}`.
  */
+import { TokenizerError } from "../model/index.js";
 
 /** OpenAI's `error.type` values the gateway uses. */
 export type OpenAiErrorType = "invalid_request_error" | "authentication_error" | "rate_limit_error" | "server_error" | "not_found_error";
@@ -87,6 +88,8 @@ export class BackendError extends GatewayError {
 /** Any thrown value as a GatewayError (unknown errors become 500s). */
 export function asGatewayError(err: unknown): GatewayError {
   if (err instanceof GatewayError) return err;
+  // a model without a usable vocabulary cannot take text: the client can send token ids instead
+  if (err instanceof TokenizerError) return new InvalidRequestError(err.message, "tokenizer_unavailable", { param: "prompt" });
   const msg = err instanceof Error ? err.message : String(err);
   return new GatewayError(500, "server_error", "internal_error", `internal error: ${msg}`, { cause: err });
 }

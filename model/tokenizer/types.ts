@@ -24,6 +24,15 @@ export type TokenizerSource =
       readonly unkId: number;
       readonly padId: number;
       readonly addBos: boolean;
+    }
+  | {
+      /** The model file carries no usable vocabulary: token ids still work (`--prompt-ids`), text does not. */
+      readonly kind: "none";
+      /** Why, for the error a text prompt gets. */
+      readonly reason: string;
+      readonly vocabSize: number;
+      readonly bosId: number;
+      readonly eosId: number;
     };
 
 /** Text ↔ token ids. */

@@ -69,7 +69,8 @@ export function configFromGguf(reader: WeightReader): ModelConfig {
       field: a("rope.dimension_count"),
     });
   const tokens = md.get("tokenizer.ggml.tokens");
-  const vocabSize = opt(a("vocab_size")) ?? (Array.isArray(tokens) ? tokens.length : reader.find("token_embd.weight")?.shape[0]);
+  // the embedding's rows are the model's vocabulary; a converter's token list may be shorter (padded tables)
+  const vocabSize = opt(a("vocab_size")) ?? reader.find("token_embd.weight")?.shape[0] ?? (Array.isArray(tokens) ? tokens.length : undefined);
   const addBos = md.get("tokenizer.ggml.add_bos_token");
   const name = md.get("general.name");
   const raw = {

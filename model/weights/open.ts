@@ -59,7 +59,7 @@ export function openModel(path: string): LoadedModel {
   try {
     const config = configFromGguf(weights);
     checkTensors(weights, config, `${p} (GGUF metadata)`);
-    return { config, weights, tokenizer: ggufVocab(weights, config), close: () => weights.close() };
+    return { config, weights, tokenizer: ggufTokenizer(weights, config), close: () => weights.close() };
   } catch (e) {
     weights.close();
     throw e;
@@ -119,6 +119,20 @@ function openDir(dir: string): LoadedModel {
   } catch (e) {
     weights.close();
     throw e;
+  }
+}
+
+/**
+ * The tokenizer of a single GGUF: its embedded vocabulary, or — when there is none usable (missing, not
+ * SentencePiece, or not one piece per embedding row) — a token-ids-only tokenizer that names the reason,
+ * so that `--prompt-ids` and token-id prompts still work.
+ */
+function ggufTokenizer(r: WeightReader, cfg: ModelConfig): TokenizerSource {
+  try {
+    return ggufVocab(r, cfg);
+  } catch (e) {
+    if (!(e instanceof ModelConfigError)) throw e;
+    return { kind: "none", reason: e.message, vocabSize: cfg.vocabSize, bosId: cfg.bosId, eosId: cfg.eosId };
   }
 }
 

@@ -91,7 +91,7 @@ describe("openModel", () => {
     expectModelError(() => openModel(REF_ST), REF_ST, "carries no model config", "pass the directory");
   });
 
-  it("a GGUF file without an embedded vocabulary cannot be opened alone", () => {
+  it("a GGUF file without an embedded vocabulary opens with a token-ids-only tokenizer that says why", () => {
     // the reference vocabulary removed: write a copy whose tokens key is renamed
     const d = tmp.make();
     const f = path.join(d, "novocab.gguf");
@@ -99,6 +99,15 @@ describe("openModel", () => {
     const at = b.indexOf(Buffer.from("tokenizer.ggml.tokens"));
     b.write("tokenizer.ggml.tokenz", at);
     writeFileSync(f, b);
-    expectModelError(() => openModel(f), f, "no embedded vocabulary");
+    const m = openModel(f);
+    try {
+      expect(m.config.vocabSize).toBe(512);
+      expect(m.tokenizer.kind).toBe("none");
+      const reason = m.tokenizer.kind === "none" ? m.tokenizer.reason : "";
+      expect(reason).toContain(f);
+      expect(reason).toContain("no embedded vocabulary");
+    } finally {
+      m.close();
+    }
   });
 });

@@ -1,0 +1,84 @@
+/**
+ * A Grok GGUF made elsewhere may carry no vocabulary (or one that does not
+ * match the embedding): the model still loads, token-id prompts work and give
+ * the same ids as the same weights with a tokenizer, and a text prompt fails
+ * with an error that says why and what to do.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf } from "../../model/index.js";
+import { startGateway } from "../../gateway/index.js";
+import { LocalBackend } from "../../stages/index.js";
+
+const root = mkdtempSync(join(tmpdir(), "moe-novocab-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** The tiny model as a directory, and the same tensors in a bare GGUF without tokenizer metadata. */
+function models(): { dir: string; bare: string } {
+  const dir = join(root, "with-tokenizer");
+  generateModel({ config: presetConfig("grok-1-tiny"), outDir: dir, format: "gguf", dtype: "f32", seed: 11 });
+  const m = openModel(dir);
+  try {
+    const bare = join(root, "bare.gguf");
+    const tensors = m.weights.tensors().map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: m.weights.readRaw(t.name).bytes }));
+    writeGguf(bare, { metadata: grokGgufMetadata(m.config, { fileType: 0 }), tensors });
+    return { dir, bare };
+  } finally {
+    m.close();
+  }
+}
+
+describe("a GGUF without a vocabulary", () => {
+  const { dir, bare } = models();
+
+  it("loads; text prompts fail with the reason and the fix", async () => {
+    const served = await loadServingModel(bare);
+    try {
+      expect(served.config.vocabSize).toBe(2048); // from token_embd's rows
+      expect(() => served.tokenizer.encode("hello")).toThrow(TokenizerError);
+      expect(() => served.tokenizer.encode("hello")).toThrow(/no usable tokenizer.*tokenizer\.ggml\.tokens.*--prompt-ids/s);
+    } finally {
+      await served.close();
+    }
+  });
+
+  it("moe generate --prompt-ids gives the same ids as the model with its tokenizer (real process)", () => {
+    const run = (model: string) =>
+      spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "generate", "--model", model, "--prompt-ids", "1,400,500,600", "--max-tokens", "8", "--json"], { encoding: "utf8", timeout: 60_000 });
+    const a = run(bare);
+    const b = run(dir);
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
+    const ja = JSON.parse(a.stdout) as { ids: number[]; text: string };
+    const jb = JSON.parse(b.stdout) as { ids: number[]; text: string };
+    expect(ja.ids).toEqual(jb.ids);
+    expect(ja.ids).toHaveLength(8);
+    expect(ja.text).toBe("");
+    const c = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "generate", "--model", bare, "hello"], { encoding: "utf8", timeout: 60_000 });
+    expect(c.status).toBe(1);
+    expect(c.stderr).toMatch(/no usable tokenizer/);
+  });
+
+  it("the gateway answers token-id prompts and turns text prompts into a 400 that says why", async () => {
+    const served = await loadServingModel(bare);
+    const gw = await startGateway({ backend: new LocalBackend(served.engine), tokenizer: served.tokenizer, config: served.config, modelName: "bare", port: 0 });
+    try {
+      const post = (prompt: unknown) =>
+        fetch(`${gw.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt, max_tokens: 4, temperature: 0, return_token_ids: true }) });
+      const ok = await post([1, 400, 500, 600]);
+      expect(ok.status).toBe(200);
+      const text = await post("hello");
+      expect(text.status).toBe(400);
+      const body = (await text.json()) as { error: { code: string; param: string; message: string } };
+      expect(body.error.code).toBe("tokenizer_unavailable");
+      expect(body.error.param).toBe("prompt");
+      expect(body.error.message).toMatch(/no usable tokenizer/);
+    } finally {
+      await gw.close();
+      await served.close();
+    }
+  });
+});
