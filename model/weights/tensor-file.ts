@@ -127,6 +127,12 @@ export class TensorFileReader implements WeightReader {
     this.metadata = metadata;
     this.list = Object.freeze(tensors.map((t) => Object.freeze({ ...t, shape: Object.freeze([...t.shape]) })));
     this.byName = new Map(this.list.map((t) => [t.name, t]));
+    // llama.cpp's alternative name of the post-MoE norm (SPEC.md §9.3): answer to the canonical one too
+    for (const t of this.list) {
+      const m = /^blk\.(\d+)\.post_ffw_norm\.weight$/.exec(t.name);
+      const canonical = m && `blk.${m[1]}.layer_output_norm.weight`;
+      if (canonical && !this.byName.has(canonical)) this.byName.set(canonical, t);
+    }
   }
 
   get bytesRead(): number {

@@ -1,15 +1,16 @@
 /**
- * A Grok GGUF made elsewhere may carry no vocabulary (or one that does not
- * match the embedding): the model still loads, token-id prompts work and give
+ * Grok GGUFs made elsewhere: one may carry no vocabulary (or one that does not
+ * match the embedding) — the model still loads, token-id prompts work and give
  * the same ids as the same weights with a tokenizer, and a text prompt fails
- * with an error that says why and what to do.
+ * with an error that says why and what to do; another may name the post-MoE
+ * norm `post_ffw_norm` (llama.cpp's alternative) — same logits.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf } from "../../model/index.js";
+import { Engine, generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf } from "../../model/index.js";
 import { startGateway } from "../../gateway/index.js";
 import { LocalBackend } from "../../stages/index.js";
 
@@ -17,7 +18,7 @@ const root = mkdtempSync(join(tmpdir(), "moe-novocab-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The tiny model as a directory, and the same tensors in a bare GGUF without tokenizer metadata. */
-function models(): { dir: string; bare: string } {
+function models(): { dir: string; bare: string; renamed: string } {
   const dir = join(root, "with-tokenizer");
   generateModel({ config: presetConfig("grok-1-tiny"), outDir: dir, format: "gguf", dtype: "f32", seed: 11 });
   const m = openModel(dir);
@@ -25,14 +26,35 @@ function models(): { dir: string; bare: string } {
     const bare = join(root, "bare.gguf");
     const tensors = m.weights.tensors().map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: m.weights.readRaw(t.name).bytes }));
     writeGguf(bare, { metadata: grokGgufMetadata(m.config, { fileType: 0 }), tensors });
-    return { dir, bare };
+    const renamed = join(root, "renamed.gguf");
+    writeGguf(renamed, { metadata: grokGgufMetadata(m.config, { fileType: 0 }), tensors: tensors.map((t) => ({ ...t, name: t.name.replace(/layer_output_norm/, "post_ffw_norm") })) });
+    return { dir, bare, renamed };
   } finally {
     m.close();
   }
 }
 
 describe("a GGUF without a vocabulary", () => {
-  const { dir, bare } = models();
+  const { dir, bare, renamed } = models();
+
+  it("reads blk.N.post_ffw_norm.weight as the post-MoE norm: identical logits", async () => {
+    const a = openModel(dir);
+    const b = openModel(renamed);
+    const ea = await Engine.create(a.config, a.weights);
+    const eb = await Engine.create(b.config, b.weights);
+    try {
+      expect(b.weights.find("blk.3.layer_output_norm.weight")?.name).toBe("blk.3.post_ffw_norm.weight");
+      const p = [1, 300, 301, 302, 303];
+      const la = await ea.forward([{ seq: ea.newSequence(), tokens: p }]);
+      const lb = await eb.forward([{ seq: eb.newSequence(), tokens: p }]);
+      expect(Array.from(lb)).toEqual(Array.from(la));
+    } finally {
+      await ea.close();
+      await eb.close();
+      a.close();
+      b.close();
+    }
+  });
 
   it("loads; text prompts fail with the reason and the fix", async () => {
     const served = await loadServingModel(bare);
