@@ -153,7 +153,8 @@ export class GgufReader extends TensorFileReader {
   readonly dataOffset: number;
 
   private constructor(raf: RandomAccessFile, h: ParsedHeader) {
-    super(raf, new Map(h.kv.map((p) => [p.key, p.value])), h.tensors);
+    const metadata = new Map(h.kv.map((p) => [p.key, p.value]));
+    super(raf, metadata, [...h.tensors, ...splitFusedQkv(h.tensors, metadata)]);
     this.version = h.version;
     this.kv = h.kv;
     this.alignment = h.alignment;
@@ -171,6 +172,41 @@ export class GgufReader extends TensorFileReader {
       throw e;
     }
   }
+}
+
+/**
+ * llama.cpp's optional fused `blk.N.attn_qkv.weight` ([q + 2·kv, in], SPEC.md §9.3) as three views —
+ * `attn_q`, `attn_k`, `attn_v` — over its contiguous row ranges, when the file has no separate ones.
+ * Head counts and sizes come from the `grok.attention.*` metadata; a shape that does not add up is left
+ * alone (the model check then names the missing tensor).
+ */
+export function splitFusedQkv(tensors: readonly TensorInfo[], md: ReadonlyMap<string, unknown>): TensorInfo[] {
+  const num = (k: string) => {
+    const v = md.get(k);
+    return typeof v === "bigint" ? Number(v) : typeof v === "number" ? v : undefined;
+  };
+  const heads = num("grok.attention.head_count");
+  const kvHeads = num("grok.attention.head_count_kv") ?? heads;
+  const dModel = num("grok.embedding_length");
+  const headDim = num("grok.attention.key_length") ?? (dModel !== undefined && heads ? dModel / heads : undefined);
+  if (!heads || !kvHeads || !headDim) return [];
+  const names = new Set(tensors.map((t) => t.name));
+  const out: TensorInfo[] = [];
+  for (const t of tensors) {
+    const m = /^blk\.(\d+)\.attn_qkv\.weight$/.exec(t.name);
+    if (!m || names.has(`blk.${m[1]}.attn_q.weight`) || t.shape.length !== 2) continue;
+    const [rows, inDim] = [t.shape[0]!, t.shape[1]!];
+    const q = heads * headDim;
+    const kv = kvHeads * headDim;
+    if (rows !== q + 2 * kv) continue;
+    const rowBytes = t.byteLength / rows;
+    let start = 0;
+    for (const [part, n] of [["q", q], ["k", kv], ["v", kv]] as const) {
+      out.push({ name: `blk.${m[1]}.attn_${part}.weight`, dtype: t.dtype, shape: [n, inDim], offset: t.offset + start * rowBytes, byteLength: n * rowBytes });
+      start += n;
+    }
+  }
+  return out;
 }
 
 /** Open a GGUF file (v2 or v3). */

@@ -3,7 +3,8 @@
  * match the embedding) — the model still loads, token-id prompts work and give
  * the same ids as the same weights with a tokenizer, and a text prompt fails
  * with an error that says why and what to do; another may name the post-MoE
- * norm `post_ffw_norm` (llama.cpp's alternative) — same logits.
+ * norm `post_ffw_norm` (llama.cpp's alternative), or fuse Q/K/V into
+ * `attn_qkv` (f32 and Q8_0) — same logits.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -34,7 +35,7 @@ function models(): { dir: string; bare: string; renamed: string } {
   }
 }
 
-describe("a GGUF without a vocabulary", () => {
+describe("Grok GGUFs made elsewhere", () => {
   const { dir, bare, renamed } = models();
 
   it("reads blk.N.post_ffw_norm.weight as the post-MoE norm: identical logits", async () => {
@@ -101,6 +102,42 @@ describe("a GGUF without a vocabulary", () => {
     } finally {
       await gw.close();
       await served.close();
+    }
+  });
+
+  it.each(["f32", "q8_0"] as const)("splits a fused blk.N.attn_qkv.weight (%s) into Q, K, V: identical logits", async (dtype) => {
+    const src = join(root, `qkv-src-${dtype}`);
+    generateModel({ config: presetConfig("grok-1-tiny"), outDir: src, format: "gguf", dtype, seed: 12 });
+    const a = openModel(src);
+    const fused = join(root, `fused-${dtype}.gguf`);
+    const raw = (name: string) => a.weights.readRaw(name);
+    const tensors = a.weights
+      .tensors()
+      .filter((t) => !/attn_[qkv]\.weight$/.test(t.name))
+      .map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: raw(t.name).bytes }));
+    for (let l = 0; l < a.config.nLayers; l++) {
+      const [q, k, v] = ["q", "k", "v"].map((x) => raw(`blk.${l}.attn_${x}.weight`));
+      const data = new Uint8Array(q!.bytes.length + k!.bytes.length + v!.bytes.length);
+      data.set(q!.bytes, 0);
+      data.set(k!.bytes, q!.bytes.length);
+      data.set(v!.bytes, q!.bytes.length + k!.bytes.length);
+      tensors.push({ name: `blk.${l}.attn_qkv.weight`, dtype: q!.dtype, shape: [q!.shape[0]! + k!.shape[0]! + v!.shape[0]!, q!.shape[1]!], data });
+    }
+    writeGguf(fused, { metadata: grokGgufMetadata(a.config, { fileType: dtype === "f32" ? 0 : 7 }), tensors });
+    const b = openModel(fused);
+    const ea = await Engine.create(a.config, a.weights);
+    const eb = await Engine.create(b.config, b.weights);
+    try {
+      expect(b.weights.tensors().some((t) => t.name === "blk.0.attn_qkv.weight")).toBe(true);
+      const p = [1, 700, 701, 702, 703, 704];
+      const la = await ea.forward([{ seq: ea.newSequence(), tokens: p }]);
+      const lb = await eb.forward([{ seq: eb.newSequence(), tokens: p }]);
+      expect(Array.from(lb)).toEqual(Array.from(la));
+    } finally {
+      await ea.close();
+      await eb.close();
+      a.close();
+      b.close();
     }
   });
 });
