@@ -34,6 +34,11 @@ function constant(v: number, dflt: number): number {
 }
 
 /** Read the model configuration from a GGUF's metadata (`general.architecture` must be `grok`). */
+/** `id` when it names a token of a `vocab`-sized vocabulary, else undefined. */
+function inVocab(id: number, vocab: number | undefined): number | undefined {
+  return Number.isInteger(id) && id >= 0 && (vocab === undefined || id < vocab) ? id : undefined;
+}
+
 export function configFromGguf(reader: WeightReader): ModelConfig {
   const file = reader.file;
   const md = reader.metadata;
@@ -94,7 +99,8 @@ export function configFromGguf(reader: WeightReader): ModelConfig {
     bosId: num("tokenizer.ggml.bos_token_id", SPECIAL_DEFAULTS.bosId),
     eosId: num("tokenizer.ggml.eos_token_id", SPECIAL_DEFAULTS.eosId),
     unkId: num("tokenizer.ggml.unknown_token_id", SPECIAL_DEFAULTS.unkId),
-    padId: num("tokenizer.ggml.padding_token_id", SPECIAL_DEFAULTS.padId),
+    // padding is never used by the engine; converters sometimes store -1 / 2^32-1 for "none"
+    padId: inVocab(num("tokenizer.ggml.padding_token_id", SPECIAL_DEFAULTS.padId), vocabSize) ?? SPECIAL_DEFAULTS.padId,
     addBos: typeof addBos === "boolean" ? addBos : true,
     tiedEmbeddings: reader.find("output.weight") === undefined,
   };
