@@ -33,12 +33,12 @@ function constant(v: number, dflt: number): number {
   return Math.fround(v) === Math.fround(dflt) ? dflt : f32Decimal(v);
 }
 
-/** Read the model configuration from a GGUF's metadata (`general.architecture` must be `grok`). */
 /** `id` when it names a token of a `vocab`-sized vocabulary, else undefined. */
 function inVocab(id: number, vocab: number | undefined): number | undefined {
   return Number.isInteger(id) && id >= 0 && (vocab === undefined || id < vocab) ? id : undefined;
 }
 
+/** Read the model configuration from a GGUF's metadata (`general.architecture` must be `grok`). */
 export function configFromGguf(reader: WeightReader): ModelConfig {
   const file = reader.file;
   const md = reader.metadata;
