@@ -10,6 +10,7 @@ import { register as registerUp } from "./up.js";
 import { register as registerNode } from "./node.js";
 import { register as registerStatus } from "./status.js";
 import { register as registerDemo } from "./demo.js";
+import { register as registerBench } from "./bench.js";
 
 /** Attach every sub-command to `program`. */
 export function registerCommands(program: Command): void {
@@ -24,4 +25,5 @@ export function registerCommands(program: Command): void {
   registerNode(program);
   registerStatus(program);
   registerDemo(program);
+  registerBench(program);
 }

@@ -167,18 +167,18 @@ export class StageHost {
         { kind: "stage.forward", row: Uint32Array.from(m.seq, (_, i) => i), seq: m.seq, pos: m.pos, token: m.token, hidden: h, dModel: D, wireDtype: this.opts.wireDtype ?? "f32", extra: m.extra, batch: m.batch },
         { deadlineMs: deadlineLeft(deadline) },
       );
-    return this.sample(groups, h, extra, t0);
+    return this.sample(groups, h, extra);
   }
 
   /** Last stage: head on each sequence's last row, then sample. */
-  private async sample(groups: readonly RowGroup[], h: Float32Array, extra: PipelineExtra, t0: number): Promise<Message> {
+  private async sample(groups: readonly RowGroup[], h: Float32Array, extra: PipelineExtra): Promise<Message> {
+    const t0 = performance.now();
     const cfg = this.opts.config;
     const D = cfg.dModel;
     const V = cfg.vocabSize;
     const last = new Float32Array(groups.length * D);
     groups.forEach((g, i) => last.set(h.subarray((g.start + g.count - 1) * D, (g.start + g.count) * D), i * D));
     const logits = await this.head!.run(last);
-    this.stats.busySeconds += 0; // head time is inside the stage's busy time below
     const seq = new Uint32Array(groups.length);
     const token = new Uint32Array(groups.length);
     const logprob = new Float32Array(groups.length);
@@ -193,7 +193,7 @@ export class StageHost {
       token[i] = s.token;
       logprob[i] = s.logprob;
     });
-    this.stats.busySeconds += (performance.now() - t0) / 1000 - 0;
+    this.stats.busySeconds += (performance.now() - t0) / 1000; // head + sampling (the layers were counted in forward)
     if (extra.logits?.length)
       return { kind: "stage.logits", row: Uint32Array.from(seq, (_, i) => i), seq, pos: Uint32Array.from(groups, (g) => g.lastPos), token, logprob, hidden: logits, dModel: V, wireDtype: "f32" };
     return { kind: "stage.tokens", seq, token, logprob };

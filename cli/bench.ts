@@ -1,0 +1,13 @@
+/** `moe bench <name>`: the same benchmarks as `npm run bench -- <name>` (never part of `npm test`). */
+import type { Command } from "commander";
+import { BENCHES, runBenches } from "../bench/index.js";
+
+export function register(program: Command): void {
+  program
+    .command("bench")
+    .description(`run a benchmark: ${BENCHES.join(", ")} (all when none is named)`)
+    .argument("[name]", "which benchmark")
+    .argument("[args...]", "arguments for the benchmark")
+    .allowUnknownOption(true)
+    .action(async (name: string | undefined, args: string[]) => runBenches(name ? [name] : [], args));
+}
