@@ -201,6 +201,9 @@ export class StageHost {
 
   /** The caches of a row group's sequence; a group starting at position 0 starts a fresh sequence. */
   private cachesFor(g: RowGroup): LayerKv[] {
+    const ctx = this.opts.config.contextLength;
+    if (g.lastPos >= ctx)
+      throw Object.assign(new Error(`${this.opts.name}: sequence ${g.seq} would reach position ${g.lastPos}, past the context length ${ctx}`), { code: "CONTEXT_EXCEEDED" });
     let kv = this.caches.get(g.seq);
     if (g.firstPos === 0) {
       kv = this.stack.newCaches();
