@@ -6,7 +6,7 @@
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { PRESETS, loadConfigJson, presetConfig, type ModelConfig } from "../model/index.js";
+import { PRESETS, configFromGguf, loadConfigJson, openGguf, presetConfig, type ModelConfig } from "../model/index.js";
 import {
   ClusterConfigError,
   comparePlans,
@@ -57,7 +57,7 @@ function nonNegativeInt(v: string): number {
   return n;
 }
 
-/** A preset name, a model directory (config.json) or a config.json file. */
+/** A preset name, a model directory (config.json), a config.json file or a GGUF file (its metadata). */
 export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConfig; source: string } {
   if (PRESETS[arg]) return { cfg: presetConfig(arg), source: arg };
   const candidates = isAbsolute(arg) ? [arg] : [resolve(arg), ...(relativeTo ? [resolve(relativeTo, arg)] : [])];
@@ -71,8 +71,15 @@ export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConf
     if (!existsSync(cfgFile)) throw new ClusterConfigError(`${path}: no config.json in the model directory`, { file: path, fix: "run `moe model init` or pass a preset name" });
     return { cfg: loadConfigJson(cfgFile), source: path };
   }
-  if (extname(path).toLowerCase() === ".gguf")
-    throw new ClusterConfigError(`${path}: planning from a GGUF file is not supported yet`, { file: path, fix: "pass the model directory (with config.json) or a preset name" });
+  if (extname(path).toLowerCase() === ".gguf") {
+    // the GGUF's metadata is the config; only the header is read
+    const reader = openGguf(path);
+    try {
+      return { cfg: configFromGguf(reader), source: path };
+    } finally {
+      reader.close();
+    }
+  }
   return { cfg: loadConfigJson(path), source: path };
 }
 

@@ -18,6 +18,17 @@ function moe(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 describe("moe plan (real process)", () => {
+  it("plans a single GGUF file from its metadata (the public reference model)", async () => {
+    const out = join(dir, "gguf-plan.json");
+    const r = await moe("--model", "../shared/grok-1/reference/grok-public-b.q8_0.gguf", "--cluster", "configs/clusters/local.yaml", "--replan", "--dtype", "q8_0", "--out", out);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(readFileSync(out, "utf8")) as PlanJson;
+    expect(plan.model).toMatchObject({ name: "grok-public-b", layers: 3, experts: 8, dModel: 128 });
+    expect(plan.fits).toBe(true);
+    expect(plan.experts).toHaveLength(3 * 8);
+  });
+
   it("plans int8 Grok-1 on 8× H100 and writes plan.json", async () => {
     const out = join(dir, "plan.json");
     const r = await moe("--model", "grok-1", "--cluster", "configs/clusters/h100x8.yaml", "--dtype", "int8", "--out", out);
