@@ -51,15 +51,15 @@ export class AttentionBlock {
     const S = P + T;
     const x = new Float32Array(B * T * D);
     const positions = new Float64Array(B * T);
-    const pastK = new Float32Array(B * P * row);
-    const pastV = new Float32Array(B * P * row);
+    const pastKt = new Float32Array(B * P * row); // [B, KVH, hd, P]
+    const pastV = new Float32Array(B * P * row); // [B, KVH, P, hd]
     const mask = new Float32Array(B * T * S).fill(MASKED);
     for (let b = 0; b < B; b++) {
       const it = items[b]!;
       const len = it.kv.len;
       x.set(it.x, b * T * D);
-      pastK.set(it.kv.keys(), b * P * row);
-      pastV.set(it.kv.values(), b * P * row);
+      it.kv.copyKeysT(pastKt, b * P * row, P);
+      it.kv.copyValues(pastV, b * P * row, P);
       for (let t = 0; t < T; t++) {
         positions[b * T + t] = len + t;
         const m0 = (b * T + t) * S;
@@ -72,8 +72,8 @@ export class AttentionBlock {
       x: f32Tensor(x, [B, T, D]),
       cos: f32Tensor(cos, [B, T, hd / 2]),
       sin: f32Tensor(sin, [B, T, hd / 2]),
-      past_k: f32Tensor(pastK, [B, P, KVH, hd]),
-      past_v: f32Tensor(pastV, [B, P, KVH, hd]),
+      past_kt: f32Tensor(pastKt, [B, KVH, hd, P]),
+      past_v: f32Tensor(pastV, [B, KVH, P, hd]),
       mask: f32Tensor(mask, [B, 1, T, S]),
     });
     const hAll = out.h!.data as Float32Array;

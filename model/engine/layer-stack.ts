@@ -49,7 +49,7 @@ export class LayerStack {
 
   /** Fresh per-layer caches for one sequence. */
   newCaches(): LayerKv[] {
-    return this.attention.map(() => new LayerKv(this.cfg.nKvHeads * this.cfg.headDim));
+    return this.attention.map(() => new LayerKv(this.cfg.nKvHeads, this.cfg.headDim));
   }
 
   /** Forward the batch through every layer; returns the residual rows [N, D] in item order. */

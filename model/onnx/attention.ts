@@ -4,12 +4,17 @@
  * positions (prefill and decode alike):
  *
  *   a = rms(x)·attn_norm;  q,k,v = Wq a, Wk a, Wv a;  RoPE(q, k)
- *   K = [past_k ; k],  V = [past_v ; v]                       (per sequence)
- *   s = softcap(q·K · attnScale) + mask;  o = Wo (softmax(s) V)
+ *   s = softcap([q·K_pastᵀ , q·kᵀ] · attnScale) + mask;  p = softmax(s)
+ *   o = Wo (p_past·V_past + p_new·v)                          (per sequence)
  *   h = x + rms(o)·attn_output_norm;   m = rms(h)·ffn_norm   (router/expert input)
  *
+ * The cached keys and values are read where they are, in the layout the
+ * matmuls want (keys transposed): the graph never concatenates or transposes
+ * the cache, so a decode step costs one copy of it (into the batch tensor), not four.
+ *
  * Inputs  x [B,T,D], cos/sin [B,T,hd/2] (RoPE angles of each new token),
- *         past_k/past_v [B,P,KVH,hd], mask [B,1,T,P+T] (0 = visible, -1e30 = hidden).
+ *         past_kt [B,KVH,hd,P] (rotated keys, transposed), past_v [B,KVH,P,hd],
+ *         mask [B,1,T,P+T] (0 = visible, -1e30 = hidden; past columns first).
  * Outputs h [B,T,D], m [B,T,D], k_new/v_new [B,T,KVH,hd] (rotated k, raw v).
  */
 import type { ModelConfig } from "../config.js";
@@ -39,8 +44,8 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const x = g.input("x", Elem.FLOAT, ["B", "T", D]);
   const cos = g.input("cos", Elem.FLOAT, ["B", "T", hd / 2]);
   const sin = g.input("sin", Elem.FLOAT, ["B", "T", hd / 2]);
-  const pastK = g.input("past_k", Elem.FLOAT, ["B", "P", KVH, hd]);
-  const pastV = g.input("past_v", Elem.FLOAT, ["B", "P", KVH, hd]);
+  const pastKt = g.input("past_kt", Elem.FLOAT, ["B", KVH, hd, "P"]);
+  const pastV = g.input("past_v", Elem.FLOAT, ["B", KVH, "P", hd]);
   const mask = g.input("mask", Elem.FLOAT, ["B", 1, "T", "S"]);
 
   const a = rmsNorm(g, x, w.attnNorm, cfg.rmsEps, "attn_norm");
@@ -60,23 +65,24 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const qr = rope(q);
   const kr = rope(k);
 
-  const kAll = g.op("Concat", [pastK, kr], { axis: 1 }); // [B,S,KVH,hd]
-  const vAll = g.op("Concat", [pastV, v], { axis: 1 });
-
   // GQA: query head h = kv·G + j reads kv head kv. Rows of the score matrix are j·T + t.
   const qg = g.op("Reshape", [qr, g.i64("qg_shape", [0, 0, KVH, G, hd])]); // [B,T,KVH,G,hd]
   const qt = g.op("Transpose", [qg], { perm: [0, 2, 3, 1, 4] }); // [B,KVH,G,T,hd]
   const qf = g.op("Reshape", [qt, g.i64("qf_shape", [0, 0, -1, hd])]); // [B,KVH,G·T,hd]
-  const kt = g.op("Transpose", [kAll], { perm: [0, 2, 3, 1] }); // [B,KVH,hd,S]
-  const vt = g.op("Transpose", [vAll], { perm: [0, 2, 1, 3] }); // [B,KVH,S,hd]
+  const knT = g.op("Transpose", [kr], { perm: [0, 2, 3, 1] }); // [B,KVH,hd,T]
+  const vn = g.op("Transpose", [v], { perm: [0, 2, 1, 3] }); // [B,KVH,T,hd]
 
-  let s = g.op("MatMul", [qf, kt]); // [B,KVH,G·T,S]
+  const sPast = g.op("MatMul", [qf, pastKt]); // [B,KVH,G·T,P]
+  const sNew = g.op("MatMul", [qf, knT]); // [B,KVH,G·T,T]
+  let s = g.op("Concat", [sPast, sNew], { axis: 3 }); // [B,KVH,G·T,S]
   s = g.op("Mul", [s, g.scalar("attn_scale", cfg.attnScale)]);
   s = softcap(g, s, cfg.attnSoftcap, "softcap");
   const maskG = g.op("Tile", [mask, g.i64("mask_rep", [1, 1, G, 1])]); // [B,1,G·T,S]
   s = g.op("Add", [s, maskG]);
   const p = g.op("Softmax", [s], { axis: -1 });
-  const o = g.op("MatMul", [p, vt]); // [B,KVH,G·T,hd]
+  const sizes = g.op("Concat", [g.op("Shape", [pastKt], { start: 3, end: 4 }), g.op("Shape", [knT], { start: 3, end: 4 })], { axis: 0 }); // [P, T]
+  const [pPast, pNew] = g.opN("Split", [p, sizes], 2, { axis: 3 });
+  const o = g.op("Add", [g.op("MatMul", [pPast!, pastV]), g.op("MatMul", [pNew!, vn])]); // [B,KVH,G·T,hd]
   const o5 = g.op("Reshape", [o, g.i64("o5_shape", [0, 0, G, -1, hd])]); // [B,KVH,G,T,hd]
   const ot = g.op("Transpose", [o5], { perm: [0, 3, 1, 2, 4] }); // [B,T,KVH,G,hd]
   const oc = g.op("Reshape", [ot, g.i64("oc_shape", [0, 0, -1])]); // [B,T,H·hd]
