@@ -7,6 +7,7 @@
  * every frame back with apache-arrow's own reader.
  */
 import { Builder } from "flatbuffers";
+import { CONTINUATION, MESSAGE_HEADER_RECORD_BATCH, MESSAGE_HEADER_SCHEMA, METADATA_V5, PRECISIONS, TYPE_FIXED_SIZE_LIST, TYPE_FLOAT, TYPE_INT } from "./ipc-format.js";
 
 /** One column to write: its Arrow type and its values (already of the right length). */
 export type IpcColumn =
@@ -14,15 +15,8 @@ export type IpcColumn =
   | { readonly name: string; readonly type: "f32"; readonly values: Float32Array }
   | { readonly name: string; readonly type: "list"; readonly listSize: number; readonly half: boolean; readonly values: Float32Array | Uint16Array };
 
-const METADATA_V5 = 4;
-const HEADER_SCHEMA = 1;
-const HEADER_RECORD_BATCH = 3;
-const TYPE_INT = 2;
-const TYPE_FLOAT = 3;
-const TYPE_FIXED_SIZE_LIST = 16;
-const PRECISION_HALF = 0;
-const PRECISION_SINGLE = 1;
-const CONTINUATION = 0xffffffff;
+const PRECISION_HALF = PRECISIONS.indexOf("half");
+const PRECISION_SINGLE = PRECISIONS.indexOf("single");
 
 const pad8 = (n: number) => (n + 7) & ~7;
 
@@ -102,7 +96,7 @@ function schemaMessage(metadata: ReadonlyMap<string, string>, columns: readonly 
   b.addFieldOffset(2, metaVec, 0);
   b.addFieldInt16(0, 0, 0); // little endian
   const schema = b.endObject();
-  return finishMessage(b, HEADER_SCHEMA, schema, 0);
+  return finishMessage(b, MESSAGE_HEADER_SCHEMA, schema, 0);
 }
 
 function field(b: Builder, c: IpcColumn): number {
@@ -182,5 +176,5 @@ function recordBatchMessage(rows: number, nodes: readonly { length: number }[], 
   b.addFieldOffset(1, nodesVec, 0);
   b.addFieldOffset(2, buffersVec, 0);
   const batch = b.endObject();
-  return finishMessage(b, HEADER_RECORD_BATCH, batch, bodyLength);
+  return finishMessage(b, MESSAGE_HEADER_RECORD_BATCH, batch, bodyLength);
 }

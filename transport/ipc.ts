@@ -18,6 +18,7 @@
  * FixedSizeList only.
  */
 import { MalformedFrameError, SchemaMismatchError } from "./errors.js";
+import { MESSAGE_HEADER_RECORD_BATCH, MESSAGE_HEADER_SCHEMA, METADATA_V5, PRECISIONS, TYPE_FIXED_SIZE_LIST, TYPE_FLOAT, TYPE_INT } from "./ipc-format.js";
 
 /** Arrow type of a verified field. */
 export type IpcType =
@@ -63,13 +64,6 @@ export interface IpcLayout {
 /** Caps on counts, so the work per frame stays small. */
 const LIMITS = { fields: 16, children: 1, depth: 2, metadata: 32, nodes: 32, buffers: 64, name: 64, value: 8192 };
 
-const MESSAGE_HEADER_SCHEMA = 1;
-const MESSAGE_HEADER_RECORD_BATCH = 3;
-const METADATA_V5 = 4;
-const TYPE_INT = 2;
-const TYPE_FLOAT = 3;
-const TYPE_FIXED_SIZE_LIST = 16;
-const PRECISIONS = ["half", "single", "double"] as const;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function malformed(message: string): never {

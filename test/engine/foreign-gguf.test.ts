@@ -11,11 +11,25 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine, generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf } from "../../model/index.js";
+import { Engine, generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf, type LoadedModel } from "../../model/index.js";
 import { startGateway } from "../../gateway/index.js";
 import { LocalBackend } from "../../stages/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-novocab-"));
+
+/** Both models give bit-identical logits for `prompt`. */
+async function expectSameLogits(a: LoadedModel, b: LoadedModel, prompt: number[]): Promise<void> {
+  const ea = await Engine.create(a.config, a.weights);
+  const eb = await Engine.create(b.config, b.weights);
+  try {
+    const la = await ea.forward([{ seq: ea.newSequence(), tokens: prompt }]);
+    const lb = await eb.forward([{ seq: eb.newSequence(), tokens: prompt }]);
+    expect(Array.from(lb)).toEqual(Array.from(la));
+  } finally {
+    await ea.close();
+    await eb.close();
+  }
+}
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** The tiny model as a directory, and the same tensors in a bare GGUF without tokenizer metadata. */
@@ -41,17 +55,10 @@ describe("Grok GGUFs made elsewhere", () => {
   it("reads blk.N.post_ffw_norm.weight as the post-MoE norm: identical logits", async () => {
     const a = openModel(dir);
     const b = openModel(renamed);
-    const ea = await Engine.create(a.config, a.weights);
-    const eb = await Engine.create(b.config, b.weights);
     try {
       expect(b.weights.find("blk.3.layer_output_norm.weight")?.name).toBe("blk.3.post_ffw_norm.weight");
-      const p = [1, 300, 301, 302, 303];
-      const la = await ea.forward([{ seq: ea.newSequence(), tokens: p }]);
-      const lb = await eb.forward([{ seq: eb.newSequence(), tokens: p }]);
-      expect(Array.from(lb)).toEqual(Array.from(la));
+      await expectSameLogits(a, b, [1, 300, 301, 302, 303]);
     } finally {
-      await ea.close();
-      await eb.close();
       a.close();
       b.close();
     }
@@ -125,17 +132,10 @@ describe("Grok GGUFs made elsewhere", () => {
     }
     writeGguf(fused, { metadata: grokGgufMetadata(a.config, { fileType: dtype === "f32" ? 0 : 7 }), tensors });
     const b = openModel(fused);
-    const ea = await Engine.create(a.config, a.weights);
-    const eb = await Engine.create(b.config, b.weights);
     try {
       expect(b.weights.tensors().some((t) => t.name === "blk.0.attn_qkv.weight")).toBe(true);
-      const p = [1, 700, 701, 702, 703, 704];
-      const la = await ea.forward([{ seq: ea.newSequence(), tokens: p }]);
-      const lb = await eb.forward([{ seq: eb.newSequence(), tokens: p }]);
-      expect(Array.from(lb)).toEqual(Array.from(la));
+      await expectSameLogits(a, b, [1, 700, 701, 702, 703, 704]);
     } finally {
-      await ea.close();
-      await eb.close();
       a.close();
       b.close();
     }
