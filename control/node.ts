@@ -219,7 +219,7 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   const stage0 = processByName(runtime, runtime.stages[0]!);
   const curve = keys ? clientCurve(keys) : undefined;
   const backend = new PipelineClient({ endpoint: stage0.endpoint, stages: runtime.stages.length, vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: runtime.timeouts.stepMs, curve, logger });
-  const monitor = new ClusterMonitor(runtime, { curve, logger });
+  const monitor = new ClusterMonitor(runtime, { curve, logger, intervalMs: 500 });
   monitor.start();
   const [host, port] = splitHostPort(p.bind);
   let gateway: Gateway;
@@ -233,6 +233,8 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
       port,
       limits: runtime.limits ?? undefined,
       expertLoad: () => monitor.expertLoad(),
+      // sequences holding KV caches, as the stages last reported (every stage holds the same sequences)
+      kvSequences: () => Math.max(0, ...monitor.snapshot().map((st) => st.status?.stage?.live ?? 0)),
       clusterStatus: async () => {
         await monitor.poll();
         return monitor.hostStates();

@@ -105,12 +105,15 @@ describe("gateway over the local cluster", () => {
     const reader = res.body!.getReader();
     await reader.read(); // first chunk arrived: the sequence is running
     expect((await stageLeftovers(monitor)).live).toBeGreaterThan(0);
+    expect(await waitFor(async () => ((await scrape(url)).get("moe_kv_sequences") ?? 0) > 0, 3000)).toBe(true);
     abort.abort();
     const freed = await waitFor(async () => {
       const [m, left] = await Promise.all([scrape(url), stageLeftovers(monitor)]);
       return m.get("moe_running_sequences") === 0 && left.live === 0;
     }, 1000);
     expect(freed).toBe(true);
+    // the gateway's own metric follows the stages' reports (polled every 0.5 s)
+    expect(await waitFor(async () => (await scrape(url)).get("moe_kv_sequences") === 0, 3000)).toBe(true);
   });
 
   it("/health is green with every host up and red when one dies", async () => {
