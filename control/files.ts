@@ -41,7 +41,7 @@ const endpoint = z.string().min(1);
 const processSchema = z.looseObject({
   name: z.string().min(1),
   host: z.string().min(1),
-  role: z.enum(["stage", "expert", "gateway"]),
+  role: z.enum(["stage", "expert", "router", "gateway"]),
   endpoint,
   bind: endpoint,
   control: endpoint,

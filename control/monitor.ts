@@ -82,14 +82,16 @@ export class ClusterMonitor {
         const r: PingResult = await c.ping(timeout);
         const prev = this.states.get(p.name)!;
         this.states.set(p.name, { process: p, up: r.up, rttMs: r.rttMs, status: r.status, error: r.error, lastSeen: r.up ? Date.now() : prev.lastSeen });
-        if (r.up && p.stage) await this.pollLoad(c, p, timeout);
+        // token counts live where the router runs: in the stage process, or in a router process of its own
+        const routes = p.routerOf?.layers ?? (p.stage && !p.stage.routerEndpoint ? p.stage.layers : undefined);
+        if (r.up && routes) await this.pollLoad(c, routes, timeout);
       }),
     );
     return this.snapshot();
   }
 
-  private async pollLoad(c: ControlClient, p: RuntimeProcess, timeout: number): Promise<void> {
-    const [first, end] = p.stage!.layers;
+  private async pollLoad(c: ControlClient, layers: readonly [number, number], timeout: number): Promise<void> {
+    const [first, end] = layers;
     const page = loadPageLayers(this.runtime.model.experts);
     for (let a = first; a < end; a += page) {
       const r = await c.ping(timeout, [a, Math.min(end, a + page)]);

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "pino";
 import { loadTokenizer, openModel, routerWeights, type ModelConfig } from "../model/index.js";
-import { RouterCore, ZmqExpertTransport, placementKey } from "../router/index.js";
+import { RemoteRouter, RouterCore, RouterService, ZmqExpertTransport, placementKey } from "../router/index.js";
 import { ExpertHost, PipelineClient, StageHost } from "../stages/index.js";
 import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
 import { startGateway, type Gateway } from "../gateway/index.js";
@@ -52,7 +52,14 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const logger = opts.logger.child({ process: p.name, role: p.role });
   const keys = opts.runtime.curve ? loadClusterKeys(opts.runtime.curve.keysDir) : undefined;
   const started = Date.now();
-  const role = p.role === "stage" ? await startStage(opts.runtime, p, keys, logger) : p.role === "expert" ? await startExperts(opts.runtime, p, keys, logger) : await startGatewayRole(opts, p, keys, logger);
+  const role =
+    p.role === "stage"
+      ? await startStage(opts.runtime, p, keys, logger)
+      : p.role === "router"
+        ? await startRouter(opts.runtime, p, keys, logger)
+        : p.role === "expert"
+          ? await startExperts(opts.runtime, p, keys, logger)
+          : await startGatewayRole(opts, p, keys, logger);
   const status = (load?: readonly [number, number]): ProcessStatus =>
     role.status({ name: p.name, host: p.host, role: p.role, pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, rssBytes: process.memoryUsage.rss() }, load);
   let control: ControlServer;
@@ -93,23 +100,46 @@ function openChecked(runtime: Runtime, p: RuntimeProcess): ReturnType<typeof ope
   return m;
 }
 
+/** A RouterCore for layers [first, end) with its ZeroMQ transport to the expert hosts holding them. */
+function buildRouter(runtime: Runtime, p: RuntimeProcess, m: ReturnType<typeof openModel>, layers: readonly [number, number], name: string, keys: ClusterKeys | undefined, logger: Logger) {
+  const cfg = m.config;
+  const [first, end] = layers;
+  const mine = runtime.experts.filter((x) => x.layer >= first && x.layer < end);
+  const hostNames = new Set(mine.flatMap((x) => x.hosts));
+  const hosts = new Map([...hostNames].map((h) => [h, runtime.expertHosts[h]!] as const));
+  for (const [h, ep] of hosts) if (ep === undefined) throw new RuntimeLayoutError(`${p.name}: expert host '${h}' has no expert process in runtime.json`, { process: p.name, host: h });
+  const routers = new Map<number, Float32Array>();
+  for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
+  const placement = new Map(mine.map((x) => [placementKey(x.layer, x.expert), [...x.hosts]]));
+  const transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
+  const replicaWeights = new Map(mine.filter((x) => x.weights).map((x) => [placementKey(x.layer, x.expert), [...x.weights!]]));
+  return { router: new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights }), transport };
+}
+
+/** What a router reports: rows in flight, hosts it considers down, wire totals, and (asked for) its token counts. */
+function routerStatus(router: RouterCore, transport: ZmqExpertTransport, layers: readonly [number, number], load: readonly [number, number] | undefined) {
+  let inflightRows = 0;
+  const downHosts: string[] = [];
+  for (const [h, st] of router.hostHealth()) {
+    inflightRows += st.inflightRows;
+    if (st.downUntil > Date.now()) downHosts.push(h);
+  }
+  const [first, end] = layers;
+  const a = load ? Math.max(first, load[0]) : 0;
+  const b = load ? Math.min(end, load[1]) : 0;
+  return { inflightRows, downHosts, wire: wireTotals(transport), ...(load ? { load: { first: a, counts: router.load.slice(a, Math.max(a, b)).map((r) => [...r]) } } : {}) };
+}
+
 async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
   const s = p.stage!;
   const m = openChecked(runtime, p);
   const cfg = m.config;
   const [first, end] = s.layers;
-  const mine = runtime.experts.filter((x) => x.layer >= first && x.layer < end);
-  const hostNames = new Set(mine.flatMap((x) => x.hosts));
-  const hosts = new Map([...hostNames].map((h) => [h, runtime.expertHosts[h]!] as const));
-  let transport: ZmqExpertTransport | undefined;
+  let local: ReturnType<typeof buildRouter> | undefined;
+  let remote: RemoteRouter | undefined;
   try {
-    for (const [h, ep] of hosts) if (ep === undefined) throw new RuntimeLayoutError(`${p.name}: expert host '${h}' has no expert process in runtime.json`, { process: p.name, host: h });
-    const routers = new Map<number, Float32Array>();
-    for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
-    const placement = new Map(mine.map((x) => [placementKey(x.layer, x.expert), [...x.hosts]]));
-    transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name: s.router, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
-    const replicaWeights = new Map(mine.filter((x) => x.weights).map((x) => [placementKey(x.layer, x.expert), [...x.weights!]]));
-    const router = new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights });
+    if (s.routerEndpoint) remote = new RemoteRouter({ endpoint: s.routerEndpoint, dModel: cfg.dModel, name: p.name, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger });
+    else local = buildRouter(runtime, p, m, s.layers, s.router, keys, logger);
     const stage = await StageHost.start({
       name: p.name,
       config: cfg,
@@ -117,42 +147,56 @@ async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys
       layers: [first, end],
       endpoint: p.bind,
       ...(s.next ? { next: s.next } : {}),
-      router,
+      router: local?.router ?? remote!,
       compute: { threads: p.threads, executionProvider: p.executionProvider },
       wireDtype: runtime.wireDtype,
       curveServer: keys ? serverCurve(keys) : undefined,
       curveClient: keys ? clientCurve(keys) : undefined,
       logger,
     });
-    const t = transport;
     return {
       endpoint: stage.endpoint,
       status: (base, load) => {
-        const health = router.hostHealth();
-        let inflightRows = 0;
-        const downHosts: string[] = [];
-        for (const [h, st] of health) {
-          inflightRows += st.inflightRows;
-          if (st.downUntil > Date.now()) downHosts.push(h);
-        }
-        const out: ProcessStatus = {
-          ...base,
-          stage: { index: s.index, layers: [first, end], live: stage.liveSequences, busySeconds: stage.stats.busySeconds, requests: stage.stats.requests, rows: stage.stats.rows, inflightRows, downHosts },
-          wire: wireTotals(t),
-        };
-        if (!load) return out;
-        const a = Math.max(first, load[0]);
-        const b = Math.min(end, load[1]);
-        return { ...out, load: { first: a, counts: router.load.slice(a, Math.max(a, b)).map((r) => [...r]) } };
+        const stats = { index: s.index, layers: [first, end] as [number, number], live: stage.liveSequences, busySeconds: stage.stats.busySeconds, requests: stage.stats.requests, rows: stage.stats.rows };
+        if (!local) return { ...base, stage: { ...stats, inflightRows: 0, downHosts: [] } }; // its router process reports those
+        const { inflightRows, downHosts, wire, ...rest } = routerStatus(local.router, local.transport, s.layers, load);
+        return { ...base, stage: { ...stats, inflightRows, downHosts }, wire, ...rest };
       },
       close: async () => {
         await stage.close();
-        await t.close();
+        await local?.transport.close();
+        await remote?.close();
         m.close();
       },
     };
   } catch (e) {
-    await transport?.close();
+    await local?.transport.close();
+    await remote?.close();
+    m.close();
+    throw e;
+  }
+}
+
+/** A router in a process of its own, serving its stage's `router.request`s. */
+async function startRouter(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
+  const r = p.routerOf!;
+  const m = openChecked(runtime, p);
+  let built: ReturnType<typeof buildRouter> | undefined;
+  try {
+    built = buildRouter(runtime, p, m, r.layers, p.name, keys, logger);
+    const service = await RouterService.start({ name: p.name, endpoint: p.bind, core: built.router, dModel: m.config.dModel, wireDtype: runtime.wireDtype, curve: keys ? serverCurve(keys) : undefined, logger });
+    const { router, transport } = built;
+    return {
+      endpoint: service.endpoint,
+      status: (base, load) => ({ ...base, router: { index: r.index, layers: [r.layers[0], r.layers[1]] }, ...routerStatus(router, transport, r.layers, load) }),
+      close: async () => {
+        await service.close();
+        await transport.close();
+        m.close();
+      },
+    };
+  } catch (e) {
+    await built?.transport.close();
     m.close();
     throw e;
   }

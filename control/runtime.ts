@@ -13,8 +13,8 @@ import type { ModelConfig } from "../model/index.js";
 import type { ClusterSpec, HostSpec, PlanJson } from "../planner/index.js";
 import { PlanNotServableError, RuntimeLayoutError } from "./errors.js";
 
-/** What a process does. Routers run inside their stage's process. */
-export type ProcessRole = "stage" | "expert" | "gateway";
+/** What a process does. A router runs inside its stage's process unless the plan puts it on another host. */
+export type ProcessRole = "stage" | "expert" | "router" | "gateway";
 
 /** A stage process's share of the plan. */
 export interface StageAssignment {
@@ -26,8 +26,16 @@ export interface StageAssignment {
   readonly next: string | null;
   /** Name of the co-located router (sender name on dispatches). */
   readonly router: string;
-  /** Host the plan put the router on (informational: routers always run inside their stage's process here). */
+  /** Host the plan put the router on. */
   readonly plannedRouterHost: string;
+  /** Data endpoint of this stage's router process when it runs on another host; null: in this process. */
+  readonly routerEndpoint?: string | null;
+}
+
+/** A router process's share of the plan: the stage it serves. */
+export interface RouterAssignment {
+  readonly index: number;
+  readonly layers: readonly [number, number];
 }
 
 /** One process of the cluster. */
@@ -50,6 +58,8 @@ export interface RuntimeProcess {
   /** True when the machine that computed this runtime starts it (`moe up`); others run `moe node` themselves. */
   readonly local: boolean;
   readonly stage?: StageAssignment;
+  /** The stage a router process serves. */
+  readonly routerOf?: RouterAssignment;
   /** (layer, expert) pairs held by an expert process. */
   readonly experts?: readonly (readonly [number, number])[];
 }
@@ -130,7 +140,7 @@ export const DEFAULT_DISPATCH_MS = 5_000;
 export const DEFAULT_GATEWAY_PORT = 8000;
 
 /** Keys a per-role `ports:` map may have. */
-const PORT_KEYS = ["stage", "expert", "gateway"] as const;
+const PORT_KEYS = ["stage", "expert", "router", "gateway"] as const;
 
 /** True for a missing address, loopback, this machine's host name, or one of its interface addresses. */
 export function isLocalAddress(address: string | undefined): boolean {
@@ -206,6 +216,7 @@ interface Draft {
   host: HostSpec;
   role: ProcessRole;
   stage?: { index: number; layers: readonly [number, number]; plannedRouterHost: string };
+  routerOf?: RouterAssignment;
   experts?: [number, number][];
 }
 
@@ -232,6 +243,12 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     role: "stage",
     stage: { index, layers: [s.layers[0], s.layers[1]] as const, plannedRouterHost: plan.routers.find((r) => r.stage === index)?.host ?? s.host },
   }));
+  // a router the plan puts on another host than its stage runs as a process of its own there
+  for (const d of [...drafts]) {
+    const s = d.stage!;
+    if (s.plannedRouterHost !== d.host.name)
+      drafts.push({ host: hostOf(s.plannedRouterHost, `placement.routers (stage ${s.index})`), role: "router", routerOf: { index: s.index, layers: s.layers } });
+  }
   const held = new Map<string, [number, number][]>();
   for (const x of plan.experts) for (const h of x.hosts) (held.get(h) ?? held.set(h, []).get(h)!).push([x.layer, x.expert]);
   for (const h of cluster.hosts) if (held.has(h.name)) drafts.push({ host: h, role: "expert", experts: held.get(h.name)! });
@@ -255,7 +272,8 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     if (d.role === "gateway" && input.gatewayPort !== undefined) port = input.gatewayPort;
     else if (d.role === "gateway" && d.host.ports === undefined) port = DEFAULT_GATEWAY_PORT;
     const single = perHost.get(d.host.name) === 1;
-    const name = d.role === "gateway" ? gatewayName : single ? d.host.name : `${d.host.name}-${d.role === "stage" ? `stage${d.stage!.index}` : "experts"}`;
+    const suffix = d.role === "stage" ? `stage${d.stage!.index}` : d.role === "router" ? `router${d.routerOf!.index}` : "experts";
+    const name = d.role === "gateway" ? gatewayName : single ? d.host.name : `${d.host.name}-${suffix}`;
     const address = d.host.address ?? "127.0.0.1";
     const bh = bindHost(d.host.address);
     const gatewayUrl = `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
@@ -285,8 +303,13 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     };
     if (l.d.role === "stage") {
       const s = l.d.stage!;
-      return { ...base, stage: { index: s.index, layers: s.layers, next: stageProcs[s.index + 1]?.endpoint ?? null, router: `${l.name}.router`, plannedRouterHost: s.plannedRouterHost } };
+      const own = laid.find((r) => r.d.role === "router" && r.d.routerOf!.index === s.index);
+      return {
+        ...base,
+        stage: { index: s.index, layers: s.layers, next: stageProcs[s.index + 1]?.endpoint ?? null, router: own ? own.name : `${l.name}.router`, plannedRouterHost: s.plannedRouterHost, routerEndpoint: own?.endpoint ?? null },
+      };
     }
+    if (l.d.role === "router") return { ...base, routerOf: l.d.routerOf! };
     if (l.d.role === "expert") return { ...base, experts: l.d.experts! };
     return base;
   });
@@ -329,7 +352,7 @@ function runnableProvider(h: HostSpec, field: string): "cpu" | "cuda" {
 }
 
 function order(d: Draft): number {
-  return d.role === "stage" ? d.stage!.index : d.role === "expert" ? 1e6 : 2e6;
+  return d.role === "stage" ? d.stage!.index : d.role === "router" ? 5e5 + d.routerOf!.index : d.role === "expert" ? 1e6 : 2e6;
 }
 
 function secondsToMs(s: number | undefined): number | undefined {

@@ -67,6 +67,8 @@ export interface ProcessStatus {
   readonly wire?: WireStatus;
   readonly expert?: ExpertStatus;
   readonly gateway?: { readonly url: string };
+  /** A router process: the stage it serves. */
+  readonly router?: { readonly index: number; readonly layers: readonly [number, number] };
   /** Router token counts of layers [first, first + counts.length), when asked for. */
   readonly load?: { readonly first: number; readonly counts: number[][] };
 }

@@ -51,7 +51,12 @@ export interface RouterCoreOptions {
 /** Per-expert token counts: counts[layer][expert] = rows routed so far. */
 export type ExpertLoad = number[][];
 
-export class RouterCore {
+/** What a stage needs from its router: the combined MoE rows [N, D] of one layer. */
+export interface MoeRouter {
+  moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array>;
+}
+
+export class RouterCore implements MoeRouter {
   /** Tokens routed per (layer, expert). */
   readonly load: ExpertLoad;
   private readonly health = new Map<string, HostHealth>();

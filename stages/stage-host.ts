@@ -22,7 +22,7 @@ import {
   type SamplingParams,
   type WeightReader,
 } from "../model/index.js";
-import type { RouterCore } from "../router/index.js";
+import type { MoeRouter } from "../router/index.js";
 import { RpcClient, RpcServer, type CurveClientOptions, type CurveServerOptions, type Incoming, type Message, type WireDtype } from "../transport/index.js";
 import { groupRows, type RowGroup } from "./rows.js";
 
@@ -37,8 +37,8 @@ export interface StageHostOptions {
   readonly endpoint: string;
   /** Endpoint of the next stage (absent on the last stage). */
   readonly next?: string;
-  /** The MoE router of this stage. */
-  readonly router: RouterCore;
+  /** The MoE router of this stage: a RouterCore in this process, or a RemoteRouter. */
+  readonly router: MoeRouter;
   readonly compute?: ComputeOptions;
   readonly wireDtype?: WireDtype;
   readonly curveServer?: CurveServerOptions;
