@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ClusterMonitor, launch, type RunningCluster } from "../../control/index.js";
 import type { Gateway } from "../../gateway/index.js";
 import type { ServingModel } from "../../model/index.js";
-import { MODEL, gatewayFor, loadTiny, post, scrape, streamCompletion, waitFor } from "../gateway/helpers.js";
+import { MODEL, gatewayFor, loadTiny, post, scrape, streamCompletion, waitFor, type StreamResult } from "../gateway/helpers.js";
 import { alive, stageLeftovers, tempDir } from "./helpers.js";
 
 const tmp = tempDir("moe-cluster-gw-");
@@ -84,7 +84,7 @@ describe("gateway over the local cluster", () => {
 
   it("32 simultaneous streams of different lengths give the tokens each gives alone", async () => {
     const reqs = requests();
-    const alone = [];
+    const alone: StreamResult[] = [];
     for (const r of reqs) alone.push(await streamCompletion(ref.url, r)); // alone, single process
     const together = await Promise.all(reqs.map((r) => streamCompletion(url, r)));
     together.forEach((t, i) => {

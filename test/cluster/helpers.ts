@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import { expect } from "vitest";
 import { ClusterMonitor, launch, type LaunchOptions, type ProcessState, type RunningCluster } from "../../control/index.js";
 import { Engine, ensureTinyModel, openModel, type ModelConfig } from "../../model/index.js";
 import { LocalBackend, PipelineClient, type StepBackend, type StepItem, type StepResult } from "../../stages/index.js";
@@ -205,4 +206,20 @@ export function recordFigures(name: string, figures: Record<string, unknown>): v
   if (!dir) return;
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${name}.json`), JSON.stringify(figures, null, 2) + "\n");
+}
+
+/**
+ * Stop a test cluster and its reference, remove its temp dir, and check that
+ * none of `pids` (default: the processes the cluster started) is still alive.
+ */
+export async function tearDown(
+  c: Started | undefined,
+  ref: { close(): Promise<void> } | undefined,
+  tmp: { cleanup(): void },
+  pids: Iterable<number> = c?.pids ?? [],
+): Promise<void> {
+  await c?.stop();
+  await ref?.close();
+  tmp.cleanup();
+  for (const pid of pids) expect(alive(pid), `process ${pid} is still alive after stop`).toBe(false);
 }

@@ -6,7 +6,7 @@
  * nothing afterwards; stopping leaves no process.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alive, prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, writeClusterYaml, type Started } from "./helpers.js";
+import { prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, writeClusterYaml, type Started, tearDown } from "./helpers.js";
 import { runRounds, traceRoutes, type Trace } from "./kill-helpers.js";
 import { PROMPT_LENGTHS } from "./suite.js";
 
@@ -62,12 +62,7 @@ describe("cluster: killing the only host of an expert", () => {
     c = await startCluster(file, `${tmp.dir}/run`);
   });
 
-  afterAll(async () => {
-    await c?.stop();
-    await ref?.close();
-    tmp.cleanup();
-    for (const pid of c?.pids ?? []) expect(alive(pid), `process ${pid} is still alive after stop`).toBe(false);
-  });
+  afterAll(() => tearDown(c, ref, tmp));
 
   it("fails exactly the requests that need it, naming layer, expert and host, within their deadline", async () => {
     const soloPid = c!.cluster.pid("solo");

@@ -5,7 +5,7 @@
  * nothing afterwards; stopping leaves no process.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alive, prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, writeClusterYaml, type Started } from "./helpers.js";
+import { alive, prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, writeClusterYaml, type Started, tearDown } from "./helpers.js";
 import { runRounds, traceRoutes, type Trace } from "./kill-helpers.js";
 import { PROMPT_LENGTHS } from "./suite.js";
 
@@ -43,12 +43,7 @@ describe("cluster: killing the host of a replicated expert", () => {
     c = await startCluster(file, `${tmp.dir}/run`);
   });
 
-  afterAll(async () => {
-    await c?.stop();
-    await ref?.close();
-    tmp.cleanup();
-    for (const pid of c?.pids ?? []) expect(alive(pid), `process ${pid} is still alive after stop`).toBe(false);
-  });
+  afterAll(() => tearDown(c, ref, tmp));
 
   it("loses no request and changes no token", async () => {
     const repPid = c!.cluster.pid("rep");

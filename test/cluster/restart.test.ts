@@ -5,7 +5,7 @@
  * sequences are served with exactly the single-process engine's logits.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { alive, lockstep, prompts, reference, startCluster, tempDir, writeClusterYaml, type Started } from "./helpers.js";
+import { lockstep, prompts, reference, startCluster, tempDir, writeClusterYaml, type Started, tearDown } from "./helpers.js";
 
 describe("cluster: restarting dead processes", () => {
   const tmp = tempDir();
@@ -33,12 +33,7 @@ describe("cluster: restarting dead processes", () => {
     c.pids.forEach((p) => everyPid.add(p));
   });
 
-  afterAll(async () => {
-    await c?.stop();
-    await ref?.close();
-    tmp.cleanup();
-    for (const pid of everyPid) expect(alive(pid), `process ${pid} is still alive after stop`).toBe(false);
-  });
+  afterAll(() => tearDown(c, ref, tmp, everyPid));
 
   /** Wait until `name` runs under a pid other than `old` and answers its control endpoint. */
   async function restarted(name: string, old: number): Promise<number> {

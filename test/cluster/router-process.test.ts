@@ -9,7 +9,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { MODEL_DIR, alive, lockstep, prompts, reference, startCluster, tempDir, type Started } from "./helpers.js";
+import { MODEL_DIR, lockstep, prompts, reference, startCluster, tempDir, type Started, tearDown } from "./helpers.js";
 
 describe("cluster: a router process of its own", () => {
   const tmp = tempDir("moe-router-proc-");
@@ -44,12 +44,7 @@ describe("cluster: a router process of its own", () => {
     c = await startCluster(file, join(tmp.dir, "run"));
   });
 
-  afterAll(async () => {
-    await c?.stop();
-    await ref?.close();
-    tmp.cleanup();
-    for (const pid of c?.pids ?? []) expect(alive(pid)).toBe(false);
-  });
+  afterAll(() => tearDown(c, ref, tmp));
 
   it("lays the router out as its own process and stage 0 talks to it", () => {
     const rt = c!.cluster.runtime;

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ModelConfig } from "../../model/index.js";
-import { alive, lockstep, prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, type Comparison, type Started } from "./helpers.js";
+import { alive, lockstep, prompts, recordFigures, reference, stageLeftovers, startCluster, tempDir, type Comparison, type Started, tearDown } from "./helpers.js";
 
 /** Prompt lengths of the 8 sequences. */
 export const PROMPT_LENGTHS = [1, 3, 5, 8, 11, 16, 23, 31] as const;
@@ -40,12 +40,7 @@ export function equivalenceSuite(o: SuiteOptions): void {
       c = await startCluster(file, `${tmp.dir}/run`);
     });
 
-    afterAll(async () => {
-      await c?.stop();
-      await ref?.close();
-      tmp.cleanup();
-      for (const pid of c?.pids ?? []) expect(alive(pid), `process ${pid} is still alive after stop`).toBe(false);
-    });
+    afterAll(() => tearDown(c, ref, tmp));
 
     it("runs the planned layout as separate OS processes", () => {
       const rt = c!.cluster.runtime;
