@@ -18,6 +18,7 @@ interface UpFlags {
   keys?: string;
   keepGoing?: boolean;
   restart?: number;
+  plan?: string;
   readyTimeout: number;
   quiet?: boolean;
 }
@@ -75,6 +76,7 @@ async function action(file: string, f: UpFlags): Promise<void> {
       runDir: f.runDir,
       keysDir: f.keys,
       keepGoing: f.keepGoing,
+      ...(f.plan !== undefined ? { planFile: f.plan } : {}),
       ...(f.restart !== undefined ? { restart: { maxRestarts: f.restart } } : {}),
       readyTimeoutMs: f.readyTimeout * 1000,
       signal: abort.signal,
@@ -117,6 +119,7 @@ export function register(program: Command): void {
     .option("--model <path>", "model directory or .gguf file (default: the file's model:, else the tiny model, created on first use)")
     .option("--port <n>", "gateway HTTP port (0 = any free port; default: the config's, else 8000)", port)
     .option("--no-gateway", "do not start the HTTP gateway")
+    .option("--plan <file>", "run this plan.json from `moe plan --out` (e.g. re-planned with --expert-load) instead of the file's placement")
     .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")
     .option("--keep-going", "keep serving when a process dies (replicas cover it) instead of stopping everything")
@@ -130,6 +133,8 @@ Examples:
   moe up configs/clusters/local.yaml
   moe up configs/clusters/local.yaml --port 8080 --keep-going
   moe up configs/clusters/local.yaml --restart 3
+  moe plan --cluster configs/clusters/local.yaml --replan --expert-load .moe/run/local/expert-load.json --out plan.json
+  moe up configs/clusters/local.yaml --plan plan.json
   moe status --cluster configs/clusters/local.yaml`,
     )
     .action(action);

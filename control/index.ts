@@ -14,7 +14,7 @@ export { startNode } from "./node.js";
 export type { NodeOptions, RunningNode } from "./node.js";
 
 // The launcher (`moe up`).
-export { RunningCluster, freePorts, launch, resolveModelPath } from "./launcher.js";
+export { RunningCluster, freePorts, launch, readPlanFile, resolveModelPath } from "./launcher.js";
 export type { ChildState, ClusterExit, LaunchEvent, LaunchOptions } from "./launcher.js";
 export { describeExit } from "./child.js";
 export type { ChildExit, ReadyLine } from "./child.js";

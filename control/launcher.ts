@@ -9,11 +9,11 @@
  * `keepGoing`). Children also exit by themselves when the launcher dies
  * (their stdin closes), so none is ever orphaned.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel, openModel, PRESETS } from "../model/index.js";
+import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel, openModel, PRESETS, type ModelConfig } from "../model/index.js";
 import { loadCluster, makePlan, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { clientCurve, generateClusterKeys, loadClusterKeys } from "../transport/index.js";
 import { describeExit, NodeChild, type ChildExit } from "./child.js";
@@ -31,6 +31,11 @@ export interface LaunchOptions {
   readonly modelPath?: string;
   /** Start the gateway (default true). */
   readonly gateway?: boolean;
+  /**
+   * A plan.json from `moe plan --out` (e.g. re-planned with `--expert-load`) to run instead of the cluster
+   * file's placement or a fresh plan; it must be a plan of this cluster and model.
+   */
+  readonly planFile?: string;
   /** Gateway HTTP port (0 = ephemeral). */
   readonly gatewayPort?: number;
   /** Run directory (default `.moe/run/<cluster>`). */
@@ -168,8 +173,9 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const m = openModel(modelPath);
   const cfg = m.config;
   m.close();
-  const plan = makePlan(cfg, cluster, { dtype: cluster.dtype ?? "f32", modelSource: modelPath });
-  const ports = await freePorts(2 * (cluster.hosts.length + plan.stages.length + 1));
+  const plan = o.planFile ? readPlanFile(o.planFile, cfg, cluster) : makePlan(cfg, cluster, { dtype: cluster.dtype ?? "f32", modelSource: modelPath });
+  // at most one stage, router, expert and gateway process per host, two ports each
+  const ports = await freePorts(2 * (4 * cluster.hosts.length + 1));
   const keysDir = curveKeys(cluster, runDir, o.keysDir);
   const laid = computeRuntime({
     cluster,
@@ -193,6 +199,28 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const cluster_ = new RunningCluster(runtime, plan, o);
   await cluster_.start();
   return cluster_;
+}
+
+/**
+ * Read a plan.json written by `moe plan --out` and check it belongs to this model and cluster.
+ * @throws RuntimeLayoutError naming the file and what does not match
+ */
+export function readPlanFile(file: string, cfg: ModelConfig, cluster: ClusterSpec): PlanJson {
+  let plan: PlanJson;
+  try {
+    plan = JSON.parse(readFileSync(file, "utf8")) as PlanJson;
+  } catch (e) {
+    throw new RuntimeLayoutError(`${file}: cannot read the plan: ${(e as Error).message}`, { file, fix: "write one with `moe plan --cluster FILE --out plan.json`" });
+  }
+  const bad = (what: string): never => {
+    throw new RuntimeLayoutError(`${file}: ${what}`, { file, fix: "re-plan for this cluster and model with `moe plan --cluster FILE --model ... --out plan.json`" });
+  };
+  if (typeof plan !== "object" || plan === null || !Array.isArray(plan.stages) || !Array.isArray(plan.experts) || !Array.isArray(plan.routers)) bad("not a plan.json (stages, experts and routers are required)");
+  if (plan.model?.layers !== cfg.nLayers || plan.model?.experts !== cfg.nExperts) bad(`planned for ${plan.model?.layers} layers × ${plan.model?.experts} experts, the model has ${cfg.nLayers} × ${cfg.nExperts}`);
+  const names = new Set(cluster.hosts.map((h) => h.name));
+  for (const h of [...plan.stages.map((x) => x.host), ...plan.experts.flatMap((x) => x.hosts), ...plan.routers.map((r) => r.host)])
+    if (!names.has(h)) bad(`host '${h}' is not in ${cluster.source}`);
+  return plan;
 }
 
 /** A started cluster: its runtime, children and the way to stop it. */
