@@ -19,6 +19,7 @@ interface UpFlags {
   keepGoing?: boolean;
   restart?: number;
   plan?: string;
+  apiKey?: string;
   readyTimeout: number;
   quiet?: boolean;
 }
@@ -77,6 +78,7 @@ async function action(file: string, f: UpFlags): Promise<void> {
       keysDir: f.keys,
       keepGoing: f.keepGoing,
       ...(f.plan !== undefined ? { planFile: f.plan } : {}),
+      ...(f.apiKey !== undefined ? { apiKey: f.apiKey } : {}),
       ...(f.restart !== undefined ? { restart: { maxRestarts: f.restart } } : {}),
       readyTimeoutMs: f.readyTimeout * 1000,
       signal: abort.signal,
@@ -119,6 +121,7 @@ export function register(program: Command): void {
     .option("--model <path>", "model directory or .gguf file (default: the file's model:, else the tiny model, created on first use)")
     .option("--port <n>", "gateway HTTP port (0 = any free port; default: the config's, else 8000)", port)
     .option("--no-gateway", "do not start the HTTP gateway")
+    .option("--api-key <key>", "require 'Authorization: Bearer <key>' at the gateway (all endpoints but /health); default: $MOE_API_KEY")
     .option("--plan <file>", "run this plan.json from `moe plan --out` (e.g. re-planned with --expert-load) instead of the file's placement")
     .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")

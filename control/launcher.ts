@@ -31,6 +31,8 @@ export interface LaunchOptions {
   readonly modelPath?: string;
   /** Start the gateway (default true). */
   readonly gateway?: boolean;
+  /** Require `Authorization: Bearer <key>` at the gateway (default: $MOE_API_KEY of this process, if set). */
+  readonly apiKey?: string;
   /**
    * A plan.json from `moe plan --out` (e.g. re-planned with `--expert-load`) to run instead of the cluster
    * file's placement or a fresh plan; it must be a plan of this cluster and model.
@@ -284,7 +286,9 @@ export class RunningCluster {
   /** Spawn the `moe node` child of local process `p` and watch its exit. */
   private spawn(p: RuntimeProcess): NodeChild {
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
-    const child = new NodeChild(p.name, moeCommand(), ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name));
+    // the gateway process reads its API key from the environment, never from a file or its command line
+    const env = this.o.apiKey !== undefined ? { ...process.env, MOE_API_KEY: this.o.apiKey } : process.env;
+    const child = new NodeChild(p.name, moeCommand(), ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name), env);
     this.children.set(p.name, child);
     void child.exited.then((e) => this.childExited(p, e, child));
     return child;

@@ -275,6 +275,8 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
       modelName: runtime.model.name,
       host,
       port,
+      // `moe up --api-key` (or MOE_API_KEY of the launcher) reaches the gateway through its environment
+      ...(process.env.MOE_API_KEY ? { apiKey: process.env.MOE_API_KEY } : {}),
       limits: runtime.limits ?? undefined,
       expertLoad: () => monitor.expertLoad(),
       // sequences holding KV caches, as the stages last reported (every stage holds the same sequences)
