@@ -5,7 +5,7 @@
  * scale = f32(d).
  */
 import { dequantizeQ8_0, f16ToF32 } from "../dtype.js";
-import { Elem, GraphBuilder, MS_DOMAIN } from "./builder.js";
+import { GraphBuilder, MS_DOMAIN } from "./builder.js";
 
 /** A weight matrix ready for a graph. */
 export type LinearWeight =
@@ -75,5 +75,3 @@ export function q8_0ToNBits(blocks: Uint8Array, out: number, inDim: number): { c
   }
   return { codes, scales };
 }
-
-export { Elem };
