@@ -16,7 +16,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ClusterMonitor, launch, type ProcessState, type RunningCluster, type Runtime } from "../control/index.js";
+import { ClusterMonitor, launch, stageEndpoints, type ProcessState, type RunningCluster, type Runtime } from "../control/index.js";
 import { Engine, ensureTinyModel, openModel, routerWeights, type ModelConfig, type WeightReader } from "../model/index.js";
 import { RouterCore, ZmqExpertTransport, placementKey } from "../router/index.js";
 import { LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
@@ -160,7 +160,7 @@ export async function run(args: string[] = []): Promise<void> {
   const runDir = mkdtempSync(join(tmpdir(), "moe-bench-cluster-"));
   const cluster = await launch({ clusterFile, modelPath: modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
   const rt = cluster.runtime;
-  const client = new PipelineClient({ endpoint: rt.processes.find((p) => p.name === rt.stages[0])!.endpoint, stages: rt.stages.length, vocabSize: cfg.vocabSize, name: "bench", stepDeadlineMs: 60_000 });
+  const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: cfg.vocabSize, name: "bench", stepDeadlineMs: 60_000 });
   try {
     console.log(`${cfg.name} (d_model ${cfg.dModel}, ${cfg.nLayers} layers, ${cfg.nExperts} experts, top-${cfg.nExpertsUsed}); cluster ${clusterFile}: ${rt.stages.length} stages, ${Object.keys(rt.expertHosts).length} expert hosts, ${rt.processes.length} processes on 127.0.0.1, wire ${rt.wireDtype}; 1 onnxruntime thread per process; prompt ${PROMPT}, ${steps} timed decode steps after ${WARMUP} warm-up`);
     const rowsOut: [string, string, Rate, Rate | undefined][] = [];

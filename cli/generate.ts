@@ -2,12 +2,11 @@
  * `moe generate`: stream text from a model (single process) or, with
  * `--cluster`, from a running cluster.
  */
-import { randomInt } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
-import { locateRuntime, processByName } from "../control/index.js";
-import { generate, loadServingModel, loadTokenizer, openModel, defaultModelPath, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
-import { PipelineClient, type StepBackend } from "../stages/index.js";
+import { locateRuntime, stageEndpoints } from "../control/index.js";
+import { loadServingModel, loadTokenizer, openModel, defaultModelPath, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
+import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
 
@@ -28,36 +27,6 @@ interface GenerateFlags {
   runDir?: string;
 }
 
-/**
- * Generation over any step backend (a running cluster): prefill, then decode
- * until a stop token or `maxTokens`, as `generate()` does over the engine.
- * Releases the sequence at the end.
- */
-async function* stepGenerate(
-  backend: StepBackend,
-  promptIds: readonly number[],
-  o: { maxTokens: number; sampling: SamplingParams; stopTokens: readonly number[]; contextLength: number; onPromptLogits?: (l: Float32Array) => void },
-): AsyncGenerator<Sampled> {
-  if (promptIds.length === 0) throw new RangeError("the prompt is empty: give at least one token");
-  if (promptIds.length > o.contextLength) throw new RangeError(`the prompt has ${promptIds.length} tokens, more than the context length ${o.contextLength}`);
-  const seq = randomInt(1, 2 ** 32 - 1); // other clients share the pipeline: pick an id nobody else holds
-  const stops = new Set(o.stopTokens);
-  try {
-    let [r] = await backend.step([{ seq, pos: 0, tokens: promptIds, sampling: o.sampling, wantLogits: o.onPromptLogits !== undefined }]);
-    if (r!.logits) o.onPromptLogits?.(r!.logits);
-    let pos = promptIds.length;
-    for (let n = 0; n < o.maxTokens; n++) {
-      if (stops.has(r!.token)) return;
-      yield { token: r!.token, logprob: r!.logprob };
-      if (n + 1 === o.maxTokens || pos + 1 > o.contextLength) return;
-      [r] = await backend.step([{ seq, pos, tokens: [r!.token] }]);
-      pos++;
-    }
-  } finally {
-    await backend.release([seq]).catch(() => undefined);
-  }
-}
-
 /** `moe generate --cluster`: the same output through a running cluster's pipeline. */
 async function generateOnCluster(prompt: string | undefined, flags: GenerateFlags): Promise<void> {
   const runtime = locateRuntime({ cluster: flags.cluster, runDir: flags.runDir });
@@ -75,28 +44,35 @@ async function generateOnCluster(prompt: string | undefined, flags: GenerateFlag
     m.close();
   }
   const keys = runtime.curve ? loadClusterKeys(runtime.curve.keysDir) : undefined;
-  const stage0 = processByName(runtime, runtime.stages[0]!);
-  const client = new PipelineClient({ endpoint: stage0.endpoint, stages: runtime.stages.length, vocabSize: config.vocabSize, name: "moe-generate", stepDeadlineMs: runtime.timeouts.stepMs, curve: keys ? clientCurve(keys) : undefined });
+  const client = new PipelineClient({ endpoints: stageEndpoints(runtime), vocabSize: config.vocabSize, name: "moe-generate", stepDeadlineMs: runtime.timeouts.stepMs, curve: keys ? clientCurve(keys) : undefined });
   try {
-    const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
-    const decoder = new StreamDecoder(tokenizer);
-    const ids: number[] = [];
-    const gen = stepGenerate(client, promptIds, {
-      maxTokens: flags.maxTokens,
-      sampling: { temperature: flags.temperature, topP: flags.topP, seed: flags.seed },
-      stopTokens: [config.eosId],
-      contextLength: config.contextLength,
-      ...(flags.logitsOut ? { onPromptLogits: (l: Float32Array) => writeFileSync(flags.logitsOut!, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)) } : {}),
-    });
-    for await (const s of gen) {
-      ids.push(s.token);
-      if (!flags.json) process.stdout.write(decoder.push(s.token));
-    }
-    if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
-    else process.stdout.write(decoder.flush() + "\n");
+    await run(client, config, tokenizer, prompt, flags);
   } finally {
     await client.close();
   }
+}
+
+/** The one generation loop over `backend`, printing as the flags ask. */
+async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokenizer, prompt: string | undefined, flags: GenerateFlags): Promise<void> {
+  const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
+  const decoder = new StreamDecoder(tokenizer);
+  // a model file without a vocabulary: stream the ids themselves
+  const idsOnly = tokenizer instanceof IdsOnlyTokenizer;
+  if (idsOnly && !flags.json) console.error(`moe: no usable tokenizer (${tokenizer.reason}); printing token ids`);
+  const ids: number[] = [];
+  const gen = generate(backend, promptIds, {
+    maxTokens: flags.maxTokens,
+    sampling: { temperature: flags.temperature, topP: flags.topP, ...(flags.seed !== undefined ? { seed: flags.seed } : {}) },
+    stopTokens: [config.eosId],
+    contextLength: config.contextLength,
+    ...(flags.logitsOut ? { onPromptLogits: (l: Float32Array) => writeFileSync(flags.logitsOut!, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)) } : {}),
+  });
+  for await (const s of gen) {
+    ids.push(s.token);
+    if (!flags.json) process.stdout.write(idsOnly ? `${s.token} ` : decoder.push(s.token));
+  }
+  if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
+  else process.stdout.write((idsOnly ? "" : decoder.flush()) + "\n");
 }
 
 export function register(program: Command): void {
@@ -131,24 +107,7 @@ export function register(program: Command): void {
         dequantizeQ8: flags.dequantizeQ8,
       });
       try {
-        const { engine, tokenizer } = served;
-        const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
-        const decoder = new StreamDecoder(tokenizer);
-        // a model file without a vocabulary: stream the ids themselves
-        const idsOnly = tokenizer instanceof IdsOnlyTokenizer;
-        if (idsOnly && !flags.json) console.error(`moe: no usable tokenizer (${tokenizer.reason}); printing token ids`);
-        const ids: number[] = [];
-        const gen = generate(engine, promptIds, {
-          maxTokens: flags.maxTokens,
-          sampling: { temperature: flags.temperature, topP: flags.topP, seed: flags.seed },
-          onPromptLogits: (l) => flags.logitsOut && writeFileSync(flags.logitsOut, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)),
-        });
-        for await (const s of gen as AsyncIterable<Sampled>) {
-          ids.push(s.token);
-          if (!flags.json) process.stdout.write(idsOnly ? `${s.token} ` : decoder.push(s.token));
-        }
-        if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
-        else process.stdout.write((idsOnly ? "" : decoder.flush()) + "\n");
+        await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags);
       } finally {
         await served.close();
       }

@@ -5,7 +5,7 @@
  */
 
 // Runtime layout (runtime.json) and run directories.
-export { DEFAULT_DISPATCH_MS, DEFAULT_GATEWAY_PORT, DEFAULT_STEP_MS, bindHost, clusterName, computeRuntime, isLocalAddress, processByName } from "./runtime.js";
+export { DEFAULT_DISPATCH_MS, DEFAULT_GATEWAY_PORT, DEFAULT_STEP_MS, bindHost, clusterName, computeRuntime, isLocalAddress, processByName, stageEndpoints } from "./runtime.js";
 export type { ProcessRole, Runtime, RuntimeInput, RuntimeProcess, StageAssignment } from "./runtime.js";
 export { RUN_FILES, defaultRunDir, locateRuntime, logFile, readRuntime, writeJsonAtomic, writeRunDir } from "./files.js";
 
@@ -24,7 +24,7 @@ export type { MoeCommand } from "./entry.js";
 // Control endpoints and the monitor.
 export { ControlClient, ControlServer, pingOnce } from "./status.js";
 export type { ControlServerOptions, ExpertStatus, PingResult, ProcessStatus, StageStatus, WireStatus } from "./status.js";
-export { ClusterMonitor, loadPageLayers } from "./monitor.js";
+export { ClusterMonitor, statusContext } from "./monitor.js";
 export type { ClusterMonitorOptions, HostState, ProcessState } from "./monitor.js";
 
 // Errors.

@@ -45,7 +45,7 @@ export interface LaunchOptions {
   /** CURVE keys directory for `curve: true` (default `<runDir>/keys`, generated when missing). */
   readonly keysDir?: string;
   /** Override the file's `timeouts:`, ms. */
-  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number };
+  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
   /** Longest wait for every process to be ready, ms. Default 120000. */
   readonly readyTimeoutMs?: number;
   /** SIGTERM → SIGKILL grace period, ms. Default 5000. */

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { CurveClientOptions } from "../transport/index.js";
 import type { Runtime, RuntimeProcess } from "./runtime.js";
 import { ControlClient, type PingResult, type ProcessStatus } from "./status.js";
+import type { StatusContext } from "./status-wire.js";
 
 /** One process as last seen. */
 export interface ProcessState {
@@ -43,11 +44,6 @@ export interface ClusterMonitorOptions {
   readonly logger?: Logger;
 }
 
-/** Layers per load page: keeps a pong's JSON under the 4 KiB header limit. */
-export function loadPageLayers(experts: number): number {
-  return Math.max(1, Math.floor(2400 / (experts * 12)));
-}
-
 export class ClusterMonitor {
   private readonly clients = new Map<string, ControlClient>();
   private readonly states = new Map<string, ProcessState>();
@@ -62,12 +58,12 @@ export class ClusterMonitor {
     private readonly opts: ClusterMonitorOptions = {},
   ) {
     for (const p of runtime.processes) {
-      this.clients.set(p.name, new ControlClient(p.control, { curve: opts.curve, name: "moe-monitor", logger: opts.logger }));
+      this.clients.set(p.name, new ControlClient(p.control, statusContext(runtime, p), { curve: opts.curve, name: "moe-monitor", logger: opts.logger }));
       this.states.set(p.name, { process: p, up: false, lastSeen: 0, error: "not polled yet" });
     }
   }
 
-  /** Ping every process now (with its router's load pages); resolves to the new states. */
+  /** Ask every process for its status now (routers include their load); resolves to the new states. */
   poll(): Promise<readonly ProcessState[]> {
     this.polling ??= this.pollAll().finally(() => (this.polling = undefined));
     return this.polling;
@@ -83,22 +79,11 @@ export class ClusterMonitor {
         const prev = this.states.get(p.name)!;
         this.states.set(p.name, { process: p, up: r.up, rttMs: r.rttMs, status: r.status, error: r.error, lastSeen: r.up ? Date.now() : prev.lastSeen });
         // token counts live where the router runs: in the stage process, or in a router process of its own
-        const routes = p.routerOf?.layers ?? (p.stage && !p.stage.routerEndpoint ? p.stage.layers : undefined);
-        if (r.up && routes) await this.pollLoad(c, routes, timeout);
+        const load = r.status?.load;
+        if (load) load.counts.forEach((row, i) => this.loads.set(load.first + i, row));
       }),
     );
     return this.snapshot();
-  }
-
-  private async pollLoad(c: ControlClient, layers: readonly [number, number], timeout: number): Promise<void> {
-    const [first, end] = layers;
-    const page = loadPageLayers(this.runtime.model.experts);
-    for (let a = first; a < end; a += page) {
-      const r = await c.ping(timeout, [a, Math.min(end, a + page)]);
-      const load = r.status?.load;
-      if (!r.up || !load) return;
-      load.counts.forEach((row, i) => this.loads.set(load.first + i, row));
-    }
   }
 
   /** Poll every `intervalMs` until {@link close}. */
@@ -157,4 +142,9 @@ export class ClusterMonitor {
     await this.polling?.catch(() => undefined);
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
+}
+
+/** What a status reader knows of process `p` from runtime.json. */
+export function statusContext(runtime: Runtime, p: RuntimeProcess): StatusContext {
+  return { name: p.name, host: p.host, expertHosts: Object.keys(runtime.expertHosts).sort(), ...(p.role === "gateway" ? { gatewayBind: p.bind } : {}) };
 }

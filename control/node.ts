@@ -13,7 +13,7 @@ import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../
 import { startGateway, type Gateway } from "../gateway/index.js";
 import { RuntimeLayoutError } from "./errors.js";
 import { ClusterMonitor } from "./monitor.js";
-import { processByName, type Runtime, type RuntimeProcess } from "./runtime.js";
+import { processByName, stageEndpoints, type Runtime, type RuntimeProcess } from "./runtime.js";
 import { ControlServer, type ProcessStatus, type WireStatus } from "./status.js";
 
 /** A running process of the cluster. */
@@ -23,7 +23,7 @@ export interface RunningNode {
   readonly endpoint: string;
   readonly control: string;
   /** Current status (what the control endpoint answers). */
-  status(load?: readonly [number, number]): ProcessStatus;
+  status(): ProcessStatus;
   /** Close everything this process opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -39,7 +39,7 @@ export interface NodeOptions {
 /** The role's resources, closed in reverse order of opening. */
 interface Role {
   endpoint: string;
-  status(base: ProcessStatus, load?: readonly [number, number]): ProcessStatus;
+  status(base: ProcessStatus): ProcessStatus;
   close(): Promise<void>;
 }
 
@@ -60,11 +60,11 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
         : p.role === "expert"
           ? await startExperts(opts.runtime, p, keys, logger)
           : await startGatewayRole(opts, p, keys, logger);
-  const status = (load?: readonly [number, number]): ProcessStatus =>
-    role.status({ name: p.name, host: p.host, role: p.role, pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, rssBytes: process.memoryUsage.rss() }, load);
+  const status = (): ProcessStatus =>
+    role.status({ name: p.name, host: p.host, role: p.role, pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, rssBytes: process.memoryUsage.rss() });
   let control: ControlServer;
   try {
-    control = await ControlServer.bind({ endpoint: p.controlBind, name: p.name, status, curve: keys ? serverCurve(keys) : undefined, logger });
+    control = await ControlServer.bind({ endpoint: p.controlBind, name: p.name, status, expertHosts: Object.keys(opts.runtime.expertHosts).sort(), curve: keys ? serverCurve(keys) : undefined, logger });
   } catch (e) {
     await role.close();
     throw e;
@@ -116,8 +116,8 @@ function buildRouter(runtime: Runtime, p: RuntimeProcess, m: ReturnType<typeof o
   return { router: new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights }), transport };
 }
 
-/** What a router reports: rows in flight, hosts it considers down, wire totals, and (asked for) its token counts. */
-function routerStatus(router: RouterCore, transport: ZmqExpertTransport, layers: readonly [number, number], load: readonly [number, number] | undefined) {
+/** What a router reports: rows in flight, hosts it considers down, wire totals, and its token counts. */
+function routerStatus(router: RouterCore, transport: ZmqExpertTransport, layers: readonly [number, number]) {
   let inflightRows = 0;
   const downHosts: string[] = [];
   for (const [h, st] of router.hostHealth()) {
@@ -125,9 +125,7 @@ function routerStatus(router: RouterCore, transport: ZmqExpertTransport, layers:
     if (st.downUntil > Date.now()) downHosts.push(h);
   }
   const [first, end] = layers;
-  const a = load ? Math.max(first, load[0]) : 0;
-  const b = load ? Math.min(end, load[1]) : 0;
-  return { inflightRows, downHosts, wire: wireTotals(transport), ...(load ? { load: { first: a, counts: router.load.slice(a, Math.max(a, b)).map((r) => [...r]) } } : {}) };
+  return { inflightRows, downHosts, wire: wireTotals(transport), load: { first, counts: router.load.slice(first, end).map((r) => [...r]) } };
 }
 
 async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys | undefined, logger: Logger): Promise<Role> {
@@ -147,19 +145,30 @@ async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys
       layers: [first, end],
       endpoint: p.bind,
       ...(s.next ? { next: s.next } : {}),
-      router: local?.router ?? remote!,
+      moe: local?.router ?? remote!,
       compute: { threads: p.threads, executionProvider: p.executionProvider },
       wireDtype: runtime.wireDtype,
+      idleTimeoutMs: runtime.timeouts.sequenceIdleMs,
+      stepDeadlineMs: runtime.timeouts.stepMs,
       curveServer: keys ? serverCurve(keys) : undefined,
       curveClient: keys ? clientCurve(keys) : undefined,
       logger,
     });
     return {
       endpoint: stage.endpoint,
-      status: (base, load) => {
-        const stats = { index: s.index, layers: [first, end] as [number, number], live: stage.liveSequences, busySeconds: stage.stats.busySeconds, requests: stage.stats.requests, rows: stage.stats.rows };
+      status: (base) => {
+        const stats = {
+          index: s.index,
+          layers: [first, end] as [number, number],
+          live: stage.liveSequences,
+          busySeconds: stage.stats.busySeconds,
+          requests: stage.stats.requests,
+          rows: stage.stats.rows,
+          reclaimed: stage.reclaimedSequences,
+          failures: stage.stats.failures,
+        };
         if (!local) return { ...base, stage: { ...stats, inflightRows: 0, downHosts: [] } }; // its router process reports those
-        const { inflightRows, downHosts, wire, ...rest } = routerStatus(local.router, local.transport, s.layers, load);
+        const { inflightRows, downHosts, wire, ...rest } = routerStatus(local.router, local.transport, s.layers);
         return { ...base, stage: { ...stats, inflightRows, downHosts }, wire, ...rest };
       },
       close: async () => {
@@ -188,7 +197,7 @@ async function startRouter(runtime: Runtime, p: RuntimeProcess, keys: ClusterKey
     const { router, transport } = built;
     return {
       endpoint: service.endpoint,
-      status: (base, load) => ({ ...base, router: { index: r.index, layers: [r.layers[0], r.layers[1]] }, ...routerStatus(router, transport, r.layers, load) }),
+      status: (base) => ({ ...base, router: { index: r.index, layers: [r.layers[0], r.layers[1]] }, ...routerStatus(router, transport, r.layers) }),
       close: async () => {
         await service.close();
         await transport.close();
@@ -260,9 +269,9 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   } finally {
     m.close();
   }
-  const stage0 = processByName(runtime, runtime.stages[0]!);
+  const endpoints = stageEndpoints(runtime);
   const curve = keys ? clientCurve(keys) : undefined;
-  const backend = new PipelineClient({ endpoint: stage0.endpoint, stages: runtime.stages.length, vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: runtime.timeouts.stepMs, curve, logger });
+  const backend = new PipelineClient({ endpoints, vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: runtime.timeouts.stepMs, curve, logger });
   const monitor = new ClusterMonitor(runtime, { curve, logger, intervalMs: 500 });
   monitor.start();
   const [host, port] = splitHostPort(p.bind);

@@ -95,6 +95,8 @@ export interface Runtime {
     readonly stepMs: number;
     /** Longest wait for one expert dispatch before another replica is tried, ms. */
     readonly dispatchMs: number;
+    /** A stage frees a sequence not stepped for this long (its client never released it), ms. */
+    readonly sequenceIdleMs: number;
   };
   /** Stage process names in pipeline order. */
   readonly stages: readonly string[];
@@ -122,7 +124,7 @@ export interface RuntimeInput {
   /** CURVE keys directory when the cluster has `curve: true`. */
   readonly curveKeysDir?: string;
   /** Overrides of the cluster file's `timeouts:`, ms. */
-  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number };
+  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
   /** Gateway scheduler limits (plan.json's `limits`). */
   readonly limits?: { readonly maxRunningSequences: number; readonly maxQueued: number };
   /** A free TCP port on this machine, for local hosts without `ports:`. */
@@ -136,6 +138,8 @@ export interface RuntimeInput {
 export const DEFAULT_STEP_MS = 30_000;
 /** Default wait for one expert dispatch, ms. */
 export const DEFAULT_DISPATCH_MS = 5_000;
+/** Default idle time after which a stage reclaims a sequence nobody released (5 minutes). */
+export const DEFAULT_SEQUENCE_IDLE_MS = 300_000;
 /** Default gateway HTTP port. */
 export const DEFAULT_GATEWAY_PORT = 8000;
 
@@ -322,6 +326,7 @@ export function computeRuntime(input: RuntimeInput): Runtime {
   const timeouts = {
     stepMs: input.timeouts?.stepMs ?? secondsToMs(cluster.timeouts?.step) ?? DEFAULT_STEP_MS,
     dispatchMs: input.timeouts?.dispatchMs ?? secondsToMs(cluster.timeouts?.dispatch) ?? DEFAULT_DISPATCH_MS,
+    sequenceIdleMs: input.timeouts?.sequenceIdleMs ?? secondsToMs(cluster.timeouts?.sequence_idle) ?? DEFAULT_SEQUENCE_IDLE_MS,
   };
   if (cluster.curve === true && input.curveKeysDir === undefined)
     throw new RuntimeLayoutError(`${cluster.source}: curve: true needs a keys directory`, { field: "curve", fix: "run `moe keys --out DIR` and pass --keys DIR" });
@@ -371,4 +376,9 @@ export function processByName(runtime: Runtime, name: string): RuntimeProcess {
   const p = runtime.processes.find((q) => q.name === name);
   if (!p) throw new RuntimeLayoutError(`no process named '${name}' in ${runtime.runDir}/runtime.json; processes: ${runtime.processes.map((q) => q.name).join(", ")}`, { process: name });
   return p;
+}
+
+/** Every stage's data endpoint, stage 0 first (what a pipeline client connects to). */
+export function stageEndpoints(runtime: Runtime): string[] {
+  return runtime.stages.map((name) => processByName(runtime, name).endpoint);
 }

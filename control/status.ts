@@ -1,17 +1,15 @@
 /**
  * The control endpoint of every cluster process: a ZeroMQ ROUTER that
- * answers `ping` with `pong`, the process's status in the header's `extra`
- * (JSON, ≤ 4 KiB). `moe status`, the launcher and the gateway poll it for
- * liveness, KV sequences, busy time, wire counters and the router's expert
- * load. The data-plane sockets stay untouched: this is a separate port.
- *
- * Expert load is paged: a ping whose `extra` is `{"load": [first, end]}` gets
- * the router's token counts of layers [first, end) back, so that big models
- * stay under the header limit.
+ * answers `status.request` with a typed `status` message (control/status-wire.ts)
+ * and `ping` with `pong`. `moe status`, the launcher and the gateway poll it
+ * for liveness, KV sequences, busy time, wire counters and the router's
+ * expert load (every layer it routes, one row per (layer, expert)). The
+ * data-plane sockets stay untouched: this is a separate port.
  */
 import type { Logger } from "pino";
 import { RpcClient, RpcServer, type CurveClientOptions, type CurveServerOptions } from "../transport/index.js";
 import type { ProcessRole } from "./runtime.js";
+import { decodeStatus, encodeStatus, type StatusContext } from "./status-wire.js";
 
 /** Counters of a stage process (router included). */
 export interface StageStatus {
@@ -27,6 +25,10 @@ export interface StageStatus {
   readonly inflightRows: number;
   /** Expert hosts the router currently avoids (recent failures). */
   readonly downHosts: readonly string[];
+  /** Sequences reclaimed after sitting idle past the timeout. */
+  readonly reclaimed?: number;
+  /** Steps that failed on this stage. */
+  readonly failures?: number;
 }
 
 /** Router → expert hosts wire totals (all hosts together). */
@@ -77,8 +79,10 @@ export interface ProcessStatus {
 export interface ControlServerOptions {
   readonly endpoint: string;
   readonly name: string;
-  /** Current status; `load` = layer range asked for, if any. */
-  readonly status: (load?: readonly [number, number]) => ProcessStatus;
+  /** Current status (with the router's expert load, where it runs). */
+  readonly status: () => ProcessStatus;
+  /** Expert host names, sorted (status rows name hosts by index). */
+  readonly expertHosts: readonly string[];
   readonly curve?: CurveServerOptions;
   readonly logger?: Logger;
 }
@@ -89,16 +93,15 @@ export class ControlServer {
 
   private constructor(private readonly server: RpcServer, opts: ControlServerOptions) {
     this.serving = server.serve((req) => {
-      if (req.message.kind !== "ping") return undefined;
-      const ask = req.message.extra?.load;
-      const range = Array.isArray(ask) && ask.length === 2 && ask.every((v) => Number.isInteger(v) && v >= 0) ? ([ask[0], ask[1]] as const) : undefined;
-      return { kind: "pong", extra: opts.status(range) as unknown as Record<string, unknown> };
+      if (req.message.kind === "ping") return { kind: "pong" };
+      if (req.message.kind !== "status.request") return undefined;
+      return encodeStatus(opts.status(), opts);
     });
   }
 
   /** Bind and start answering pings. */
   static async bind(opts: ControlServerOptions): Promise<ControlServer> {
-    const server = await RpcServer.bind({ endpoint: opts.endpoint, name: opts.name, expect: { dModel: 1, kinds: ["ping"] }, curve: opts.curve, logger: opts.logger });
+    const server = await RpcServer.bind({ endpoint: opts.endpoint, name: opts.name, expect: { dModel: 1, kinds: ["ping", "status.request"] }, curve: opts.curve, logger: opts.logger });
     return new ControlServer(server, opts);
   }
 
@@ -127,23 +130,27 @@ export interface PingResult {
 export class ControlClient {
   private readonly client: RpcClient;
 
-  constructor(readonly endpoint: string, opts: { curve?: CurveClientOptions; name?: string; logger?: Logger } = {}) {
+  constructor(
+    readonly endpoint: string,
+    private readonly ctx: StatusContext,
+    opts: { curve?: CurveClientOptions; name?: string; logger?: Logger } = {},
+  ) {
     this.client = RpcClient.connect({
       endpoint,
       name: opts.name ?? "moe-control",
-      expect: { dModel: 1, kinds: ["pong", "error"] },
+      expect: { dModel: 1, kinds: ["status", "error"] },
       curve: opts.curve,
       logger: opts.logger,
       heartbeatIntervalMs: 0,
     });
   }
 
-  /** Ping with a deadline; never throws. `load` asks for the router's counts of layers [first, end). */
-  async ping(timeoutMs: number, load?: readonly [number, number]): Promise<PingResult> {
+  /** Ask for the process's status with a deadline; never throws. */
+  async ping(timeoutMs: number): Promise<PingResult> {
     const t0 = performance.now();
     try {
-      const reply = await this.client.request({ kind: "ping", ...(load ? { extra: { load: [load[0], load[1]] } } : {}) }, { deadlineMs: timeoutMs });
-      return { up: true, rttMs: performance.now() - t0, status: reply.extra as unknown as ProcessStatus | undefined };
+      const reply = await this.client.request({ kind: "status.request" }, { deadlineMs: timeoutMs });
+      return { up: true, rttMs: performance.now() - t0, status: decodeStatus(reply, this.ctx) };
     } catch (e) {
       const code = (e as { code?: string }).code;
       return { up: false, error: code === "DEADLINE_EXCEEDED" ? `no answer from ${this.endpoint} within ${timeoutMs} ms` : (e as Error).message };
@@ -156,8 +163,8 @@ export class ControlClient {
 }
 
 /** Ping one control endpoint once (opens and closes a socket). */
-export async function pingOnce(endpoint: string, timeoutMs: number, curve?: CurveClientOptions): Promise<PingResult> {
-  const c = new ControlClient(endpoint, { curve });
+export async function pingOnce(endpoint: string, ctx: StatusContext, timeoutMs: number, curve?: CurveClientOptions): Promise<PingResult> {
+  const c = new ControlClient(endpoint, ctx, { curve });
   try {
     return await c.ping(timeoutMs);
   } finally {

@@ -10,10 +10,8 @@
  *   it, so a burst of decodes never starves prefill either.
  * - Prefill fills the rest of the budget, oldest request first, one chunk per
  *   sequence (a long prompt is split across steps and never blocks decode).
- *   A sequence with `exactChunk` (seeded sampling) is split only into chunks of
- *   exactly that size (the last one smaller), waiting for room if need be, so
- *   the number of chunks — and with it the sampler's random stream, which every
- *   step advances — does not depend on the load.
+ *   Inner chunks sample nothing (the backend draws only after a prompt's last
+ *   chunk), so seeded sampling does not depend on how a prompt was cut.
  * - With a pipeline of depth `maxInFlight`, a micro-batch takes at most
  *   ceil(decoding / maxInFlight) decodes so the running set spreads over that
  *   many micro-batches and every stage has work; a sequence is in at most one
@@ -45,8 +43,6 @@ export interface ReadySeq {
   readonly arrival: number;
   /** Step counter when the sequence was last in a micro-batch (-1 never). */
   readonly lastStep: number;
-  /** Split the prompt only into chunks of exactly this many tokens (the last one smaller); ≤ the prefill reserve. */
-  readonly exactChunk?: number;
 }
 
 /** One sequence's share of a planned micro-batch. */
@@ -93,9 +89,7 @@ export function planMicroBatch(p: PlanInput): PlannedItem[] {
   let budget = p.maxBatchTokens - nDecode;
   for (const s of prefills) {
     if (budget <= 0) break;
-    const want = s.exactChunk ? Math.min(s.promptLeft, s.exactChunk) : s.promptLeft;
-    const chunk = Math.min(want, budget);
-    if (s.exactChunk && chunk < want) continue;
+    const chunk = Math.min(s.promptLeft, budget);
     items.push({ id: s.id, tokens: chunk, kind: "prefill" });
     budget -= chunk;
   }

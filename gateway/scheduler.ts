@@ -10,7 +10,7 @@
  * it is in no in-flight step.
  */
 import type { Logger } from "pino";
-import type { SamplingParams } from "../model/index.js";
+import type { SamplingParams, TopLogprob } from "../model/index.js";
 import type { StepBackend, StepItem, StepResult } from "../stages/index.js";
 import { BackendError, GatewayError, InvalidRequestError, QueueFullError, UnavailableError, asGatewayError } from "./errors.js";
 import { admitCount, planMicroBatch, prefillReserve, type PlannedItem, type ReadySeq, type SchedulerLimits } from "./policy.js";
@@ -32,7 +32,7 @@ export interface GenerationRequest {
 /** Receives one sequence's output. No callback follows `cancel()`, `onFinish` or `onError`. */
 export interface SequenceSink {
   /** A sampled token (never an EOS that ends the sequence). Return false to finish now with "stop" (a stop string matched). */
-  onToken(token: number, logprob: number): boolean | void;
+  onToken(token: number, logprob: number, top?: readonly TopLogprob[]): boolean | void;
   onFinish(reason: FinishReason): void;
   onError(err: GatewayError): void;
 }
@@ -100,11 +100,6 @@ interface Seq {
 
 const now = (): number => performance.now() / 1000;
 
-/**
- * Whether a request samples from a seeded random stream. The backend samples after every step,
- * inner prompt chunks included, so such prompts are cut into load-independent chunks.
- */
-const seeded = (r: GenerationRequest): boolean => r.sampling.temperature > 0 && r.sampling.seed !== undefined;
 
 export class Scheduler {
   private readonly waiting: Seq[] = [];
@@ -226,24 +221,18 @@ export class Scheduler {
       for (const s of this.waiting.splice(0, n)) this.running.set(s.id, s);
     }
     this.flushReleases();
-    const seededChunk = this.seededChunk;
     while (!this.closing && this.inFlight < backend.maxInFlight) {
       const ready: ReadySeq[] = [];
       let decoding = 0;
       for (const s of this.running.values()) {
         const promptLeft = s.req.promptIds.length - s.sent;
         if (promptLeft === 0) decoding++;
-        if (!s.inFlight) ready.push({ id: s.id, promptLeft, arrival: s.arrival, lastStep: s.lastStep, ...(seeded(s.req) ? { exactChunk: seededChunk } : {}) });
+        if (!s.inFlight) ready.push({ id: s.id, promptLeft, arrival: s.arrival, lastStep: s.lastStep });
       }
       const plan = planMicroBatch({ ready, decoding, inFlight: this.inFlight, maxInFlight: backend.maxInFlight, maxBatchTokens: limits.maxBatchTokens });
       if (plan.length === 0) break;
       this.launch(plan);
     }
-  }
-
-  /** Prompt chunk of seeded sampled requests: the prefill reserve, so it always fits eventually. */
-  private get seededChunk(): number {
-    return prefillReserve(this.opts.limits.maxBatchTokens, Infinity);
   }
 
   private flushReleases(): void {
@@ -275,7 +264,9 @@ export class Scheduler {
       }
       s.chunk = p.tokens;
       const tokens = s.req.promptIds.slice(s.sent, s.sent + p.tokens);
-      return s.sent === 0 ? { seq: s.id, pos: 0, tokens, sampling: s.req.sampling } : { seq: s.id, pos: s.pos, tokens };
+      // an inner chunk samples nothing: no token, no draw from the seeded stream
+      const last = s.sent + p.tokens === s.req.promptIds.length;
+      return { seq: s.id, pos: s.pos, tokens, prompt: true, sample: last, ...(s.sent === 0 ? { sampling: s.req.sampling } : {}) };
     });
     this.inFlight++;
     const t0 = now();
@@ -311,12 +302,12 @@ export class Scheduler {
         this.end(s, () => s.sink.onError(new UnavailableError("the server is shutting down")));
         continue;
       }
+      if (s.sent < s.req.promptIds.length) continue; // an inner prompt chunk: it sampled nothing
       const r = byId.get(s.id);
       if (!r) {
         this.end(s, () => s.sink.onError(new BackendError(`the backend returned no token for sequence ${s.id}`)));
         continue;
       }
-      if (s.sent < s.req.promptIds.length) continue; // an inner prompt chunk: its token is not wanted
       this.onToken(s, r);
     }
   }
@@ -331,7 +322,7 @@ export class Scheduler {
     this.opts.observer?.generated?.(1);
     let more: boolean;
     try {
-      more = s.sink.onToken(r.token, r.logprob) !== false;
+      more = s.sink.onToken(r.token, r.logprob, r.top) !== false;
     } catch (err) {
       return this.end(s, () => s.sink.onError(asGatewayError(err)));
     }

@@ -47,3 +47,14 @@ export class TokenizerError extends ModelError {
     super("TOKENIZER", message, ctx);
   }
 }
+
+/**
+ * A step cannot run as asked: a sequence unknown here, a position that does not follow its cache,
+ * rows that are not grouped by sequence, or the context length exceeded. `code` says which:
+ * `UNKNOWN_SEQUENCE`, `POSITION_MISMATCH`, `BAD_ROWS`, `CONTEXT_EXCEEDED`.
+ */
+export class StepError extends ModelError {
+  constructor(code: "UNKNOWN_SEQUENCE" | "POSITION_MISMATCH" | "BAD_ROWS" | "CONTEXT_EXCEEDED", message: string, ctx: ModelErrorContext = {}) {
+    super(code, message, ctx);
+  }
+}

@@ -10,14 +10,39 @@ export interface SamplingParams {
   readonly temperature: number;
   /** Nucleus mass in (0, 1]; 1 = off. */
   readonly topP: number;
+  /** Integer ≥ 0, 0 = off. */
+  readonly topK?: number;
+  /** [0, 1], 0 = off. */
+  readonly minP?: number;
+  /** [-2, 2], 0 = off (over output tokens). */
+  readonly presencePenalty?: number;
+  /** [-2, 2], 0 = off (over output tokens). */
+  readonly frequencyPenalty?: number;
+  /** > 0, 1 = off (over prompt + output tokens). */
+  readonly repetitionPenalty?: number;
+  /** Token id → bias added to its logit, each in [-100, 100]. */
+  readonly logitBias?: ReadonlyMap<number, number>;
   /** PRNG seed (uint32); random when absent. */
   readonly seed?: number;
+  /** 0..20 alternatives returned per sampled token. */
+  readonly topLogprobs?: number;
+}
+
+/** Most alternatives returned per token. */
+export const MAX_TOP_LOGPROBS = 20;
+
+/** One alternative token and its log-probability under the raw logits. */
+export interface TopLogprob {
+  readonly token: number;
+  readonly logprob: number;
 }
 
 /** A sampled token and its log-probability under the model (log-softmax of the raw logits). */
 export interface Sampled {
   readonly token: number;
   readonly logprob: number;
+  /** The `topLogprobs` most likely tokens, descending (present when asked for). */
+  readonly top?: readonly TopLogprob[];
 }
 
 /** Index of the largest value in logits[offset, offset+n); ties to the lowest index. */
@@ -60,6 +85,9 @@ export class Sampler {
     if (!(params.topP > 0 && params.topP <= 1)) throw new RangeError(`top_p must be in (0, 1], got ${params.topP}`);
     this.rand = mulberry32(params.seed ?? Math.floor(Math.random() * 2 ** 32));
   }
+
+  /** Record prompt tokens (for the repetition penalty). */
+  observePrompt(_tokens: ArrayLike<number>): void {}
 
   /** Sample from logits[offset, offset+n). */
   sample(logits: Float32Array, offset = 0, n = logits.length - offset): Sampled {

@@ -72,7 +72,7 @@ export interface ClusterSpec {
   /** NATS URL: dynamic mode (DESIGN.md §4). */
   readonly nats?: string;
   /** Data-plane deadlines, seconds (`moe up`; not used by the planner). */
-  readonly timeouts?: { readonly step?: number; readonly dispatch?: number };
+  readonly timeouts?: { readonly step?: number; readonly dispatch?: number; readonly sequence_idle?: number };
   readonly hosts: readonly HostSpec[];
   readonly placement?: PlacementSpec;
 }
@@ -148,7 +148,7 @@ const placementSchema = z.strictObject({
 });
 
 /** Data-plane deadlines: one pipeline step, one expert dispatch (then another replica is tried). */
-const timeoutsSchema = z.strictObject({ step: quantity("seconds").optional(), dispatch: quantity("seconds").optional() });
+const timeoutsSchema = z.strictObject({ step: quantity("seconds").optional(), dispatch: quantity("seconds").optional(), sequence_idle: quantity("seconds").optional() });
 
 /** zod schema of the cluster YAML (snake_case, as written). */
 export const clusterFileSchema = z

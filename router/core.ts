@@ -22,10 +22,19 @@ export interface DispatchRows {
   readonly hidden: Float32Array;
 }
 
+/** The rows of one expert in a dispatch to a host. */
+export interface DispatchPart {
+  readonly expert: number;
+  readonly rows: DispatchRows;
+}
+
 /** How the router reaches expert hosts (ZeroMQ in production; anything in tests). */
 export interface ExpertTransport {
-  /** Run `rows` through (layer, expert) on `host`; resolves to [R, D] or rejects (error, deadline). */
-  call(host: string, layer: number, expert: number, rows: DispatchRows, deadline: number): Promise<Float32Array>;
+  /**
+   * Run the parts (rows of several experts of one layer) on `host` in one round trip; resolves to
+   * one `[R_i, D]` output per part, or rejects (error, deadline).
+   */
+  call(host: string, layer: number, parts: readonly DispatchPart[], deadline: number): Promise<Float32Array[]>;
 }
 
 /** (layer, expert) → hosts holding it (replicas), from plan.json's `experts`. */
@@ -51,9 +60,18 @@ export interface RouterCoreOptions {
 /** Per-expert token counts: counts[layer][expert] = rows routed so far. */
 export type ExpertLoad = number[][];
 
-/** What a stage needs from its router: the combined MoE rows [N, D] of one layer. */
+/** The MoE step a stage needs from its router (structurally the stages' `MoeStep` port). */
 export interface MoeRouter {
   moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array>;
+}
+
+/** Rows [a, b) of one expert's group, bound for one host. */
+interface Piece {
+  readonly expert: number;
+  readonly rows: DispatchRows;
+  /** Output of the whole group; this piece fills rows from `at`. */
+  readonly out: Float32Array;
+  readonly at: number;
 }
 
 export class RouterCore implements MoeRouter {
@@ -88,8 +106,9 @@ export class RouterCore implements MoeRouter {
 
   /**
    * Combined MoE output y [N, D] for the pre-MoE normed rows m [N, D] of `layer`.
-   * `seq`/`pos` label the rows for the expert hosts. Rejects with
-   * ExpertUnavailableError (naming layer, expert and hosts) when an expert cannot be served by `deadline`.
+   * `seq`/`pos` label the rows for the expert hosts. Every expert host gets one message for the
+   * layer holding the rows of all its experts. Rejects with ExpertUnavailableError (naming layer,
+   * expert and hosts) when an expert cannot be served by `deadline`.
    */
   async moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array> {
     const router = this.routers.get(layer);
@@ -98,66 +117,91 @@ export class RouterCore implements MoeRouter {
     const routing = routeRows(m, router, this.cfg.nExperts, this.cfg.nExpertsUsed);
     const groups = groupByExpert(routing, this.cfg.nExperts);
     const outputs = new Map<number, Float32Array>();
-    await Promise.all(
-      groups.map(async (g) => {
-        this.load[layer]![g.expert]! += g.rows.length;
-        const rows: DispatchRows = {
-          row: Uint32Array.from(g.rows),
-          seq: Uint32Array.from(g.rows, (r) => seq[r]!),
-          pos: Uint32Array.from(g.rows, (r) => pos[r]!),
-          hidden: gatherRows(m, D, g.rows),
-        };
-        outputs.set(g.expert, await this.dispatchSplit(layer, g.expert, rows, deadline));
-      }),
-    );
+    const byHost = new Map<string, Piece[]>();
+    const now = this.now();
+    for (const g of groups) {
+      this.load[layer]![g.expert]! += g.rows.length;
+      const rows: DispatchRows = {
+        row: Uint32Array.from(g.rows),
+        seq: Uint32Array.from(g.rows, (r) => seq[r]!),
+        pos: Uint32Array.from(g.rows, (r) => pos[r]!),
+        hidden: gatherRows(m, D, g.rows),
+      };
+      const out = new Float32Array(rows.hidden.length);
+      outputs.set(g.expert, out);
+      for (const [host, a, b] of this.assign(layer, g.expert, rows.row.length, now)) {
+        const piece: Piece = { expert: g.expert, out, at: a, rows: a === 0 && b === rows.row.length ? rows : { row: rows.row.subarray(a, b), seq: rows.seq.subarray(a, b), pos: rows.pos.subarray(a, b), hidden: rows.hidden.subarray(a * D, b * D) } };
+        let list = byHost.get(host);
+        if (!list) byHost.set(host, (list = []));
+        list.push(piece);
+      }
+    }
+    await Promise.all([...byHost].map(([host, pieces]) => this.sendHost(layer, host, pieces, deadline)));
     return combine(routing, groups, outputs, D);
   }
 
   /**
-   * Send one group: split across the healthy replicas by their weights when the
-   * expert has several and weights are known, else to the best replica.
+   * Where an expert's `n` rows go: split across its healthy replicas by their weights when it has
+   * several and weights are known, else all to the best replica. @returns [host, firstRow, endRow) triples
    */
-  private async dispatchSplit(layer: number, expert: number, rows: DispatchRows, deadline: number): Promise<Float32Array> {
+  private assign(layer: number, expert: number, n: number, now: number): [string, number, number][] {
     const key = placementKey(layer, expert);
     const hosts = this.placement.get(key)!;
     const weights = this.replicaWeights.get(key);
-    const now = this.now();
-    const shares = weights && hosts.length > 1 ? splitShares(rows.row.length, hosts, weights, (h) => (this.health.get(h)?.downUntil ?? 0) <= now) : [];
-    if (shares.filter((n) => n > 0).length < 2) return this.dispatch(layer, expert, rows, deadline);
-    const D = this.cfg.dModel;
-    const out = new Float32Array(rows.hidden.length);
-    const starts = shares.map((_, i) => shares.slice(0, i).reduce((x, y) => x + y, 0));
-    await Promise.all(
-      shares.map(async (n, i) => {
-        if (n === 0) return;
-        const [a, b] = [starts[i]!, starts[i]! + n];
-        const part: DispatchRows = { row: rows.row.subarray(a, b), seq: rows.seq.subarray(a, b), pos: rows.pos.subarray(a, b), hidden: rows.hidden.subarray(a * D, b * D) };
-        out.set(await this.dispatch(layer, expert, part, deadline, hosts[i]), a * D);
-      }),
-    );
+    const shares = weights && hosts.length > 1 ? splitShares(n, hosts, weights, (h) => (this.health.get(h)?.downUntil ?? 0) <= now) : [];
+    if (shares.filter((k) => k > 0).length < 2) return [[rankReplicas(hosts, this.health, now)[0]!, 0, n]];
+    const out: [string, number, number][] = [];
+    let a = 0;
+    shares.forEach((k, i) => {
+      if (k > 0) out.push([hosts[i]!, a, a + k]);
+      a += k;
+    });
     return out;
   }
 
-  /** Send rows to the best replica (`preferred` first when healthy); on failure try the others, then give up. */
-  private async dispatch(layer: number, expert: number, rows: DispatchRows, deadline: number, preferred?: string): Promise<Float32Array> {
+  /** One message to `host` with all its pieces; on failure each piece is retried on its other replicas. */
+  private async sendHost(layer: number, host: string, pieces: readonly Piece[], deadline: number): Promise<void> {
+    const D = this.cfg.dModel;
+    const h = this.state(host);
+    const rows = pieces.reduce((a, p) => a + p.rows.row.length, 0);
+    let failed: { host: string; error: string } | undefined;
+    if (deadline - this.now() <= 0) failed = { host, error: "request deadline passed before dispatch" };
+    else {
+      h.inflightRows += rows;
+      try {
+        const ys = await this.transport.call(host, layer, pieces, Math.min(deadline, this.now() + this.dispatchTimeoutMs));
+        h.failures = 0;
+        h.downUntil = 0;
+        pieces.forEach((p, i) => p.out.set(ys[i]!, p.at * D));
+        return;
+      } catch (e) {
+        h.failures++;
+        h.downUntil = this.now() + coolDownMs(h.failures);
+        failed = { host, error: (e as Error).message };
+      } finally {
+        h.inflightRows -= rows;
+      }
+    }
+    await Promise.all(pieces.map(async (p) => p.out.set(await this.dispatch(layer, p.expert, p.rows, deadline, failed!), p.at * D)));
+  }
+
+  /** Send one expert's rows to its best replica other than the one that already failed; try the others, then give up. */
+  private async dispatch(layer: number, expert: number, rows: DispatchRows, deadline: number, failed: { host: string; error: string }): Promise<Float32Array> {
     const hosts = this.placement.get(placementKey(layer, expert))!;
-    const attempts: { host: string; error: string }[] = [];
-    const now = this.now();
-    const ranked = rankReplicas(hosts, this.health, now);
-    if (preferred !== undefined && (this.health.get(preferred)?.downUntil ?? 0) <= now) ranked.sort((a, b) => Number(b === preferred) - Number(a === preferred));
+    const attempts = [failed];
+    const ranked = rankReplicas(hosts, this.health, this.now()).filter((x) => x !== failed.host);
     for (const host of ranked) {
-      const left = deadline - this.now();
-      if (left <= 0) {
+      if (deadline - this.now() <= 0) {
         attempts.push({ host, error: "request deadline passed before dispatch" });
         break;
       }
       const h = this.state(host);
       h.inflightRows += rows.row.length;
       try {
-        const y = await this.transport.call(host, layer, expert, rows, Math.min(deadline, this.now() + this.dispatchTimeoutMs));
+        const [y] = await this.transport.call(host, layer, [{ expert, rows }], Math.min(deadline, this.now() + this.dispatchTimeoutMs));
         h.failures = 0;
         h.downUntil = 0;
-        return y;
+        return y!;
       } catch (e) {
         h.failures++;
         h.downUntil = this.now() + coolDownMs(h.failures);

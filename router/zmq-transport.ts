@@ -1,10 +1,12 @@
 /**
  * {@link ExpertTransport} over ZeroMQ: one DEALER ({@link RpcClient}) per
- * expert host, `moe.dispatch` → `moe.result`, many dispatches in flight at once.
+ * expert host; one `moe.dispatch` per host per layer carries the rows of
+ * every expert of that layer it serves (an `expert` column), answered by one
+ * `moe.result`; many dispatches in flight at once.
  */
 import type { Logger } from "pino";
 import { RpcClient, type CurveClientOptions, type WireDtype } from "../transport/index.js";
-import type { DispatchRows, ExpertTransport } from "./core.js";
+import type { DispatchPart, ExpertTransport } from "./core.js";
 
 /** Options of the ZeroMQ expert transport. */
 export interface ZmqExpertTransportOptions {
@@ -37,16 +39,40 @@ export class ZmqExpertTransport implements ExpertTransport {
       );
   }
 
-  async call(host: string, layer: number, expert: number, rows: DispatchRows, deadline: number): Promise<Float32Array> {
+  async call(host: string, layer: number, parts: readonly DispatchPart[], deadline: number): Promise<Float32Array[]> {
     const client = this.clients.get(host);
     if (!client) throw new Error(`no endpoint known for expert host '${host}'`);
+    const D = this.opts.dModel;
+    const n = parts.reduce((a, p) => a + p.rows.row.length, 0);
+    const row = new Uint32Array(n);
+    const seq = new Uint32Array(n);
+    const pos = new Uint32Array(n);
+    const expert = new Uint32Array(n);
+    const hidden = parts.length === 1 ? parts[0]!.rows.hidden : new Float32Array(n * D);
+    let r = 0;
+    for (const p of parts) {
+      const k = p.rows.row.length;
+      row.set(p.rows.row, r);
+      seq.set(p.rows.seq, r);
+      pos.set(p.rows.pos, r);
+      expert.fill(p.expert, r, r + k);
+      if (hidden !== p.rows.hidden) hidden.set(p.rows.hidden, r * D);
+      r += k;
+    }
     const reply = await client.request(
-      { kind: "moe.dispatch", layer, expert, row: rows.row, seq: rows.seq, pos: rows.pos, hidden: rows.hidden, dModel: this.opts.dModel, wireDtype: this.opts.wireDtype ?? "f32" },
+      { kind: "moe.dispatch", layer, row, seq, pos, expert, hidden, dModel: D, wireDtype: this.opts.wireDtype ?? "f32" },
       { deadlineMs: Math.max(1, deadline - Date.now()) },
     );
-    if (reply.layer !== layer || reply.expert !== expert || reply.row.length !== rows.row.length)
-      throw new Error(`host ${host} answered (layer ${reply.layer}, expert ${reply.expert}, ${reply.row.length} rows) to a dispatch of (layer ${layer}, expert ${expert}, ${rows.row.length} rows)`);
-    return reply.hidden;
+    if (reply.layer !== layer || reply.row.length !== n || reply.expert.some((e, i) => e !== expert[i]))
+      throw new Error(`host ${host} answered (layer ${reply.layer}, ${reply.row.length} rows) to a dispatch of (layer ${layer}, ${n} rows of experts ${parts.map((p) => p.expert).join(",")})`);
+    const out: Float32Array[] = [];
+    r = 0;
+    for (const p of parts) {
+      const k = p.rows.row.length;
+      out.push(reply.hidden.subarray(r * D, (r + k) * D));
+      r += k;
+    }
+    return out;
   }
 
   /** Transport counters per expert host. */

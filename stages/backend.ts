@@ -4,18 +4,22 @@
  * the client of a running pipeline (stages/pipeline-client.ts), so the
  * gateway and `moe generate` work the same on one process or a cluster.
  */
-import type { SamplingParams } from "../model/index.js";
+import { type RowItem, type SamplingParams, type StepOutput, type TopLogprob } from "../model/index.js";
 
 /** One sequence's share of a step. */
 export interface StepItem {
   /** Sequence id (uint32, unique while the sequence lives). */
   readonly seq: number;
-  /** Position of tokens[0] (= tokens already processed for this sequence). */
+  /** Position of tokens[0] (= tokens already processed for this sequence; 0 starts it afresh). */
   readonly pos: number;
   /** New tokens: a prompt chunk, or the last sampled token. */
   readonly tokens: readonly number[];
-  /** Sampling settings; required on the sequence's first step (pos 0), ignored after. */
+  /** Sampling settings, read when the sequence starts (pos 0); greedy when absent. */
   readonly sampling?: SamplingParams;
+  /** Sample a token after the last new token (default true; false for inner prompt chunks: no token, no PRNG draw). */
+  readonly sample?: boolean;
+  /** The tokens are prompt tokens (the repetition penalty counts them). */
+  readonly prompt?: boolean;
   /** Return the logits [V] of the last new token too (debugging, --logits-out). */
   readonly wantLogits?: boolean;
 }
@@ -26,6 +30,8 @@ export interface StepResult {
   readonly token: number;
   /** log-softmax of the sampled token under the model. */
   readonly logprob: number;
+  /** The most likely tokens, when the sequence asked for top logprobs. */
+  readonly top?: readonly TopLogprob[];
   /** Logits [V] of the last new token, when asked for. */
   readonly logits?: Float32Array;
 }
@@ -34,9 +40,39 @@ export interface StepResult {
 export interface StepBackend {
   /** How many steps may be in flight at once (pipeline depth); 1 for a single process. */
   readonly maxInFlight: number;
-  /** Run one step for each item (distinct sequences). Rejects with a clear error naming what failed. */
+  /**
+   * Run one step for each item (distinct sequences). Resolves with one result per item that samples
+   * (`sample !== false`), in item order. Rejects with a clear error naming what failed.
+   */
   step(items: readonly StepItem[], opts?: { deadline?: number }): Promise<StepResult[]>;
   /** Free the sequences' KV caches and sampler state everywhere. */
   release(seqs: readonly number[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A step item as the engine core's row item. */
+export function rowItem(it: StepItem): RowItem {
+  return { seq: it.seq, pos: it.pos, tokens: it.tokens, ...(it.sampling ? { sampling: it.sampling } : {}), sample: it.sample !== false, prompt: it.prompt === true, logits: it.wantLogits === true };
+}
+
+/**
+ * Results of a step from the core's output: the sampled rows in item order, with the logits of the
+ * items that asked for them. @throws Error when a sampling item got no token
+ */
+export function stepResults(items: readonly StepItem[], out: Pick<StepOutput, "sampled" | "logits">, vocabSize: number): StepResult[] {
+  const bySeq = new Map((out.sampled ?? []).map((s) => [s.seq, s]));
+  const logits = new Map<number, Float32Array>();
+  const l = out.logits;
+  if (l) for (let i = 0; i < l.seq.length; i++) logits.set(l.seq[i]!, l.values.slice(i * vocabSize, (i + 1) * vocabSize));
+  const results: StepResult[] = [];
+  for (const it of items) {
+    if (it.sample === false) continue;
+    const s = bySeq.get(it.seq);
+    if (!s) throw new Error(`the step returned no token for sequence ${it.seq}`);
+    const lg = logits.get(it.seq);
+    results.push({ seq: it.seq, token: s.token, logprob: s.logprob, ...(s.top ? { top: s.top } : {}), ...(lg ? { logits: lg } : {}) });
+  }
+  return results;
+}
+
+

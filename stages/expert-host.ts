@@ -71,11 +71,23 @@ export class ExpertHost {
     return this.dispatch(m);
   }
 
+  /** Run each expert's run of rows (contiguous in the message) through the batcher; answer in the same row order. */
   private async dispatch(m: MoeDispatch): Promise<Message> {
-    if (!this.batcher.holds(m.layer, m.expert))
-      throw Object.assign(new Error(`expert ${m.expert} of layer ${m.layer} is not loaded on host ${this.name}`), { code: "EXPERT_NOT_LOADED", layer: m.layer, expert: m.expert });
-    const y = await this.batcher.submit(m.layer, m.expert, m.hidden);
-    return { kind: "moe.result", layer: m.layer, expert: m.expert, row: m.row, seq: m.seq, pos: m.pos, hidden: y, dModel: this.config.dModel, wireDtype: this.wireDtype };
+    const D = this.config.dModel;
+    const runs: { expert: number; a: number; b: number }[] = [];
+    for (let i = 0; i < m.expert.length; ) {
+      let j = i + 1;
+      while (j < m.expert.length && m.expert[j] === m.expert[i]) j++;
+      runs.push({ expert: m.expert[i]!, a: i, b: j });
+      i = j;
+    }
+    for (const r of runs)
+      if (!this.batcher.holds(m.layer, r.expert))
+        throw Object.assign(new Error(`expert ${r.expert} of layer ${m.layer} is not loaded on host ${this.name}`), { code: "EXPERT_NOT_LOADED", layer: m.layer, expert: r.expert });
+    const ys = await Promise.all(runs.map((r) => this.batcher.submit(m.layer, r.expert, m.hidden.subarray(r.a * D, r.b * D))));
+    const hidden = ys.length === 1 ? ys[0]! : new Float32Array(m.hidden.length);
+    if (hidden !== ys[0]) runs.forEach((r, k) => hidden.set(ys[k]!, r.a * D));
+    return { kind: "moe.result", layer: m.layer, row: m.row, seq: m.seq, pos: m.pos, expert: m.expert, hidden, dModel: D, wireDtype: this.wireDtype };
   }
 
   /** Stop serving and free sockets and sessions; safe to call more than once. */

@@ -1,8 +1,9 @@
-// stages: stage hosts, expert hosts, and the step backends a scheduler drives.
-export type { StepBackend, StepItem, StepResult } from "./backend.js";
+// stages: stage hosts, expert hosts, the step backends a scheduler drives, and the one generation loop.
+export { rowItem, stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
+export { generate, type GenerateOptions, type FinishReason } from "./generate.js";
 export { LocalBackend } from "./local-backend.js";
+export type { MoeStep } from "./moe-step.js";
 export { PipelineClient, type PipelineClientOptions } from "./pipeline-client.js";
-export { StageHost, type StageHostOptions, type StageStats, type PipelineExtra } from "./stage-host.js";
+export { StageHost, type StageHostOptions, type StageStats } from "./stage-host.js";
 export { ExpertHost, type ExpertHostOptions } from "./expert-host.js";
 export { ExpertBatcher, type BatcherStats } from "./expert-batcher.js";
-export { groupRows, type RowGroup } from "./rows.js";

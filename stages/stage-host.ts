@@ -1,30 +1,18 @@
 /**
- * The stage host: owns a contiguous layer range [first, end) — embedding on
- * stage 0, attention + norms + KV caches of every live sequence for its
- * layers, and on the last stage the final norm, unembedding and sampling, so
- * only token ids travel back. MoE runs through its router (co-located
- * RouterCore by default). Requests are `stage.input` (stage 0) or
- * `stage.forward` (others); the reply is the `stage.tokens` (or `stage.logits`)
- * message that comes back from the last stage. `seq.release` frees a
- * sequence's caches on every stage.
+ * The stage host: a server shell over a {@link LayerRangeEngine} for layers
+ * [first, end). Stage 0 takes `stage.input` (token ids), the others
+ * `stage.forward` (residual rows); every stage passes its output on to the
+ * next with a one-way `stage.forward` and does not wait for the rest of the
+ * pipeline. The last stage sends the sampled tokens (`stage.tokens`, after
+ * `stage.logits` when asked for) straight to the step's `origin`, and any
+ * stage that fails a step sends the `error` there too. `seq.release` frees a
+ * sequence here (the client sends it to every stage); sequences idle past a
+ * timeout are reclaimed.
  */
 import type { Logger } from "pino";
-import {
-  EmbeddingTable,
-  HeadBlock,
-  headWeights,
-  LayerStack,
-  Sampler,
-  type ComputeOptions,
-  type LayerKv,
-  type ModelConfig,
-  type MoeExecutor,
-  type SamplingParams,
-  type WeightReader,
-} from "../model/index.js";
-import type { MoeRouter } from "../router/index.js";
-import { RpcClient, RpcServer, type CurveClientOptions, type CurveServerOptions, type Incoming, type Message, type WireDtype } from "../transport/index.js";
-import { groupRows, type RowGroup } from "./rows.js";
+import { LayerRangeEngine, type ComputeOptions, type ModelConfig, type MoeExecutor, type StepOutput, type WeightReader } from "../model/index.js";
+import { RpcClient, RpcServer, type CurveClientOptions, type CurveServerOptions, type Incoming, type Kind, type Message, type StageForward, type StageInput, type WireDtype } from "../transport/index.js";
+import type { MoeStep } from "./moe-step.js";
 
 /** Options of a stage host. */
 export interface StageHostOptions {
@@ -37,70 +25,65 @@ export interface StageHostOptions {
   readonly endpoint: string;
   /** Endpoint of the next stage (absent on the last stage). */
   readonly next?: string;
-  /** The MoE router of this stage: a RouterCore in this process, or a RemoteRouter. */
-  readonly router: MoeRouter;
+  /** The MoE step of each layer (a router in this process or in another). */
+  readonly moe: MoeStep;
   readonly compute?: ComputeOptions;
   readonly wireDtype?: WireDtype;
+  /** Reclaim sequences not stepped for this long, ms (default 300 000). */
+  readonly idleTimeoutMs?: number;
+  /** Default deadline of a step that carries none, ms (default 30 000). */
+  readonly stepDeadlineMs?: number;
   readonly curveServer?: CurveServerOptions;
   readonly curveClient?: CurveClientOptions;
   readonly logger?: Logger;
 }
 
-/** Extra header data of pipeline requests (Envelope.extra). */
-export interface PipelineExtra {
-  /** Sampling settings of sequences starting in this request, by seq id. */
-  sampling?: Record<string, SamplingParams>;
-  /** Sequences whose logits the last stage returns (stage.logits reply). */
-  logits?: number[];
-}
-
-/** Busy-time counters of a stage (seconds). */
+/** Counters of a stage (seconds, counts). */
 export interface StageStats {
   busySeconds: number;
   requests: number;
   rows: number;
+  /** Steps that failed here. */
+  failures: number;
 }
 
 export class StageHost {
-  private readonly caches = new Map<number, LayerKv[]>();
-  private readonly samplers = new Map<number, Sampler>();
   private readonly serving: Promise<void>;
+  private readonly reclaimTimer: NodeJS.Timeout;
   private closed = false;
-  readonly stats: StageStats = { busySeconds: 0, requests: 0, rows: 0 };
+  readonly stats: StageStats = { busySeconds: 0, requests: 0, rows: 0, failures: 0 };
 
   private constructor(
     private readonly opts: StageHostOptions,
     readonly server: RpcServer,
-    private readonly stack: LayerStack,
-    private readonly embedding: EmbeddingTable | undefined,
-    private readonly head: HeadBlock | undefined,
+    readonly core: LayerRangeEngine,
     private readonly next: RpcClient | undefined,
   ) {
     this.serving = server.serve((req) => this.handle(req), { concurrency: 256 });
+    const idle = opts.idleTimeoutMs ?? 300_000;
+    this.reclaimTimer = setInterval(() => this.reclaim(), Math.max(50, Math.min(idle / 4, 30_000)));
+    this.reclaimTimer.unref();
   }
 
   /** Load this stage's layers (and embedding / head), bind, connect to the next stage, start serving. */
   static async start(opts: StageHostOptions): Promise<StageHost> {
-    const { config: cfg, weights } = opts;
+    const cfg = opts.config;
     const [first, end] = opts.layers;
-    const stack = await LayerStack.create(cfg, weights, first, end, opts.compute);
-    const embedding = first === 0 ? EmbeddingTable.load(weights, cfg) : undefined;
     const isLast = end === cfg.nLayers;
-    const head = isLast ? await HeadBlock.create(cfg, headWeights(weights, cfg), opts.compute) : undefined;
     if (!isLast && !opts.next) throw new Error(`${opts.name}: stage [${first}, ${end}) is not the last stage but has no next stage endpoint`);
-    const kinds = first === 0 ? (["stage.input", "seq.release", "ping"] as const) : (["stage.forward", "seq.release", "ping"] as const);
-    const server = await RpcServer.bind({ endpoint: opts.endpoint, name: opts.name, expect: { dModel: cfg.dModel, kinds: [...kinds] }, curve: opts.curveServer, logger: opts.logger });
+    const core = await LayerRangeEngine.create(cfg, opts.weights, { layers: [first, end], compute: opts.compute, ...(opts.idleTimeoutMs !== undefined ? { idleTimeoutMs: opts.idleTimeoutMs } : {}) });
+    const kinds: Kind[] = [first === 0 ? "stage.input" : "stage.forward", "seq.release", "ping", ...(isLast ? (["seq.bias"] as const) : [])];
+    let server: RpcServer;
+    try {
+      server = await RpcServer.bind({ endpoint: opts.endpoint, name: opts.name, expect: { dModel: cfg.dModel, kinds }, curve: opts.curveServer, logger: opts.logger });
+    } catch (e) {
+      await core.close();
+      throw e;
+    }
     const next = isLast
       ? undefined
-      : RpcClient.connect({
-          endpoint: opts.next!,
-          name: opts.name,
-          // replies from downstream are stage.tokens / stage.logits (rows of vocab width) or seq.release acks
-          expect: { dModel: cfg.vocabSize, kinds: ["stage.tokens", "stage.logits", "seq.release", "error", "pong"] },
-          curve: opts.curveClient,
-          logger: opts.logger,
-        });
-    return new StageHost(opts, server, stack, embedding, head, next);
+      : RpcClient.connect({ endpoint: opts.next!, name: opts.name, expect: { dModel: cfg.dModel, kinds: ["error", "pong"] }, curve: opts.curveClient, logger: opts.logger });
+    return new StageHost(opts, server, core, next);
   }
 
   get endpoint(): string {
@@ -109,7 +92,17 @@ export class StageHost {
 
   /** Sequences holding KV caches here. */
   get liveSequences(): number {
-    return this.caches.size;
+    return this.core.liveSequences;
+  }
+
+  /** Sequences reclaimed after sitting idle, since start. */
+  get reclaimedSequences(): number {
+    return this.core.reclaimed;
+  }
+
+  private reclaim(): void {
+    const gone = this.core.reclaimIdle();
+    if (gone.length) this.opts.logger?.warn({ seqs: gone.slice(0, 16), count: gone.length }, "reclaimed sequences idle past the timeout (their client never released them)");
   }
 
   private async handle(req: Incoming): Promise<Message | undefined> {
@@ -118,117 +111,115 @@ export class StageHost {
       case "ping":
         return { kind: "pong" };
       case "seq.release":
-        return this.release(m.seq, m.deadline);
+        this.core.release(m.seq);
+        return { kind: "seq.release", seq: m.seq };
+      case "seq.bias":
+        this.setBias(m.seq, m.token, m.bias);
+        return { kind: "seq.bias", seq: new Uint32Array(0), token: new Uint32Array(0), bias: new Float32Array(0) };
       case "stage.input":
       case "stage.forward":
-        return this.forward(m, m.kind === "stage.forward" ? m.hidden : undefined);
+        await this.step(req, m, m.kind === "stage.forward" ? m.hidden : undefined);
+        return undefined;
       default:
         return undefined;
     }
   }
 
-  private async release(seqs: Uint32Array, deadline: number | undefined): Promise<Message> {
-    for (const s of seqs) {
-      this.caches.delete(s);
-      this.samplers.delete(s);
+  private setBias(seq: Uint32Array, token: Uint32Array, bias: Float32Array): void {
+    const per = new Map<number, Map<number, number>>();
+    for (let i = 0; i < seq.length; i++) {
+      if (token[i]! >= this.opts.config.vocabSize) throw Object.assign(new Error(`seq.bias row ${i}: token ${token[i]} is outside the vocabulary [0, ${this.opts.config.vocabSize})`), { code: "BAD_ROWS" });
+      let b = per.get(seq[i]!);
+      if (!b) per.set(seq[i]!, (b = new Map()));
+      b.set(token[i]!, bias[i]!);
     }
-    if (this.next) await this.next.request({ kind: "seq.release", seq: seqs }, { deadlineMs: deadlineLeft(deadline) });
-    return { kind: "seq.release", seq: seqs };
+    for (const [s, b] of per) this.core.setLogitBias(s, b);
   }
 
-  private async forward(
-    m: { seq: Uint32Array; pos: Uint32Array; token: Uint32Array; deadline?: number; extra?: Record<string, unknown>; batch?: number },
-    hidden: Float32Array | undefined,
-  ): Promise<Message> {
+  /** Run a step, then pass it on (or, on the last stage, send its tokens to the origin); failures go to the origin. */
+  private async step(req: Incoming, m: StageInput | StageForward, hidden: Float32Array | undefined): Promise<void> {
     const t0 = performance.now();
-    const cfg = this.opts.config;
-    const D = cfg.dModel;
-    const groups = groupRows(m.seq, m.pos);
-    const extra = (m.extra ?? {}) as PipelineExtra;
-    const x = hidden ?? this.embedding!.rows(Array.from(m.token));
-    const items = groups.map((g) => ({ kv: this.cachesFor(g), x: x.subarray(g.start * D, (g.start + g.count) * D) }));
-    const deadline = m.deadline && m.deadline > 0 ? m.deadline : Date.now() + 30_000;
-    const router = this.opts.router;
-    const moe: MoeExecutor = { run: (layer, mm) => router.moe(layer, mm, m.seq, m.pos, deadline) };
-    let h: Float32Array;
+    const deadline = m.deadline && m.deadline > 0 ? m.deadline : Date.now() + (this.opts.stepDeadlineMs ?? 30_000);
+    const moeStep = this.opts.moe;
+    const moe: MoeExecutor = { run: (layer, mm) => moeStep.moe(layer, mm, m.seq, m.pos, deadline) };
     try {
-      h = await this.stack.forward(items, moe);
-    } catch (e) {
-      // a failed step leaves the sequences' caches half-written: drop them
-      for (const g of groups) this.caches.delete(g.seq);
-      throw e;
-    } finally {
-      this.stats.busySeconds += (performance.now() - t0) / 1000;
-      this.stats.requests++;
-      this.stats.rows += m.seq.length;
-    }
-    if (this.next)
-      return this.next.request(
-        { kind: "stage.forward", row: Uint32Array.from(m.seq, (_, i) => i), seq: m.seq, pos: m.pos, token: m.token, hidden: h, dModel: D, wireDtype: this.opts.wireDtype ?? "f32", extra: m.extra, batch: m.batch },
-        { deadlineMs: deadlineLeft(deadline) },
-      );
-    return this.sample(groups, h, extra);
-  }
-
-  /** Last stage: head on each sequence's last row, then sample. */
-  private async sample(groups: readonly RowGroup[], h: Float32Array, extra: PipelineExtra): Promise<Message> {
-    const t0 = performance.now();
-    const cfg = this.opts.config;
-    const D = cfg.dModel;
-    const V = cfg.vocabSize;
-    const last = new Float32Array(groups.length * D);
-    groups.forEach((g, i) => last.set(h.subarray((g.start + g.count - 1) * D, (g.start + g.count) * D), i * D));
-    const logits = await this.head!.run(last);
-    const seq = new Uint32Array(groups.length);
-    const token = new Uint32Array(groups.length);
-    const logprob = new Float32Array(groups.length);
-    groups.forEach((g, i) => {
-      let sampler = this.samplers.get(g.seq);
-      if (!sampler) {
-        const p = extra.sampling?.[String(g.seq)] ?? { temperature: 0, topP: 1 };
-        this.samplers.set(g.seq, (sampler = new Sampler(p)));
+      let out: StepOutput;
+      try {
+        out = await this.core.step(m, hidden, moe);
+      } finally {
+        this.stats.busySeconds += (performance.now() - t0) / 1000;
+        this.stats.requests++;
+        this.stats.rows += m.seq.length;
       }
-      const s = sampler.sample(logits, i * V, V);
-      seq[i] = g.seq;
-      token[i] = s.token;
-      logprob[i] = s.logprob;
-    });
-    this.stats.busySeconds += (performance.now() - t0) / 1000; // head + sampling (the layers were counted in forward)
-    if (extra.logits?.length)
-      return { kind: "stage.logits", row: Uint32Array.from(seq, (_, i) => i), seq, pos: Uint32Array.from(groups, (g) => g.lastPos), token, logprob, hidden: logits, dModel: V, wireDtype: "f32" };
-    return { kind: "stage.tokens", seq, token, logprob };
+      if (out.hidden) await this.forward(m, out.hidden, deadline);
+      else await this.deliver(req, m, out);
+    } catch (err) {
+      this.stats.failures++;
+      await this.fail(req, m, err);
+    }
   }
 
-  /** The caches of a row group's sequence; a group starting at position 0 starts a fresh sequence. */
-  private cachesFor(g: RowGroup): LayerKv[] {
-    const ctx = this.opts.config.contextLength;
-    if (g.lastPos >= ctx)
-      throw Object.assign(new Error(`${this.opts.name}: sequence ${g.seq} would reach position ${g.lastPos}, past the context length ${ctx}`), { code: "CONTEXT_EXCEEDED" });
-    let kv = this.caches.get(g.seq);
-    if (g.firstPos === 0) {
-      kv = this.stack.newCaches();
-      this.caches.set(g.seq, kv);
-      this.samplers.delete(g.seq);
+  private forward(m: StageInput | StageForward, hidden: Float32Array, deadline: number): Promise<void> {
+    const { kind: _k, sender: _s, hiddenF16: _h, ...rest } = m as StageForward;
+    const row = (m as StageForward).row ?? Uint32Array.from(m.seq, (_, i) => i);
+    return this.next!.send({ ...rest, kind: "stage.forward", row, hidden, dModel: this.opts.config.dModel, wireDtype: this.opts.wireDtype ?? "f32", deadline });
+  }
+
+  /** Last stage: logits (when asked for), then the tokens, to the origin. */
+  private async deliver(req: Incoming, m: StageInput | StageForward, out: StepOutput): Promise<void> {
+    const envelope = { id: m.id, ...(m.batch !== undefined ? { batch: m.batch } : {}) };
+    if (out.logits) {
+      const l = out.logits;
+      await this.sendHome(req, m, { kind: "stage.logits", ...envelope, row: Uint32Array.from(l.seq, (_, i) => i), seq: l.seq, pos: l.pos, hidden: l.values, dModel: this.opts.config.vocabSize, wireDtype: "f32" });
     }
-    if (!kv) throw Object.assign(new Error(`${this.opts.name}: sequence ${g.seq} is unknown here (position ${g.firstPos}); it was released or never started`), { code: "UNKNOWN_SEQUENCE" });
-    if (kv[0]!.len !== g.firstPos)
-      throw Object.assign(new Error(`${this.opts.name}: sequence ${g.seq} has ${kv[0]!.len} cached tokens but the step starts at position ${g.firstPos}`), { code: "POSITION_MISMATCH" });
-    return kv;
+    const sampled = out.sampled ?? [];
+    const n = sampled.reduce((a, s) => a + 1 + (s.top?.length ?? 0), 0);
+    const seq = new Uint32Array(n);
+    const rank = new Uint32Array(n);
+    const token = new Uint32Array(n);
+    const logprob = new Float32Array(n);
+    let r = 0;
+    for (const s of sampled) {
+      seq[r] = s.seq;
+      token[r] = s.token;
+      logprob[r++] = s.logprob;
+      s.top?.forEach((t, k) => {
+        seq[r] = s.seq;
+        rank[r] = k + 1;
+        token[r] = t.token;
+        logprob[r++] = Math.max(t.logprob, -3.4e38); // finite on the wire
+      });
+    }
+    for (let i = 0; i < n; i++) if (!Number.isFinite(logprob[i]!)) logprob[i] = -3.4e38;
+    await this.sendHome(req, m, { kind: "stage.tokens", ...envelope, seq, rank, token, logprob });
+  }
+
+  /** Send to the step's origin (its routing id), or back to the sender when the step names none. */
+  private sendHome(req: Incoming, m: StageInput | StageForward, msg: Message): Promise<void> {
+    if (m.origin) return this.server.send(Buffer.from(m.origin, "latin1"), msg);
+    return this.server.reply(req, msg);
+  }
+
+  private async fail(req: Incoming, m: StageInput | StageForward, err: unknown): Promise<void> {
+    const e = err as { code?: unknown; remoteCode?: unknown; message?: unknown; layer?: unknown; expert?: unknown; host?: unknown };
+    const raw = typeof e?.remoteCode === "string" ? e.remoteCode : e?.code;
+    const code = typeof raw === "string" && /^[A-Za-z0-9_.:-]{1,64}$/.test(raw) ? raw : "STAGE_FAILED";
+    const host = typeof e?.host === "string" && /^[\x20-\x7e]{0,128}$/.test(e.host) ? e.host : this.opts.name;
+    const msg: Message = { kind: "error", id: m.id, code, message: `${this.opts.name}: ${String(e?.message ?? err)}`.slice(0, 1024), host };
+    if (typeof e?.layer === "number") msg.layer = e.layer;
+    if (typeof e?.expert === "number") msg.expert = e.expert;
+    this.opts.logger?.warn({ id: m.id, code, err: msg.message }, "step failed");
+    await this.sendHome(req, m, msg).catch((sendErr: unknown) => this.opts.logger?.warn({ err: (sendErr as Error).message }, "could not report a failed step to its origin"));
   }
 
   /** Stop serving and free sockets and sessions; safe to call more than once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    clearInterval(this.reclaimTimer);
     await this.server.close();
     await this.serving.catch(() => undefined);
     await this.next?.close();
-    await this.stack.close();
-    await this.head?.close();
+    await this.core.close();
   }
-}
-
-/** ms left until an absolute deadline (default 30 s). */
-function deadlineLeft(deadline: number | undefined): number {
-  return deadline && deadline > 0 ? Math.max(1, deadline - Date.now()) : 30_000;
 }

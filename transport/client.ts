@@ -46,8 +46,13 @@ export interface RpcClientOptions extends SocketTuning {
   maxPending?: number;
   /** Deadline of a request when none is given, ms. Default 10000. */
   defaultDeadlineMs?: number;
-  /** Receives valid messages that answer no pending request and have id 0 (server pushes). */
+  /**
+   * Receives valid messages that answer no pending request of this client (server pushes, e.g. a
+   * pipeline step's `stage.tokens` sent by the last stage to the step's origin).
+   */
   onMessage?: (message: Message) => void;
+  /** Called when an established connection to the server drops (peer killed, heartbeat timeout). */
+  onDisconnect?: () => void;
   /** Structured logger; silent when absent. */
   logger?: Logger;
 }
@@ -112,6 +117,7 @@ export class RpcClient {
       this.metrics.error(this.endpoint, "DISCONNECTED");
       for (const [id, p] of this.pending)
         this.settle(id, undefined, new PeerUnreachableError(`${p.kind} request ${id} to ${this.endpoint} was pending when the connection to the peer was lost`, { peer: this.endpoint, kind: p.kind, id }));
+      this.options.onDisconnect?.();
     });
   }
 
@@ -210,11 +216,16 @@ export class RpcClient {
   }
 
   /**
-   * Send a one-way message (no reply expected), e.g. `stage.forward` or `seq.release`.
+   * Send a one-way message (no reply expected), e.g. `stage.forward`.
    * @returns once the message is queued in ZeroMQ
+   * @throws PeerUnreachableError when the connection was up once and is down now (fail fast, no silent queueing)
    */
   async send(message: Message): Promise<void> {
     if (this.closed) throw new SocketClosedError(`cannot send ${message.kind} to ${this.endpoint}: the client is closed`, { peer: this.endpoint, kind: message.kind });
+    if (this.everConnected && !this.connected) {
+      this.metrics.error(this.endpoint, "PEER_UNREACHABLE");
+      throw new PeerUnreachableError(`cannot send ${message.kind} to ${this.endpoint}: the connection to the peer is down (reconnecting)`, { peer: this.endpoint, kind: message.kind });
+    }
     const frame = encode(message.sender === undefined && this.options.name !== undefined ? { ...message, sender: this.options.name } : message);
     await this.transmit(frame, message.kind, undefined);
   }
@@ -272,7 +283,7 @@ export class RpcClient {
     }
     const p = this.pending.get(reply.id ?? 0);
     if (p === undefined) {
-      if ((reply.id ?? 0) === 0 && this.options.onMessage !== undefined) this.options.onMessage(reply);
+      if (this.options.onMessage !== undefined) this.options.onMessage(reply);
       else this.metrics.error(peer, "LATE_REPLY");
       return;
     }

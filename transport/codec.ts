@@ -54,14 +54,10 @@ function headerOf(msg: Message): Map<string, string> {
   if (msg.batch !== undefined) h.set("batch", uintField(kind, "batch", msg.batch, 0xffffffff));
   if (msg.deadline !== undefined && msg.deadline !== 0) h.set("deadline", uintField(kind, "deadline", Math.ceil(msg.deadline), Number.MAX_SAFE_INTEGER));
   if (msg.sender !== undefined) h.set("sender", nameField(kind, "sender", msg.sender));
-  if (msg.extra !== undefined) {
-    const json = JSON.stringify(msg.extra);
-    if (Buffer.byteLength(json) > HEADER_LIMITS.extra) throw new EncodeError(`${kind}: extra is longer than ${HEADER_LIMITS.extra} bytes once encoded`, { kind, field: "extra" });
-    h.set("extra", json);
-  }
-  const m = msg as { layer?: number; expert?: number };
+  if (msg.origin !== undefined) h.set("origin", nameField(kind, "origin", msg.origin));
+  const m = msg as { layer?: number; expert?: unknown };
   if (m.layer !== undefined) h.set("layer", uintField(kind, "layer", m.layer, 0xffffffff));
-  if (m.expert !== undefined) h.set("expert", uintField(kind, "expert", m.expert, 0xffffffff));
+  if (msg.kind === "error" && msg.expert !== undefined) h.set("expert", uintField(kind, "expert", msg.expert, 0xffffffff));
   if (msg.kind === "error") {
     if (typeof msg.code !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(msg.code)) {
       throw new EncodeError(`error: code "${String(msg.code).slice(0, 80)}" must be 1–64 characters of [A-Za-z0-9_.:-]`, { kind, field: "code" });
@@ -74,7 +70,7 @@ function headerOf(msg: Message): Map<string, string> {
   return h;
 }
 
-function column<T extends Uint32Array | Float32Array>(kind: string, name: ColumnName, value: unknown, rows: number, ctor: { new (n: number): T; name: string }): T {
+function column<T extends Uint32Array | Float32Array | Float64Array>(kind: string, name: ColumnName, value: unknown, rows: number, ctor: { new (n: number): T; name: string }): T {
   if (!(value instanceof ctor) || value.length !== rows) {
     throw new EncodeError(`${kind}: column ${name} must be a ${ctor.name} of ${rows} rows`, { kind, field: name });
   }
@@ -106,6 +102,10 @@ export function encode(msg: Message): Uint8Array {
       out.push({ name, type, values: column(msg.kind, name, cols[name], rows, Float32Array) });
       continue;
     }
+    if (type === "f64") {
+      out.push({ name, type, values: column(msg.kind, name, cols[name], rows, Float64Array) });
+      continue;
+    }
     const { dModel, wireDtype = "f32" } = cols;
     if (typeof dModel !== "number" || !Number.isInteger(dModel) || dModel < 1 || dModel > HEADER_LIMITS.dModel) {
       throw new EncodeError(`${msg.kind}: dModel ${String(dModel)} is not a positive integer`, { kind: msg.kind, field: "dModel" });
@@ -129,7 +129,7 @@ export function encode(msg: Message): Uint8Array {
 
 function envelope(h: ParsedHeader): Record<string, unknown> {
   const out: Record<string, unknown> = { kind: h.kind, id: h.id };
-  for (const key of ["batch", "deadline", "sender", "extra", "layer", "expert", "code", "message", "host"] as const) {
+  for (const key of ["batch", "deadline", "sender", "origin", "layer", "expert", "code", "message", "host"] as const) {
     if (h[key] !== undefined) out[key] = h[key];
   }
   return out;
@@ -145,7 +145,7 @@ function readColumns(frame: Uint8Array, layout: IpcLayout, h: ParsedHeader, out:
   const rows = layout.rows;
   const base = frame.byteOffset + layout.bodyOffset;
   let buffer = 0;
-  const data = <T extends Uint32Array | Float32Array | Uint16Array>(ctor: { new (b: ArrayBufferLike, offset: number, length: number): T }, length: number): T => {
+  const data = <T extends Uint32Array | Float32Array | Float64Array | Uint16Array>(ctor: { new (b: ArrayBufferLike, offset: number, length: number): T }, length: number): T => {
     buffer++; // validity bitmap: no column may hold nulls (checked), so it is never read
     const b = layout.buffers[buffer++]!;
     return new ctor(frame.buffer, base + b.offset, length);
@@ -155,6 +155,11 @@ function readColumns(frame: Uint8Array, layout: IpcLayout, h: ParsedHeader, out:
     if (type === "u32") out[name] = data(Uint32Array, rows);
     else if (type === "f32") {
       const v = data(Float32Array, rows);
+      const bad = finite ? firstNonFinite(v) : -1;
+      if (bad >= 0) rejectNonFinite(h, name, bad, 1);
+      out[name] = v;
+    } else if (type === "f64") {
+      const v = data(Float64Array, rows);
       const bad = finite ? firstNonFinite(v) : -1;
       if (bad >= 0) rejectNonFinite(h, name, bad, 1);
       out[name] = v;

@@ -14,10 +14,12 @@ export {
   KINDS,
   PROTOCOL_VERSION,
   REPLY_KINDS,
+  SAMPLING_COLUMNS,
   WIRE_DTYPES,
 } from "./messages.js";
 export type {
   ColumnName,
+  ColumnType,
   Envelope,
   ErrorMessage,
   HiddenRows,
@@ -33,11 +35,15 @@ export type {
   ReplyOf,
   RouterRequest,
   RouterResponse,
+  SamplingColumns,
+  SeqBias,
   SeqRelease,
   StageForward,
   StageInput,
   StageLogits,
   StageTokens,
+  Status,
+  StatusRequest,
   WireDtype,
 } from "./messages.js";
 export { decode, encode } from "./codec.js";

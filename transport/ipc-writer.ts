@@ -1,7 +1,7 @@
 /**
  * Writes one Arrow IPC stream (schema message + one record batch message +
  * end-of-stream marker) straight into one preallocated frame, for the few
- * column shapes of the protocol: non-nullable uint32 / float32 columns and a
+ * column shapes of the protocol: non-nullable uint32 / float32 / float64 columns and a
  * non-nullable FixedSizeList<float32|float16>. The flatbuffers follow the
  * Arrow format (Schema.fbs / Message.fbs, metadata version V5); a test reads
  * every frame back with apache-arrow's own reader.
@@ -13,10 +13,12 @@ import { CONTINUATION, MESSAGE_HEADER_RECORD_BATCH, MESSAGE_HEADER_SCHEMA, METAD
 export type IpcColumn =
   | { readonly name: string; readonly type: "u32"; readonly values: Uint32Array }
   | { readonly name: string; readonly type: "f32"; readonly values: Float32Array }
+  | { readonly name: string; readonly type: "f64"; readonly values: Float64Array }
   | { readonly name: string; readonly type: "list"; readonly listSize: number; readonly half: boolean; readonly values: Float32Array | Uint16Array };
 
 const PRECISION_HALF = PRECISIONS.indexOf("half");
 const PRECISION_SINGLE = PRECISIONS.indexOf("single");
+const PRECISION_DOUBLE = PRECISIONS.indexOf("double");
 
 const pad8 = (n: number) => (n + 7) & ~7;
 
@@ -117,7 +119,7 @@ function field(b: Builder, c: IpcColumn): number {
     type = b.endObject();
     typeType = TYPE_INT;
   } else {
-    type = floatType(b, PRECISION_SINGLE);
+    type = floatType(b, c.type === "f64" ? PRECISION_DOUBLE : PRECISION_SINGLE);
     typeType = TYPE_FLOAT;
   }
   const name = b.createString(c.name);

@@ -9,8 +9,14 @@
  * (`kind`, `v`, `id`, ...), the record batch holds the columns. See DESIGN §3.
  */
 
-/** Protocol version written in every header (`v`). Receivers reject others. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Protocol version written in every header (`v`). Receivers reject others.
+ * v2: sampling settings are columns of `stage.input`/`stage.forward`, `stage.tokens` has one row per
+ * returned token (rank 0 = sampled, 1.. = top alternatives), the last stage sends results straight to
+ * the step's `origin`, `moe.dispatch` carries several experts of one layer (an `expert` column),
+ * `status` replaces JSON in `pong`, and the free-form `extra` header is gone.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** dtype of the `hidden` column on the wire; in memory hidden rows are always float32. */
 export type WireDtype = "f32" | "f16";
@@ -28,8 +34,11 @@ export interface Envelope {
   deadline?: number;
   /** Name of the sending process, e.g. `router-0` (≤ 128 characters, printable ASCII). */
   sender?: string;
-  /** Small free-form control data: a JSON object, ≤ 4 KiB once encoded. */
-  extra?: Record<string, unknown>;
+  /**
+   * Routing id of the client a pipeline step's result (or error) goes to, straight from the stage
+   * that produces it (≤ 128 printable ASCII characters). Set on `stage.input` and kept on `stage.forward`.
+   */
+  origin?: string;
 }
 
 /** Rows of hidden states with their bookkeeping columns. `rows` = `row.length`. */
@@ -57,18 +66,23 @@ export interface HiddenRows {
   hiddenF16?: Uint16Array;
 }
 
-/** Router → expert host: the rows routed to one (layer, expert). */
+/**
+ * Router → expert host: the rows of one layer routed to experts this host holds, one message per
+ * host per layer. Rows of one expert are contiguous; `expert` names each row's expert.
+ */
 export interface MoeDispatch extends Envelope, HiddenRows {
   kind: "moe.dispatch";
   layer: number;
-  expert: number;
+  /** Expert of each row, `[rows]` uint32. */
+  expert: Uint32Array;
 }
 
-/** Expert host → router: the expert FFN output for the rows of a dispatch (same row/seq/pos). */
+/** Expert host → router: the expert FFN output for the rows of a dispatch (same row/seq/pos/expert). */
 export interface MoeResult extends Envelope, HiddenRows {
   kind: "moe.result";
   layer: number;
-  expert: number;
+  /** `[rows]` uint32, as in the dispatch. */
+  expert: Uint32Array;
 }
 
 /** Stage → router: the pre-MoE normed rows of one layer. */
@@ -83,39 +97,69 @@ export interface RouterResponse extends Envelope, HiddenRows {
   layer: number;
 }
 
-/** Stage i → stage i+1: residual hidden rows of a micro-batch, with their tokens. */
-export interface StageForward extends Envelope, HiddenRows {
+
+/**
+ * Per-row sampling settings, columns of `stage.input` and `stage.forward`. Every row carries its
+ * sequence's settings (a few bytes per row), so a message's validity never depends on how many
+ * sequences start in it; the last stage reads them at each sequence's last row.
+ */
+export interface SamplingColumns {
+  /** Row flags, `[rows]` uint32: 1 = sample after this row, 2 = prompt token, 4 = return logits, 8 = `seed` is set (model/engine/rows.ts `ROW_FLAGS`). */
+  flags: Uint32Array;
+  /** `[rows]` float32, ≥ 0 (0 = greedy). */
+  temperature: Float32Array;
+  /** `[rows]` float32 in (0, 1]. */
+  top_p: Float32Array;
+  /** `[rows]` uint32, 0 = off. */
+  top_k: Uint32Array;
+  /** `[rows]` float32 in [0, 1], 0 = off. */
+  min_p: Float32Array;
+  /** `[rows]` float32 in [-2, 2]. */
+  presence_penalty: Float32Array;
+  /** `[rows]` float32 in [-2, 2]. */
+  frequency_penalty: Float32Array;
+  /** `[rows]` float32 > 0, 1 = off. */
+  repetition_penalty: Float32Array;
+  /** `[rows]` uint32 (valid when the `seeded` flag is set). */
+  seed: Uint32Array;
+  /** Alternatives returned per sampled token, `[rows]` uint32 in [0, 20]. */
+  top_logprobs: Uint32Array;
+}
+
+/** Stage i → stage i+1: residual hidden rows of a micro-batch, with their tokens and sampling settings. */
+export interface StageForward extends Envelope, HiddenRows, SamplingColumns {
   kind: "stage.forward";
   /** Token id at each row's position, `[rows]` uint32. */
   token: Uint32Array;
 }
 
-/** Last stage → gateway: one sampled token per sequence. */
+/**
+ * Last stage → the step's origin: the sampled token of every sequence that asked for one (rank 0)
+ * and, when asked for, its top alternatives (rank 1..k, most likely first). A step with nothing to
+ * sample answers with 0 rows.
+ */
 export interface StageTokens extends Envelope {
   kind: "stage.tokens";
   /** `[rows]` uint32. */
   seq: Uint32Array;
-  /** Sampled token id, `[rows]` uint32. */
+  /** 0 = the sampled token, 1.. = the rank of an alternative, `[rows]` uint32. */
+  rank: Uint32Array;
+  /** Token id, `[rows]` uint32. */
   token: Uint32Array;
-  /** Natural-log probability of the sampled token, `[rows]` float32, finite. */
+  /** Natural-log probability under the model, `[rows]` float32, finite. */
   logprob: Float32Array;
 }
 
 /**
- * Last stage → gateway, when the request asked for logits (debugging,
- * `--logits-out`, cross-checks): the sampled tokens plus the logits of each
- * sequence's last new token; `hidden` is `[rows, vocab]` (dModel = vocab size).
+ * Last stage → the step's origin, before its `stage.tokens`, for rows flagged `logits` (debugging,
+ * `--logits-out`, cross-checks): `hidden` is `[rows, vocab]` (dModel = vocab size).
  */
 export interface StageLogits extends Envelope, HiddenRows {
   kind: "stage.logits";
-  /** Sampled token id, `[rows]` uint32. */
-  token: Uint32Array;
-  /** Natural-log probability of the sampled token, `[rows]` float32. */
-  logprob: Float32Array;
 }
 
-/** Gateway → stage 0: token ids to embed (prompt chunks or the last sampled token). */
-export interface StageInput extends Envelope {
+/** Gateway → stage 0: token ids to embed (prompt chunks or the last sampled token), with sampling settings. */
+export interface StageInput extends Envelope, SamplingColumns {
   kind: "stage.input";
   /** `[rows]` uint32. */
   seq: Uint32Array;
@@ -123,6 +167,17 @@ export interface StageInput extends Envelope {
   pos: Uint32Array;
   /** `[rows]` uint32. */
   token: Uint32Array;
+}
+
+/** Gateway → last stage, before a sequence's first step: its logit bias, one row per (seq, token). */
+export interface SeqBias extends Envelope {
+  kind: "seq.bias";
+  /** `[rows]` uint32. */
+  seq: Uint32Array;
+  /** `[rows]` uint32. */
+  token: Uint32Array;
+  /** Added to the token's logit before sampling, `[rows]` float32 in [-100, 100]. */
+  bias: Float32Array;
 }
 
 /** Free the KV cache of these sequences. */
@@ -143,6 +198,27 @@ export interface ErrorMessage extends Envelope {
   expert?: number;
   /** Host that raised it. */
   host?: string;
+}
+
+/** Ask a process for its counters; answered with `status`. */
+export interface StatusRequest extends Envelope {
+  kind: "status.request";
+}
+
+/**
+ * A process's counters, one row per value: `metric` is an index into the receiver's table of metric
+ * names (control/status.ts), `a` and `b` its labels (e.g. layer and expert), `value` the number.
+ */
+export interface Status extends Envelope {
+  kind: "status";
+  /** `[rows]` uint32. */
+  metric: Uint32Array;
+  /** `[rows]` uint32. */
+  a: Uint32Array;
+  /** `[rows]` uint32. */
+  b: Uint32Array;
+  /** `[rows]` float64. */
+  value: Float64Array;
 }
 
 /** Liveness probe; answered with `pong`. */
@@ -170,7 +246,10 @@ export type Message =
   | StageTokens
   | StageLogits
   | StageInput
+  | SeqBias
   | SeqRelease
+  | StatusRequest
+  | Status
   | ErrorMessage
   | Ping
   | Pong
@@ -182,21 +261,55 @@ export type Kind = Message["kind"];
 /** The message type of one kind. */
 export type MessageOf<K extends Kind> = Extract<Message, { kind: K }>;
 
-/** Column names used by any kind. */
-export type ColumnName = "row" | "seq" | "pos" | "token" | "hidden" | "logprob";
+/** Arrow type of a column: `u32` = Uint32, `f32` = Float32, `f64` = Float64, `hidden` = FixedSizeList<Float32|Float16>[d_model]. */
+export type ColumnType = "u32" | "f32" | "f64" | "hidden";
 
-/** Arrow type of each column: `u32` = Uint32, `f32` = Float32, `hidden` = FixedSizeList<Float32|Float16>[d_model]. */
-export const COLUMN_TYPES: Readonly<Record<ColumnName, "u32" | "f32" | "hidden">> = {
+/** Arrow type of each column name used by any kind. */
+export const COLUMN_TYPES = {
   row: "u32",
   seq: "u32",
   pos: "u32",
   token: "u32",
+  expert: "u32",
+  rank: "u32",
   hidden: "hidden",
   logprob: "f32",
-};
+  bias: "f32",
+  flags: "u32",
+  temperature: "f32",
+  top_p: "f32",
+  top_k: "u32",
+  min_p: "f32",
+  presence_penalty: "f32",
+  frequency_penalty: "f32",
+  repetition_penalty: "f32",
+  seed: "u32",
+  top_logprobs: "u32",
+  metric: "u32",
+  a: "u32",
+  b: "u32",
+  value: "f64",
+} as const satisfies Record<string, ColumnType>;
+
+/** Column names used by any kind. */
+export type ColumnName = keyof typeof COLUMN_TYPES;
+
+/** The sampling columns of `stage.input` / `stage.forward`, in schema order. */
+export const SAMPLING_COLUMNS = [
+  "flags",
+  "temperature",
+  "top_p",
+  "top_k",
+  "min_p",
+  "presence_penalty",
+  "frequency_penalty",
+  "repetition_penalty",
+  "seed",
+  "top_logprobs",
+] as const satisfies readonly (keyof SamplingColumns & ColumnName)[];
 
 /** Numeric header fields a kind may require. */
-export type RoutingField = "layer" | "expert";
+export type RoutingField = "layer";
 
 /** What one kind carries. */
 export interface KindSpec {
@@ -209,18 +322,22 @@ export interface KindSpec {
 }
 
 const HIDDEN_COLUMNS = ["row", "seq", "pos", "hidden"] as const;
+const EXPERT_COLUMNS = ["row", "seq", "pos", "expert", "hidden"] as const;
 
 /** The columns and header fields of every kind, in schema order. */
 export const KINDS: Readonly<Record<Kind, KindSpec>> = {
-  "moe.dispatch": { columns: HIDDEN_COLUMNS, required: ["layer", "expert"], optional: [] },
-  "moe.result": { columns: HIDDEN_COLUMNS, required: ["layer", "expert"], optional: [] },
+  "moe.dispatch": { columns: EXPERT_COLUMNS, required: ["layer"], optional: [] },
+  "moe.result": { columns: EXPERT_COLUMNS, required: ["layer"], optional: [] },
   "router.request": { columns: HIDDEN_COLUMNS, required: ["layer"], optional: [] },
   "router.response": { columns: HIDDEN_COLUMNS, required: ["layer"], optional: [] },
-  "stage.forward": { columns: ["row", "seq", "pos", "token", "hidden"], required: [], optional: [] },
-  "stage.tokens": { columns: ["seq", "token", "logprob"], required: [], optional: [] },
-  "stage.logits": { columns: ["row", "seq", "pos", "token", "logprob", "hidden"], required: [], optional: [] },
-  "stage.input": { columns: ["seq", "pos", "token"], required: [], optional: [] },
+  "stage.forward": { columns: ["row", "seq", "pos", "token", ...SAMPLING_COLUMNS, "hidden"], required: [], optional: [] },
+  "stage.tokens": { columns: ["seq", "rank", "token", "logprob"], required: [], optional: [] },
+  "stage.logits": { columns: HIDDEN_COLUMNS, required: [], optional: [] },
+  "stage.input": { columns: ["seq", "pos", "token", ...SAMPLING_COLUMNS], required: [], optional: [] },
+  "seq.bias": { columns: ["seq", "token", "bias"], required: [], optional: [] },
   "seq.release": { columns: ["seq"], required: [], optional: [] },
+  "status.request": { columns: [], required: [], optional: [] },
+  status: { columns: ["metric", "a", "b", "value"], required: [], optional: [] },
   error: { columns: [], required: [], optional: ["layer", "expert", "code", "message", "host"] },
   ping: { columns: [], required: [], optional: [] },
   pong: { columns: [], required: [], optional: [] },
@@ -234,13 +351,14 @@ export const ALL_KINDS: readonly Kind[] = Object.keys(KINDS) as Kind[];
 export const REPLY_KINDS = {
   "moe.dispatch": "moe.result",
   "router.request": "router.response",
+  "status.request": "status",
   ping: "pong",
 } as const satisfies Partial<Record<Kind, Kind>>;
 
 /** The reply type of a request kind: its mapped kind, or any message for kinds without one. */
 export type ReplyOf<K extends Kind> = K extends keyof typeof REPLY_KINDS ? MessageOf<(typeof REPLY_KINDS)[K]> : Message;
 
-/** Header keys (schema custom metadata) of protocol v1. */
+/** Header keys (schema custom metadata) of protocol v2. */
 export const HEADER_KEYS = [
   "kind",
   "v",
@@ -252,7 +370,7 @@ export const HEADER_KEYS = [
   "dtype",
   "d_model",
   "sender",
-  "extra",
+  "origin",
   "code",
   "message",
   "host",
@@ -266,8 +384,6 @@ export const HEADER_LIMITS = {
   code: 64,
   /** Longest error `message`, characters. */
   message: 1024,
-  /** Longest `extra` JSON, UTF-8 bytes. */
-  extra: 4096,
   /** Largest `d_model`. */
   dModel: 1 << 20,
 } as const;

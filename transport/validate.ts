@@ -24,6 +24,7 @@ import {
   PROTOCOL_VERSION,
   WIRE_DTYPES,
   type ColumnName,
+  type ColumnType,
   type Kind,
   type KindSpec,
   type WireDtype,
@@ -103,7 +104,7 @@ export interface ParsedHeader {
   batch?: number;
   deadline?: number;
   sender?: string;
-  extra?: Record<string, unknown>;
+  origin?: string;
   layer?: number;
   expert?: number;
   dtype?: WireDtype;
@@ -129,20 +130,8 @@ function text(kind: string, key: string, value: string, max: number, pattern: Re
   return value;
 }
 
-function extraJson(kind: string, value: string): Record<string, unknown> {
-  if (Buffer.byteLength(value) > HEADER_LIMITS.extra) throw new BadHeaderError(`header extra is longer than ${HEADER_LIMITS.extra} bytes`, { kind, field: "extra" });
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch (cause) {
-    throw new BadHeaderError("header extra is not valid JSON", { kind, field: "extra", cause });
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new BadHeaderError("header extra is not a JSON object", { kind, field: "extra" });
-  return parsed as Record<string, unknown>;
-}
-
 function allowedKeys(spec: KindSpec): Set<string> {
-  const keys = new Set<string>(["kind", "v", "id", "batch", "deadline", "sender", "extra", ...spec.required, ...spec.optional]);
+  const keys = new Set<string>(["kind", "v", "id", "batch", "deadline", "sender", "origin", ...spec.required, ...spec.optional]);
   if (spec.columns.includes("hidden")) {
     keys.add("dtype");
     keys.add("d_model");
@@ -169,7 +158,12 @@ export function parseHeader(metadata: IpcLayout["metadata"], expect: CompiledExp
   const kind = rawKind as Kind;
   if (!expect.kinds.has(kind)) throw new UnknownKindError(`message kind "${kind}" is not accepted here`, { kind, field: "kind" });
   const v = h.get("v");
-  if (v !== String(PROTOCOL_VERSION)) throw new UnsupportedVersionError(`protocol version "${(v ?? "").slice(0, 16)}" is not supported (this build speaks v${PROTOCOL_VERSION})`, { kind, field: "v", fix: "run the same moe-serve version on every host" });
+  if (v !== String(PROTOCOL_VERSION))
+    throw new UnsupportedVersionError(`protocol version "${(v ?? "").slice(0, 16)}" is not supported: this process speaks v${PROTOCOL_VERSION}`, {
+      kind,
+      field: "v",
+      fix: `a process of another moe-serve version sent it: run the same version on every host (v1 = moe-serve before typed sampling columns) and restart the cluster`,
+    });
   const spec = KINDS[kind];
   const allowed = ALLOWED.get(kind)!;
   for (const key of h.keys()) if (!allowed.has(key)) throw new BadHeaderError(`header key "${key}" is not part of a ${kind} message`, { kind, field: key });
@@ -181,7 +175,7 @@ export function parseHeader(metadata: IpcLayout["metadata"], expect: CompiledExp
   if ((s = get("batch")) !== undefined) out.batch = uint(kind, "batch", s, 0xffffffff);
   if ((s = get("deadline")) !== undefined) out.deadline = uint(kind, "deadline", s, Number.MAX_SAFE_INTEGER);
   if ((s = get("sender")) !== undefined) out.sender = text(kind, "sender", s, HEADER_LIMITS.name);
-  if ((s = get("extra")) !== undefined) out.extra = extraJson(kind, s);
+  if ((s = get("origin")) !== undefined) out.origin = text(kind, "origin", s, HEADER_LIMITS.name);
   if ((s = get("layer")) !== undefined) out.layer = uint(kind, "layer", s, 0xffffffff);
   if ((s = get("expert")) !== undefined) out.expert = uint(kind, "expert", s, 0xffffffff);
   for (const key of spec.required) if (out[key] === undefined) throw new BadHeaderError(`a ${kind} message needs header ${key}`, { kind, field: key });
@@ -211,11 +205,12 @@ function describe(f: IpcField): string {
 }
 
 /** True when `f` is exactly a column of `type` (non-nullable, no children unless a list). */
-function matches(f: IpcField, name: string, type: "u32" | "f32" | "hidden", header: ParsedHeader): boolean {
+function matches(f: IpcField, name: string, type: ColumnType, header: ParsedHeader): boolean {
   if (f.name !== name || f.nullable) return false;
   const t = f.type;
   if (type === "u32") return t.id === "int" && t.bitWidth === 32 && !t.signed && f.children.length === 0;
   if (type === "f32") return t.id === "float" && t.precision === "single" && f.children.length === 0;
+  if (type === "f64") return t.id === "float" && t.precision === "double" && f.children.length === 0;
   const child = f.children[0];
   return (
     t.id === "fixedSizeList" &&
@@ -250,6 +245,7 @@ export function checkSchema(fields: readonly IpcField[], header: ParsedHeader): 
 
 /** Bytes per value of each column's data buffer (hidden: per element of the child). */
 function elementBytes(c: ColumnName, header: ParsedHeader): number {
+  if (COLUMN_TYPES[c] === "f64") return 8;
   return c === "hidden" && header.dtype === "f16" ? 2 : 4;
 }
 
@@ -289,13 +285,13 @@ export function checkBatch(layout: IpcLayout, header: ParsedHeader, expect: Comp
       take(c, rows, -1);
       take(`${c}.item`, rows * header.dModel!, elementBytes(c, header));
     } else {
-      take(c, rows, 4);
+      take(c, rows, elementBytes(c, header));
     }
   }
 }
 
 /** Index of the first NaN or ±Infinity in `values`, or -1. */
-export function firstNonFinite(values: Float32Array): number {
+export function firstNonFinite(values: Float32Array | Float64Array): number {
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v - v !== 0) return i;

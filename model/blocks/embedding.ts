@@ -28,16 +28,17 @@ export class EmbeddingTable {
   }
 
   /** Scaled embedding rows [tokens.length, D]; throws RangeError on an id outside the vocabulary. */
-  rows(tokens: readonly number[]): Float32Array {
+  rows(tokens: ArrayLike<number>): Float32Array {
     const D = this.cfg.dModel;
     const scale = this.cfg.embeddingScale;
     const out = new Float32Array(tokens.length * D);
     const rowBytes = (D / Q8_0_BLOCK) * Q8_0_BLOCK_BYTES;
-    tokens.forEach((t, r) => {
+    for (let r = 0; r < tokens.length; r++) {
+      const t = tokens[r]!;
       if (!Number.isInteger(t) || t < 0 || t >= this.cfg.vocabSize) throw new RangeError(`token id ${t} is outside the vocabulary [0, ${this.cfg.vocabSize})`);
       const row = this.f32 ? this.f32.subarray(t * D, (t + 1) * D) : dequantizeQ8_0(this.q8!.subarray(t * rowBytes, (t + 1) * rowBytes));
       for (let i = 0; i < D; i++) out[r * D + i] = row[i]! * scale;
-    });
+    }
     return out;
   }
 }

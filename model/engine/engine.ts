@@ -1,22 +1,19 @@
 /**
- * The single-process engine: embedding → all layers (attention sessions +
- * in-process experts) → final norm + unembedding, with a KV cache per
- * sequence. Batches mix prefill and decode of sequences at different positions.
+ * The single-process engine: one {@link LayerRangeEngine} over every layer
+ * with the experts in process ({@link LocalMoe}). `forward` returns logits for
+ * cross-checks and tests; generation goes through `step` (the same core and
+ * sampling a stage host runs).
  */
 import type { ModelConfig } from "../config.js";
-import { EmbeddingTable } from "../blocks/embedding.js";
-import { HeadBlock } from "../blocks/head-block.js";
-import type { LayerKv } from "../blocks/kv-cache.js";
-import { headWeights } from "../blocks/load-weights.js";
 import type { ComputeOptions } from "../blocks/session.js";
 import type { WeightReader } from "../weights/types.js";
-import { LayerStack } from "./layer-stack.js";
+import { LayerRangeEngine, type StepOutput } from "./core.js";
 import { LocalMoe } from "./local-moe.js";
+import { stepRows, type StepRows } from "./rows.js";
 
-/** A live sequence: its id, KV caches and number of cached positions. */
+/** A live sequence of {@link Engine.forward}: its id and number of cached positions. */
 export interface EngineSequence {
   readonly id: number;
-  readonly kv: readonly LayerKv[];
   /** Tokens processed so far (= next position). */
   readonly length: number;
 }
@@ -27,77 +24,81 @@ export interface ForwardItem {
   readonly tokens: readonly number[];
 }
 
+/** Options of {@link Engine.create}. */
+export interface EngineOptions extends ComputeOptions {
+  /** Reclaim sequences idle this long, ms (see {@link LayerRangeEngine.reclaimIdle}). */
+  readonly idleTimeoutMs?: number;
+}
+
 export class Engine {
   private nextId = 1;
-  private closed = false;
-  private readonly live = new Set<number>();
+  private readonly started = new Set<number>();
 
   private constructor(
-    readonly config: ModelConfig,
-    private readonly embedding: EmbeddingTable,
-    private readonly stack: LayerStack,
+    readonly core: LayerRangeEngine,
     readonly moe: LocalMoe,
-    private readonly head: HeadBlock,
   ) {}
 
   /** Build every block from the weights (reads the whole model once). */
-  static async create(config: ModelConfig, reader: WeightReader, opts: ComputeOptions = {}): Promise<Engine> {
-    const embedding = EmbeddingTable.load(reader, config);
-    const stack = await LayerStack.create(config, reader, 0, config.nLayers, opts);
-    const moe = await LocalMoe.create(config, reader, 0, config.nLayers, opts);
-    const head = await HeadBlock.create(config, headWeights(reader, config), opts);
-    return new Engine(config, embedding, stack, moe, head);
+  static async create(config: ModelConfig, reader: WeightReader, opts: EngineOptions = {}): Promise<Engine> {
+    const { idleTimeoutMs, ...compute } = opts;
+    const core = await LayerRangeEngine.create(config, reader, { compute, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+    try {
+      return new Engine(core, await LocalMoe.create(config, reader, 0, config.nLayers, compute));
+    } catch (e) {
+      await core.close();
+      throw e;
+    }
   }
 
-  /** Start a sequence with empty caches. */
+  get config(): ModelConfig {
+    return this.core.config;
+  }
+
+  /** Run one step of many sequences (see {@link LayerRangeEngine.step}). */
+  step(rows: StepRows): Promise<StepOutput> {
+    return this.core.step(rows, undefined, this.moe);
+  }
+
+  /** Start a sequence for {@link forward} (ids from 2^31 up, apart from step ids). */
   newSequence(): EngineSequence {
-    const seq = { id: this.nextId++, kv: this.stack.newCaches(), get length() { return this.kv[0]!.len; } };
-    this.live.add(seq.id);
-    return seq;
+    const id = 0x80000000 + this.nextId++;
+    const core = this.core;
+    return { id, get length() { return core.length(id) ?? 0; } };
   }
 
-  /** Forget a sequence (its caches become garbage). */
+  /** Forget a sequence. */
   release(seq: EngineSequence): void {
-    this.live.delete(seq.id);
+    this.started.delete(seq.id);
+    this.core.release([seq.id]);
   }
 
   /** Number of live sequences. */
   get liveSequences(): number {
-    return this.live.size;
+    return this.core.liveSequences;
   }
 
   /**
-   * Run new tokens of several sequences at once. Returns logits [B, V] of the
-   * last new token of each item, or [N, V] of every new token with `allPositions`.
+   * Run new tokens of several sequences at once (greedy bookkeeping, nothing sampled). Returns logits
+   * [B, V] of the last new token of each item, or [N, V] of every new token with `allPositions`.
    */
   async forward(items: readonly ForwardItem[], opts: { allPositions?: boolean } = {}): Promise<Float32Array> {
-    const D = this.config.dModel;
-    for (const it of items) {
-      if (!this.live.has(it.seq.id)) throw new Error(`sequence ${it.seq.id} is not live`);
-      if (it.tokens.length === 0) throw new RangeError(`sequence ${it.seq.id}: no tokens to forward`);
-      if (it.seq.length + it.tokens.length > this.config.contextLength)
-        throw new RangeError(`sequence ${it.seq.id}: ${it.seq.length + it.tokens.length} tokens exceed the context length ${this.config.contextLength}`);
-    }
-    const h = await this.stack.forward(
-      items.map((it) => ({ kv: it.seq.kv, x: this.embedding.rows(it.tokens) })),
-      this.moe,
+    const rows = stepRows(
+      items.map((it) => {
+        const pos = this.started.has(it.seq.id) ? it.seq.length : 0;
+        if (pos + it.tokens.length > this.config.contextLength)
+          throw new RangeError(`sequence ${it.seq.id}: ${pos + it.tokens.length} tokens exceed the context length ${this.config.contextLength}`);
+        return { seq: it.seq.id, pos, tokens: it.tokens, sample: false, logits: true, allLogits: opts.allPositions };
+      }),
     );
-    if (opts.allPositions) return this.head.run(h);
-    const last = new Float32Array(items.length * D);
-    let r = 0;
-    items.forEach((it, b) => {
-      r += it.tokens.length;
-      last.set(h.subarray((r - 1) * D, r * D), b * D);
-    });
-    return this.head.run(last);
+    const out = await this.step(rows);
+    for (const it of items) this.started.add(it.seq.id);
+    return out.logits!.values;
   }
 
   /** Free every session; safe to call more than once. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.stack.close();
+    await this.core.close();
     await this.moe.close();
-    await this.head.close();
   }
 }

@@ -1,5 +1,6 @@
-// model/engine: layer stacks, in-process MoE and the single-process engine.
-export { Engine, type EngineSequence, type ForwardItem } from "./engine.js";
+// model/engine: the layer-range engine core, layer stacks, in-process MoE and the single-process engine.
+export { LayerRangeEngine, type CoreOptions, type SampledRow, type StepOutput } from "./core.js";
+export { Engine, type EngineOptions, type EngineSequence, type ForwardItem } from "./engine.js";
 export { LayerStack, type MoeExecutor, type StackItem } from "./layer-stack.js";
 export { LocalMoe } from "./local-moe.js";
-export { generate, type GenerationOptions, type FinishReason } from "./generate.js";
+export { ROW_FLAGS, groupRows, stepRows, type RowGroup, type RowItem, type SamplingColumns, type StepRows } from "./rows.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { expect } from "vitest";
-import { ClusterMonitor, launch, type LaunchOptions, type ProcessState, type RunningCluster } from "../../control/index.js";
+import { ClusterMonitor, launch, stageEndpoints, type LaunchOptions, type ProcessState, type RunningCluster } from "../../control/index.js";
 import { Engine, ensureTinyModel, openModel, type ModelConfig } from "../../model/index.js";
 import { LocalBackend, PipelineClient, type StepBackend, type StepItem, type StepResult } from "../../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../../transport/index.js";
@@ -80,8 +80,7 @@ export async function startCluster(file: string, runDir: string, opts: Partial<L
   const cluster = await launch({ clusterFile: file, runDir, gateway: false, keepGoing: true, readyTimeoutMs: 100_000, graceMs: 5000, loadIntervalMs: 60_000, ...opts });
   const rt = cluster.runtime;
   const curve = rt.curve ? clientCurve(loadClusterKeys(rt.curve.keysDir)) : undefined;
-  const stage0 = rt.processes.find((p) => p.name === rt.stages[0])!;
-  const client = new PipelineClient({ endpoint: stage0.endpoint, stages: rt.stages.length, vocabSize: rt.model.vocabSize, name: "test-client", stepDeadlineMs: rt.timeouts.stepMs, curve });
+  const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: rt.model.vocabSize, name: "test-client", stepDeadlineMs: rt.timeouts.stepMs, curve });
   const monitor = new ClusterMonitor(rt, { curve, timeoutMs: 1000 });
   const pids = cluster.states().map((s) => s.pid);
   return {

@@ -11,7 +11,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { launch, type RunningCluster } from "../../control/index.js";
+import { launch, stageEndpoints, type RunningCluster } from "../../control/index.js";
 import { PipelineClient } from "../../stages/index.js";
 import { MODEL_DIR, alive, lockstep, prompts, reference, tempDir } from "./helpers.js";
 
@@ -97,7 +97,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
     const stage0 = rt.processes.find((p) => p.name === rt.stages[0])!;
     expect(stage0.endpoint).toBe(`tcp://${IP.head}:${stage0.endpoint.split(":").at(-1)}`);
     expect(rt.processes.filter((p) => !p.local).map((p) => p.endpoint)).toEqual([`tcp://${IP.ea}:7300`, `tcp://${IP.eb}:7300`]);
-    client = new PipelineClient({ endpoint: stage0.endpoint, stages: 1, vocabSize: cfg.vocabSize });
+    client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: cfg.vocabSize });
   });
 
   afterAll(async () => {

@@ -90,8 +90,9 @@ placement:
   });
 
   it("reads timeouts from the file and leaves the gateway out on request", () => {
-    const rt = layout(`name: t\ntimeouts: { step: 2s, dispatch: 250ms }\n${HOSTS}`, { gateway: false });
-    expect(rt.timeouts).toEqual({ stepMs: 2000, dispatchMs: 250 });
+    const rt = layout(`name: t\ntimeouts: { step: 2s, dispatch: 250ms, sequence_idle: 90s }\n${HOSTS}`, { gateway: false });
+    expect(rt.timeouts).toEqual({ stepMs: 2000, dispatchMs: 250, sequenceIdleMs: 90_000 });
+    expect(layout(`name: t\n${HOSTS}`, { gateway: false }).timeouts.sequenceIdleMs).toBe(300_000);
     expect(rt.gateway).toBeNull();
     expect(rt.processes.some((p) => p.role === "gateway")).toBe(false);
   });

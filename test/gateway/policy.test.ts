@@ -70,19 +70,6 @@ describe("planMicroBatch", () => {
     ]);
   });
 
-  it("cuts a seeded prompt (exactChunk) into load-independent chunks, waiting for room rather than shrinking one", () => {
-    const seededSeq = (left: number): ReadySeq => ({ id: 50, promptLeft: left, arrival: 50, lastStep: -1, exactChunk: 16 });
-    // idle: still 16 at a time
-    expect(plan({ ready: [seededSeq(100)], maxBatchTokens: 64 })).toEqual([{ id: 50, tokens: 16, kind: "prefill" }]);
-    expect(plan({ ready: [seededSeq(5)], maxBatchTokens: 64 })).toEqual([{ id: 50, tokens: 5, kind: "prefill" }]);
-    // an older prompt leaves 10 tokens: the seeded one waits instead of taking 10
-    const older = { id: 1, promptLeft: 54, arrival: 1, lastStep: -1 };
-    expect(plan({ ready: [older, seededSeq(100)], maxBatchTokens: 64 })).toEqual([{ id: 1, tokens: 54, kind: "prefill" }]);
-    // under full decode load it still gets its chunk from the reserve
-    const decoders = Array.from({ length: 100 }, (_, i) => decode(i + 100));
-    expect(plan({ ready: [...decoders, seededSeq(100)], maxBatchTokens: 64 }).find((i) => i.id === 50)?.tokens).toBe(16);
-  });
-
   it("plans nothing when the pipeline is full or nothing is ready", () => {
     expect(plan({ ready: [decode(1)], inFlight: 1, maxInFlight: 1 })).toEqual([]);
     expect(plan({ ready: [decode(1)], inFlight: 4, maxInFlight: 4 })).toEqual([]);

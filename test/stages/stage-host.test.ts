@@ -5,7 +5,7 @@
  * left half-written; release frees the cache; the host keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTinyModel, openModel, routerWeights, type LoadedModel } from "../../model/index.js";
+import { ensureTinyModel, openModel, routerWeights, stepRows, type LoadedModel } from "../../model/index.js";
 import { placementKey, RouterCore, ZmqExpertTransport } from "../../router/index.js";
 import { ExpertHost, PipelineClient, StageHost } from "../../stages/index.js";
 import { RemoteError, RpcClient } from "../../transport/index.js";
@@ -26,8 +26,8 @@ beforeAll(async () => {
   transport = new ZmqExpertTransport({ hosts: new Map([["ex", experts.endpoint]]), dModel: cfg.dModel, name: "router" });
   const routers = new Map(Array.from({ length: cfg.nLayers }, (_, l) => [l, routerWeights(m.weights, cfg, l).router] as const));
   const placement = new Map(all.map(([l, e]) => [placementKey(l, e), ["ex"]]));
-  stage = await StageHost.start({ name: "stage0", config: cfg, weights: m.weights, layers: [0, cfg.nLayers], endpoint: "tcp://127.0.0.1:0", router: new RouterCore(cfg, routers, placement, transport) });
-  client = new PipelineClient({ endpoint: stage.endpoint, stages: 1, vocabSize: cfg.vocabSize });
+  stage = await StageHost.start({ name: "stage0", config: cfg, weights: m.weights, layers: [0, cfg.nLayers], endpoint: "tcp://127.0.0.1:0", moe: new RouterCore(cfg, routers, placement, transport), idleTimeoutMs: 2000 });
+  client = new PipelineClient({ endpoints: [stage.endpoint], vocabSize: cfg.vocabSize });
   raw = RpcClient.connect({ endpoint: stage.endpoint, expect: { dModel: cfg.vocabSize } });
 });
 
@@ -71,7 +71,9 @@ describe("stage host", () => {
   it("refuses rows of one sequence split into two runs", async () => {
     const seq = Uint32Array.of(10, 11, 10);
     const pos = Uint32Array.of(0, 0, 1);
-    expect(await codeOf(raw.request({ kind: "stage.input", seq, pos, token: Uint32Array.of(1, 1, 300) }))).toBe("BAD_ROWS");
+    const rows = { ...stepRows([{ seq: 10, pos: 0, tokens: [1, 1, 300] }]), seq, pos };
+    // no origin: the error comes back to the sender
+    expect(await codeOf(raw.request({ kind: "stage.input", ...rows }))).toBe("BAD_ROWS");
   });
 
   it("release frees every cache it holds and the host keeps serving", async () => {
@@ -81,5 +83,25 @@ describe("stage host", () => {
     expect(r!.seq).toBe(12);
     await client.release([12]);
     expect(stage.liveSequences).toBe(0);
+  });
+
+  it("reclaims a sequence nobody released once it sits idle past the timeout, and counts it", async () => {
+    const before = stage.reclaimedSequences;
+    const [r] = await client.step([{ seq: 13, pos: 0, tokens: [1, 401], sampling: greedy }]);
+    expect(stage.liveSequences).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 3200));
+    expect(stage.liveSequences).toBe(0);
+    expect(stage.reclaimedSequences).toBe(before + 1);
+    expect(await codeOf(client.step([{ seq: 13, pos: 2, tokens: [r!.token] }]))).toBe("UNKNOWN_SEQUENCE");
+  });
+
+  it("an inner prompt chunk samples nothing and the last chunk gives the same token as one piece", async () => {
+    const prompt = [1, 300, 301, 302, 303, 304];
+    const [whole] = await client.step([{ seq: 20, pos: 0, tokens: prompt, sampling: greedy }]);
+    expect(await client.step([{ seq: 21, pos: 0, tokens: prompt.slice(0, 4), sampling: greedy, sample: false, prompt: true }])).toEqual([]);
+    const [chunked] = await client.step([{ seq: 21, pos: 4, tokens: prompt.slice(4), prompt: true }]);
+    expect(chunked!.token).toBe(whole!.token);
+    expect(chunked!.logprob).toBeCloseTo(whole!.logprob, 4);
+    await client.release([20, 21]);
   });
 });

@@ -132,10 +132,10 @@ describe("zero-copy views", () => {
 });
 
 describe("validation rejects", () => {
-  const dispatchFrame = (columns = hiddenColumns(3, dModel), header = hiddenHeader("moe.dispatch", dModel), rows = 3): Uint8Array => forge(columns, header, rows);
+  const dispatchFrame = (columns = hiddenColumns(3, dModel), header = hiddenHeader("router.request", dModel), rows = 3): Uint8Array => forge(columns, header, rows);
 
   it("accepts a hand-built frame identical in schema (control)", () => {
-    expect(decode(dispatchFrame(), expect16).kind).toBe("moe.dispatch");
+    expect(decode(dispatchFrame(), expect16).kind).toBe("router.request");
   });
 
   it("a d_model that differs from the model's", () => {
@@ -170,32 +170,34 @@ describe("validation rejects", () => {
   });
 
   it("the schema of another kind under this kind's name", () => {
-    const frame = forge(hiddenColumns(3, dModel), { ...hiddenHeader("stage.tokens", dModel), layer: "", expert: "" }, 3);
-    expect(() => decode(frame, expect16)).toThrow(BadHeaderError); // layer/expert/dtype are not stage.tokens header keys
-    const bare = forge(hiddenColumns(3, dModel), { kind: "stage.tokens", v: "1", id: "1" }, 3);
+    const frame = forge(hiddenColumns(3, dModel), { ...hiddenHeader("stage.tokens", dModel), layer: "" }, 3);
+    expect(() => decode(frame, expect16)).toThrow(BadHeaderError); // layer/dtype are not stage.tokens header keys
+    const bare = forge(hiddenColumns(3, dModel), { kind: "stage.tokens", v: "2", id: "1" }, 3);
     expect(() => decode(bare, expect16)).toThrow(SchemaMismatchError);
   });
 
   it.each([
     ["unknown kind", { kind: "moe.dispatch2" }, UnknownKindError],
-    ["kind not accepted", { kind: "moe.result" }, UnknownKindError],
-    ["version 2", { v: "2" }, UnsupportedVersionError],
+    ["kind not accepted", { kind: "router.response" }, UnknownKindError],
+    ["version 1 (before typed sampling columns)", { v: "1" }, UnsupportedVersionError],
+    ["version 3", { v: "3" }, UnsupportedVersionError],
     ["missing version", { v: undefined }, UnsupportedVersionError],
     ["non-numeric id", { id: "abc" }, BadHeaderError],
     ["negative layer", { layer: "-1" }, BadHeaderError],
-    ["missing expert", { expert: undefined }, BadHeaderError],
+    ["missing layer", { layer: undefined }, BadHeaderError],
+    ["expert in the header of a kind that has none", { expert: "5" }, BadHeaderError],
     ["unknown key", { colour: "blue" }, BadHeaderError],
     ["bad dtype", { dtype: "bf16" }, BadHeaderError],
-    ["extra not an object", { extra: "[1,2]" }, BadHeaderError],
-    ["extra not JSON", { extra: "{" }, BadHeaderError],
+    ["the v1 free-form extra header", { extra: "{}" }, BadHeaderError],
+    ["origin with control characters", { origin: "a\tb" }, BadHeaderError],
     ["sender with control characters", { sender: "a\nb" }, BadHeaderError],
   ] as const)("a bad header: %s", (_name, change, error) => {
-    const header: Record<string, string> = { ...hiddenHeader("moe.dispatch", dModel) };
+    const header: Record<string, string> = { ...hiddenHeader("router.request", dModel) };
     for (const [k, v] of Object.entries(change)) {
       if (v === undefined) delete header[k];
       else header[k] = v;
     }
-    expect(() => decode(dispatchFrame(undefined, header), { dModel, kinds: ["moe.dispatch"] })).toThrow(error);
+    expect(() => decode(dispatchFrame(undefined, header), { dModel, kinds: ["router.request"] })).toThrow(error);
   });
 
   it("NaN and ±Infinity in hidden (f32 and f16) and in logprob", () => {

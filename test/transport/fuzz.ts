@@ -69,7 +69,7 @@ function bases(s: FuzzSettings): Base[] {
 /** Hand-built frames whose schema is wrong for their kind. */
 function wrongSchemas(s: FuzzSettings): Uint8Array[] {
   const d = s.dModel;
-  const h = hiddenHeader("moe.dispatch", d);
+  const h = hiddenHeader("router.request", d);
   const cols = (): ReturnType<typeof hiddenColumns> => hiddenColumns(3, d);
   const variants: ReturnType<typeof hiddenColumns>[] = [];
   let c = cols();
@@ -106,19 +106,20 @@ function wrongSchemas(s: FuzzSettings): Uint8Array[] {
 /** Frames with a wrong header: unknown kind, unsupported version, bad fields, refused kind, wrong d_model. */
 function wrongHeaders(s: FuzzSettings): Uint8Array[] {
   const d = s.dModel;
-  const h = hiddenHeader("moe.dispatch", d);
+  const h = hiddenHeader("router.request", d);
   const cols = hiddenColumns(2, d);
   const frames = [
     { ...h, kind: "moe.dispatcher" },
     { ...h, kind: "" },
-    { ...h, v: "2" },
+    { ...h, v: "1" },
+    { ...h, v: "3" },
     { ...h, v: "1.0" },
     { ...h, id: "-1" },
     { ...h, id: "99999999999999999999" },
     { ...h, layer: "x" },
     { ...h, dtype: "f64" },
     { ...h, d_model: String(d * 2) },
-    { ...h, extra: "{not json" },
+    { ...h, extra: "{}" },
     { ...h, unknown: "1" },
   ].map((header) => forge(cols, header, 2));
   const rest = { ...h };

@@ -80,17 +80,33 @@ export function hiddenValues(rows: number, dModel: number, seed = 1): Float32Arr
 /** One sample message of `kind`. */
 export function sample<K extends Kind>(kind: K, dModel: number, rows = 3, seed = 1): MessageOf<K> {
   const base = { row: u32(rows, (i) => i), seq: u32(rows, (i) => 100 + i), pos: u32(rows, (i) => 7 * i), hidden: hiddenValues(rows, dModel, seed), dModel };
-  const env = { id: 42, batch: 3, sender: "test-sender", extra: { note: "x", n: [1, 2] } };
+  const env = { id: 42, batch: 3, sender: "test-sender", origin: "gateway-1-abcd" };
+  const f32 = (f: (i: number) => number) => Float32Array.from({ length: rows }, (_, i) => f(i));
+  const sampling = {
+    flags: u32(rows, (i) => (i === rows - 1 ? 1 : 2)),
+    temperature: f32((i) => 0.5 * i),
+    top_p: f32(() => 0.9),
+    top_k: u32(rows, (i) => i),
+    min_p: f32(() => 0.05),
+    presence_penalty: f32((i) => -i / 2),
+    frequency_penalty: f32((i) => i / 4),
+    repetition_penalty: f32(() => 1.1),
+    seed: u32(rows, (i) => 0xfffffff0 + i),
+    top_logprobs: u32(rows, (i) => i % 21),
+  };
   const all: { [k in Kind]: MessageOf<k> } = {
-    "moe.dispatch": { kind: "moe.dispatch", ...env, ...base, layer: 2, expert: 5 },
-    "moe.result": { kind: "moe.result", ...env, ...base, layer: 2, expert: 5 },
+    "moe.dispatch": { kind: "moe.dispatch", ...env, ...base, layer: 2, expert: u32(rows, (i) => (i < 2 ? 5 : 7)) },
+    "moe.result": { kind: "moe.result", ...env, ...base, layer: 2, expert: u32(rows, (i) => (i < 2 ? 5 : 7)) },
     "router.request": { kind: "router.request", ...env, ...base, layer: 1 },
     "router.response": { kind: "router.response", ...env, ...base, layer: 1 },
-    "stage.forward": { kind: "stage.forward", ...env, ...base, token: u32(rows, (i) => 1000 + i) },
-    "stage.tokens": { kind: "stage.tokens", ...env, seq: base.seq, token: u32(rows, (i) => 9 + i), logprob: Float32Array.from({ length: rows }, (_, i) => -0.25 * i) },
-    "stage.logits": { kind: "stage.logits", ...env, ...base, token: u32(rows, (i) => 9 + i), logprob: Float32Array.from({ length: rows }, (_, i) => -0.5 * i) },
-    "stage.input": { kind: "stage.input", ...env, seq: base.seq, pos: base.pos, token: u32(rows, (i) => 50 + i) },
+    "stage.forward": { kind: "stage.forward", ...env, ...base, ...sampling, token: u32(rows, (i) => 1000 + i) },
+    "stage.tokens": { kind: "stage.tokens", ...env, seq: base.seq, rank: u32(rows, (i) => i), token: u32(rows, (i) => 9 + i), logprob: f32((i) => -0.25 * i) },
+    "stage.logits": { kind: "stage.logits", ...env, ...base },
+    "stage.input": { kind: "stage.input", ...env, seq: base.seq, pos: base.pos, token: u32(rows, (i) => 50 + i), ...sampling },
+    "seq.bias": { kind: "seq.bias", ...env, seq: base.seq, token: u32(rows, (i) => 3 * i), bias: f32((i) => 100 - 50 * i) },
     "seq.release": { kind: "seq.release", ...env, seq: base.seq },
+    "status.request": { kind: "status.request", ...env },
+    status: { kind: "status", ...env, metric: u32(rows, (i) => i), a: u32(rows, (i) => 2 * i), b: u32(rows, (i) => 3 * i), value: Float64Array.from({ length: rows }, (_, i) => 2 ** 40 + i / 3) },
     error: { kind: "error", ...env, code: "EXPERT_NOT_LOADED", message: "expert (2, 5) is not on this host", layer: 2, expert: 5, host: "host-a" },
     ping: { kind: "ping", ...env },
     pong: { kind: "pong", ...env },
@@ -136,7 +152,7 @@ export function forge(columns: ForgedColumn[], header: Record<string, string>, r
 
 /** The header `encode` would write for a hidden-rows message of `kind`. */
 export function hiddenHeader(kind: string, dModel: number, extra: Record<string, string> = {}): Record<string, string> {
-  return { kind, v: "1", id: "42", layer: "2", expert: "5", dtype: "f32", d_model: String(dModel), ...extra };
+  return { kind, v: "2", id: "42", layer: "2", dtype: "f32", d_model: String(dModel), ...extra };
 }
 
 export type { Message };
