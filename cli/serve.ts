@@ -19,6 +19,7 @@ interface ServeFlags {
   maxQueued?: number;
   maxBatchTokens?: number;
   threads?: number;
+  maxPromptBytes?: number;
   int8Activations?: boolean;
   dequantizeQ8?: boolean;
   executionProvider: "cpu" | "cuda";
@@ -37,6 +38,7 @@ export function register(program: Command): void {
     .option("--max-running <n>", "most sequences generating at once (default 64)", parseIntOption("--max-running", 1))
     .option("--max-queued <n>", "most requests waiting; more get 429 (default 256)", parseIntOption("--max-queued", 0))
     .option("--max-batch-tokens <n>", "most tokens per step, prefill chunks included (default 512)", parseIntOption("--max-batch-tokens", 16))
+    .option("--max-prompt-bytes <n>", "longest prompt text tokenised, bytes; longer ones get a 400 before any work (default max(64 KiB, 32 × context length))", parseIntOption("--max-prompt-bytes", 1))
     .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
     .option("--execution-provider <ep>", "cpu or cuda", "cpu")
     .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
@@ -52,6 +54,8 @@ export function register(program: Command): void {
         gw = await startGateway({
           backend: new LocalBackend(served.engine),
           tokenizer: served.tokenizer,
+          tokenizerSource: served.tokenizerSource,
+          ...(flags.maxPromptBytes !== undefined ? { maxPromptBytes: flags.maxPromptBytes } : {}),
           config: served.config,
           modelName: flags.servedModelName ?? served.config.name,
           host: flags.host,

@@ -263,6 +263,7 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   const m = openChecked(runtime, p);
   let config: ModelConfig;
   let tokenizer;
+  const tokenizerSource = m.tokenizer;
   try {
     config = m.config;
     tokenizer = await loadTokenizer(m.tokenizer);
@@ -282,6 +283,7 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
       tokenizer,
       config,
       modelName: runtime.model.name,
+      tokenizerSource,
       host,
       port,
       // `moe up --api-key` (or MOE_API_KEY of the launcher) reaches the gateway through its environment

@@ -6,13 +6,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { ModelConfig, Tokenizer } from "../model/index.js";
-import { GatewayError, NotFoundError, asGatewayError } from "./errors.js";
+import { GatewayError, InvalidRequestError, NotFoundError, asGatewayError } from "./errors.js";
 import { SseWriter, readJson, sendError, sendJson } from "./http.js";
 import type { GatewayMetrics } from "./metrics.js";
 import { OutputAssembler } from "./output.js";
-import { checkPromptLength, promptIds, renderChat } from "./prompt.js";
+import { checkPromptLength, clipMaxTokens, promptIds, renderChat } from "./prompt.js";
 import { chatShape, completionShape, usage, type ResponseShape, type ShapeOptions } from "./responses.js";
 import type { FinishReason, Scheduler, SequenceHandle } from "./scheduler.js";
+import type { TokenizePool } from "./tokenize-pool.js";
 import { parseChatRequest, parseCompletionRequest, type CommonParams } from "./schemas.js";
 
 /** What the handlers need from the gateway. */
@@ -20,6 +21,10 @@ export interface HandlerContext {
   readonly scheduler: Scheduler;
   readonly metrics: GatewayMetrics;
   readonly tokenizer: Tokenizer;
+  /** Encodes prompt texts off the event loop. */
+  readonly encoder: TokenizePool;
+  /** Longest prompt text tokenised, UTF-8 bytes; longer texts are refused before tokenising. */
+  readonly maxPromptBytes: number;
   readonly config: ModelConfig;
   readonly modelName: string;
   readonly logger: Logger;
@@ -32,21 +37,33 @@ export const CLIENT_CLOSED = 499;
 export async function handleCompletions(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const p = parseCompletionRequest(await readJson(req));
   checkModel(ctx, p.model);
-  const ids = promptIds(ctx.tokenizer, p.prompt, ctx.config.vocabSize);
+  const ids = p.prompt.kind === "text" ? await encodeText(ctx, p.prompt.text, "prompt") : promptIds(ctx.tokenizer, p.prompt, ctx.config.vocabSize);
   checkPromptLength(ids, ctx.config.contextLength, "prompt");
   const echo = p.echo ? (p.prompt.kind === "text" ? p.prompt.text : ctx.tokenizer.decode(ids)) : "";
   const shape = completionShape(shapeOptions(ctx, p, ids, p.logprobs), echo);
-  return generate(ctx, res, { ids, maxTokens: p.maxTokens ?? 16, params: p, shape, continues: true });
+  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? 16, ids.length, ctx.config.contextLength), params: p, shape, continues: true });
 }
 
 /** `POST /v1/chat/completions`; resolves to the status to count. */
 export async function handleChat(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const p = parseChatRequest(await readJson(req));
   checkModel(ctx, p.model);
-  const ids = ctx.tokenizer.encode(renderChat(p.messages));
+  const ids = await encodeText(ctx, renderChat(p.messages), "messages");
   checkPromptLength(ids, ctx.config.contextLength, "messages");
   const shape = chatShape(shapeOptions(ctx, p, ids, p.logprobs ? p.topLogprobs : null));
-  return generate(ctx, res, { ids, maxTokens: p.maxTokens ?? ctx.config.contextLength, params: p, shape });
+  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? ctx.config.contextLength, ids.length, ctx.config.contextLength), params: p, shape });
+}
+
+/** Tokenise a prompt text off the event loop, refusing one longer than `maxPromptBytes` before any work. */
+async function encodeText(ctx: HandlerContext, text: string, param: string): Promise<number[]> {
+  const bytes = Buffer.byteLength(text);
+  if (bytes > ctx.maxPromptBytes)
+    throw new InvalidRequestError(
+      `The prompt text is ${bytes} bytes; this server tokenises at most ${ctx.maxPromptBytes} bytes (--max-prompt-bytes), far more than a prompt of the model's ${ctx.config.contextLength}-token context needs. Please reduce the length of the prompt.`,
+      "context_length_exceeded",
+      { param },
+    );
+  return ctx.encoder.encode(text);
 }
 
 function checkModel(ctx: HandlerContext, model: string | undefined): void {

@@ -2,25 +2,36 @@
 import type { AddressInfo } from "node:net";
 import { pino, type Logger } from "pino";
 import { z } from "zod";
-import type { ModelConfig, Tokenizer } from "../model/index.js";
+import type { ModelConfig, Tokenizer, TokenizerSource } from "../model/index.js";
 import type { StepBackend } from "../stages/index.js";
 import { GatewayMetrics, type HostStatus } from "./metrics.js";
 import { DEFAULT_LIMITS, MIN_BATCH_TOKENS, type SchedulerLimits } from "./policy.js";
 import { Scheduler } from "./scheduler.js";
 import { createGatewayServer } from "./server.js";
+import { TokenizePool } from "./tokenize-pool.js";
 
 export * from "./errors.js";
 export { DEFAULT_LIMITS, MIN_BATCH_TOKENS, admitCount, planMicroBatch, prefillReserve, type SchedulerLimits, type ReadySeq, type PlannedItem, type PlanInput } from "./policy.js";
 export { Scheduler, type FinishReason, type GenerationRequest, type SequenceSink, type SequenceHandle, type SchedulerObserver, type SchedulerOptions } from "./scheduler.js";
 export { GatewayMetrics, METRIC_NAMES, LOCAL_HOST, type HostStatus, type MetricsSources } from "./metrics.js";
 export { StopMatcher } from "./stop.js";
-export { renderChat } from "./prompt.js";
+export { clipMaxTokens, renderChat } from "./prompt.js";
+export { TokenizePool } from "./tokenize-pool.js";
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
   /** What runs the model: a LocalBackend or a cluster client. Not closed by the gateway. */
   readonly backend: StepBackend;
   readonly tokenizer: Tokenizer;
+  /**
+   * Where the tokenizer came from: prompt texts are then tokenised in worker threads that load it,
+   * off the event loop. Without it texts are tokenised inline.
+   */
+  readonly tokenizerSource?: TokenizerSource;
+  /** Tokenizer worker threads (default 1; 0 = tokenise inline). */
+  readonly tokenizerThreads?: number;
+  /** Longest prompt text accepted, UTF-8 bytes, checked before tokenising (default max(64 KiB, 32 × context length)). */
+  readonly maxPromptBytes?: number;
   readonly config: ModelConfig;
   /** The id clients send as `model` (and `/v1/models` lists). */
   readonly modelName: string;
@@ -51,6 +62,8 @@ export interface Gateway {
   readonly port: number;
   readonly scheduler: Scheduler;
   readonly metrics: GatewayMetrics;
+  /** Prompt tokenisation (worker threads when the tokenizer source was given). */
+  readonly encoder: TokenizePool;
   /** Stop accepting, fail queued and running requests with 503, wait for in-flight steps, close the server. Idempotent. */
   close(): Promise<void>;
 }
@@ -100,10 +113,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clusterStatus: opts.clusterStatus,
   });
   scheduler = new Scheduler({ backend: opts.backend, limits, contextLength: opts.config.contextLength, eosId: opts.config.eosId, logger, observer: metrics, retryAfterS: opts.retryAfterS });
+  const encoder = new TokenizePool(opts.tokenizer, opts.tokenizerSource, opts.tokenizerThreads ?? 1, logger);
+  const maxPromptBytes = opts.maxPromptBytes ?? Math.max(64 * 1024, 32 * opts.config.contextLength);
   const server = createGatewayServer({
     scheduler,
     metrics,
     tokenizer: opts.tokenizer,
+    encoder,
+    maxPromptBytes,
     config: opts.config,
     modelName: opts.modelName,
     logger,
@@ -112,7 +129,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   });
   const host = opts.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (e) => void encoder.close().finally(() => reject(e)));
     server.listen(opts.port ?? 8000, host, () => {
       server.off("error", reject);
       resolve();
@@ -132,7 +149,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       while (Date.now() < deadline && (await Promise.race([stopped.then(() => true), sleep(25).then(() => false)])) === false) server.closeIdleConnections();
       server.closeAllConnections();
       await stopped;
+      await encoder.close();
       logger.info("gateway closed");
     })());
-  return { url, port, scheduler, metrics, close };
+  return { url, port, scheduler, metrics, encoder, close };
 }

@@ -29,13 +29,18 @@ export function promptIds(tok: Tokenizer, prompt: CompletionParams["prompt"], vo
   return [...prompt.ids];
 }
 
-/** Throws a 400 when the prompt is empty or does not fit the context. */
+/** Throws a 400 when the prompt is empty or leaves no room in the context for a generated token. */
 export function checkPromptLength(ids: readonly number[], contextLength: number, param: string): void {
   if (ids.length === 0) throw new InvalidRequestError("the prompt is empty: give at least one token", "empty_prompt", { param });
-  if (ids.length > contextLength)
+  if (ids.length >= contextLength)
     throw new InvalidRequestError(
-      `This model's maximum context length is ${contextLength} tokens. However, your prompt has ${ids.length} tokens. Please reduce the length of the prompt.`,
+      `This model's maximum context length is ${contextLength} tokens. However, your prompt has ${ids.length} tokens, which leaves no room for the completion. Please reduce the length of the prompt.`,
       "context_length_exceeded",
       { param },
     );
+}
+
+/** `max_tokens` clipped to the context left after the prompt (prompt + output ≤ contextLength). */
+export function clipMaxTokens(maxTokens: number, promptTokens: number, contextLength: number): number {
+  return Math.max(1, Math.min(maxTokens, contextLength - promptTokens));
 }

@@ -9,7 +9,7 @@ import type { ModelConfig } from "./config.js";
 import { Engine } from "./engine/engine.js";
 import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel } from "./generate-tiny.js";
 import { loadTokenizer } from "./tokenizer/index.js";
-import type { Tokenizer } from "./tokenizer/types.js";
+import type { Tokenizer, TokenizerSource } from "./tokenizer/types.js";
 import { openModel } from "./weights/open.js";
 
 /** An engine with its tokenizer; `close()` frees sessions and files. */
@@ -17,6 +17,8 @@ export interface ServingModel {
   readonly config: ModelConfig;
   readonly engine: Engine;
   readonly tokenizer: Tokenizer;
+  /** Where the tokenizer came from (plain data: a worker can load it again). */
+  readonly tokenizerSource: TokenizerSource;
   close(): Promise<void>;
 }
 
@@ -36,6 +38,7 @@ export async function loadServingModel(path: string, opts: ComputeOptions = {}):
       config: loaded.config,
       engine,
       tokenizer,
+      tokenizerSource: loaded.tokenizer,
       close: async () => {
         await engine.close();
         loaded.close();

@@ -116,6 +116,37 @@ describe("gateway over the local cluster", () => {
     expect(await waitFor(async () => (await scrape(url)).get("moe_kv_sequences") === 0, 3000)).toBe(true);
   });
 
+  it("a burst of 200 sampled requests (temperature 0.7, seeded or not) gets only 200s and 429s; seeded ones reproduce", async () => {
+    const burst = async (seeded: boolean) =>
+      Promise.all(
+        Array.from({ length: 200 }, async (_, i) => {
+          const res = await post(`${url}/v1/completions`, { model: MODEL, prompt: [1], max_tokens: 4, temperature: 0.7, ignore_eos: true, return_token_ids: true, ...(seeded ? { seed: i } : {}) });
+          const body = (await res.json()) as { choices?: { token_ids?: number[] }[] };
+          return { status: res.status, ids: body.choices?.[0]?.token_ids };
+        }),
+      );
+    const seededRun: { status: number; ids?: number[] }[] = [];
+    for (const seeded of [false, true]) {
+      const r = await burst(seeded);
+      if (seeded) seededRun.push(...r);
+      const statuses = new Set(r.map((x) => x.status));
+      expect([...statuses].filter((st) => st !== 200 && st !== 429)).toEqual([]);
+      expect(r.filter((x) => x.status === 200).length).toBeGreaterThan(0);
+      expect(r.filter((x) => x.status === 200).every((x) => x.ids?.length === 4)).toBe(true);
+    }
+    // the same seed gives the same tokens, however busy the cluster was when it ran
+    const again = await Promise.all(
+      [3, 17, 42].map(async (seed) => {
+        const one = async () => ((await (await post(`${url}/v1/completions`, { model: MODEL, prompt: [1], max_tokens: 4, temperature: 0.7, ignore_eos: true, return_token_ids: true, seed })).json()) as { choices: { token_ids: number[] }[] }).choices[0]!.token_ids;
+        return [await one(), await one()];
+      }),
+    );
+    [3, 17, 42].forEach((seed, k) => {
+      expect(again[k]![0]).toEqual(again[k]![1]);
+      if (seededRun[seed]!.status === 200) expect(seededRun[seed]!.ids).toEqual(again[k]![0]);
+    });
+  });
+
   it("/health is green with every host up and red when one dies", async () => {
     const ok = await fetch(`${url}/health`);
     expect(ok.status).toBe(200);
