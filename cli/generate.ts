@@ -6,7 +6,8 @@ import { randomInt } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { locateRuntime, processByName } from "../control/index.js";
-import { generate, loadServingModel, loadTokenizer, openModel, defaultModelPath, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
+import { generate, loadServingModel, loadTokenizer, openModel, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
+import { ensureModelPath } from "../factory/index.js";
 import { PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
@@ -124,7 +125,7 @@ export function register(program: Command): void {
         return generateOnCluster(prompt, flags);
       }
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
-      const served = await loadServingModel(flags.model ?? defaultModelPath(), {
+      const served = await loadServingModel(ensureModelPath(flags.model), {
         threads: flags.threads,
         executionProvider: flags.executionProvider,
         int8Activations: flags.int8Activations,

@@ -5,25 +5,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { Option, type Command } from "commander";
-import {
-  accountModel,
-  checkTensors,
-  configFromGguf,
-  f32Decimal,
-  findModelFiles,
-  generateModel,
-  GgufReader,
-  loadConfigJson,
-  modelTensors,
-  openWeights,
-  presetConfig,
-  PRESETS,
-  type GenerateDType,
-  type GenerateFormat,
-  type ModelConfig,
-  type TensorInfo,
-  type WeightReader,
-} from "../model/index.js";
+import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, GgufReader, loadConfigJson, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
+import { type GenerateDType, type GenerateFormat, generateModel } from "../factory/index.js";
 import { parseIntOption } from "./options.js";
 
 /** Attach `moe model init|inspect` to `program`. */

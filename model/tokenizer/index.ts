@@ -1,5 +1,5 @@
-// tokenizer: SentencePiece text <-> token ids (xAI tokenizer.model, GGUF vocabularies, the
-// project's own BPE tokenizer for generated tiny models) and streaming detokenisation.
+// tokenizer: SentencePiece text <-> token ids (xAI tokenizer.model, GGUF vocabularies; the
+// project's own BPE trainer lives in factory/) and streaming detokenisation.
 import { loadGgufVocab, loadSpmFile } from "./sentencepiece.js";
 import type { Tokenizer, TokenizerSource } from "./types.js";
 
@@ -9,8 +9,6 @@ export { SentencePieceTokenizer, loadModelBytes, modelProtoFromVocab } from "./s
 export type { SentencePieceOptions } from "./sentencepiece.js";
 export { StreamDecoder } from "./stream.js";
 export { IdsOnlyTokenizer } from "./ids-only.js";
-export { buildTokenizerModel, minTokenizerVocab, trainBpe, pretokenize, FIRST_BYTE_ID, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, MAX_TINY_VOCAB } from "./bpe-train.js";
-export { buildCorpus, CORPUS_SENTENCES } from "./corpus.js";
 export { encodeModelProto, decodeModelProto, SpmModelType } from "./spm-proto.js";
 export type { SpmModel, SpmModelInput, SpmPiece, SpmTrainerSpec, SpmNormalizerSpec } from "./spm-proto.js";
 

@@ -3,11 +3,19 @@
  * (KV pairs and tensors in the order given, zero padding, no timestamps).
  */
 import { closeSync, openSync, writeSync } from "node:fs";
-import { Q8_0_BLOCK } from "../dtype.js";
-import { WeightFileError } from "../errors.js";
-import { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufValueType } from "./gguf-format.js";
-import { dtypeBytes, numElements } from "./tensor-file.js";
-import type { WeightDType } from "./types.js";
+import {
+  alignUp,
+  dtypeBytes,
+  GGML_TYPE_IDS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  numElements,
+  Q8_0_BLOCK,
+  WeightFileError,
+  type GgufValueType,
+  type WeightDType,
+} from "../model/index.js";
 
 /** A scalar metadata value. */
 export type GgufScalar = string | number | boolean | bigint;
