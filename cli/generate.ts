@@ -6,7 +6,7 @@ import { randomInt } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { locateRuntime, processByName } from "../control/index.js";
-import { generate, loadServingModel, loadTokenizer, openModel, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
+import { generate, loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type Sampled, type SamplingParams } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
@@ -71,7 +71,7 @@ async function generateOnCluster(prompt: string | undefined, flags: GenerateFlag
   }
   let tokenizer;
   try {
-    tokenizer = await loadTokenizer(m.tokenizer);
+    tokenizer = await loadTokenizerOrIds(m.tokenizer, m.config);
   } finally {
     m.close();
   }

@@ -127,6 +127,7 @@ export {
   IdsOnlyTokenizer,
   loadModelBytes,
   loadTokenizer,
+  loadTokenizerOrIds,
   modelProtoFromVocab,
   PieceType,
   SentencePieceTokenizer,

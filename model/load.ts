@@ -6,7 +6,7 @@
 import type { ComputeOptions } from "./blocks/session.js";
 import type { ModelConfig } from "./config.js";
 import { Engine } from "./engine/engine.js";
-import { loadTokenizer } from "./tokenizer/index.js";
+import { loadTokenizerOrIds } from "./tokenizer/index.js";
 import type { Tokenizer } from "./tokenizer/types.js";
 import { openModel } from "./weights/open.js";
 
@@ -22,7 +22,7 @@ export interface ServingModel {
 export async function loadServingModel(path: string, opts: ComputeOptions = {}): Promise<ServingModel> {
   const loaded = openModel(path);
   try {
-    const tokenizer = await loadTokenizer(loaded.tokenizer);
+    const tokenizer = await loadTokenizerOrIds(loaded.tokenizer, loaded.config);
     const engine = await Engine.create(loaded.config, loaded.weights, opts);
     return {
       config: loaded.config,

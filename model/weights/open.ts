@@ -140,6 +140,8 @@ function ggufTokenizer(r: WeightReader, cfg: ModelConfig): TokenizerSource {
 function ggufVocab(r: WeightReader, cfg: ModelConfig): TokenizerSource {
   const file = r.file;
   const tokens = r.metadata.get("tokenizer.ggml.tokens");
+  if (r instanceof GgufReader && r.invalidUtf8.includes("tokenizer.ggml.tokens"))
+    throw new ModelConfigError(`${file}: tokenizer.ggml.tokens holds pieces that are not valid UTF-8`, { file, field: "tokenizer.ggml.tokens", fix: "re-export the GGUF's vocabulary from its tokenizer.model" });
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string"))
     throw new ModelConfigError(`${file}: GGUF has no embedded vocabulary (tokenizer.ggml.tokens)`, {
       file,
