@@ -25,8 +25,8 @@ import {
 import { fnv1a, Xoshiro128 } from "./random.js";
 import { buildTokenizerModel } from "./bpe-train.js";
 import { grokGgufMetadata, type GgufFileType } from "./gguf-metadata.js";
-import { writeGguf, type GgufTensorInput } from "./gguf-writer.js";
-import { writeSafetensors } from "./safetensors-writer.js";
+import { writeGguf } from "./gguf-writer.js";
+import { writeSafetensors, type SafetensorsTensorInput } from "./safetensors-writer.js";
 
 /** Weight storage of a generated model. */
 export type GenerateDType = "f32" | "f16" | "q8_0";
@@ -197,7 +197,7 @@ export function generateModel(opts: GenerateModelOptions): GeneratedModel {
   if (spm.pieces.length !== cfg.vocabSize)
     throw new ModelConfigError(`tokenizer.model has ${spm.pieces.length} pieces but the config's vocabSize is ${cfg.vocabSize}`, { field: "vocabSize" });
 
-  const tensors: GgufTensorInput[] = specs.map((spec) => {
+  const tensors: SafetensorsTensorInput[] = specs.map((spec) => {
     const st = storageDType(spec, dtype);
     return { name: spec.name, dtype: st, shape: spec.shape, data: encode(generateTensorValues(cfg, opts.seed, spec), st) };
   });

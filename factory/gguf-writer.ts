@@ -1,8 +1,11 @@
 /**
  * GGUF v3 writer. Deterministic: the same input always gives the same bytes
  * (KV pairs and tensors in the order given, zero padding, no timestamps).
+ * Tensor data is given whole (`data`) or streamed (`chunks`), so files far
+ * larger than memory can be written; the file appears under its name only
+ * when complete (written as `NAME.partial`, then renamed).
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import {
   alignUp,
   dtypeBytes,
@@ -28,13 +31,17 @@ export type GgufValue = GgufScalar | readonly GgufScalar[];
  */
 export type GgufMetaEntry = readonly [key: string, value: GgufValue, type?: Exclude<GgufValueType, "array">];
 
-/** One tensor to write; `data` holds the stored bytes (little endian). */
-export interface GgufTensorInput {
+/** One tensor to write: its stored bytes (little endian), whole in `data` or streamed by `chunks`. */
+export type GgufTensorInput = {
   readonly name: string;
   readonly dtype: WeightDType;
   /** Row-major shape ([out, in], [expert, out, in]); written as GGUF `ne` reversed. */
   readonly shape: readonly number[];
-  readonly data: Uint8Array;
+} & ({ readonly data: Uint8Array; readonly chunks?: undefined } | { readonly data?: undefined; /** Called once, when the tensor is written: its bytes in order. */ readonly chunks: () => Iterable<Uint8Array> });
+
+/** Stored bytes of a tensor input (from dtype and shape). */
+function tensorByteLength(t: GgufTensorInput): number {
+  return dtypeBytes(t.dtype, numElements(t.shape));
 }
 
 export interface GgufWriteInput {
@@ -161,7 +168,7 @@ export function encodeGgufHeader(input: GgufWriteInput): { header: Uint8Array; o
     b.u32(GGML_TYPE_IDS[t.dtype]);
     b.u64(rel);
     offsets.push(rel);
-    rel = alignUp(rel + t.data.length, alignment);
+    rel = alignUp(rel + tensorByteLength(t), alignment);
   }
   b.pad(alignment);
   return { header: b.bytes(), offsets, alignment };
@@ -172,25 +179,50 @@ function checkTensor(file: string, t: GgufTensorInput): void {
   if (!(t.dtype in GGML_TYPE_IDS)) throw bad(`unsupported dtype ${String(t.dtype)}`);
   if (t.shape.length < 1 || t.shape.length > 4 || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 1)) throw bad(`bad shape [${t.shape.join(", ")}]`);
   if (t.dtype === "Q8_0" && t.shape[t.shape.length - 1]! % Q8_0_BLOCK !== 0) throw bad(`Q8_0 rows must be a multiple of ${Q8_0_BLOCK} values`);
-  const want = dtypeBytes(t.dtype, numElements(t.shape));
-  if (t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
+  const want = tensorByteLength(t);
+  if (t.data && t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
 }
 
-/** Write a GGUF v3 file at `path` (overwrites). */
-export function writeGguf(path: string, input: GgufWriteInput): void {
+/**
+ * Write a GGUF v3 file at `path` (overwrites).
+ * @returns the file's size in bytes
+ * @throws WeightFileError when a tensor's bytes do not match its dtype and shape
+ */
+export function writeGguf(path: string, input: GgufWriteInput): number {
   for (const t of input.tensors) checkTensor(path, t);
   const { header, alignment } = encodeGgufHeader(input);
-  const fd = openSync(path, "w");
+  const partial = `${path}.partial`;
+  const fd = openSync(partial, "w");
+  let size = 0;
   try {
     writeAll(fd, header);
+    size += header.length;
     const zeros = new Uint8Array(alignment);
     for (const t of input.tensors) {
-      writeAll(fd, t.data);
-      const pad = alignUp(t.data.length, alignment) - t.data.length;
+      const want = tensorByteLength(t);
+      let n = 0;
+      for (const chunk of t.data ? [t.data] : t.chunks()) {
+        n += chunk.length;
+        if (n > want) break;
+        writeAll(fd, chunk);
+      }
+      if (n !== want)
+        throw new WeightFileError(`${path}: tensor '${t.name}' streamed ${n > want ? "more than" : n} bytes; shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want}`, { file: path, tensor: t.name });
+      const pad = alignUp(want, alignment) - want;
       if (pad) writeAll(fd, zeros.subarray(0, pad));
+      size += want + pad;
     }
-  } finally {
     closeSync(fd);
+    renameSync(partial, path);
+    return size;
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(partial, { force: true });
+    throw e;
   }
 }
 

@@ -24,3 +24,4 @@ export { grokGgufMetadata, type GgufFileType, type GgufVocab } from "./gguf-meta
 // tokenizer trainer
 export { buildTokenizerModel, FIRST_BYTE_ID, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, MAX_TINY_VOCAB, minTokenizerVocab, pretokenize, trainBpe } from "./bpe-train.js";
 export { buildCorpus, CORPUS_SENTENCES } from "./corpus.js";
+export { metaEntry, splitGguf, type SplitOptions } from "./gguf-split-writer.js";

@@ -167,6 +167,8 @@ export class GgufReader extends TensorFileReader {
   readonly alignment: number;
   /** Absolute offset of the tensor data section. */
   readonly dataOffset: number;
+  /** Tensors in the file's header (`tensors()` may add views of a fused attn_qkv after them). */
+  readonly tensorCount: number;
   /** Metadata keys (and `tensor names`) holding strings that are not valid UTF-8 (decoded with U+FFFD). */
   readonly invalidUtf8: readonly string[];
 
@@ -178,6 +180,12 @@ export class GgufReader extends TensorFileReader {
     this.alignment = h.alignment;
     this.dataOffset = h.dataOffset;
     this.invalidUtf8 = h.invalidUtf8;
+    this.tensorCount = h.tensors.length;
+  }
+
+  /** The tensors of the header, in file order (without views of a fused attn_qkv). */
+  storedTensors(): readonly TensorInfo[] {
+    return this.tensors().slice(0, this.tensorCount);
   }
 
   /** Open and validate `file`; throws WeightFileError naming the file (and tensor) on any problem. */

@@ -5,6 +5,7 @@
 export type { WeightDType, TensorInfo, RawTensor, WeightReader } from "./types.js";
 // readers
 export { GgufReader, openGguf, type GgufKV } from "./gguf.js";
+export { GGUF_SPLIT_KEYS, ggufSplitName, openGgufFile, parseGgufSplitName, SplitGgufReader, type GgufSplitPart } from "./gguf-split.js";
 export { SafetensorsReader, openSafetensors, SAFETENSORS_DTYPES } from "./safetensors.js";
 export { TensorFileReader, dtypeBytes, numElements, rawToF32 } from "./tensor-file.js";
 // GGUF format constants (shared with the writers in factory/)
@@ -12,4 +13,4 @@ export { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPES, GGUF_M
 // config from GGUF metadata
 export { configFromGguf, checkTensors, f32Decimal } from "./gguf-config.js";
 // whole models
-export { openModel, openWeights, findModelFiles, WEIGHT_EXTENSIONS, type LoadedModel, type ModelDirFiles } from "./open.js";
+export { openModel, openWeights, findModelFiles, isGguf, WEIGHT_EXTENSIONS, type AnyGgufReader, type LoadedModel, type ModelDirFiles } from "./open.js";
