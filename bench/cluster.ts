@@ -17,7 +17,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ClusterMonitor, launch, stageEndpoints, type ProcessState, type RunningCluster, type Runtime } from "../control/index.js";
-import { Engine, ensureTinyModel, openModel, routerWeights, type ModelConfig, type WeightReader } from "../model/index.js";
+import { Engine, openModel, routerWeights, type ModelConfig, type WeightReader } from "../model/index.js";
+import { ensureTinyModel } from "../factory/index.js";
 import { RouterCore, ZmqExpertTransport, placementKey } from "../router/index.js";
 import { LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 

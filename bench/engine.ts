@@ -6,17 +6,8 @@
  */
 import { join } from "node:path";
 import { existsSync } from "node:fs";
-import {
-  accountModel,
-  DEFAULT_TINY_MODEL_DIR,
-  Engine,
-  ensureTinyModel,
-  generateModel,
-  openModel,
-  presetConfig,
-  type EngineSequence,
-  type ModelConfig,
-} from "../model/index.js";
+import { accountModel, Engine, openModel, presetConfig, type EngineSequence, type ModelConfig } from "../model/index.js";
+import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel, generateModel } from "../factory/index.js";
 
 const PROMPT = 64;
 const DECODE_STEPS = 32;

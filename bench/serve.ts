@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { launch } from "../control/index.js";
 import { startGateway } from "../gateway/index.js";
 import { runLoadTest } from "../loadtest/index.js";
-import { loadServingModel, defaultModelPath, type Engine } from "../model/index.js";
+import { loadServingModel, type Engine } from "../model/index.js";
+import { ensureModelPath } from "../factory/index.js";
 import { LocalBackend } from "../stages/index.js";
 
 const CONCURRENCY = [1, 4, 16];
@@ -57,7 +58,7 @@ async function engineDecode(engine: Engine, batch: number): Promise<number> {
 }
 
 export async function run(): Promise<void> {
-  const served = await loadServingModel(defaultModelPath(), { threads: 1 });
+  const served = await loadServingModel(ensureModelPath(), { threads: 1 });
   const engineRows = [];
   for (const b of CONCURRENCY) engineRows.push({ batch: b, tps: await engineDecode(served.engine, b) });
   const gw = await startGateway({ backend: new LocalBackend(served.engine), tokenizer: served.tokenizer, config: served.config, modelName: "grok-1-tiny", port: 0 });

@@ -5,7 +5,8 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { locateRuntime, stageEndpoints } from "../control/index.js";
-import { loadServingModel, loadTokenizer, openModel, defaultModelPath, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
+import { loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
+import { ensureModelPath } from "../factory/index.js";
 import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
@@ -39,7 +40,7 @@ async function generateOnCluster(prompt: string | undefined, flags: GenerateFlag
   }
   let tokenizer;
   try {
-    tokenizer = await loadTokenizer(m.tokenizer);
+    tokenizer = await loadTokenizerOrIds(m.tokenizer, m.config);
   } finally {
     m.close();
   }
@@ -100,7 +101,7 @@ export function register(program: Command): void {
         return generateOnCluster(prompt, flags);
       }
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
-      const served = await loadServingModel(flags.model ?? defaultModelPath(), {
+      const served = await loadServingModel(ensureModelPath(flags.model), {
         threads: flags.threads,
         executionProvider: flags.executionProvider,
         int8Activations: flags.int8Activations,

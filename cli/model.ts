@@ -5,25 +5,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { Option, type Command } from "commander";
-import {
-  accountModel,
-  checkTensors,
-  configFromGguf,
-  f32Decimal,
-  findModelFiles,
-  generateModel,
-  GgufReader,
-  loadConfigJson,
-  modelTensors,
-  openWeights,
-  presetConfig,
-  PRESETS,
-  type GenerateDType,
-  type GenerateFormat,
-  type ModelConfig,
-  type TensorInfo,
-  type WeightReader,
-} from "../model/index.js";
+import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, isGguf, loadConfigJson, SplitGgufReader, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
+import { type GenerateDType, type GenerateFormat, generateModel } from "../factory/index.js";
 import { parseIntOption } from "./options.js";
 
 /** Attach `moe model init|inspect` to `program`. */
@@ -87,12 +70,12 @@ function open(path: string): Opened {
   const files = isDir ? findModelFiles(p) : undefined;
   const weightsPath = files?.weights ?? p;
   const reader = openWeights(weightsPath);
-  const format = reader instanceof GgufReader ? `GGUF v${reader.version}` : "safetensors";
+  const format = isGguf(reader) ? `GGUF v${reader.version}${reader instanceof SplitGgufReader ? `, ${reader.splits.length} splits` : ""}` : "safetensors";
   const sibling = join(dirname(weightsPath), "config.json");
   const configPath = files?.config ?? (!isDir && extname(p).toLowerCase() === ".safetensors" && existsSync(sibling) ? sibling : undefined);
   try {
     if (configPath) return { reader, format, config: loadConfigJson(configPath), configSource: configPath };
-    if (reader instanceof GgufReader) return { reader, format, config: configFromGguf(reader), configSource: "GGUF metadata" };
+    if (isGguf(reader)) return { reader, format, config: configFromGguf(reader), configSource: "GGUF metadata" };
     return { reader, format, configError: "safetensors carries no config and there is no config.json beside it" };
   } catch (e) {
     return { reader, format, configError: (e as Error).message };
@@ -123,16 +106,21 @@ function inspect(path: string, json: boolean): void {
       }
     }
     const experts = m.config ? { activePerToken: accountModel(m.config, "f32").activeParamsPerToken } : undefined;
+    const splits = r instanceof SplitGgufReader ? r.splits : undefined;
     if (json) {
       const metadata = Object.fromEntries([...r.metadata].map(([k, v]) => [k, Array.isArray(v) && v.length > 16 ? summarize(v) : typeof v === "bigint" ? String(v) : v]));
-      console.log(JSON.stringify({ file: r.file, format: m.format, fileBytes: r.fileSize, architecture: arch, config: m.config ?? null, configSource: m.configSource, configError: m.configError, metadata, tensors, parameters: { ...Object.fromEntries(perRole), total, ...experts }, check }, null, 2));
+      console.log(JSON.stringify({ file: r.file, format: m.format, fileBytes: r.fileSize, architecture: arch, ...(splits ? { splits } : {}), config: m.config ?? null, configSource: m.configSource, configError: m.configError, metadata, tensors, parameters: { ...Object.fromEntries(perRole), total, ...experts }, check }, null, 2));
       return;
     }
     console.log(`file:         ${r.file}`);
     console.log(`format:       ${m.format}, ${fmt(r.fileSize)} bytes`);
     console.log(`architecture: ${arch}`);
+    if (splits) {
+      console.log(`\nsplits (${splits.length}, gguf-split layout; metadata in the first):`);
+      for (const s of splits) console.log(`  ${String(s.no + 1).padStart(5)}  ${s.file}  ${fmt(s.tensors)} tensors  ${fmt(s.bytes)} bytes`);
+    }
     console.log(`\nmetadata (${r.metadata.size} keys):`);
-    const types = new Map(r instanceof GgufReader ? r.kv.map((k) => [k.key, k.arrayType ? `${k.arrayType}[]` : k.type]) : []);
+    const types = new Map(isGguf(r) ? r.kv.map((k) => [k.key, k.arrayType ? `${k.arrayType}[]` : k.type]) : []);
     for (const [k, v] of r.metadata) console.log(`  ${k.padEnd(44)} ${(types.get(k) ?? "").padEnd(8)} ${summarize(v, types.get(k))}`);
     if (m.config) {
       console.log(`\nconfig (from ${m.configSource}):`);

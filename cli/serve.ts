@@ -5,7 +5,8 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import { startGateway } from "../gateway/index.js";
-import { defaultModelPath, loadServingModel } from "../model/index.js";
+import { loadServingModel } from "../model/index.js";
+import { ensureModelPath } from "../factory/index.js";
 import { LocalBackend } from "../stages/index.js";
 import { parseIntOption } from "./options.js";
 
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     .action(async (flags: ServeFlags) => {
       if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
-      const served = await loadServingModel(flags.model ?? defaultModelPath(), { threads: flags.threads, executionProvider: flags.executionProvider, int8Activations: flags.int8Activations, dequantizeQ8: flags.dequantizeQ8 });
+      const served = await loadServingModel(ensureModelPath(flags.model), { threads: flags.threads, executionProvider: flags.executionProvider, int8Activations: flags.int8Activations, dequantizeQ8: flags.dequantizeQ8 });
       const apiKey = flags.apiKey ?? process.env.MOE_API_KEY;
       let gw;
       try {

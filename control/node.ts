@@ -6,7 +6,7 @@
  * shuts every socket, session and file it opened.
  */
 import type { Logger } from "pino";
-import { loadTokenizer, openModel, routerWeights, type ModelConfig } from "../model/index.js";
+import { loadTokenizerOrIds, openModel, routerWeights, type ModelConfig } from "../model/index.js";
 import { RemoteRouter, RouterCore, RouterService, ZmqExpertTransport, placementKey } from "../router/index.js";
 import { ExpertHost, PipelineClient, StageHost } from "../stages/index.js";
 import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
@@ -266,7 +266,7 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   const tokenizerSource = m.tokenizer;
   try {
     config = m.config;
-    tokenizer = await loadTokenizer(m.tokenizer);
+    tokenizer = await loadTokenizerOrIds(m.tokenizer, m.config);
   } finally {
     m.close();
   }

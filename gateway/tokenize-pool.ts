@@ -6,7 +6,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
-import type { Tokenizer, TokenizerSource } from "../model/index.js";
+import { IdsOnlyTokenizer, type Tokenizer, type TokenizerSource } from "../model/index.js";
 import { asGatewayError, InvalidRequestError } from "./errors.js";
 
 /** A worker died with the job: encode it again elsewhere. */
@@ -37,7 +37,8 @@ export class TokenizePool {
     threads: number,
     private readonly logger?: Logger,
   ) {
-    if (source === undefined || source.kind === "none") return;
+    // a model without a usable vocabulary has nothing to tokenise with: its texts fail inline with the reason
+    if (source === undefined || source.kind === "none" || tokenizer instanceof IdsOnlyTokenizer) return;
     for (let i = 0; i < threads; i++) this.slots.push(this.spawn(source));
   }
 

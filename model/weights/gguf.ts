@@ -37,9 +37,19 @@ const CHUNK = 1 << 16;
 /** Nesting limit for arrays of arrays. */
 const MAX_ARRAY_DEPTH = 4;
 
+/**
+ * GGUF strings are bytes: decode them exactly, keeping a leading U+FEFF (a default TextDecoder
+ * strips it as a byte-order mark, which merged distinct vocabulary pieces). Invalid UTF-8 is
+ * decoded with U+FFFD replacements and reported by key ({@link GgufReader.invalidUtf8}).
+ */
+const EXACT_UTF8 = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true });
+const LOSSY_UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /** Buffered forward cursor over the header; every read is bounds-checked against the file size. */
 class HeaderCursor {
   pos = 0;
+  /** Set when a string was not valid UTF-8 (decoded with replacements). */
+  lossy = false;
   private buf: Uint8Array = new Uint8Array(0);
   private dv = new DataView(this.buf.buffer);
   private bufStart = 0;
@@ -105,7 +115,13 @@ class HeaderCursor {
   }
   string(w: string, max = this.remaining): string {
     const n = this.count(`${w} length`, Math.min(max, this.remaining));
-    return new TextDecoder("utf-8").decode(this.bytes(n, w));
+    const b = this.bytes(n, w);
+    try {
+      return EXACT_UTF8.decode(b);
+    } catch {
+      this.lossy = true;
+      return LOSSY_UTF8.decode(b);
+    }
   }
 }
 
@@ -151,6 +167,10 @@ export class GgufReader extends TensorFileReader {
   readonly alignment: number;
   /** Absolute offset of the tensor data section. */
   readonly dataOffset: number;
+  /** Tensors in the file's header (`tensors()` may add views of a fused attn_qkv after them). */
+  readonly tensorCount: number;
+  /** Metadata keys (and `tensor names`) holding strings that are not valid UTF-8 (decoded with U+FFFD). */
+  readonly invalidUtf8: readonly string[];
 
   private constructor(raf: RandomAccessFile, h: ParsedHeader) {
     const metadata = new Map(h.kv.map((p) => [p.key, p.value]));
@@ -159,6 +179,13 @@ export class GgufReader extends TensorFileReader {
     this.kv = h.kv;
     this.alignment = h.alignment;
     this.dataOffset = h.dataOffset;
+    this.invalidUtf8 = h.invalidUtf8;
+    this.tensorCount = h.tensors.length;
+  }
+
+  /** The tensors of the header, in file order (without views of a fused attn_qkv). */
+  storedTensors(): readonly TensorInfo[] {
+    return this.tensors().slice(0, this.tensorCount);
   }
 
   /** Open and validate `file`; throws WeightFileError naming the file (and tensor) on any problem. */
@@ -220,6 +247,7 @@ interface ParsedHeader {
   tensors: TensorInfo[];
   alignment: number;
   dataOffset: number;
+  invalidUtf8: string[];
 }
 
 function parseHeader(raf: RandomAccessFile): ParsedHeader {
@@ -241,12 +269,16 @@ function parseHeader(raf: RandomAccessFile): ParsedHeader {
   const nTensors = c.count("tensor count", Math.floor(c.remaining / 24));
   const nKv = c.count("metadata KV count", Math.floor(c.remaining / 13));
   const kv: GgufKV[] = [];
+  const invalidUtf8: string[] = [];
   for (let i = 0; i < nKv; i++) {
+    c.lossy = false;
     const key = c.string(`metadata key #${i}`, MAX_KEY_BYTES);
     const type = valueType(c, c.u32(`type of '${key}'`), key);
     const arrayType = type === "array" ? peekArrayType(c) : undefined;
     kv.push({ key, type, ...(arrayType ? { arrayType } : {}), value: readValue(c, type, `metadata '${key}'`, 0) });
+    if (c.lossy) invalidUtf8.push(key);
   }
+  c.lossy = false;
   const alignment = alignmentOf(file, kv);
   const infos: Array<{ name: string; ne: number[]; typeId: number; rel: number }> = [];
   for (let i = 0; i < nTensors; i++) {
@@ -267,7 +299,8 @@ function parseHeader(raf: RandomAccessFile): ParsedHeader {
     return tensorInfo(file, raf.size, info, alignment, dataOffset);
   });
   checkTensorLayout(file, tensors, dataOffset, raf.size);
-  return { version, kv, tensors, alignment, dataOffset };
+  if (c.lossy) invalidUtf8.push("tensor names");
+  return { version, kv, tensors, alignment, dataOffset, invalidUtf8 };
 }
 
 /** Validate one raw tensor info and place it in the file. */

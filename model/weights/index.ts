@@ -1,17 +1,16 @@
-// model/weights: range readers and writers for GGUF and safetensors, GGUF
-// metadata <-> ModelConfig, and opening a model directory or GGUF file.
+// model/weights: range readers for GGUF and safetensors, GGUF metadata -> ModelConfig,
+// and opening a model directory or GGUF file. (Writers live in factory/.)
 
 // contracts
 export type { WeightDType, TensorInfo, RawTensor, WeightReader } from "./types.js";
 // readers
 export { GgufReader, openGguf, type GgufKV } from "./gguf.js";
+export { GGUF_SPLIT_KEYS, ggufSplitName, openGgufFile, parseGgufSplitName, SplitGgufReader, type GgufSplitPart } from "./gguf-split.js";
 export { SafetensorsReader, openSafetensors, SAFETENSORS_DTYPES } from "./safetensors.js";
 export { TensorFileReader, dtypeBytes, numElements, rawToF32 } from "./tensor-file.js";
-export { GGML_TYPE_IDS, GGUF_FILE_TYPES, type GgufValueType } from "./gguf-format.js";
-// writers
-export { writeGguf, encodeGgufHeader, type GgufMetaEntry, type GgufScalar, type GgufValue, type GgufTensorInput, type GgufWriteInput } from "./gguf-writer.js";
-export { writeSafetensors, type SafetensorsTensorInput, type SafetensorsWriteInput } from "./safetensors-writer.js";
-// config from / to GGUF metadata
-export { configFromGguf, checkTensors, grokGgufMetadata, f32Decimal, type GgufVocab, type GgufFileType } from "./gguf-config.js";
+// GGUF format constants (shared with the writers in factory/)
+export { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPES, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufValueType } from "./gguf-format.js";
+// config from GGUF metadata
+export { configFromGguf, checkTensors, f32Decimal } from "./gguf-config.js";
 // whole models
-export { openModel, openWeights, findModelFiles, WEIGHT_EXTENSIONS, type LoadedModel, type ModelDirFiles } from "./open.js";
+export { openModel, openWeights, findModelFiles, isGguf, WEIGHT_EXTENSIONS, type AnyGgufReader, type LoadedModel, type ModelDirFiles } from "./open.js";

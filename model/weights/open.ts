@@ -1,7 +1,8 @@
 /**
  * Open a model as DESIGN.md §8 defines it: a directory (`config.json` + one
  * `*.gguf` or `*.safetensors` + `tokenizer.model`) or a single `.gguf` file
- * (its metadata is the config, its embedded vocabulary the tokenizer).
+ * (its metadata is the config, its embedded vocabulary the tokenizer). A GGUF
+ * may be a `gguf-split` set (opened from any of its files or its directory).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { basename, extname, join, resolve } from "node:path";
@@ -9,6 +10,7 @@ import { loadConfigJson, type ModelConfig } from "../config.js";
 import { ModelConfigError, WeightFileError } from "../errors.js";
 import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
 import { GgufReader } from "./gguf.js";
+import { openGgufFile, parseGgufSplitName, SplitGgufReader } from "./gguf-split.js";
 import { checkTensors, configFromGguf } from "./gguf-config.js";
 import { SafetensorsReader } from "./safetensors.js";
 import type { WeightReader } from "./types.js";
@@ -27,10 +29,18 @@ export interface LoadedModel {
 /** Weight file extensions a model directory may hold. */
 export const WEIGHT_EXTENSIONS: readonly string[] = [".gguf", ".safetensors"];
 
-/** Open one weight file by extension (.gguf or .safetensors). */
-export function openWeights(file: string): GgufReader | SafetensorsReader {
+/** A GGUF reader: one file, or a split set. */
+export type AnyGgufReader = GgufReader | SplitGgufReader;
+
+/** Whether `r` reads a GGUF (single or split). */
+export function isGguf(r: WeightReader): r is AnyGgufReader {
+  return r instanceof GgufReader || r instanceof SplitGgufReader;
+}
+
+/** Open one weight file by extension (.gguf — with the rest of its split set, if any — or .safetensors). */
+export function openWeights(file: string): AnyGgufReader | SafetensorsReader {
   const ext = extname(file).toLowerCase();
-  if (ext === ".gguf") return GgufReader.open(file);
+  if (ext === ".gguf") return openGgufFile(file);
   if (ext === ".safetensors") return SafetensorsReader.open(file);
   throw new WeightFileError(`${file}: unknown weight file extension '${ext}'`, { file, fix: "use a .gguf or .safetensors file, or a model directory" });
 }
@@ -55,7 +65,7 @@ export function openModel(path: string): LoadedModel {
       file: p,
       fix: "pass a .gguf file, or a directory holding config.json, the weights (.gguf or .safetensors) and tokenizer.model",
     });
-  const weights = GgufReader.open(p);
+  const weights = openGgufFile(p);
   try {
     const config = configFromGguf(weights);
     checkTensors(weights, config, `${p} (GGUF metadata)`);
@@ -69,7 +79,7 @@ export function openModel(path: string): LoadedModel {
 /** The files of a model directory (paths absolute; optional ones undefined when absent). */
 export interface ModelDirFiles {
   readonly dir: string;
-  /** The single *.gguf or *.safetensors file. */
+  /** The single *.gguf or *.safetensors file (the first file of a split GGUF set). */
   readonly weights: string;
   readonly config?: string;
   readonly tokenizer?: string;
@@ -82,7 +92,14 @@ export interface ModelDirFiles {
 export function findModelFiles(dir: string): ModelDirFiles {
   const d = resolve(dir);
   const files = readdirSync(d).sort();
-  const weightsFiles = files.filter((f) => WEIGHT_EXTENSIONS.includes(extname(f).toLowerCase()));
+  const all = files.filter((f) => WEIGHT_EXTENSIONS.includes(extname(f).toLowerCase()));
+  // the files of one gguf-split set count as one weight file: its first
+  const splits = all.map((f) => parseGgufSplitName(f));
+  const prefixes = new Set(splits.map((s) => s?.prefix));
+  const splitSet = all.length > 0 && splits.every((s) => s && s.count > 1) && prefixes.size === 1;
+  const weightsFiles = splitSet ? all.filter((_, i) => splits[i]!.index === 0).slice(0, 1) : all;
+  if (splitSet && weightsFiles.length === 0)
+    throw new ModelConfigError(`${d}: holds split GGUF files (${all.join(", ")}) but not the first split`, { file: d, fix: "download every split, NAME-00001-of-N.gguf first" });
   if (weightsFiles.length === 0)
     throw new ModelConfigError(`${d}: model directory has no weight file (*.gguf or *.safetensors)`, {
       file: d,
@@ -99,6 +116,8 @@ export function findModelFiles(dir: string): ModelDirFiles {
 
 function openDir(dir: string): LoadedModel {
   const files = findModelFiles(dir);
+  // a directory holding only a GGUF (or a split set) is that GGUF: metadata config, embedded vocabulary
+  if (!files.config && !files.tokenizer && extname(files.weights).toLowerCase() === ".gguf") return openModel(files.weights);
   if (!files.tokenizer)
     throw new ModelConfigError(`${dir}: model directory has no tokenizer.model`, {
       file: join(dir, "tokenizer.model"),
@@ -108,7 +127,7 @@ function openDir(dir: string): LoadedModel {
   try {
     let config: ModelConfig;
     if (files.config) config = loadConfigJson(files.config);
-    else if (weights instanceof GgufReader) config = configFromGguf(weights);
+    else if (isGguf(weights)) config = configFromGguf(weights);
     else
       throw new ModelConfigError(`${dir}: model directory has ${basename(files.weights)} but no config.json`, {
         file: join(dir, "config.json"),
@@ -140,6 +159,8 @@ function ggufTokenizer(r: WeightReader, cfg: ModelConfig): TokenizerSource {
 function ggufVocab(r: WeightReader, cfg: ModelConfig): TokenizerSource {
   const file = r.file;
   const tokens = r.metadata.get("tokenizer.ggml.tokens");
+  if (isGguf(r) && r.invalidUtf8.includes("tokenizer.ggml.tokens"))
+    throw new ModelConfigError(`${file}: tokenizer.ggml.tokens holds pieces that are not valid UTF-8`, { file, field: "tokenizer.ggml.tokens", fix: "re-export the GGUF's vocabulary from its tokenizer.model" });
   if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === "string"))
     throw new ModelConfigError(`${file}: GGUF has no embedded vocabulary (tokenizer.ggml.tokens)`, {
       file,

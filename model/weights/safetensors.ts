@@ -50,7 +50,13 @@ function parseHeader(raf: RandomAccessFile): { metadata: Map<string, unknown>; t
   if (n > BigInt(Math.min(SAFETENSORS_MAX_HEADER, raf.size - 8)))
     throw new WeightFileError(`${file}: safetensors header length ${n} exceeds the file (${raf.size} bytes) or the ${SAFETENSORS_MAX_HEADER}-byte limit`, { file, fix });
   const len = Number(n);
-  const text = new TextDecoder("utf-8").decode(raf.readAt(8, len, "safetensors JSON header"));
+  let text: string;
+  try {
+    // exact: a leading U+FEFF is part of the text (JSON.parse then rejects it), not dropped as a BOM
+    text = new TextDecoder("utf-8", { ignoreBOM: true, fatal: true }).decode(raf.readAt(8, len, "safetensors JSON header"));
+  } catch (e) {
+    throw new WeightFileError(`${file}: safetensors JSON header is not valid UTF-8`, { file, cause: e, fix });
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -113,6 +113,20 @@ export function checkTensorLayout(file: string, tensors: readonly TensorInfo[], 
   }
 }
 
+/**
+ * Tensors by name, with llama.cpp's alternative name of the post-MoE norm (SPEC.md §9.3,
+ * `blk.N.post_ffw_norm.weight`) also answering to the canonical one.
+ */
+export function tensorsByName<T extends { readonly name: string }>(list: readonly T[]): Map<string, T> {
+  const byName = new Map(list.map((t) => [t.name, t]));
+  for (const t of list) {
+    const m = /^blk\.(\d+)\.post_ffw_norm\.weight$/.exec(t.name);
+    const canonical = m && `blk.${m[1]}.layer_output_norm.weight`;
+    if (canonical && !byName.has(canonical)) byName.set(canonical, t);
+  }
+  return byName;
+}
+
 /** A {@link WeightReader} over a parsed tensor table. */
 export class TensorFileReader implements WeightReader {
   readonly file: string;
@@ -126,13 +140,7 @@ export class TensorFileReader implements WeightReader {
     this.file = raf.file;
     this.metadata = metadata;
     this.list = Object.freeze(tensors.map((t) => Object.freeze({ ...t, shape: Object.freeze([...t.shape]) })));
-    this.byName = new Map(this.list.map((t) => [t.name, t]));
-    // llama.cpp's alternative name of the post-MoE norm (SPEC.md §9.3): answer to the canonical one too
-    for (const t of this.list) {
-      const m = /^blk\.(\d+)\.post_ffw_norm\.weight$/.exec(t.name);
-      const canonical = m && `blk.${m[1]}.layer_output_norm.weight`;
-      if (canonical && !this.byName.has(canonical)) this.byName.set(canonical, t);
-    }
+    this.byName = tensorsByName(this.list);
   }
 
   get bytesRead(): number {
@@ -164,7 +172,12 @@ export class TensorFileReader implements WeightReader {
   }
 
   readRaw(name: string, expert?: number): RawTensor {
-    const t = this.info(name);
+    return this.readInfo(this.info(name), expert);
+  }
+
+  /** Stored bytes of tensor `t` of this file (whole, or one expert of a stacked tensor). */
+  readInfo(t: TensorInfo, expert?: number): RawTensor {
+    const name = t.name;
     if (expert === undefined) return { dtype: t.dtype, shape: t.shape, bytes: this.raf.readAt(t.offset, t.byteLength, `tensor '${name}'`) };
     const E = t.shape[0]!;
     if (t.shape.length !== 3)
@@ -180,6 +193,11 @@ export class TensorFileReader implements WeightReader {
 
   readF32(name: string, expert?: number): Float32Array {
     return rawToF32(this.readRaw(name, expert));
+  }
+
+  /** {@link readInfo} converted exactly to f32. */
+  readF32Info(t: TensorInfo, expert?: number): Float32Array {
+    return rawToF32(this.readInfo(t, expert));
   }
 
   close(): void {

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { expect } from "vitest";
 import { ClusterMonitor, launch, stageEndpoints, type LaunchOptions, type ProcessState, type RunningCluster } from "../../control/index.js";
-import { Engine, ensureTinyModel, openModel, type ModelConfig } from "../../model/index.js";
+import { Engine, openModel, type ModelConfig } from "../../model/index.js";
+import { ensureTinyModel } from "../../factory/index.js";
 import { LocalBackend, PipelineClient, type StepBackend, type StepItem, type StepResult } from "../../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../../transport/index.js";
 

@@ -11,7 +11,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine, generateModel, grokGgufMetadata, loadServingModel, openModel, presetConfig, TokenizerError, writeGguf, type LoadedModel } from "../../model/index.js";
+import { Engine, loadServingModel, openModel, presetConfig, TokenizerError, type LoadedModel } from "../../model/index.js";
+import { generateModel, grokGgufMetadata, writeGguf } from "../../factory/index.js";
 import { startGateway } from "../../gateway/index.js";
 import { LocalBackend } from "../../stages/index.js";
 

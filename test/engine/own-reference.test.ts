@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, generateModel, openModel, presetConfig, parseModelConfig, GROK_DEFAULTS, type ModelConfig } from "../../model/index.js";
+import { Engine, openModel, presetConfig, parseModelConfig, GROK_DEFAULTS, type ModelConfig } from "../../model/index.js";
+import { generateModel } from "../../factory/index.js";
 import { GrokReference } from "../reference/grok-ref.js";
 import { argmax, relMaxError } from "../reference/compare.js";
 

@@ -1,5 +1,6 @@
 /** Shared helpers of the gateway tests: the tiny model, gateways over a LocalBackend, SSE and /metrics readers. */
-import { defaultModelPath, loadServingModel, type ServingModel } from "../../model/index.js";
+import { loadServingModel, type ServingModel } from "../../model/index.js";
+import { ensureModelPath } from "../../factory/index.js";
 import { LocalBackend, type StepBackend, type StepItem, type StepResult } from "../../stages/index.js";
 import { startGateway, type Gateway, type GatewayOptions } from "../../gateway/index.js";
 
@@ -7,7 +8,7 @@ export const MODEL = "grok-1-tiny";
 
 /** Load the tiny model (generated on first use). Close it with `model.close()` (it closes the engine). */
 export function loadTiny(): Promise<ServingModel> {
-  return loadServingModel(defaultModelPath(), { threads: 1 });
+  return loadServingModel(ensureModelPath(), { threads: 1 });
 }
 
 /** A gateway over `backend` (default: a LocalBackend on the model's engine) on 127.0.0.1, ephemeral port. */

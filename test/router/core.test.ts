@@ -6,7 +6,8 @@
  * with an error naming layer, expert and host.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTinyModel, LocalMoe, mulberry32, openModel, routerWeights, type LoadedModel } from "../../model/index.js";
+import { LocalMoe, mulberry32, openModel, routerWeights, type LoadedModel } from "../../model/index.js";
+import { ensureTinyModel } from "../../factory/index.js";
 import { ExpertUnavailableError, placementKey, RouterCore, splitShares, ZmqExpertTransport } from "../../router/index.js";
 import { ExpertHost } from "../../stages/index.js";
 

@@ -5,7 +5,8 @@
  * left half-written; release frees the cache; the host keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureTinyModel, openModel, routerWeights, stepRows, type LoadedModel } from "../../model/index.js";
+import { openModel, routerWeights, stepRows, type LoadedModel } from "../../model/index.js";
+import { ensureTinyModel } from "../../factory/index.js";
 import { placementKey, RouterCore, ZmqExpertTransport } from "../../router/index.js";
 import { ExpertHost, PipelineClient, StageHost } from "../../stages/index.js";
 import { RemoteError, RpcClient } from "../../transport/index.js";

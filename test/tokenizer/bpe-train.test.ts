@@ -1,19 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { TokenizerError } from "../../model/errors.js";
-import {
-  buildCorpus,
-  buildTokenizerModel,
-  decodeModelProto,
-  FIRST_NORMAL_ID,
-  loadModelBytes,
-  MAX_PIECE_LENGTH,
-  minTokenizerVocab,
-  PieceType,
-  pretokenize,
-  SpmModelType,
-  trainBpe,
-} from "../../model/tokenizer/index.js";
+import { decodeModelProto, loadModelBytes, PieceType, SpmModelType } from "../../model/index.js";
+import { buildCorpus, buildTokenizerModel, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, minTokenizerVocab, pretokenize, trainBpe } from "../../factory/index.js";
 
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TokenizerError } from "../../model/errors.js";
-import { Prng } from "../../model/tokenizer/corpus.js";
+import { Prng } from "../../factory/corpus.js";
 import { encodeModelProto, loadTokenizer, PieceType, SpmModelType } from "../../model/tokenizer/index.js";
 
 const GROK = path.resolve(process.cwd(), "../shared/grok-1/tokenizer.model");

@@ -1,7 +1,8 @@
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { Prng } from "../../model/tokenizer/corpus.js";
-import { buildTokenizerModel, loadModelBytes, loadTokenizer, StreamDecoder, type Tokenizer } from "../../model/tokenizer/index.js";
+import { Prng } from "../../factory/corpus.js";
+import { loadModelBytes, loadTokenizer, StreamDecoder, type Tokenizer } from "../../model/index.js";
+import { buildTokenizerModel } from "../../factory/index.js";
 
 const GROK = path.resolve(process.cwd(), "../shared/grok-1/tokenizer.model");
 const TEXTS = [

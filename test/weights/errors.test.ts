@@ -2,19 +2,8 @@
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  f32ToBytes,
-  generateModel,
-  grokGgufMetadata,
-  modelTensors,
-  openGguf,
-  openModel,
-  openSafetensors,
-  paramCount,
-  WeightFileError,
-  writeGguf,
-  writeSafetensors,
-} from "../../model/index.js";
+import { f32ToBytes, modelTensors, openGguf, openModel, openSafetensors, paramCount, WeightFileError } from "../../model/index.js";
+import { generateModel, grokGgufMetadata, writeGguf, writeSafetensors } from "../../factory/index.js";
 import { REF_F32, SMALL, tempDirs } from "./helpers.js";
 
 const tmp = tempDirs();

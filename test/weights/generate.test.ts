@@ -2,17 +2,8 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  decodeModelProto,
-  ensureTinyModel,
-  f16ToF32,
-  f32ToF16Bytes,
-  generateModel,
-  ModelConfigError,
-  openModel,
-  presetConfig,
-  Xoshiro128,
-} from "../../model/index.js";
+import { decodeModelProto, f16ToF32, f32ToF16Bytes, ModelConfigError, openModel, presetConfig } from "../../model/index.js";
+import { ensureTinyModel, generateModel, Xoshiro128 } from "../../factory/index.js";
 import { GrokReference, RefStats } from "../reference/grok-ref.js";
 import { SMALL, tempDirs } from "./helpers.js";
 

@@ -2,17 +2,8 @@
 import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import {
-  f32ToBf16Bytes,
-  f32ToBytes,
-  f32ToF16Bytes,
-  openGguf,
-  openSafetensors,
-  quantizeQ8_0,
-  writeGguf,
-  writeSafetensors,
-  type WeightDType,
-} from "../../model/index.js";
+import { f32ToBf16Bytes, f32ToBytes, f32ToF16Bytes, openGguf, openSafetensors, quantizeQ8_0, type WeightDType } from "../../model/index.js";
+import { writeGguf, writeSafetensors } from "../../factory/index.js";
 import { tempDirs } from "./helpers.js";
 
 const tmp = tempDirs();

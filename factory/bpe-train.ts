@@ -12,10 +12,8 @@
  * Everything is integer counting with total-order tie-breaks, so a vocabulary size always gives
  * the same bytes.
  */
-import { TokenizerError } from "../errors.js";
+import { encodeModelProto, PieceType, SpmModelType, TokenizerError, type SpmPiece } from "../model/index.js";
 import { buildCorpus } from "./corpus.js";
-import { encodeModelProto, SpmModelType, type SpmPiece } from "./spm-proto.js";
-import { PieceType } from "./types.js";
 
 /** Id of the first byte piece `<0x00>`. */
 export const FIRST_BYTE_ID = 4;

@@ -1,13 +1,24 @@
 /**
  * GGUF v3 writer. Deterministic: the same input always gives the same bytes
  * (KV pairs and tensors in the order given, zero padding, no timestamps).
+ * Tensor data is given whole (`data`) or streamed (`chunks`), so files far
+ * larger than memory can be written; the file appears under its name only
+ * when complete (written as `NAME.partial`, then renamed).
  */
-import { closeSync, openSync, writeSync } from "node:fs";
-import { Q8_0_BLOCK } from "../dtype.js";
-import { WeightFileError } from "../errors.js";
-import { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufValueType } from "./gguf-format.js";
-import { dtypeBytes, numElements } from "./tensor-file.js";
-import type { WeightDType } from "./types.js";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import {
+  alignUp,
+  dtypeBytes,
+  GGML_TYPE_IDS,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  numElements,
+  Q8_0_BLOCK,
+  WeightFileError,
+  type GgufValueType,
+  type WeightDType,
+} from "../model/index.js";
 
 /** A scalar metadata value. */
 export type GgufScalar = string | number | boolean | bigint;
@@ -20,13 +31,17 @@ export type GgufValue = GgufScalar | readonly GgufScalar[];
  */
 export type GgufMetaEntry = readonly [key: string, value: GgufValue, type?: Exclude<GgufValueType, "array">];
 
-/** One tensor to write; `data` holds the stored bytes (little endian). */
-export interface GgufTensorInput {
+/** One tensor to write: its stored bytes (little endian), whole in `data` or streamed by `chunks`. */
+export type GgufTensorInput = {
   readonly name: string;
   readonly dtype: WeightDType;
   /** Row-major shape ([out, in], [expert, out, in]); written as GGUF `ne` reversed. */
   readonly shape: readonly number[];
-  readonly data: Uint8Array;
+} & ({ readonly data: Uint8Array; readonly chunks?: undefined } | { readonly data?: undefined; /** Called once, when the tensor is written: its bytes in order. */ readonly chunks: () => Iterable<Uint8Array> });
+
+/** Stored bytes of a tensor input (from dtype and shape). */
+function tensorByteLength(t: GgufTensorInput): number {
+  return dtypeBytes(t.dtype, numElements(t.shape));
 }
 
 export interface GgufWriteInput {
@@ -36,7 +51,7 @@ export interface GgufWriteInput {
   readonly alignment?: number;
 }
 
-/** Growable little-endian byte builder for the header. */
+/** Growable little-endian byte builder for the header (each setter grows first: growing replaces the buffer). */
 class Bytes {
   private buf = new Uint8Array(1 << 16);
   private dv = new DataView(this.buf.buffer);
@@ -52,17 +67,20 @@ class Bytes {
     this.length += n;
     return at;
   }
-  u8(v: number) { this.dv.setUint8(this.grow(1), v); } // prettier-ignore
-  i8(v: number) { this.dv.setInt8(this.grow(1), v); } // prettier-ignore
-  u16(v: number) { this.dv.setUint16(this.grow(2), v, true); } // prettier-ignore
-  i16(v: number) { this.dv.setInt16(this.grow(2), v, true); } // prettier-ignore
-  u32(v: number) { this.dv.setUint32(this.grow(4), v, true); } // prettier-ignore
-  i32(v: number) { this.dv.setInt32(this.grow(4), v, true); } // prettier-ignore
-  f32(v: number) { this.dv.setFloat32(this.grow(4), v, true); } // prettier-ignore
-  f64(v: number) { this.dv.setFloat64(this.grow(8), v, true); } // prettier-ignore
-  u64(v: number | bigint) { this.dv.setBigUint64(this.grow(8), BigInt(v), true); } // prettier-ignore
-  i64(v: number | bigint) { this.dv.setBigInt64(this.grow(8), BigInt(v), true); } // prettier-ignore
-  raw(b: Uint8Array) { this.buf.set(b, this.grow(b.length)); } // prettier-ignore
+  u8(v: number) { const at = this.grow(1); this.dv.setUint8(at, v); } // prettier-ignore
+  i8(v: number) { const at = this.grow(1); this.dv.setInt8(at, v); } // prettier-ignore
+  u16(v: number) { const at = this.grow(2); this.dv.setUint16(at, v, true); } // prettier-ignore
+  i16(v: number) { const at = this.grow(2); this.dv.setInt16(at, v, true); } // prettier-ignore
+  u32(v: number) { const at = this.grow(4); this.dv.setUint32(at, v, true); } // prettier-ignore
+  i32(v: number) { const at = this.grow(4); this.dv.setInt32(at, v, true); } // prettier-ignore
+  f32(v: number) { const at = this.grow(4); this.dv.setFloat32(at, v, true); } // prettier-ignore
+  f64(v: number) { const at = this.grow(8); this.dv.setFloat64(at, v, true); } // prettier-ignore
+  u64(v: number | bigint) { const at = this.grow(8); this.dv.setBigUint64(at, BigInt(v), true); } // prettier-ignore
+  i64(v: number | bigint) { const at = this.grow(8); this.dv.setBigInt64(at, BigInt(v), true); } // prettier-ignore
+  raw(b: Uint8Array) {
+    const at = this.grow(b.length); // first: grow() may replace the buffer
+    this.buf.set(b, at);
+  }
   string(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(b.length);
@@ -150,7 +168,7 @@ export function encodeGgufHeader(input: GgufWriteInput): { header: Uint8Array; o
     b.u32(GGML_TYPE_IDS[t.dtype]);
     b.u64(rel);
     offsets.push(rel);
-    rel = alignUp(rel + t.data.length, alignment);
+    rel = alignUp(rel + tensorByteLength(t), alignment);
   }
   b.pad(alignment);
   return { header: b.bytes(), offsets, alignment };
@@ -161,25 +179,50 @@ function checkTensor(file: string, t: GgufTensorInput): void {
   if (!(t.dtype in GGML_TYPE_IDS)) throw bad(`unsupported dtype ${String(t.dtype)}`);
   if (t.shape.length < 1 || t.shape.length > 4 || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 1)) throw bad(`bad shape [${t.shape.join(", ")}]`);
   if (t.dtype === "Q8_0" && t.shape[t.shape.length - 1]! % Q8_0_BLOCK !== 0) throw bad(`Q8_0 rows must be a multiple of ${Q8_0_BLOCK} values`);
-  const want = dtypeBytes(t.dtype, numElements(t.shape));
-  if (t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
+  const want = tensorByteLength(t);
+  if (t.data && t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
 }
 
-/** Write a GGUF v3 file at `path` (overwrites). */
-export function writeGguf(path: string, input: GgufWriteInput): void {
+/**
+ * Write a GGUF v3 file at `path` (overwrites).
+ * @returns the file's size in bytes
+ * @throws WeightFileError when a tensor's bytes do not match its dtype and shape
+ */
+export function writeGguf(path: string, input: GgufWriteInput): number {
   for (const t of input.tensors) checkTensor(path, t);
   const { header, alignment } = encodeGgufHeader(input);
-  const fd = openSync(path, "w");
+  const partial = `${path}.partial`;
+  const fd = openSync(partial, "w");
+  let size = 0;
   try {
     writeAll(fd, header);
+    size += header.length;
     const zeros = new Uint8Array(alignment);
     for (const t of input.tensors) {
-      writeAll(fd, t.data);
-      const pad = alignUp(t.data.length, alignment) - t.data.length;
+      const want = tensorByteLength(t);
+      let n = 0;
+      for (const chunk of t.data ? [t.data] : t.chunks()) {
+        n += chunk.length;
+        if (n > want) break;
+        writeAll(fd, chunk);
+      }
+      if (n !== want)
+        throw new WeightFileError(`${path}: tensor '${t.name}' streamed ${n > want ? "more than" : n} bytes; shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want}`, { file: path, tensor: t.name });
+      const pad = alignUp(want, alignment) - want;
       if (pad) writeAll(fd, zeros.subarray(0, pad));
+      size += want + pad;
     }
-  } finally {
     closeSync(fd);
+    renameSync(partial, path);
+    return size;
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(partial, { force: true });
+    throw e;
   }
 }
 

@@ -8,18 +8,25 @@
  * uniform distributions scaled to target standard deviations with exact
  * arithmetic only (no Math.log/sin/cos), each value rounded by Math.fround.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, extname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { modelTensors, paramCount, type TensorSpec } from "./accounting.js";
-import { presetConfig, type ModelConfig } from "./config.js";
-import { f32ToBytes, f32ToF16Bytes, quantizeQ8_0 } from "./dtype.js";
-import { ModelConfigError } from "./errors.js";
-import { buildTokenizerModel, decodeModelProto } from "./tokenizer/index.js";
-import { grokGgufMetadata, type GgufFileType } from "./weights/gguf-config.js";
-import { writeGguf, type GgufTensorInput } from "./weights/gguf-writer.js";
-import { writeSafetensors } from "./weights/safetensors-writer.js";
-import type { WeightDType } from "./weights/types.js";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { extname, join, resolve } from "node:path";
+import {
+  decodeModelProto,
+  f32ToBytes,
+  f32ToF16Bytes,
+  ModelConfigError,
+  modelTensors,
+  paramCount,
+  quantizeQ8_0,
+  type ModelConfig,
+  type TensorSpec,
+  type WeightDType,
+} from "../model/index.js";
+import { fnv1a, Xoshiro128 } from "./random.js";
+import { buildTokenizerModel } from "./bpe-train.js";
+import { grokGgufMetadata, type GgufFileType } from "./gguf-metadata.js";
+import { writeGguf } from "./gguf-writer.js";
+import { writeSafetensors, type SafetensorsTensorInput } from "./safetensors-writer.js";
 
 /** Weight storage of a generated model. */
 export type GenerateDType = "f32" | "f16" | "q8_0";
@@ -70,65 +77,6 @@ export const TINY_INIT = Object.freeze({
   /** Std of the expert down projection output relative to a unit-variance init. */
   downScale: 0.5,
 });
-
-// ---------------------------------------------------------------- PRNG
-
-/** splitmix32 step: returns [next state, output] as uint32. */
-function splitmix32(state: number): [number, number] {
-  const s = (state + 0x9e3779b9) >>> 0;
-  let t = s ^ (s >>> 16);
-  t = Math.imul(t, 0x21f0aaad);
-  t ^= t >>> 15;
-  t = Math.imul(t, 0x735a2d97);
-  t ^= t >>> 15;
-  return [s, t >>> 0];
-}
-
-/** FNV-1a 32-bit hash of a string's UTF-16 code units. */
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h >>> 0;
-}
-
-/** xoshiro128** over uint32 state; `uniform()` returns values in (-1, 1), symmetric, exact multiples of 2^-24. */
-export class Xoshiro128 {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
-  constructor(seed: number, stream = 0) {
-    let st = (seed ^ Math.imul(stream, 0x85ebca6b)) >>> 0;
-    const out: number[] = [];
-    for (let i = 0; i < 4; i++) {
-      const [n, o] = splitmix32(st);
-      st = n;
-      out.push(o);
-    }
-    [this.s0, this.s1, this.s2, this.s3] = out as [number, number, number, number];
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
-  }
-  /** Next uint32. */
-  next(): number {
-    const r = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return r;
-  }
-  /** Uniform in (-1, 1) with variance 1/3. */
-  uniform(): number {
-    return ((this.next() >>> 8) * 2 - 0xffffff) / 0x1000000;
-  }
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
-}
 
 const SQRT3 = Math.sqrt(3);
 
@@ -249,7 +197,7 @@ export function generateModel(opts: GenerateModelOptions): GeneratedModel {
   if (spm.pieces.length !== cfg.vocabSize)
     throw new ModelConfigError(`tokenizer.model has ${spm.pieces.length} pieces but the config's vocabSize is ${cfg.vocabSize}`, { field: "vocabSize" });
 
-  const tensors: GgufTensorInput[] = specs.map((spec) => {
+  const tensors: SafetensorsTensorInput[] = specs.map((spec) => {
     const st = storageDType(spec, dtype);
     return { name: spec.name, dtype: st, shape: spec.shape, data: encode(generateTensorValues(cfg, opts.seed, spec), st) };
   });
@@ -271,52 +219,4 @@ export function generateModel(opts: GenerateModelOptions): GeneratedModel {
   const tokenizerPath = join(dir, "tokenizer.model");
   writeFileSync(tokenizerPath, tokBytes);
   return { dir, configPath, weightsPath, tokenizerPath };
-}
-
-// ---------------------------------------------------------------- default tiny model
-
-/** The repository root (the nearest folder above this module holding package.json). */
-function repoRoot(): string {
-  let d = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (existsSync(join(d, "package.json"))) return d;
-    const up = dirname(d);
-    if (up === d) return process.cwd();
-    d = up;
-  }
-}
-
-/** Where the engine keeps the generated grok-1-tiny model: `<repo>/.moe/models/grok-1-tiny` (gitignored). */
-export const DEFAULT_TINY_MODEL_DIR: string = join(repoRoot(), ".moe", "models", "grok-1-tiny");
-
-const TINY_FILES = ["config.json", "model.gguf", "tokenizer.model"];
-
-/**
- * Make sure `dir` holds the grok-1-tiny model (seed 0, GGUF, f32), generating
- * it on first use. Safe against concurrent callers: the model is written to a
- * temporary sibling directory and renamed into place.
- * @returns the model directory
- */
-export function ensureTinyModel(dir: string = DEFAULT_TINY_MODEL_DIR): string {
-  const target = resolve(dir);
-  const complete = () => TINY_FILES.every((f) => existsSync(join(target, f)));
-  if (complete()) return target;
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    generateModel({ config: presetConfig("grok-1-tiny"), outDir: tmp, format: "gguf", dtype: "f32", seed: 0 });
-    try {
-      renameSync(tmp, target);
-    } catch (e) {
-      if (!complete())
-        throw new ModelConfigError(`${target}: exists but does not hold a complete model (${TINY_FILES.join(", ")})`, {
-          file: target,
-          cause: e,
-          fix: `delete ${target} and retry`,
-        });
-    }
-  } finally {
-    rmSync(tmp, { recursive: true, force: true });
-  }
-  return target;
 }

@@ -4,11 +4,8 @@
  * with spaces to a multiple of 8 bytes, as the reference implementation does.
  */
 import { closeSync, openSync } from "node:fs";
-import { WeightFileError } from "../errors.js";
+import { dtypeBytes, numElements, SAFETENSORS_DTYPES, WeightFileError, type WeightDType } from "../model/index.js";
 import { writeAll } from "./gguf-writer.js";
-import { SAFETENSORS_DTYPES } from "./safetensors.js";
-import { dtypeBytes, numElements } from "./tensor-file.js";
-import type { WeightDType } from "./types.js";
 
 /** One tensor to write: stored little-endian bytes of a row-major array. */
 export interface SafetensorsTensorInput {

@@ -1,0 +1,27 @@
+// factory: writing model files — deterministic random models of the Grok family (grok-1-tiny and
+// any config), GGUF and safetensors writers, GGUF metadata of a config, and the BPE tokenizer
+// trainer with its corpus. Depends on model/ only; model/ never imports it.
+
+// random models
+export {
+  generateModel,
+  generateTensorValues,
+  MAX_GENERATED_PARAMS,
+  storageDType,
+  TINY_INIT,
+  type GenerateDType,
+  type GeneratedModel,
+  type GenerateFormat,
+  type GenerateModelOptions,
+} from "./generate.js";
+export { Xoshiro128 } from "./random.js";
+// the default model
+export { DEFAULT_TINY_MODEL_DIR, ensureModelPath, ensureTinyModel } from "./tiny-model.js";
+// writers
+export { encodeGgufHeader, writeGguf, type GgufMetaEntry, type GgufScalar, type GgufTensorInput, type GgufValue, type GgufWriteInput } from "./gguf-writer.js";
+export { writeSafetensors, type SafetensorsTensorInput, type SafetensorsWriteInput } from "./safetensors-writer.js";
+export { grokGgufMetadata, type GgufFileType, type GgufVocab } from "./gguf-metadata.js";
+// tokenizer trainer
+export { buildTokenizerModel, FIRST_BYTE_ID, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, MAX_TINY_VOCAB, minTokenizerVocab, pretokenize, trainBpe } from "./bpe-train.js";
+export { buildCorpus, CORPUS_SENTENCES } from "./corpus.js";
+export { metaEntry, splitGguf, type SplitOptions } from "./gguf-split-writer.js";
