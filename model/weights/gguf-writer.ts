@@ -36,7 +36,10 @@ export interface GgufWriteInput {
   readonly alignment?: number;
 }
 
-/** Growable little-endian byte builder for the header. */
+/**
+ * Growable little-endian byte builder for the header. Every write reserves its bytes (`grow`, which may
+ * replace `buf`/`dv`) before touching `buf`/`dv`: `this.dv.setX(this.grow(n), …)` would write into the old buffer.
+ */
 class Bytes {
   private buf = new Uint8Array(1 << 16);
   private dv = new DataView(this.buf.buffer);
@@ -52,17 +55,17 @@ class Bytes {
     this.length += n;
     return at;
   }
-  u8(v: number) { this.dv.setUint8(this.grow(1), v); } // prettier-ignore
-  i8(v: number) { this.dv.setInt8(this.grow(1), v); } // prettier-ignore
-  u16(v: number) { this.dv.setUint16(this.grow(2), v, true); } // prettier-ignore
-  i16(v: number) { this.dv.setInt16(this.grow(2), v, true); } // prettier-ignore
-  u32(v: number) { this.dv.setUint32(this.grow(4), v, true); } // prettier-ignore
-  i32(v: number) { this.dv.setInt32(this.grow(4), v, true); } // prettier-ignore
-  f32(v: number) { this.dv.setFloat32(this.grow(4), v, true); } // prettier-ignore
-  f64(v: number) { this.dv.setFloat64(this.grow(8), v, true); } // prettier-ignore
-  u64(v: number | bigint) { this.dv.setBigUint64(this.grow(8), BigInt(v), true); } // prettier-ignore
-  i64(v: number | bigint) { this.dv.setBigInt64(this.grow(8), BigInt(v), true); } // prettier-ignore
-  raw(b: Uint8Array) { this.buf.set(b, this.grow(b.length)); } // prettier-ignore
+  u8(v: number) { const at = this.grow(1); this.dv.setUint8(at, v); } // prettier-ignore
+  i8(v: number) { const at = this.grow(1); this.dv.setInt8(at, v); } // prettier-ignore
+  u16(v: number) { const at = this.grow(2); this.dv.setUint16(at, v, true); } // prettier-ignore
+  i16(v: number) { const at = this.grow(2); this.dv.setInt16(at, v, true); } // prettier-ignore
+  u32(v: number) { const at = this.grow(4); this.dv.setUint32(at, v, true); } // prettier-ignore
+  i32(v: number) { const at = this.grow(4); this.dv.setInt32(at, v, true); } // prettier-ignore
+  f32(v: number) { const at = this.grow(4); this.dv.setFloat32(at, v, true); } // prettier-ignore
+  f64(v: number) { const at = this.grow(8); this.dv.setFloat64(at, v, true); } // prettier-ignore
+  u64(v: number | bigint) { const at = this.grow(8); this.dv.setBigUint64(at, BigInt(v), true); } // prettier-ignore
+  i64(v: number | bigint) { const at = this.grow(8); this.dv.setBigInt64(at, BigInt(v), true); } // prettier-ignore
+  raw(b: Uint8Array) { const at = this.grow(b.length); this.buf.set(b, at); } // prettier-ignore
   string(s: string) {
     const b = new TextEncoder().encode(s);
     this.u64(b.length);
