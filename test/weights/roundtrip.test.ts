@@ -133,6 +133,20 @@ describe("GGUF metadata", () => {
       r.close();
     }
   });
+  it("round-trips a header larger than the writer's first 64 KiB buffer (131072 strings, as a Grok-1 vocabulary)", () => {
+    const file = path.join(tmp.make(), "big.gguf");
+    const pieces = Array.from({ length: 131072 }, (_, i) => `<piece${i}>`);
+    const scores = Array.from({ length: 131072 }, (_, i) => -i / 4);
+    writeGguf(file, { metadata: [["tokenizer.ggml.tokens", pieces], ["tokenizer.ggml.scores", scores, "f32"], ["after", 7]], tensors: [] });
+    const r = openGguf(file);
+    try {
+      expect(r.metadata.get("tokenizer.ggml.tokens")).toEqual(pieces);
+      expect(r.metadata.get("tokenizer.ggml.scores")).toEqual(scores);
+      expect(r.metadata.get("after")).toBe(7);
+    } finally {
+      r.close();
+    }
+  });
   it("the writer is deterministic and rejects values that do not fit their type", () => {
     const d = tmp.make();
     const input = { metadata: [["k", 1] as const], tensors: [{ name: "t", dtype: "F32" as const, shape: [2], data: f32ToBytes(new Float32Array([1, 2])) }] };
