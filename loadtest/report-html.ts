@@ -40,8 +40,8 @@ footer{color:#7a8190;font-size:12px;margin-top:30px}
 table.left td:last-child{text-align:left}
 `;
 
-// Counts drawn plots (SVGs with a non-empty series path or cells) into <html data-plots-rendered>.
-const SCRIPT = `(function(){var n=0;document.querySelectorAll('svg.plot').forEach(function(s){var ok=false;s.querySelectorAll('path.series,rect.cell').forEach(function(p){var b=p.getBBox();if(b.width>0||b.height>0)ok=true});if(ok)n++});document.documentElement.setAttribute('data-plots-rendered',String(n));})();`;
+// Counts drawn plots (shown SVGs, not inside a closed <details>, with a non-empty series path or cells) into <html data-plots-rendered>.
+const SCRIPT = `(function(){var n=0;document.querySelectorAll('svg.plot').forEach(function(s){if(s.closest('details:not([open])')||s.getClientRects().length===0)return;var ok=false;s.querySelectorAll('path.series,rect.cell').forEach(function(p){var b=p.getBBox();if(b.width>0||b.height>0)ok=true});if(ok)n++});document.documentElement.setAttribute('data-plots-rendered',String(n));})();`;
 
 export const n2 = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
 export const card = (value: string, label: string): string => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;

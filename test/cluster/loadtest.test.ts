@@ -10,17 +10,19 @@
  * cancelled requests the gateway frees.
  */
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, type RunningCluster } from "../../control/index.js";
 import {
-  GatewayUnavailableError, SERIES, WarmupFailedError, parsePrometheusText, prepare, renderSweepHtml, runLoadTest, runSweep,
+  GatewayUnavailableError, PERCENTILE_COLORS, SERIES, WarmupFailedError, parsePrometheusText, prepare, renderSweepHtml, runLoadTest, runSweep,
   type LoadTestReport, type SweepReport,
 } from "../../loadtest/index.js";
 import { openModel } from "../../model/index.js";
 import { METRIC_NAMES } from "../../transport/index.js";
+import { CHROMIUM, HAVE_CHROMIUM, dumpDom, screenshot } from "../loadtest/chromium.js";
+import { countColor } from "../loadtest/png.js";
 import { MODEL_DIR, alive, tempDir } from "./helpers.js";
 
 const KEY = "lt-s3cret";
@@ -86,6 +88,14 @@ describe("moe loadtest against the gateway of a real cluster", () => {
     expect(html).toContain("Time to first token against load");
     expect(html).toContain("stage 1 @ stage1 ms/token");
     expect(html).not.toContain(KEY);
+    if (!HAVE_CHROMIUM) return console.warn(`SKIPPED the sweep page in Chromium: ${CHROMIUM} not installed (apt-get install -y chromium)`);
+    // the page in a real browser: the percentile curves and the stage lines are drawn
+    const file = join(tmp.dir, "sweep.html");
+    writeFileSync(file, html);
+    const img = await screenshot(tmp.dir, file, 1280, 2400);
+    for (const [k, color] of Object.entries({ ...PERCENTILE_COLORS, stage0: "#4c78a8", stage1: "#f58518" })) expect(countColor(img, color), `pixels of ${k}`).toBeGreaterThan(150);
+    // 6 charts against load, latency against throughput, stage time against load; the points' own plots are collapsed
+    expect(/data-plots-rendered="(\d+)"/.exec(await dumpDom(tmp.dir, file))?.[1]).toBe("8");
   });
 
   it("replays the ShareGPT-shaped dataset as chat: deltas timed like text chunks, lengths from the tokenizer, reproducible by seed", async () => {
