@@ -4,6 +4,7 @@ import { register as registerGenerate } from "./generate.js";
 import { register as registerKeys } from "./keys.js";
 import { register as registerModel } from "./model.js";
 import { register as registerLoadtest } from "./loadtest.js";
+import { register as registerDataset } from "./dataset.js";
 import { register as registerPlan } from "./plan.js";
 import { register as registerServe } from "./serve.js";
 import { register as registerUp } from "./up.js";
@@ -19,6 +20,7 @@ export function registerCommands(program: Command): void {
   registerGenerate(program);
   registerKeys(program);
   registerLoadtest(program);
+  registerDataset(program);
   registerPlan(program);
   registerServe(program);
   registerUp(program);

@@ -1,25 +1,32 @@
 /**
- * `moe loadtest`: drive synthetic load against a gateway, print a summary, and write the JSON
- * and self-contained HTML reports.
+ * `moe loadtest`: drive load against a gateway (one load, or a sweep over `--rate` /
+ * `--concurrency` lists), print a summary, and write the JSON and self-contained HTML reports.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { Option, type Command } from "commander";
 import {
-  createProgress, formatSummary, parseLengthDist, parseRate, parseSlo, parseVocabRange, progressWanted, renderHtml, runLoadTest, serializeReport,
-  type LengthDist, type Slo, type VocabRange,
+  createProgress, formatSummary, formatSweepSummary, parseDatasetFormat, parseEndpoint, parseHeader, parseLengthDist, parseLoadList, parseSlo, parseVocabRange,
+  progressWanted, renderHtml, renderSweepHtml, runLoadTest, runSweep, serializeReport,
+  type DatasetFormat, type Endpoint, type LengthDist, type LoadTestReport, type Slo, type SweepReport, type VocabRange,
 } from "../loadtest/index.js";
 import { parseFloatOption, parseIntOption } from "./options.js";
 
 interface LoadtestFlags {
   url: string;
   model?: string;
+  endpoint: Endpoint;
+  apiKey?: string;
+  header: Array<[string, string]>;
   requests: number;
-  concurrency?: number;
-  rate?: number;
+  concurrency?: number[];
+  rate?: number[];
+  maxConcurrency?: number;
   burstiness?: number;
   promptTokens: LengthDist;
   maxTokens: LengthDist;
+  dataset?: string;
+  datasetFormat?: DatasetFormat;
   seed: number;
   vocabRange?: VocabRange;
   tokenizer?: string;
@@ -30,7 +37,7 @@ interface LoadtestFlags {
   slo?: Slo;
   metrics: boolean;
   metricsInterval: number;
-  warmup: number;
+  warmup?: number;
   out?: string;
   html?: string;
   progress: boolean;
@@ -44,21 +51,59 @@ function write(file: string, text: string): void {
   writeFileSync(file, text);
 }
 
+/** Run what the flags ask for: one load, or a sweep when `--rate`/`--concurrency` lists several. */
+async function run(flags: LoadtestFlags, signal: AbortSignal): Promise<{ report: LoadTestReport | SweepReport; completed: number }> {
+  const list = flags.rate ?? flags.concurrency;
+  const points = list?.length ?? 1;
+  const bar = createProgress(flags.progress && progressWanted(process.stderr.isTTY, process.env), flags.requests * points, process.stderr);
+  const common = {
+    url: flags.url, model: flags.model, endpoint: flags.endpoint, apiKey: flags.apiKey, headers: Object.fromEntries(flags.header), requests: flags.requests,
+    burstiness: flags.burstiness, maxConcurrency: flags.maxConcurrency, promptTokens: flags.promptTokens, maxTokens: flags.maxTokens,
+    dataset: flags.dataset, datasetFormat: flags.datasetFormat, seed: flags.seed, vocabRange: flags.vocabRange, tokenizer: flags.tokenizer,
+    ignoreEos: flags.ignoreEos, temperature: flags.temperature, topP: flags.topP, timeoutS: flags.timeout, slo: flags.slo,
+    scrapeMetrics: flags.metrics, metricsIntervalS: flags.metricsInterval, warmup: flags.warmup, signal,
+  };
+  try {
+    if (points > 1) {
+      const sweep = await runSweep({
+        ...common, rates: flags.rate, concurrencies: flags.concurrency,
+        onPoint: (i, load) => process.stderr.isTTY || process.stderr.write(`moe loadtest: point ${i + 1}/${points}: ${load.mode === "open" ? `${load.rate} req/s` : `${load.concurrency} workers`}\n`),
+        onProgress: (i, p) => bar.update({ ...p, total: flags.requests * points, done: i * flags.requests + p.done }),
+      });
+      bar.stop();
+      console.log(formatSweepSummary(sweep));
+      return { report: sweep, completed: sweep.curve.reduce((a, c) => a + c.completed, 0) };
+    }
+    const report = await runLoadTest({ ...common, rate: flags.rate?.[0], concurrency: flags.concurrency?.[0], onProgress: (p) => bar.update(p) });
+    bar.stop();
+    console.log(formatSummary(report));
+    return { report, completed: report.summary.completed };
+  } finally {
+    bar.stop();
+  }
+}
+
 export function register(program: Command): void {
   program
     .command("loadtest")
-    .description("load-test a gateway: TTFT/TPOT/ITL/E2E, throughput, goodput, errors, and server-side stage time and expert skew from /metrics")
+    .description("load-test a gateway (completions or chat; synthetic or dataset prompts; one load or a sweep): TTFT/TPOT/ITL/E2E, throughput, goodput, errors, and server-side stage time and expert skew from /metrics")
     .requiredOption("--url <url>", "gateway base URL, e.g. http://127.0.0.1:8000")
     .option("--model <id>", "model id (default: the first of GET /v1/models)")
-    .option("--requests <n>", "requests to send", parseIntOption("--requests", 1), 100)
-    .addOption(new Option("--concurrency <c>", "closed loop: C workers back to back (default 4)").argParser(parseIntOption("--concurrency", 1)).conflicts("rate"))
-    .option("--rate <r>", "open loop: mean arrivals per second (gamma/Poisson), or 'inf' for all at once", wrap((v) => parseRate(v)))
+    .addOption(new Option("--endpoint <name>", "completions (/v1/completions) or chat (/v1/chat/completions)").argParser(wrap((v) => parseEndpoint(v))).default("completions"))
+    .addOption(new Option("--api-key <key>", "send Authorization: Bearer KEY with every request").env("OPENAI_API_KEY"))
+    .option("--header <'Name: value'>", "extra request header (repeatable)", (v: string, acc: Array<[string, string]>) => [...acc, parseHeader(v)], [] as Array<[string, string]>)
+    .option("--requests <n>", "requests to send (per point of a sweep)", parseIntOption("--requests", 1), 100)
+    .addOption(new Option("--concurrency <c[,c...]>", "closed loop: C workers back to back (default 4); a list sweeps, e.g. 1,4,16").argParser(wrap((v) => parseLoadList(v, "--concurrency"))).conflicts("rate"))
+    .option("--rate <r[,r...]>", "open loop: mean arrivals per second (gamma/Poisson), 'inf' for all at once; a list sweeps, e.g. 1,2,4,8", wrap((v) => parseLoadList(v, "--rate")))
+    .option("--max-concurrency <n>", "open loop: most requests in flight; later arrivals wait for a free slot", parseIntOption("--max-concurrency", 1))
     .option("--burstiness <b>", "open loop: gamma shape of inter-arrival times; 1 = Poisson, <1 burstier, >1 smoother", parseFloatOption("--burstiness", 0))
-    .addOption(new Option("--prompt-tokens <mean[:stddev]>", "prompt length in tokens ~ normal(mean, stddev), clamped >= 1").argParser(wrap((v) => parseLengthDist(v, "--prompt-tokens"))).default({ mean: 256, stddev: 0 }, "256"))
-    .addOption(new Option("--max-tokens <mean[:stddev]>", "max_tokens per request ~ normal(mean, stddev), clamped >= 1").argParser(wrap((v) => parseLengthDist(v, "--max-tokens"))).default({ mean: 128, stddev: 0 }, "128"))
-    .option("--seed <s>", "seed of prompts, lengths, arrivals and sampling", parseIntOption("--seed", 0), 0)
+    .addOption(new Option("--prompt-tokens <mean[:stddev]>", "synthetic prompt length in tokens ~ normal(mean, stddev), clamped >= 1").argParser(wrap((v) => parseLengthDist(v, "--prompt-tokens"))).default({ mean: 256, stddev: 0 }, "256"))
+    .addOption(new Option("--max-tokens <mean[:stddev]>", "max_tokens per request ~ normal(mean, stddev), clamped >= 1 (for a dataset: where it gives no length)").argParser(wrap((v) => parseLengthDist(v, "--max-tokens"))).default({ mean: 128, stddev: 0 }, "128"))
+    .option("--dataset <file>", "replay prompts from a ShareGPT JSON or a JSONL file instead of synthesising them")
+    .addOption(new Option("--dataset-format <format>", "sharegpt or jsonl (default: jsonl for *.jsonl, else sharegpt)").argParser(wrap((v) => parseDatasetFormat(v))))
+    .option("--seed <s>", "seed of prompts, dataset sampling, lengths, arrivals and sampling", parseIntOption("--seed", 0), 0)
     .option("--vocab-range <lo:hi>", "token ids prompts are drawn from, hi exclusive (default 260:2048: past specials and byte pieces, inside grok-1-tiny's vocabulary)", wrap((v) => parseVocabRange(v)))
-    .option("--tokenizer <file>", "SentencePiece tokenizer.model: send text prompts built from its normal pieces")
+    .option("--tokenizer <file>", "SentencePiece tokenizer.model: synthetic text prompts from its pieces (needed for --endpoint chat); counts dataset tokens")
     .option("--no-ignore-eos", "let the model stop at EOS (output lengths then vary)")
     .option("--temperature <t>", "sampling temperature", parseFloatOption("--temperature", 0), 1)
     .option("--top-p <p>", "nucleus sampling mass", parseFloatOption("--top-p", 0), 1)
@@ -66,7 +111,7 @@ export function register(program: Command): void {
     .option("--slo <list>", "goodput objectives, e.g. ttft:500,tpot:50[,e2el:10000] (milliseconds)", wrap((v) => parseSlo(v)))
     .option("--no-metrics", "do not scrape the gateway's /metrics")
     .option("--metrics-interval <s>", "seconds between /metrics scrapes during the run (0: before and after only)", parseFloatOption("--metrics-interval", 0), 1)
-    .option("--warmup <n>", "untimed requests sent one at a time before the run", parseIntOption("--warmup", 0), 0)
+    .option("--warmup <n>", "untimed requests before the run, or before every point of a sweep (default 0; 1 per point in a sweep)", parseIntOption("--warmup", 0))
     .option("--out <file>", "write the JSON report here")
     .option("--html <file>", "write the self-contained HTML report here")
     .option("--no-progress", "no progress bar (it is shown only on a terminal outside CI anyway)")
@@ -78,31 +123,21 @@ export function register(program: Command): void {
         stop.abort();
       };
       process.on("SIGINT", onSigint);
-      const bar = createProgress(flags.progress && progressWanted(process.stderr.isTTY, process.env), flags.requests, process.stderr);
       try {
-        const report = await runLoadTest({
-          url: flags.url, model: flags.model, requests: flags.requests, concurrency: flags.concurrency, rate: flags.rate, burstiness: flags.burstiness,
-          promptTokens: flags.promptTokens, maxTokens: flags.maxTokens, seed: flags.seed, vocabRange: flags.vocabRange, tokenizer: flags.tokenizer,
-          ignoreEos: flags.ignoreEos, temperature: flags.temperature, topP: flags.topP, timeoutS: flags.timeout, slo: flags.slo,
-          scrapeMetrics: flags.metrics, metricsIntervalS: flags.metricsInterval, warmup: flags.warmup, signal: stop.signal,
-          onProgress: (p) => bar.update(p),
-        });
-        bar.stop();
-        console.log(formatSummary(report));
+        const { report, completed } = await run(flags, stop.signal);
         if (flags.out) {
           write(flags.out, serializeReport(report));
           console.error(`JSON report: ${flags.out}`);
         }
         if (flags.html) {
-          write(flags.html, renderHtml(report));
+          write(flags.html, "curve" in report ? renderSweepHtml(report) : renderHtml(report));
           console.error(`HTML report: ${flags.html}`);
         }
-        if (report.summary.completed === 0) {
+        if (completed === 0) {
           console.error("moe loadtest: no request completed (see the errors above)");
           process.exitCode = 1;
         }
       } finally {
-        bar.stop();
         process.off("SIGINT", onSigint);
       }
     });

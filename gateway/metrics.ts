@@ -1,9 +1,10 @@
 /**
  * The gateway's Prometheus metrics (prom-client, on a registry of its own so
- * several gateways can share a process). Series names are a contract with
- * the load tester (loadtest/server-metrics.ts): rename none.
+ * several gateways can share a process). Series and label names come from
+ * transport/metric-names.ts, the one list the load tester reads too.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { METRIC_LABELS as L, METRIC_NAMES } from "../transport/index.js";
 import type { SchedulerObserver } from "./scheduler.js";
 
 /** One host of a cluster as the cluster client sees it (a LocalBackend has none). */
@@ -33,24 +34,8 @@ export interface MetricsSources {
   clusterStatus?: () => readonly HostStatus[] | Promise<readonly HostStatus[]>;
 }
 
-/** Series names (see the README's metrics table). */
-export const METRIC_NAMES = Object.freeze({
-  queueDepth: "moe_queue_depth",
-  running: "moe_running_sequences",
-  kvSequences: "moe_kv_sequences",
-  inFlight: "moe_inflight_steps",
-  ttft: "moe_ttft_seconds",
-  itl: "moe_itl_seconds",
-  step: "moe_step_seconds",
-  generated: "moe_generated_tokens_total",
-  prompt: "moe_prompt_tokens_total",
-  tokensPerS: "moe_generated_tokens_per_second",
-  requests: "moe_requests_total",
-  expertTokens: "moe_expert_tokens_total",
-  stageBusy: "moe_stage_busy_seconds_total",
-  hostErrors: "moe_host_errors_total",
-  hostUp: "moe_host_up",
-});
+/** Series names (see the README's metrics table): the shared contract of transport/metric-names.ts. */
+export { METRIC_NAMES };
 
 /** Name of the single host reported for a single-process backend. */
 export const LOCAL_HOST = "local";
@@ -88,13 +73,13 @@ export class GatewayMetrics implements SchedulerObserver {
     this.stepS = new Histogram({ name: METRIC_NAMES.step, help: "Duration of one backend step (micro-batch), seconds", registers: r, buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5] });
     this.generatedTotal = new Counter({ name: METRIC_NAMES.generated, help: "Tokens generated", registers: r });
     this.promptTotal = new Counter({ name: METRIC_NAMES.prompt, help: "Prompt tokens prefilled", registers: r });
-    this.requestsTotal = new Counter({ name: METRIC_NAMES.requests, help: "HTTP requests to the generation endpoints by response status", labelNames: ["status"], registers: r });
+    this.requestsTotal = new Counter({ name: METRIC_NAMES.requests, help: "HTTP requests to the generation endpoints by response status", labelNames: [L.status], registers: r });
     const expertLoad = src.expertLoad;
     if (expertLoad)
       new Counter({
         name: METRIC_NAMES.expertTokens,
         help: "Tokens routed to each (layer, expert)",
-        labelNames: ["layer", "expert"],
+        labelNames: [L.layer, L.expert],
         registers: r,
         collect() {
           this.reset();
@@ -105,7 +90,7 @@ export class GatewayMetrics implements SchedulerObserver {
     new Counter({
       name: METRIC_NAMES.stageBusy,
       help: "Busy time of each pipeline stage on each host, seconds",
-      labelNames: ["stage", "host"],
+      labelNames: [L.stage, L.host],
       registers: r,
       collect() {
         this.reset();
@@ -115,7 +100,7 @@ export class GatewayMetrics implements SchedulerObserver {
     new Counter({
       name: METRIC_NAMES.hostErrors,
       help: "Errors per host (failed steps, timeouts, rejected messages)",
-      labelNames: ["host"],
+      labelNames: [L.host],
       registers: r,
       collect() {
         this.reset();
@@ -125,7 +110,7 @@ export class GatewayMetrics implements SchedulerObserver {
     new Gauge({
       name: METRIC_NAMES.hostUp,
       help: "1 when the host is up, 0 when down",
-      labelNames: ["host"],
+      labelNames: [L.host],
       registers: r,
       collect() {
         this.reset();

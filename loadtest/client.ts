@@ -1,65 +1,51 @@
 /**
- * The streaming client: `POST /v1/completions` with `stream: true`, server-sent events parsed
- * incrementally, arrival times of text-bearing chunks taken on one monotonic clock. Uses Node's
- * global fetch (undici) with one AbortController per request for the timeout and cancellation.
- * Never throws for request failures: they come back as a {@link RequestFailure} of some kind.
+ * The streaming client: `POST /v1/completions` or `/v1/chat/completions` with `stream: true`,
+ * server-sent events parsed incrementally, arrival times of text-bearing chunks (completion
+ * `text`, chat `delta.content`) taken on one monotonic clock. Uses Node's global fetch (undici)
+ * with one AbortController per request for the timeout and cancellation. Never throws for
+ * request failures: they come back as a {@link RequestFailure} of some kind.
  */
 import { performance } from "node:perf_hooks";
 import { GatewayUnavailableError, LoadTestOptionError, errorKindForStatus, type RequestFailure } from "./errors.js";
+import { SseParser } from "./sse.js";
 
-/** Incremental SSE decoder: feed text, get the `data` payload of every completed event. */
-export class SseParser {
-  private buf = "";
-  private data: string[] = [];
+export { SseParser };
 
-  /** Feed decoded text; returns the data of each event completed by it (multi-line data joined by "\n"). */
-  push(text: string): string[] {
-    this.buf += text;
-    const out: string[] = [];
-    let start = 0;
-    for (;;) {
-      const m = /\r\n|\r|\n/g;
-      m.lastIndex = start;
-      const hit = m.exec(this.buf);
-      // A trailing "\r" may be the first half of "\r\n": wait for the next chunk.
-      if (!hit || (hit[0] === "\r" && hit.index === this.buf.length - 1)) break;
-      this.line(this.buf.slice(start, hit.index), out);
-      start = hit.index + hit[0].length;
-    }
-    this.buf = this.buf.slice(start);
-    return out;
-  }
+/** The generation endpoints a load test can drive. */
+export type Endpoint = "completions" | "chat";
 
-  /** End of stream: the last event, if it was not terminated by a blank line. */
-  end(): string[] {
-    const out: string[] = [];
-    if (this.buf.length > 0) this.line(this.buf.replace(/\r$/, ""), out);
-    this.buf = "";
-    this.line("", out);
-    return out;
-  }
+/** URL path of each {@link Endpoint}. */
+export const ENDPOINT_PATHS: Readonly<Record<Endpoint, string>> = Object.freeze({ completions: "/v1/completions", chat: "/v1/chat/completions" });
 
-  private line(line: string, out: string[]): void {
-    if (line === "") {
-      if (this.data.length > 0) out.push(this.data.join("\n"));
-      this.data = [];
-      return;
-    }
-    if (line.startsWith(":")) return;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.data.push(value);
-  }
+/**
+ * Parse `--endpoint`: `completions` or `chat`, or their paths (`/v1/completions`,
+ * `/v1/chat/completions`, as vLLM's `--endpoint` takes them).
+ */
+export function parseEndpoint(spec: string, field = "--endpoint"): Endpoint {
+  const s = spec.trim().toLowerCase().replace(/\/+$/, "");
+  if (s === "completions" || s === "/v1/completions") return "completions";
+  if (s === "chat" || s === "chat/completions" || s === "/v1/chat/completions") return "chat";
+  throw new LoadTestOptionError(`${field} must be 'completions' or 'chat', got '${spec}'`, { field, fix: `${field} chat sends /v1/chat/completions` });
 }
 
-/** The JSON body of a streaming completion request (the gateway's OpenAI-compatible contract). */
+/** The JSON body of a streaming `/v1/completions` request (the gateway's OpenAI-compatible contract). */
 export interface CompletionBody {
   readonly model: string;
   /** Text, or token ids used exactly as given. */
   readonly prompt: string | readonly number[];
   readonly max_tokens: number;
+  readonly temperature: number;
+  readonly top_p: number;
+  readonly seed?: number;
+  readonly ignore_eos?: boolean;
+}
+
+/** The JSON body of a streaming `/v1/chat/completions` request: one user message. */
+export interface ChatBody {
+  readonly model: string;
+  readonly messages: ReadonlyArray<{ readonly role: "user" | "system" | "assistant"; readonly content: string }>;
+  /** The chat name of `max_tokens` (what vLLM's benchmark sends). */
+  readonly max_completion_tokens: number;
   readonly temperature: number;
   readonly top_p: number;
   readonly seed?: number;
@@ -85,6 +71,8 @@ export interface StreamOptions {
   readonly timeoutMs: number;
   /** Aborts the request; the outcome is then `cancelled`, not an error. */
   readonly signal?: AbortSignal;
+  /** Extra request headers (authorization, tenant ids, ...). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -129,7 +117,24 @@ function describeFetchError(err: unknown): string {
 }
 
 /** Stream one completion from `{baseUrl}/v1/completions`. */
-export async function streamCompletion(baseUrl: string, body: CompletionBody, opts: StreamOptions): Promise<StreamOutcome> {
+export function streamCompletion(baseUrl: string, body: CompletionBody, opts: StreamOptions): Promise<StreamOutcome> {
+  return streamRequest(baseUrl, "completions", body, opts);
+}
+
+/** Stream one chat completion from `{baseUrl}/v1/chat/completions`. */
+export function streamChat(baseUrl: string, body: ChatBody, opts: StreamOptions): Promise<StreamOutcome> {
+  return streamRequest(baseUrl, "chat", body, opts);
+}
+
+/** One chunk's text: a completion choice's `text` or a chat choice's `delta.content`. */
+function chunkText(chunk: { choices?: Array<{ text?: unknown; delta?: { content?: unknown } }> }): string {
+  const c = chunk.choices?.[0];
+  const t = c?.text ?? c?.delta?.content;
+  return typeof t === "string" ? t : "";
+}
+
+/** Stream one request to `endpoint`; `stream: true` and `stream_options.include_usage` are added to `body`. */
+export async function streamRequest(baseUrl: string, endpoint: Endpoint, body: CompletionBody | ChatBody, opts: StreamOptions): Promise<StreamOutcome> {
   const ctrl = new AbortController();
   let timedOut = false;
   const timer = setTimeout(() => {
@@ -144,9 +149,9 @@ export async function streamCompletion(baseUrl: string, body: CompletionBody, op
   const fail = (failure: RequestFailure): StreamOutcome => ({ status: "failed", sendMs, endMs: performance.now(), chunkTimesMs, failure });
   try {
     if (opts.signal?.aborted) return { status: "cancelled", sendMs, endMs: sendMs };
-    const res = await fetch(`${baseUrl}/v1/completions`, {
+    const res = await fetch(`${baseUrl}${ENDPOINT_PATHS[endpoint]}`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      headers: { ...opts.headers, "content-type": "application/json", accept: "text/event-stream" },
       body: JSON.stringify({ ...body, stream: true, stream_options: { include_usage: true } }),
       signal: ctrl.signal,
     });
@@ -172,15 +177,15 @@ export async function streamCompletion(baseUrl: string, body: CompletionBody, op
           finished = true;
           return { status: "ok", sendMs, endMs: t, chunkTimesMs, usage, textChars };
         }
-        let chunk: { choices?: Array<{ text?: unknown }>; usage?: Usage | null; error?: { message?: string } };
+        let chunk: { choices?: Array<{ text?: unknown; delta?: { content?: unknown } }>; usage?: Usage | null; error?: { message?: string } };
         try {
           chunk = JSON.parse(data);
         } catch {
           return fail({ kind: "stream_parse", status: res.status, message: `bad JSON in event: ${data.slice(0, 120)}` });
         }
         if (chunk.error) return fail({ kind: "stream_error", status: res.status, message: String(chunk.error.message ?? JSON.stringify(chunk.error)) });
-        const text = chunk.choices?.[0]?.text;
-        if (typeof text === "string" && text.length > 0) {
+        const text = chunkText(chunk);
+        if (text.length > 0) {
           chunkTimesMs.push(t);
           textChars += text.length;
         }
@@ -199,27 +204,53 @@ export async function streamCompletion(baseUrl: string, body: CompletionBody, op
   }
 }
 
+/** One served model as `GET /v1/models` lists it. */
+export interface ModelInfo {
+  readonly id: string;
+  /** Context length in tokens (`max_model_len`, a vLLM field), when the server gives it. */
+  readonly maxModelLen?: number;
+}
+
+/** How to reach `/v1/models`. */
+export interface ModelsOptions {
+  readonly timeoutMs?: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /**
- * Model ids served by the gateway (`GET /v1/models`).
- * @throws GatewayUnavailableError when it cannot be reached or answers badly.
+ * Models served by the gateway (`GET /v1/models`).
+ * @throws GatewayUnavailableError when it cannot be reached or answers badly (a 401 says to pass the key).
  */
-export async function fetchModels(baseUrl: string, timeoutMs = 10_000): Promise<string[]> {
+export async function listModels(baseUrl: string, opts: ModelsOptions = {}): Promise<ModelInfo[]> {
   const url = `${baseUrl}/v1/models`;
   const fix = "check --url, that the gateway is running, or pass --model";
   let res: Response;
   try {
-    res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { headers: opts.headers, signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000) });
   } catch (cause) {
     throw new GatewayUnavailableError(`cannot reach ${url}: ${describeFetchError(cause)}`, { url, fix, cause });
   }
   const text = await res.text();
+  if (res.status === 401 || res.status === 403) {
+    throw new GatewayUnavailableError(`${url} answered HTTP ${res.status}: ${errorMessage(text, res.status)}`, { url, fix: "pass the gateway's key with --api-key KEY (or $OPENAI_API_KEY), or the header it wants with --header" });
+  }
   if (!res.ok) throw new GatewayUnavailableError(`${url} answered HTTP ${res.status}: ${errorMessage(text, res.status)}`, { url, fix });
   try {
-    const j = JSON.parse(text) as { data?: Array<{ id?: unknown }> };
-    const ids = (j.data ?? []).map((m) => m.id).filter((id): id is string => typeof id === "string");
-    if (ids.length === 0) throw new Error("no models listed");
-    return ids;
+    const j = JSON.parse(text) as { data?: Array<{ id?: unknown; max_model_len?: unknown }> };
+    const models = (j.data ?? [])
+      .filter((m): m is { id: string; max_model_len?: unknown } => typeof m.id === "string")
+      .map((m) => (typeof m.max_model_len === "number" && m.max_model_len > 0 ? { id: m.id, maxModelLen: m.max_model_len } : { id: m.id }));
+    if (models.length === 0) throw new Error("no models listed");
+    return models;
   } catch (cause) {
     throw new GatewayUnavailableError(`${url} did not list models as {data: [{id}]}`, { url, fix, cause });
   }
+}
+
+/**
+ * Model ids served by the gateway (`GET /v1/models`).
+ * @throws GatewayUnavailableError when it cannot be reached or answers badly.
+ */
+export async function fetchModels(baseUrl: string, timeoutMs = 10_000, headers?: Readonly<Record<string, string>>): Promise<string[]> {
+  return (await listModels(baseUrl, { timeoutMs, headers })).map((m) => m.id);
 }

@@ -38,6 +38,23 @@ export class LoadTestOptionError extends LoadTestError {
   }
 }
 
+/** A dataset file cannot be read or holds a malformed entry; `file`, `field` and `line` say where. */
+export class DatasetError extends LoadTestError {
+  /** 1-based line (JSONL) or entry (JSON array) number, when one entry is at fault. */
+  readonly line?: number;
+  constructor(message: string, ctx: LoadTestErrorContext & { line?: number } = {}) {
+    super("LOADTEST_DATASET", message, ctx);
+    this.line = ctx.line;
+  }
+}
+
+/** A warm-up request was refused with a client error (400, 401, 404, ...): every request would be. */
+export class WarmupFailedError extends LoadTestError {
+  constructor(message: string, ctx: LoadTestErrorContext = {}) {
+    super("LOADTEST_WARMUP", message, ctx);
+  }
+}
+
 /** The gateway cannot be used at all (e.g. `/v1/models` unreachable and no `--model`). */
 export class GatewayUnavailableError extends LoadTestError {
   constructor(message: string, ctx: LoadTestErrorContext = {}) {

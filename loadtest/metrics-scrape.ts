@@ -3,6 +3,7 @@
  * load report needs (name, labels, value) and skips comments, HELP/TYPE lines and timestamps.
  */
 import { performance } from "node:perf_hooks";
+import { sleep } from "./drive.js";
 
 /** One sample line: `name{labels} value`. */
 export interface PromSample {
@@ -77,11 +78,11 @@ export interface MetricsScrape {
   readonly error?: string;
 }
 
-/** GET `{baseUrl}/metrics` and parse it; never throws (failures come back in `error`). */
-export async function scrapeMetrics(baseUrl: string, startMs: number, timeoutMs = 5000): Promise<MetricsScrape> {
+/** GET `{baseUrl}/metrics` (with `headers`, e.g. the API key) and parse it; never throws (failures come back in `error`). */
+export async function scrapeMetrics(baseUrl: string, startMs: number, timeoutMs = 5000, headers?: Readonly<Record<string, string>>): Promise<MetricsScrape> {
   const tS = (performance.now() - startMs) / 1000;
   try {
-    const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+    const res = await fetch(`${baseUrl}/metrics`, { headers, signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();
     if (!res.ok) return { tS, samples: null, error: `GET /metrics answered HTTP ${res.status}` };
     return { tS, samples: parsePrometheusText(text) };
@@ -89,4 +90,34 @@ export async function scrapeMetrics(baseUrl: string, startMs: number, timeoutMs 
     const e = err as { message?: string; cause?: { code?: string } };
     return { tS, samples: null, error: `GET /metrics failed: ${e?.cause?.code ?? e?.message ?? String(err)}` };
   }
+}
+
+/** A running periodic scraper: its scrapes so far, and `stop()` which takes one last scrape. */
+export interface Scraper {
+  readonly scrapes: MetricsScrape[];
+  stop(): Promise<void>;
+}
+
+/** Periodic `/metrics` scraping: one scrape now, then every `intervalS` (0: none) until `stop()`, then one more. */
+export async function startScraper(base: string, startMs: number, intervalS: number, headers?: Readonly<Record<string, string>>): Promise<Scraper> {
+  const scrape = (): Promise<MetricsScrape> => scrapeMetrics(base, startMs, 5000, headers);
+  const scrapes: MetricsScrape[] = [await scrape()];
+  const ctrl = new AbortController();
+  // A gateway without /metrics is not polled during the run; the final scrape still tries once more.
+  const periodic = intervalS > 0 && scrapes[0]!.samples !== null;
+  const loop = (async () => {
+    while (periodic) {
+      await sleep(intervalS * 1000, ctrl.signal);
+      if (ctrl.signal.aborted) return;
+      scrapes.push(await scrape());
+    }
+  })();
+  return {
+    scrapes,
+    async stop() {
+      ctrl.abort();
+      await loop;
+      scrapes.push(await scrape());
+    },
+  };
 }

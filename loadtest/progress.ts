@@ -3,7 +3,7 @@
  * and CI output stay clean. Writes to the stream it is given (stderr in the CLI).
  */
 import cliProgress from "cli-progress";
-import type { LoadTestProgress } from "./run.js";
+import type { LoadTestProgress } from "./options.js";
 
 /** Whether to draw a progress bar: a TTY, and the `CI` environment variable unset or "false"/"0". */
 export function progressWanted(isTTY: boolean | undefined, env: Readonly<Record<string, string | undefined>>): boolean {

@@ -30,11 +30,14 @@ export interface SyntheticRequest {
   readonly index: number;
   /** Token ids (exact length) or text (built to encode to exactly `promptTokens` with the tokenizer). */
   readonly prompt: readonly number[] | string;
-  /** Prompt length in tokens, as the load tester counts it. */
-  readonly promptTokens: number;
+  /** Prompt length in tokens, as the load tester counts it (without BOS); null when unknown (dataset text without a tokenizer). */
+  readonly promptTokens: number | null;
   /** `max_tokens` for this request. */
   readonly maxTokens: number;
 }
+
+/** A synthesised request: its prompt length is always known. */
+export type SynthesizedRequest = SyntheticRequest & { readonly promptTokens: number };
 
 /** Parse `MEAN[:STDDEV]` (tokens) for the flag named `field`. */
 export function parseLengthDist(spec: string, field: string): LengthDist {
@@ -80,7 +83,7 @@ export function sampleLengths(plan: PromptPlan): Array<{ promptTokens: number; m
 }
 
 /** Token-id prompts of exact lengths, ids uniform in `vocabRange`. Pure: same plan, same prompts. */
-export function synthesizeTokenPrompts(plan: PromptPlan & { readonly vocabRange: VocabRange }): SyntheticRequest[] {
+export function synthesizeTokenPrompts(plan: PromptPlan & { readonly vocabRange: VocabRange }): SynthesizedRequest[] {
   const { lo, hi } = plan.vocabRange;
   const rng = createRng(plan.seed, "prompt-ids");
   return sampleLengths(plan).map((l, index) => ({
@@ -139,7 +142,7 @@ function textOfLength(tok: PieceTokenizer, pool: readonly number[], rng: Rng, ta
  * under this tokenizer (without BOS; the gateway may add one). Pure given the tokenizer.
  * @throws LoadTestOptionError when the tokenizer has no normal pieces in `vocabRange`.
  */
-export function synthesizeTextPrompts(tok: PieceTokenizer, plan: PromptPlan & { readonly vocabRange?: VocabRange }): SyntheticRequest[] {
+export function synthesizeTextPrompts(tok: PieceTokenizer, plan: PromptPlan & { readonly vocabRange?: VocabRange }): SynthesizedRequest[] {
   const pool = normalPieceIds(tok, plan.vocabRange);
   if (pool.length === 0) throw new LoadTestOptionError("the tokenizer has no normal pieces in the id range", { field: "--vocab-range", fix: "widen --vocab-range or drop it" });
   const rng = createRng(plan.seed, "prompt-text");

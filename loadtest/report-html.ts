@@ -40,13 +40,13 @@ footer{color:#7a8190;font-size:12px;margin-top:30px}
 table.left td:last-child{text-align:left}
 `;
 
-// Counts drawn plots (SVGs with a non-empty series path or cells) into <html data-plots-rendered>.
-const SCRIPT = `(function(){var n=0;document.querySelectorAll('svg.plot').forEach(function(s){var ok=false;s.querySelectorAll('path.series,rect.cell').forEach(function(p){var b=p.getBBox();if(b.width>0||b.height>0)ok=true});if(ok)n++});document.documentElement.setAttribute('data-plots-rendered',String(n));})();`;
+// Counts drawn plots (shown SVGs, not inside a closed <details>, with a non-empty series path or cells) into <html data-plots-rendered>.
+const SCRIPT = `(function(){var n=0;document.querySelectorAll('svg.plot').forEach(function(s){if(s.closest('details:not([open])')||s.getClientRects().length===0)return;var ok=false;s.querySelectorAll('path.series,rect.cell').forEach(function(p){var b=p.getBBox();if(b.width>0||b.height>0)ok=true});if(ok)n++});document.documentElement.setAttribute('data-plots-rendered',String(n));})();`;
 
-const n2 = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
-const card = (value: string, label: string): string => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
-const na = (what: string, why: string): string => `<div class="na">${esc(what)}: not available — ${esc(why)}</div>`;
-const row = (cells: readonly string[], th = false): string => `<tr>${cells.map((c) => (th ? `<th>${c}</th>` : `<td>${c}</td>`)).join("")}</tr>`;
+export const n2 = (x: number | null | undefined, d = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
+export const card = (value: string, label: string): string => `<div class="card"><b>${esc(value)}</b><span>${esc(label)}</span></div>`;
+export const na = (what: string, why: string): string => `<div class="na">${esc(what)}: not available — ${esc(why)}</div>`;
+export const row = (cells: readonly string[], th = false): string => `<tr>${cells.map((c) => (th ? `<th>${c}</th>` : `<td>${c}</td>`)).join("")}</tr>`;
 
 function latencyTable(r: LoadTestReport): string {
   const rows: Array<[string, LatencyStats]> = [["TTFT", r.latencyMs.ttft], ["TPOT", r.latencyMs.tpot], ["ITL", r.latencyMs.itl], ["E2E latency", r.latencyMs.e2el]];
@@ -101,17 +101,29 @@ function errorsSection(r: LoadTestReport): string {
   return `<table>${row(["kind", "count"], true)}${kinds.join("")}</table><table class="left">${row(["kind", "status", "count", "message"], true)}${ex.join("")}</table>`;
 }
 
+/** "closed loop, 4 workers" / "open loop, 2 req/s, burstiness 1, at most 8 in flight". */
+export function loadText(c: LoadTestReport["config"]): string {
+  if (c.mode === "closed") return `closed loop, ${c.concurrency} workers`;
+  return `open loop, ${c.rate} req/s, burstiness ${c.burstiness}${c.maxConcurrency !== null ? `, at most ${c.maxConcurrency} in flight` : ""}`;
+}
+
+/** How the prompts were made, in words. */
+export function promptText(p: LoadTestReport["config"]["prompt"]): string {
+  if (p.kind === "token-ids") return `token ids in [${p.vocabRange.lo}, ${p.vocabRange.hi})`;
+  if (p.kind === "text") return `text from ${p.tokenizer}`;
+  return `${p.format} dataset ${p.file}: ${p.used} of ${p.entries} entries used, ${p.skipped} skipped${p.tokenizer ? `, lengths by ${p.tokenizer}` : ""}`;
+}
+
 function configTable(r: LoadTestReport): string {
   const c = r.config;
-  const load = c.mode === "closed" ? `closed loop, ${c.concurrency} workers` : `open loop, ${c.rate} req/s, burstiness ${c.burstiness}`;
-  const prompt = c.prompt.kind === "token-ids" ? `token ids in [${c.prompt.vocabRange.lo}, ${c.prompt.vocabRange.hi})` : `text from ${c.prompt.tokenizer}`;
   const slo = c.slo ? Object.entries(c.slo).map(([k, v]) => `${k.replace(/Ms$/, "")} ≤ ${v} ms`).join(", ") : "none";
-  const items: Array<[string, string]> = [["gateway", c.url], ["model", c.model], ["load", load], ["requests", String(c.requests)], ["prompt tokens", `${c.promptTokens.mean} ± ${c.promptTokens.stddev}`], ["max tokens", `${c.maxTokens.mean} ± ${c.maxTokens.stddev}`], ["prompts", prompt], ["ignore_eos", String(c.ignoreEos)], ["temperature / top_p", `${c.temperature} / ${c.topP}`], ["seed", String(c.seed)], ["timeout", `${c.timeoutS} s`], ["SLO", slo]];
+  const auth = `${c.auth.apiKey ? "API key" : "no API key"}${c.auth.headers.length ? `; headers ${c.auth.headers.join(", ")}` : ""}`;
+  const items: Array<[string, string]> = [["gateway", c.url], ["model", c.model], ["endpoint", c.endpoint === "chat" ? "/v1/chat/completions" : "/v1/completions"], ["load", loadText(c)], ["requests", String(c.requests)], ["warm-up requests", String(c.warmup)], ["prompt tokens", `${c.promptTokens.mean} ± ${c.promptTokens.stddev}`], ["max tokens", `${c.maxTokens.mean} ± ${c.maxTokens.stddev}`], ["prompts", promptText(c.prompt)], ["auth", auth], ["ignore_eos", String(c.ignoreEos)], ["temperature / top_p", `${c.temperature} / ${c.topP}`], ["seed", String(c.seed)], ["timeout", `${c.timeoutS} s`], ["SLO", slo]];
   return `<table class="left">${items.map(([k, v]) => row([esc(k), esc(v)])).join("")}</table>`;
 }
 
-/** Render the report as one self-contained HTML document. */
-export function renderHtml(r: LoadTestReport): string {
+/** The report's sections (everything under the title), for a page of its own or inside a sweep's. */
+export function reportSections(r: LoadTestReport): string {
   const s = r.summary;
   const cards = [
     card(n2(s.requestThroughput), "requests/s"), card(n2(s.outputTokenThroughput, 1), "output tokens/s"),
@@ -119,15 +131,7 @@ export function renderHtml(r: LoadTestReport): string {
     card(n2(r.latencyMs.ttft.p50, 1), "TTFT p50 ms"), card(n2(r.latencyMs.tpot.p50, 2), "TPOT p50 ms"),
     card(`${s.completed}/${s.total}`, `completed (${r.errors.total} errors)`),
   ].join("");
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<title>moe loadtest — ${esc(r.config.model)} — ${esc(r.createdAt)}</title><style>${CSS}</style></head>
-<body><main>
-<h1>moe loadtest report</h1>
-<div class="sub">${esc(r.config.model)} at ${esc(r.config.url)} · ${esc(r.createdAt)} · ${n2(s.durationS, 1)} s · schema ${esc(r.schema)}</div>
-<div class="cards">${cards}</div>
+  return `<div class="cards">${cards}</div>
 <h2>Latency</h2>${latencyTable(r)}
 ${cdfSection(r)}
 <h2>Throughput</h2>
@@ -136,8 +140,29 @@ ${throughputSection(r)}
 <h2>Server side (/metrics)</h2>
 ${serverSection(r)}
 <h2>Errors</h2>${errorsSection(r)}
-<h2>Configuration</h2>${configTable(r)}
-<footer>TTFT: first text chunk − send. ITL: gap between successive text chunks (one per chunk). TPOT: (E2E − TTFT) ÷ (output tokens − 1). E2E: [DONE] − send. Percentiles exact (linear interpolation). Generated by moe loadtest; this file needs no network.</footer>
+<h2>Configuration</h2>${configTable(r)}`;
+}
+
+/** Metric conventions, the footer of every page. */
+export const CONVENTIONS = "TTFT: first text chunk − send. ITL: gap between successive text chunks (one per chunk). TPOT: (E2E − TTFT) ÷ (output tokens − 1). E2E: [DONE] − send. Percentiles exact (linear interpolation). Generated by moe loadtest; this file needs no network.";
+
+/** A self-contained page: inline CSS, the plot-counting script, a CSP that forbids any network access. */
+export function htmlPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)}</title><style>${CSS}</style></head>
+<body><main>
+${body}
+<footer>${esc(CONVENTIONS)}</footer>
 </main><script>${SCRIPT}</script></body></html>
 `;
+}
+
+/** Render the report as one self-contained HTML document. */
+export function renderHtml(r: LoadTestReport): string {
+  const head = `<h1>moe loadtest report</h1>
+<div class="sub">${esc(r.config.model)} at ${esc(r.config.url)} · ${esc(r.config.endpoint)} · ${esc(loadText(r.config))} · ${esc(r.createdAt)} · ${n2(r.summary.durationS, 1)} s · schema ${esc(r.schema)}</div>`;
+  return htmlPage(`moe loadtest — ${r.config.model} — ${r.createdAt}`, `${head}\n${reportSections(r)}`);
 }

@@ -1,10 +1,14 @@
 /**
- * The JSON report: a stable, versioned schema (`schema: "moe-loadtest/1"`; fields are only ever
- * added) and the pure function that builds it from what a run recorded. Units are in the names:
- * `…Ms` milliseconds, `…S` seconds, `…PerS` per second.
+ * The JSON report: a stable, versioned schema (`schema: "moe-loadtest/2"`; fields are only ever
+ * added within a version) and the pure function that builds it from what a run recorded. Units
+ * are in the names: `…Ms` milliseconds, `…S` seconds, `…PerS` per second. Version 2 (over 1):
+ * `config.endpoint`, `config.maxConcurrency`, `config.auth`, `config.prompt.kind: "dataset"`,
+ * and a request's `promptTokens` may be null (dataset text without a tokenizer).
  */
 import { ERROR_KINDS, type ErrorKind, type RequestFailure } from "./errors.js";
 import type { MetricsScrape } from "./metrics-scrape.js";
+import type { Endpoint } from "./client.js";
+import type { DatasetFormat } from "./datasets.js";
 import type { LengthDist, VocabRange } from "./prompts.js";
 import { summarizeServerMetrics, type GaugePoint, type ServerMetricsReport } from "./server-metrics.js";
 import { cdfPoints, meetsSlo, rebinRate, sortedCopy, summarize, type LatencyStats, type RatePoint, type Slo } from "./stats.js";
@@ -13,12 +17,14 @@ export type { GaugePoint, HistogramSummary, LayerExpertLoad, ServerMetricsReport
 export type { LatencyStats, RatePoint, Slo } from "./stats.js";
 
 /** Schema identifier of {@link LoadTestReport}. */
-export const REPORT_SCHEMA = "moe-loadtest/1";
+export const REPORT_SCHEMA = "moe-loadtest/2";
 
 /** The run's settings, as resolved (defaults filled in). */
 export interface ReportConfig {
   readonly url: string;
   readonly model: string;
+  /** The endpoint driven: `/v1/completions` or `/v1/chat/completions`. */
+  readonly endpoint: Endpoint;
   readonly requests: number;
   /** closed: `concurrency` workers back to back; open: arrivals at `rate` req/s. */
   readonly mode: "closed" | "open";
@@ -27,10 +33,28 @@ export interface ReportConfig {
   readonly rate: number | "inf" | null;
   /** Gamma shape of inter-arrival times (1 = Poisson). */
   readonly burstiness: number | null;
+  /** Open loop: most requests in flight (null: uncapped or closed loop). */
+  readonly maxConcurrency: number | null;
   readonly promptTokens: LengthDist;
   readonly maxTokens: LengthDist;
   readonly seed: number;
-  readonly prompt: { readonly kind: "token-ids"; readonly vocabRange: VocabRange } | { readonly kind: "text"; readonly tokenizer: string; readonly vocabRange: VocabRange | null };
+  readonly prompt:
+    | { readonly kind: "token-ids"; readonly vocabRange: VocabRange }
+    | { readonly kind: "text"; readonly tokenizer: string; readonly vocabRange: VocabRange | null }
+    | {
+        readonly kind: "dataset";
+        readonly file: string;
+        readonly format: DatasetFormat;
+        /** Entries in the file. */
+        readonly entries: number;
+        /** Distinct entries the requests use. */
+        readonly used: number;
+        /** Entries left out (fewer than two turns, empty, longer than the context). */
+        readonly skipped: number;
+        readonly tokenizer: string | null;
+      };
+  /** Whether an API key was sent, and the names (never the values) of the request headers. */
+  readonly auth: { readonly apiKey: boolean; readonly headers: readonly string[] };
   readonly ignoreEos: boolean;
   readonly temperature: number;
   readonly topP: number;
@@ -50,8 +74,8 @@ export interface RequestRecord {
   /** End (or failure) time, seconds from the run's start. */
   readonly endS: number;
   readonly status: "ok" | "failed" | "cancelled";
-  /** Prompt tokens sent (as synthesised). */
-  readonly promptTokens: number;
+  /** Prompt tokens sent, as the load tester counts them (null: unknown, dataset text without a tokenizer). */
+  readonly promptTokens: number | null;
   /** usage.prompt_tokens, when the gateway reported it. */
   readonly serverPromptTokens: number | null;
   readonly maxTokens: number;
@@ -175,7 +199,7 @@ export function buildReport(run: RunData): LoadTestReport {
   const ok = run.records.filter((r) => r.status === "ok");
   const d = run.durationS > 0 ? run.durationS : Number.MIN_VALUE;
   const outputTokens = ok.reduce((a, r) => a + r.outputTokens, 0);
-  const inputTokens = ok.reduce((a, r) => a + (r.serverPromptTokens ?? r.promptTokens), 0);
+  const inputTokens = ok.reduce((a, r) => a + (r.serverPromptTokens ?? r.promptTokens ?? 0), 0);
   const vals = (f: (r: RequestRecord) => number | null): number[] => ok.map(f).filter((x): x is number => x !== null);
   const sorted = { ttft: sortedCopy(vals((r) => r.ttftMs)), tpot: sortedCopy(vals((r) => r.tpotMs)), itl: sortedCopy(run.itlsMs), e2el: sortedCopy(ok.map((r) => r.e2eMs)) };
   const good = run.config.slo ? ok.filter((r) => r.good).length : 0;
@@ -217,7 +241,7 @@ export function goodness(r: Pick<RequestRecord, "status" | "ttftMs" | "tpotMs" |
   return meetsSlo({ ttftMs: r.ttftMs ?? undefined, tpotMs: r.tpotMs ?? undefined, e2eMs: r.e2eMs }, slo);
 }
 
-/** The report as pretty JSON text (Infinity/NaN become null). */
-export function serializeReport(report: LoadTestReport): string {
+/** A report (or a sweep's, see report-sweep.ts) as pretty JSON text (Infinity/NaN become null). */
+export function serializeReport(report: LoadTestReport | { readonly schema: string }): string {
   return JSON.stringify(report, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n";
 }

@@ -3,18 +3,19 @@
  * last good scrape, per-stage busy time per generated token, per-expert load skew per layer,
  * queue depth over time, server-side TTFT/ITL histograms. Missing series are "not available".
  */
+import { METRIC_LABELS as L, METRIC_NAMES as N } from "../transport/index.js";
 import type { MetricsScrape, PromSample } from "./metrics-scrape.js";
 
-/** Series names the gateway exports (DESIGN: gateway `/metrics`). */
+/** The gateway's series the report reads (names from transport/metric-names.ts, shared with the gateway). */
 export const SERIES = Object.freeze({
-  queueDepth: "moe_queue_depth",
-  running: "moe_running_sequences",
-  ttft: "moe_ttft_seconds",
-  itl: "moe_itl_seconds",
-  generated: "moe_generated_tokens_total",
-  expertTokens: "moe_expert_tokens_total",
-  stageBusy: "moe_stage_busy_seconds_total",
-  hostErrors: "moe_host_errors_total",
+  queueDepth: N.queueDepth,
+  running: N.running,
+  ttft: N.ttft,
+  itl: N.itl,
+  generated: N.generated,
+  expertTokens: N.expertTokens,
+  stageBusy: N.stageBusy,
+  hostErrors: N.hostErrors,
 });
 
 /** A gauge sampled over time; `tS` seconds from the run's start. */
@@ -149,7 +150,7 @@ function expertLoads(before: readonly PromSample[], after: readonly PromSample[]
   if (deltas.length === 0) return null;
   const layers = new Map<string, Map<string, number>>();
   for (const d of deltas) {
-    const l = d.labels.layer ?? "?", e = d.labels.expert ?? "?";
+    const l = d.labels[L.layer] ?? "?", e = d.labels[L.expert] ?? "?";
     const m = layers.get(l) ?? new Map<string, number>();
     m.set(e, (m.get(e) ?? 0) + d.delta);
     layers.set(l, m);
@@ -196,7 +197,7 @@ export function summarizeServerMetrics(scrapes: readonly MetricsScrape[], client
   const basis = generated !== null && generated > 0 ? generated : clientOutputTokens;
   const busy = counterDeltas(before, after, SERIES.stageBusy);
   const stages = busy.length === 0 ? null : busy
-    .map((b) => ({ stage: b.labels.stage ?? "?", host: b.labels.host ?? "?", busyS: b.delta, busyMsPerToken: basis > 0 ? (b.delta / basis) * 1000 : null, utilization: durationS > 0 ? b.delta / durationS : 0 }))
+    .map((b) => ({ stage: b.labels[L.stage] ?? "?", host: b.labels[L.host] ?? "?", busyS: b.delta, busyMsPerToken: basis > 0 ? (b.delta / basis) * 1000 : null, utilization: durationS > 0 ? b.delta / durationS : 0 }))
     .sort((a, b) => byLabel(a.stage, b.stage) || byLabel(a.host, b.host));
   const hostErr = counterDeltas(before, after, SERIES.hostErrors);
   return {
@@ -205,6 +206,6 @@ export function summarizeServerMetrics(scrapes: readonly MetricsScrape[], client
     stages, experts: expertLoads(before, after),
     queueDepth: gaugeSeries(good, SERIES.queueDepth), runningSequences: gaugeSeries(good, SERIES.running), tokensPerS: tokensPerS(good),
     ttftMs: histogramDelta(before, after, SERIES.ttft), itlMs: histogramDelta(before, after, SERIES.itl),
-    hostErrors: hostErr.length === 0 ? null : hostErr.map((h) => ({ host: h.labels.host ?? "?", errors: h.delta })).sort((a, b) => byLabel(a.host, b.host)),
+    hostErrors: hostErr.length === 0 ? null : hostErr.map((h) => ({ host: h.labels[L.host] ?? "?", errors: h.delta })).sort((a, b) => byLabel(a.host, b.host)),
   };
 }

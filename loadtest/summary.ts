@@ -1,6 +1,8 @@
 /** Terminal summary of a report (pure: returns text; the CLI prints it). */
 import { ERROR_KINDS } from "./errors.js";
+import { loadText, promptText } from "./report-html.js";
 import type { LatencyStats, LoadTestReport } from "./report-json.js";
+import type { SweepReport } from "./report-sweep.js";
 
 const f = (x: number | null | undefined, digits = 2): string => (x === null || x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits));
 const line = (label: string, value: string): string => `${label.padEnd(38)}${value.padStart(14)}`;
@@ -15,11 +17,12 @@ function latencyBlock(title: string, s: LatencyStats): string[] {
 export function formatSummary(r: LoadTestReport): string {
   const s = r.summary;
   const c = r.config;
-  const load = c.mode === "closed" ? `closed loop, ${c.concurrency} workers` : `open loop, ${c.rate} req/s, burstiness ${c.burstiness}`;
   const out: string[] = [
     rule("moe loadtest"),
     line("Model:", c.model),
-    line("Load:", load),
+    line("Endpoint:", c.endpoint === "chat" ? "/v1/chat/completions" : "/v1/completions"),
+    line("Load:", loadText(c)),
+    `Prompts: ${promptText(c.prompt)}`,
     line("Requests (completed/failed/total):", `${s.completed}/${s.failed}/${s.total}`),
     line("Duration (s):", f(s.durationS)),
     line("Input tokens:", String(s.inputTokens)),
@@ -50,6 +53,22 @@ export function formatSummary(r: LoadTestReport): string {
     if (sv.queueDepth) out.push(line("Queue depth max:", String(sv.queueDepth.reduce((a, p) => Math.max(a, p.value), 0))));
     if (sv.missing.length) out.push(`missing series: ${sv.missing.join(", ")}`);
   }
+  out.push(rule());
+  return out.join("\n");
+}
+
+/** The sweep's table: one row per load, then the knee. */
+export function formatSweepSummary(sw: SweepReport): string {
+  const unit = sw.variable === "rate" ? "req/s" : "workers";
+  const cols = ["load", "ok/fail", "req/s", "out tok/s", "TTFT p50", "TTFT p99", "TPOT p50", "TPOT p99", "E2E p50", "E2E p99"];
+  const w = [10, 9, 8, 10, 9, 9, 9, 9, 9, 9];
+  const fmtRow = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join(" ");
+  const out = [rule(`moe loadtest sweep (${sw.variable})`), `Model: ${sw.points[0]?.config.model ?? "n/a"}   latencies in ms, load in ${unit}`, fmtRow(cols)];
+  for (const [i, c] of sw.curve.entries()) {
+    const mark = sw.knee?.index === i ? "*" : "";
+    out.push(fmtRow([`${c.load}${mark}`, `${c.completed}/${c.failed}`, f(c.requestsPerS), f(c.outputTokensPerS, 1), f(c.ttftMs.p50, 1), f(c.ttftMs.p99, 1), f(c.tpotMs.p50, 1), f(c.tpotMs.p99, 1), f(c.e2elMs.p50, 1), f(c.e2elMs.p99, 1)]));
+  }
+  out.push(sw.knee ? `* knee: ${sw.knee.load} ${unit} (${sw.knee.rule})` : "no knee: output throughput still rising at the highest load");
   out.push(rule());
   return out.join("\n");
 }

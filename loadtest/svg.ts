@@ -35,6 +35,8 @@ export interface Series {
   /** Draw as steps (value holds until the next point), as for CDFs and binned rates. */
   readonly step?: boolean;
   readonly dashed?: boolean;
+  /** Draw a dot at every point (with its value as a tooltip). */
+  readonly markers?: boolean;
 }
 
 /** A chart's frame. */
@@ -47,6 +49,10 @@ export interface ChartSpec {
   readonly height?: number;
   /** Fix the y range (e.g. [0, 1] for CDFs); default [0, max·1.05]. */
   readonly yRange?: readonly [number, number];
+  /** Categorical x ticks `[x, label]` instead of numeric ones (e.g. the loads of a sweep). */
+  readonly xTicks?: ReadonlyArray<readonly [number, string]>;
+  /** Vertical marks `[x, label]` (e.g. the knee of a sweep). */
+  readonly marks?: ReadonlyArray<readonly [number, string]>;
 }
 
 const M = { l: 62, r: 16, t: 34, b: 46 };
@@ -61,8 +67,9 @@ export function lineChart(spec: ChartSpec): string {
   const max = (v: number[]): number => (v.length ? v.reduce((a, b) => Math.max(a, b), -Infinity) : 1);
   const x0 = min(xs), x1 = max(xs);
   const [y0, y1] = spec.yRange ?? [min(ys), max(ys) * 1.05 || 1];
-  const xt = niceTicks(x0, x1 > x0 ? x1 : x0 + 1), yt = niceTicks(y0, y1, 4);
-  const xMax = Math.max(x1, xt[xt.length - 1]!), yMax = spec.yRange ? y1 : Math.max(y1, yt[yt.length - 1]!);
+  const xt = spec.xTicks ? spec.xTicks.map((t) => t[0]) : niceTicks(x0, x1 > x0 ? x1 : x0 + 1), yt = niceTicks(y0, y1, 4);
+  const xLabel = new Map(spec.xTicks ?? []);
+  const xMax = Math.max(x1, xt[xt.length - 1] ?? x1), yMax = spec.yRange ? y1 : Math.max(y1, yt[yt.length - 1]!);
   const sx = (x: number): number => M.l + ((x - x0) / (xMax - x0 || 1)) * pw;
   const sy = (y: number): number => M.t + ph - ((y - y0) / (yMax - y0 || 1)) * ph;
   const parts: string[] = [
@@ -71,8 +78,12 @@ export function lineChart(spec: ChartSpec): string {
     `<text x="${M.l}" y="20" class="t">${esc(spec.title)}</text>`,
   ];
   for (const t of yt) parts.push(`<line x1="${M.l}" x2="${M.l + pw}" y1="${sy(t).toFixed(1)}" y2="${sy(t).toFixed(1)}" class="g"/><text x="${M.l - 6}" y="${(sy(t) + 4).toFixed(1)}" text-anchor="end">${fmt(t)}</text>`);
-  for (const t of xt) parts.push(`<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${M.t}" y2="${M.t + ph}" class="g"/><text x="${sx(t).toFixed(1)}" y="${M.t + ph + 16}" text-anchor="middle">${fmt(t)}</text>`);
+  for (const t of xt) parts.push(`<line x1="${sx(t).toFixed(1)}" x2="${sx(t).toFixed(1)}" y1="${M.t}" y2="${M.t + ph}" class="g"/><text x="${sx(t).toFixed(1)}" y="${M.t + ph + 16}" text-anchor="middle">${esc(xLabel.get(t) ?? fmt(t))}</text>`);
   parts.push(`<rect x="${M.l}" y="${M.t}" width="${pw}" height="${ph}" class="frame"/>`);
+  for (const [x, label] of spec.marks ?? []) {
+    const X = sx(x).toFixed(1);
+    parts.push(`<line class="mark" x1="${X}" x2="${X}" y1="${M.t}" y2="${M.t + ph}" stroke="#444" stroke-width="1.5" stroke-dasharray="3 3"/><text x="${(sx(x) + 4).toFixed(1)}" y="${M.t + 14}" class="ax">${esc(label)}</text>`);
+  }
   parts.push(`<text x="${M.l + pw / 2}" y="${H - 8}" text-anchor="middle" class="ax">${esc(spec.xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${M.t + ph / 2}) rotate(-90)" text-anchor="middle" class="ax">${esc(spec.yLabel)}</text>`);
   if (all.length === 0) parts.push(`<text x="${M.l + pw / 2}" y="${M.t + ph / 2}" text-anchor="middle" class="na">no data</text>`);
@@ -90,6 +101,8 @@ export function lineChart(spec: ChartSpec): string {
     });
     if (s.points.length === 1) d += `h2`;
     parts.push(`<path class="series" d="${d}" fill="none" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    if (s.markers)
+      for (const [x, y] of s.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="3.5" fill="${s.color}"><title>${esc(`${s.name}: ${fmt(y)}`)}</title></circle>`);
     if (drawn.length < 2) return;
     const lx = legendX;
     legendX += itemW(s);

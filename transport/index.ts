@@ -58,8 +58,10 @@ export { RpcClient } from "./client.js";
 export type { RequestOptions, RpcClientOptions } from "./client.js";
 export type { SocketTuning } from "./socket.js";
 
-// Metrics.
+// Metrics: per-peer wire metrics; the gateway's Prometheus series names (shared with the load tester).
 export { OTHER_PEERS, TransportMetrics } from "./metrics.js";
+export { METRIC_LABELS, METRIC_NAMES } from "./metric-names.js";
+export type { MetricKey } from "./metric-names.js";
 export type { LatencySnapshot, PeerSnapshot, TransportMetricsSnapshot } from "./metrics.js";
 
 // CURVE keys and authentication.

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { METRIC_NAMES as N } from "../../transport/index.js";
 
 /** What the server does with the n-th request (1-based, in arrival order). */
 export type Behaviour =
@@ -47,13 +48,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function startFakeGateway(opts: FakeGatewayOptions): Promise<FakeGateway> {
   const layers = opts.layers ?? 2, experts = opts.experts ?? 4, hot = opts.hotFactor ?? 3;
   const reg = new Registry();
-  const queue = new Gauge({ name: "moe_queue_depth", help: "waiting sequences", registers: [reg] });
-  const running = new Gauge({ name: "moe_running_sequences", help: "running sequences", registers: [reg] });
-  const generated = new Counter({ name: "moe_generated_tokens_total", help: "tokens generated", registers: [reg] });
-  const expertTokens = new Counter({ name: "moe_expert_tokens_total", help: "tokens routed", labelNames: ["layer", "expert"], registers: [reg] });
-  const busy = new Counter({ name: "moe_stage_busy_seconds_total", help: "busy seconds", labelNames: ["stage", "host"], registers: [reg] });
-  const ttft = new Histogram({ name: "moe_ttft_seconds", help: "ttft", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [reg] });
-  new Counter({ name: "moe_host_errors_total", help: "host errors", labelNames: ["host"], registers: [reg] }).inc({ host: "h0" }, 0);
+  const queue = new Gauge({ name: N.queueDepth, help: "waiting sequences", registers: [reg] });
+  const running = new Gauge({ name: N.running, help: "running sequences", registers: [reg] });
+  const generated = new Counter({ name: N.generated, help: "tokens generated", registers: [reg] });
+  const expertTokens = new Counter({ name: N.expertTokens, help: "tokens routed", labelNames: ["layer", "expert"], registers: [reg] });
+  const busy = new Counter({ name: N.stageBusy, help: "busy seconds", labelNames: ["stage", "host"], registers: [reg] });
+  const ttft = new Histogram({ name: N.ttft, help: "ttft", buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [reg] });
+  new Counter({ name: N.hostErrors, help: "host errors", labelNames: ["host"], registers: [reg] }).inc({ host: "h0" }, 0);
   // Pre-existing counts, so the load tester must report deltas, not totals.
   generated.inc(1000);
   busy.inc({ stage: "0", host: "h0" }, 5);

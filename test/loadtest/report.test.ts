@@ -5,7 +5,8 @@ import {
 } from "../../loadtest/index.js";
 
 const config: ReportConfig = {
-  url: "http://gw:8000", model: "grok-1-tiny <test>", requests: 3, mode: "closed", concurrency: 2, rate: null, burstiness: null,
+  url: "http://gw:8000", model: "grok-1-tiny <test>", endpoint: "completions", requests: 3, mode: "closed", concurrency: 2, rate: null, burstiness: null, maxConcurrency: null,
+  auth: { apiKey: true, headers: ["authorization"] },
   promptTokens: { mean: 10, stddev: 0 }, maxTokens: { mean: 4, stddev: 0 }, seed: 0, prompt: { kind: "token-ids", vocabRange: { lo: 260, hi: 2048 } },
   ignoreEos: true, temperature: 1, topP: 1, timeoutS: 300, slo: { ttftMs: 150 }, metricsIntervalS: 1, warmup: 0,
 };
@@ -48,7 +49,7 @@ describe("report assembly (pure)", () => {
 
   it("serializes to stable JSON (non-finite numbers → null)", () => {
     const j = JSON.parse(serializeReport({ ...report, summary: { ...report.summary, maxScheduleLagMs: Infinity } }));
-    expect(j.schema).toBe("moe-loadtest/1");
+    expect(j.schema).toBe("moe-loadtest/2");
     expect(j.summary.maxScheduleLagMs).toBeNull();
     expect(Object.keys(j)).toEqual(["schema", "createdAt", "config", "summary", "latencyMs", "errors", "timeline", "cdf", "server", "requests"]);
   });
@@ -74,8 +75,18 @@ describe("report assembly (pure)", () => {
 
 describe("options and progress", () => {
   it("validates options once, naming the flag", () => {
-    expect(compileOptions({ url: "http://h:1" })).toMatchObject({ requests: 100, mode: "closed", concurrency: 4, promptTokens: { mean: 256, stddev: 0 }, maxTokens: { mean: 128, stddev: 0 }, timeoutMs: 300_000 });
-    expect(compileOptions({ url: "http://h:1", rate: 2 })).toMatchObject({ mode: "open", rate: 2, burstiness: 1 });
+    expect(compileOptions({ url: "http://h:1" })).toMatchObject({ requests: 100, load: { mode: "closed", concurrency: 4 }, endpoint: "completions", headers: {}, dataset: null, promptTokens: { mean: 256, stddev: 0 }, maxTokens: { mean: 128, stddev: 0 }, timeoutMs: 300_000 });
+    expect(compileOptions({ url: "http://h:1", rate: 2 })).toMatchObject({ load: { mode: "open", rate: 2, burstiness: 1, maxConcurrency: null } });
+    expect(compileOptions({ url: "http://h:1", rate: 2, maxConcurrency: 3 }).load).toEqual({ mode: "open", rate: 2, burstiness: 1, maxConcurrency: 3 });
+    expect(() => compileOptions({ url: "http://h:1", concurrency: 2, maxConcurrency: 3 })).toThrow(/--max-concurrency caps an open-loop --rate/);
+    expect(() => compileOptions({ url: "http://h:1", rate: 2, maxConcurrency: 0 })).toThrow(/--max-concurrency must be an integer >= 1/);
+    expect(compileOptions({ url: "http://h:1", apiKey: "k", headers: { "X-A": "1" } }).headers).toEqual({ authorization: "Bearer k", "x-a": "1" });
+    expect(compileOptions({ url: "http://h:1", apiKey: "k", headers: { Authorization: "Token t" } }).headers).toEqual({ authorization: "Token t" });
+    expect(() => compileOptions({ url: "http://h:1", apiKey: "a b" })).toThrow(/--api-key/);
+    expect(() => compileOptions({ url: "http://h:1", endpoint: "chat" })).toThrow(/--endpoint chat sends text.*--tokenizer.*fix:.*--dataset/);
+    expect(compileOptions({ url: "http://h:1", endpoint: "chat", dataset: "d.jsonl" })).toMatchObject({ endpoint: "chat", dataset: { file: "d.jsonl", format: "jsonl" } });
+    expect(compileOptions({ url: "http://h:1", dataset: "d.json" }).dataset).toEqual({ file: "d.json", format: "sharegpt" });
+    expect(() => compileOptions({ url: "http://h:1", datasetFormat: "jsonl" })).toThrow(/--dataset-format needs --dataset/);
     expect(() => compileOptions({ url: "http://h:1", requests: 0 })).toThrow(/--requests/);
     expect(() => compileOptions({ url: "http://h:1", burstiness: 2 })).toThrow(/--burstiness needs --rate/);
     expect(() => compileOptions({ url: "http://h:1", promptTokens: "x" })).toThrow(/--prompt-tokens/);

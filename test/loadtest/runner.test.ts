@@ -8,8 +8,11 @@ afterEach(async () => {
   gw = undefined;
 });
 
-describe("runLoadTest against a real HTTP server", () => {
-  it("closed loop: latencies match the injected delays, 429/500 counted, usage tokens, server metrics", async () => {
+// A scripted HTTP server, for what a real gateway cannot be made to do on demand: fixed delays,
+// injected error statuses, hangs, dropped connections, multi-token chunks, no usage, no /metrics.
+// Runs against the real gateway of a real cluster are in test/cluster/loadtest.test.ts.
+describe("runLoadTest against a scripted HTTP server", () => {
+  it("closed loop: latencies match the injected delays, 429/500 counted, usage tokens", async () => {
     const TTFT = 100, ITL = 25;
     gw = await startFakeGateway({
       plan: (n) => (n % 10 === 3 ? { kind: "status", status: 429, retryAfter: "0" } : n % 10 === 7 ? { kind: "status", status: 500 } : { kind: "stream", ttftMs: TTFT, itlMs: ITL }),
@@ -41,7 +44,7 @@ describe("runLoadTest against a real HTTP server", () => {
       expect(r.good).toBe(true);
     }
     expect(s.outputTokens).toBe(16 * 8);
-    expect(s.inputTokens).toBe(ok.reduce((a, r) => a + r.promptTokens, 0));
+    expect(s.inputTokens).toBe(ok.reduce((a, r) => a + r.promptTokens!, 0));
 
     // measured against injected delays, generous upper bounds (a loaded 2-core machine is slow)
     const L = report.latencyMs;
@@ -56,25 +59,12 @@ describe("runLoadTest against a real HTTP server", () => {
     expect(s.goodput).toMatchObject({ good: 16 });
     expect(s.outputTokenThroughput).toBeCloseTo(s.outputTokens / s.durationS, 9);
 
-    // server side: deltas, not the pre-existing totals
-    const sv = report.server;
-    expect(sv.available).toBe(true);
-    expect(sv.generatedTokens).toBe(128);
-    expect(sv.perTokenBasis).toBe("server");
-    expect(sv.stages!.map((x) => [x.stage, x.host, Number(x.busyMsPerToken!.toFixed(6))])).toEqual([["0", "h0", 2], ["1", "h1", 1]]);
-    expect(sv.experts!.layers).toHaveLength(2);
-    for (const l of sv.experts!.layers) {
-      expect(l.experts).toEqual(["0", "1", "2", "3"]);
-      expect(l.skew).toBeCloseTo(3 / ((3 + 1 + 1 + 1) / 4), 9); // = 2
-      expect(l.hottest).toBe("0");
-    }
-    expect(sv.queueDepth!.length).toBeGreaterThanOrEqual(3);
-    expect(sv.ttftMs!.count).toBe(16);
-    expect(sv.missing).toEqual(["moe_itl_seconds"]);
-    expect(sv.hostErrors).toEqual([{ host: "h0", errors: 0 }]);
+    // the scraper ran during the run (the server-side numbers are checked against a real gateway in test/cluster/loadtest.test.ts)
+    expect(report.server.available).toBe(true);
+    expect(report.server.queueDepth!.length).toBeGreaterThanOrEqual(3);
 
     // reports render from it
-    expect(JSON.parse(serializeReport(report)).schema).toBe("moe-loadtest/1");
+    expect(JSON.parse(serializeReport(report)).schema).toBe("moe-loadtest/2");
     expect(formatSummary(report)).toMatch(/Expert load skew max\/mean \(worst layer\):\s+2\.00/);
     expect(renderHtml(report)).toContain("Expert load (tokens routed) per layer");
   });
@@ -116,16 +106,6 @@ describe("runLoadTest against a real HTTP server", () => {
     expect(report.server.scrapes).toBe(2); // before and after only: no periodic scraping of a missing endpoint
     expect(formatSummary(report)).toMatch(/not available: GET \/metrics answered HTTP 404/);
     expect(renderHtml(report)).toMatch(/server metrics \(\/metrics\): not available/);
-  });
-
-  it("stops on abort and reports what ran", async () => {
-    gw = await startFakeGateway({ plan: () => ({ kind: "stream", ttftMs: 20, itlMs: 200 }) });
-    const ctrl = new AbortController();
-    setTimeout(() => ctrl.abort(), 300);
-    const report = await runLoadTest({ url: gw.url, requests: 50, concurrency: 2, maxTokens: "20", promptTokens: "4", signal: ctrl.signal, scrapeMetrics: false });
-    expect(report.summary.cancelled).toBe(2);
-    expect(report.summary.total).toBe(2);
-    expect(report.server).toMatchObject({ available: false, reason: expect.stringMatching(/turned off/) });
   });
 
   it("fails fast with an actionable error when the gateway is unreachable", async () => {
