@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import type { ModelConfig, Tokenizer } from "../model/index.js";
+import type { ModelConfig, SamplingParams, Tokenizer } from "../model/index.js";
 import { GatewayError, InvalidRequestError, NotFoundError, asGatewayError } from "./errors.js";
 import { SseWriter, readJson, sendError, sendJson } from "./http.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -37,21 +37,23 @@ export const CLIENT_CLOSED = 499;
 export async function handleCompletions(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const p = parseCompletionRequest(await readJson(req));
   checkModel(ctx, p.model);
+  checkLogitBias(p, ctx.config.vocabSize);
   const ids = p.prompt.kind === "text" ? await encodeText(ctx, p.prompt.text, "prompt") : promptIds(ctx.tokenizer, p.prompt, ctx.config.vocabSize);
   checkPromptLength(ids, ctx.config.contextLength, "prompt");
   const echo = p.echo ? (p.prompt.kind === "text" ? p.prompt.text : ctx.tokenizer.decode(ids)) : "";
   const shape = completionShape(shapeOptions(ctx, p, ids, p.logprobs), echo);
-  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? 16, ids.length, ctx.config.contextLength), params: p, shape, continues: true });
+  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? 16, ids.length, ctx.config.contextLength), params: p, shape, topLogprobs: p.logprobs ?? 0, continues: true });
 }
 
 /** `POST /v1/chat/completions`; resolves to the status to count. */
 export async function handleChat(ctx: HandlerContext, req: IncomingMessage, res: ServerResponse): Promise<number> {
   const p = parseChatRequest(await readJson(req));
   checkModel(ctx, p.model);
+  checkLogitBias(p, ctx.config.vocabSize);
   const ids = await encodeText(ctx, renderChat(p.messages), "messages");
   checkPromptLength(ids, ctx.config.contextLength, "messages");
   const shape = chatShape(shapeOptions(ctx, p, ids, p.logprobs ? p.topLogprobs : null));
-  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? ctx.config.contextLength, ids.length, ctx.config.contextLength), params: p, shape });
+  return generate(ctx, res, { ids, maxTokens: clipMaxTokens(p.maxTokens ?? ctx.config.contextLength, ids.length, ctx.config.contextLength), params: p, shape, topLogprobs: p.logprobs ? p.topLogprobs : 0 });
 }
 
 /** Tokenise a prompt text off the event loop, refusing one longer than `maxPromptBytes` before any work. */
@@ -80,6 +82,8 @@ interface Generation {
   readonly maxTokens: number;
   readonly params: CommonParams;
   readonly shape: ResponseShape;
+  /** Top alternatives wanted per token (0 = none). */
+  readonly topLogprobs: number;
   /** The output continues the prompt's text (completions): decode it after the prompt so its first space stays. */
   readonly continues?: boolean;
 }
@@ -136,10 +140,10 @@ function generate(ctx: HandlerContext, res: ServerResponse, g: Generation): Prom
     let handle: SequenceHandle;
     try {
       handle = ctx.scheduler.submit(
-        { promptIds: g.ids, maxTokens: g.maxTokens, ignoreEos: g.params.ignoreEos, sampling: { temperature: g.params.temperature, topP: g.params.topP, seed: g.params.seed } },
+        { promptIds: g.ids, maxTokens: g.maxTokens, ignoreEos: g.params.ignoreEos, sampling: samplingOf(g.params, g.topLogprobs) },
         {
-          onToken: (token, logprob) => {
-            const r = out.push(token, logprob);
+          onToken: (token, logprob, top) => {
+            const r = out.push(token, logprob, top);
             unsent += r.text;
             if (sse && unsent.length > 0 && !r.stopped) {
               sse.send(g.shape.chunk({ text: unsent, span: out.take(), finishReason: null }));
@@ -169,4 +173,26 @@ function generate(ctx: HandlerContext, res: ServerResponse, g: Generation): Prom
       if (opening) sse.send(opening);
     }
   });
+}
+
+/** The sampler's settings of a request (top logprobs computed on the last stage only when asked for). */
+function samplingOf(p: CommonParams, topLogprobs: number): SamplingParams {
+  return {
+    temperature: p.temperature,
+    topP: p.topP,
+    ...(p.topK ? { topK: p.topK } : {}),
+    ...(p.minP ? { minP: p.minP } : {}),
+    ...(p.presencePenalty ? { presencePenalty: p.presencePenalty } : {}),
+    ...(p.frequencyPenalty ? { frequencyPenalty: p.frequencyPenalty } : {}),
+    ...(p.repetitionPenalty !== 1 ? { repetitionPenalty: p.repetitionPenalty } : {}),
+    ...(p.logitBias.size ? { logitBias: p.logitBias } : {}),
+    ...(p.seed !== undefined ? { seed: p.seed } : {}),
+    ...(topLogprobs > 0 ? { topLogprobs } : {}),
+  };
+}
+
+/** Throws a 400 when a logit_bias key is outside the vocabulary. */
+function checkLogitBias(p: CommonParams, vocabSize: number): void {
+  for (const id of p.logitBias.keys())
+    if (id >= vocabSize) throw new InvalidRequestError(`logit_bias token id ${id} is outside the vocabulary (0..${vocabSize - 1})`, "invalid_value", { param: "logit_bias" });
 }

@@ -3,7 +3,7 @@
  * {@link StreamDecoder}) → stop strings, keeping the ids, logprobs and text
  * offsets that the response's `logprobs` / `token_ids` report.
  */
-import { StreamDecoder, type Tokenizer } from "../model/index.js";
+import { StreamDecoder, type Tokenizer, type TopLogprob } from "../model/index.js";
 import { StopMatcher } from "./stop.js";
 
 const BYTE_PIECE = /^<0x([0-9A-Fa-f]{2})>$/;
@@ -34,6 +34,8 @@ export function tokenText(tok: Tokenizer, id: number): TokenText {
 export interface TokenSpan {
   readonly ids: readonly number[];
   readonly logprobs: readonly number[];
+  /** Each token's most likely alternatives (when the request asked for top logprobs). */
+  readonly top: readonly (readonly TopLogprob[])[];
   /** Character offset of each token's text in the completion text. */
   readonly offsets: readonly number[];
 }
@@ -43,6 +45,7 @@ export class OutputAssembler {
   private readonly stop: StopMatcher;
   private readonly ids: number[] = [];
   private readonly lps: number[] = [];
+  private readonly tops: (readonly TopLogprob[])[] = [];
   private readonly offs: number[] = [];
   private decodedChars = 0;
   private taken = 0;
@@ -75,9 +78,10 @@ export class OutputAssembler {
   }
 
   /** Add a sampled token; returns the newly released text and whether a stop string matched. */
-  push(id: number, logprob: number): { text: string; stopped: boolean } {
+  push(id: number, logprob: number, top: readonly TopLogprob[] = []): { text: string; stopped: boolean } {
     this.ids.push(id);
     this.lps.push(logprob);
+    this.tops.push(top);
     this.offs.push(this.decodedChars);
     let delta = "";
     try {
@@ -106,6 +110,6 @@ export class OutputAssembler {
   take(): TokenSpan {
     const from = this.taken;
     this.taken = this.ids.length;
-    return { ids: this.ids.slice(from), logprobs: this.lps.slice(from), offsets: this.offs.slice(from) };
+    return { ids: this.ids.slice(from), logprobs: this.lps.slice(from), top: this.tops.slice(from), offsets: this.offs.slice(from) };
   }
 }

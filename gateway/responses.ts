@@ -30,7 +30,7 @@ export interface ShapeOptions {
   readonly tokenizer: Tokenizer;
   readonly model: string;
   readonly promptIds: readonly number[];
-  /** Completions `logprobs` (0/1) or chat `top_logprobs`; null = no logprobs. */
+  /** Alternatives per token (completions `logprobs`, chat `top_logprobs`, 0–20); null = no logprobs. */
   readonly logprobs: number | null;
   readonly returnTokenIds: boolean;
   readonly includeUsage: boolean;
@@ -59,10 +59,19 @@ export function completionShape(o: ShapeOptions, echo: string): ResponseShape {
   const logprobs = (span: TokenSpan): object | null => {
     if (o.logprobs === null) return null;
     const texts = span.ids.map((t) => tokenText(o.tokenizer, t).text);
+    // OpenAI's legacy shape: token text → logprob (alternatives whose text repeats one already listed are merged, first wins)
+    const alternatives = (i: number): Record<string, number> => {
+      const out: Record<string, number> = {};
+      for (const a of span.top[i] ?? []) {
+        const t = tokenText(o.tokenizer, a.token).text;
+        if (!(t in out)) out[t] = a.logprob;
+      }
+      return out;
+    };
     return {
       tokens: texts,
       token_logprobs: span.logprobs,
-      top_logprobs: o.logprobs > 0 ? texts.map((t, i) => ({ [t]: span.logprobs[i] })) : null,
+      top_logprobs: o.logprobs > 0 ? texts.map((_, i) => alternatives(i)) : null,
       text_offset: span.offsets.map((x) => x + echo.length),
     };
   };
@@ -94,8 +103,11 @@ export function chatShape(o: ShapeOptions): ResponseShape {
     return {
       content: span.ids.map((t, i) => {
         const tt = tokenText(o.tokenizer, t);
-        const entry = { token: tt.text, logprob: span.logprobs[i]!, bytes: tt.bytes };
-        return { ...entry, top_logprobs: o.logprobs! > 0 ? [entry] : [] };
+        const top = (span.top[i] ?? []).map((a) => {
+          const at = tokenText(o.tokenizer, a.token);
+          return { token: at.text, logprob: a.logprob, bytes: at.bytes };
+        });
+        return { token: tt.text, logprob: span.logprobs[i]!, bytes: tt.bytes, top_logprobs: top };
       }),
       refusal: null,
     };

@@ -5,10 +5,13 @@
  * OpenAI does. Unsupported features are refused with a 400 that names them.
  */
 import { z } from "zod";
+import { MAX_TOP_LOGPROBS } from "../model/index.js";
 import { InvalidRequestError } from "./errors.js";
 
 /** Most stop strings per request (OpenAI's limit). */
 export const MAX_STOP_STRINGS = 4;
+/** Most `logit_bias` entries per request. */
+export const MAX_LOGIT_BIAS = 1024;
 
 const opt = <T extends z.ZodType>(t: T) => t.nullable().optional();
 const tokenId = z.number().int().min(0);
@@ -25,7 +28,11 @@ const common = {
   stop: opt(z.union([z.string().min(1), z.array(z.string().min(1)).max(MAX_STOP_STRINGS)], { error: `stop must be a non-empty string or an array of at most ${MAX_STOP_STRINGS} non-empty strings` })),
   presence_penalty: opt(z.number().min(-2).max(2)),
   frequency_penalty: opt(z.number().min(-2).max(2)),
-  logit_bias: opt(z.record(z.string(), z.number())),
+  /** vLLM extensions: top-k (-1 or 0 = off), min-p, repetition penalty (1 = off). */
+  top_k: opt(z.number().int().min(-1)),
+  min_p: opt(z.number().min(0).max(1)),
+  repetition_penalty: opt(z.number().gt(0).max(10)),
+  logit_bias: opt(z.record(z.string().regex(/^(0|[1-9][0-9]{0,9})$/, { error: "logit_bias keys must be token ids" }), z.number().min(-100).max(100))),
   user: opt(z.string()),
   /** vLLM extension: do not stop at EOS. */
   ignore_eos: opt(z.boolean()),
@@ -38,7 +45,7 @@ const completionSchema = z.object({
   prompt: z.union([z.string(), z.array(z.string()).min(1), z.array(tokenId).min(1), z.array(z.array(tokenId).min(1)).min(1)], {
     error: "prompt must be a string, an array of strings, or an array of token ids (non-negative integers)",
   }),
-  logprobs: opt(z.number().int().min(0)),
+  logprobs: opt(z.number().int().min(0).max(MAX_TOP_LOGPROBS)),
   echo: opt(z.boolean()),
   best_of: opt(z.number().int()),
   suffix: opt(z.string()),
@@ -56,7 +63,7 @@ const chatSchema = z.object({
   messages: z.array(messageSchema).min(1),
   max_completion_tokens: opt(z.number().int().min(1)),
   logprobs: opt(z.boolean()),
-  top_logprobs: opt(z.number().int().min(0).max(20)),
+  top_logprobs: opt(z.number().int().min(0).max(MAX_TOP_LOGPROBS)),
   tools: opt(z.array(z.unknown())),
   response_format: opt(z.object({ type: z.string() })),
 });
@@ -71,6 +78,14 @@ export interface CommonParams {
   readonly maxTokens?: number;
   readonly temperature: number;
   readonly topP: number;
+  /** 0 = off. */
+  readonly topK: number;
+  readonly minP: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly repetitionPenalty: number;
+  /** Token id → bias (ids checked against the vocabulary by the handler). */
+  readonly logitBias: ReadonlyMap<number, number>;
   /** uint32 seed. */
   readonly seed?: number;
   readonly stop: readonly string[];
@@ -81,7 +96,7 @@ export interface CommonParams {
 /** A `/v1/completions` request. */
 export interface CompletionParams extends CommonParams {
   readonly prompt: { readonly kind: "text"; readonly text: string } | { readonly kind: "ids"; readonly ids: readonly number[] };
-  /** Sampled-token logprobs wanted (`logprobs` 0 or 1), else null. */
+  /** Alternatives per token wanted (`logprobs` 0–20: the sampled token's logprob and that many top ones), else null. */
   readonly logprobs: number | null;
   readonly echo: boolean;
 }
@@ -104,8 +119,6 @@ export function parseCompletionRequest(body: unknown): CompletionParams {
   const b = check(completionSchema, body);
   if (b.best_of != null && b.best_of !== 1) throw unsupported("best_of", "best_of must be 1");
   if (b.suffix) throw unsupported("suffix", "suffix is not supported");
-  if (b.logprobs != null && b.logprobs > 1)
-    throw unsupported("logprobs", `logprobs must be 0 or 1: only the sampled token's logprob is available (top alternatives are not returned by the model's last stage); got ${b.logprobs}`);
   if (b.echo && b.logprobs != null) throw unsupported("echo", "echo with logprobs is not supported (prompt logprobs are not available)");
   const p = b.prompt;
   let prompt: CompletionParams["prompt"];
@@ -123,7 +136,6 @@ export function parseChatRequest(body: unknown): ChatParams {
   if (b.tools && b.tools.length > 0) throw unsupported("tools", "tools are not supported");
   if (b.response_format && b.response_format.type !== "text") throw unsupported("response_format", `response_format '${b.response_format.type}' is not supported; only 'text'`);
   const top = b.top_logprobs ?? 0;
-  if (top > 1) throw unsupported("top_logprobs", `top_logprobs must be 0 or 1: only the sampled token's logprob is available; got ${top}`);
   if (top > 0 && !b.logprobs) throw unsupported("top_logprobs", "top_logprobs needs logprobs: true");
   const messages = b.messages.map((m) => ({ role: m.role, content: typeof m.content === "string" ? m.content : (m.content ?? []).map((c) => c.text).join("") }));
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
@@ -134,9 +146,8 @@ type CommonBody = z.infer<z.ZodObject<typeof common>>;
 
 function commonParams(b: CommonBody): CommonParams {
   if (b.n != null && b.n !== 1) throw unsupported("n", `n must be 1 (one choice per request), got ${b.n}`);
-  if (b.presence_penalty) throw unsupported("presence_penalty", "presence_penalty is not supported (send 0 or omit it)");
-  if (b.frequency_penalty) throw unsupported("frequency_penalty", "frequency_penalty is not supported (send 0 or omit it)");
-  if (b.logit_bias && Object.keys(b.logit_bias).length > 0) throw unsupported("logit_bias", "logit_bias is not supported");
+  const bias = Object.entries(b.logit_bias ?? {});
+  if (bias.length > MAX_LOGIT_BIAS) throw new InvalidRequestError(`logit_bias has ${bias.length} entries; at most ${MAX_LOGIT_BIAS} are accepted`, "invalid_value", { param: "logit_bias" });
   const stop = b.stop == null ? [] : typeof b.stop === "string" ? [b.stop] : b.stop;
   return {
     model: b.model ?? undefined,
@@ -144,6 +155,12 @@ function commonParams(b: CommonBody): CommonParams {
     includeUsage: b.stream_options?.include_usage ?? false,
     temperature: b.temperature ?? 1,
     topP: b.top_p ?? 1,
+    topK: Math.max(0, b.top_k ?? 0),
+    minP: b.min_p ?? 0,
+    presencePenalty: b.presence_penalty ?? 0,
+    frequencyPenalty: b.frequency_penalty ?? 0,
+    repetitionPenalty: b.repetition_penalty ?? 1,
+    logitBias: new Map(bias.map(([k, v]) => [Number(k), v])),
     seed: b.seed == null ? undefined : ((b.seed % 2 ** 32) + 2 ** 32) % 2 ** 32,
     stop,
     ignoreEos: b.ignore_eos ?? false,

@@ -147,6 +147,16 @@ describe("gateway over the local cluster", () => {
     });
   });
 
+  it("top_logprobs, logit_bias and penalties through the cluster give what the single process gives", async () => {
+    const body = { model: MODEL, prompt: [1, 300, 301, 302], max_tokens: 10, temperature: 0, ignore_eos: true, return_token_ids: true, logprobs: 5, logit_bias: { "500": 4 }, presence_penalty: 1, frequency_penalty: 0.5, repetition_penalty: 1.2 };
+    type R = { choices: { token_ids: number[]; logprobs: { token_logprobs: number[]; top_logprobs: Record<string, number>[] } }[] };
+    const [c, s] = await Promise.all([url, ref.url].map(async (u) => ((await (await post(`${u}/v1/completions`, body)).json()) as R).choices[0]!));
+    expect(c!.token_ids).toEqual(s!.token_ids);
+    expect(c!.logprobs.top_logprobs.map((t) => Object.keys(t))).toEqual(s!.logprobs.top_logprobs.map((t) => Object.keys(t)));
+    c!.logprobs.top_logprobs.forEach((t, i) => Object.values(t).forEach((lp, k) => expect(Math.abs(lp - Object.values(s!.logprobs.top_logprobs[i]!)[k]!)).toBeLessThan(0.05))); // f16 wire
+    expect(c!.logprobs.top_logprobs.every((t) => Object.keys(t).length === 5)).toBe(true);
+  });
+
   it("/health is green with every host up and red when one dies", async () => {
     const ok = await fetch(`${url}/health`);
     expect(ok.status).toBe(200);

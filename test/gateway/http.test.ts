@@ -51,7 +51,14 @@ describe("bad input → 400 with the OpenAI error shape", () => {
     ["n: 3", "/v1/completions", () => ({ prompt: "hi", n: 3 }), "n"],
     ["two prompts", "/v1/completions", () => ({ prompt: ["a", "b"] }), "prompt"],
     ["a token id outside the vocabulary", "/v1/completions", () => ({ prompt: [1, 999999] }), "prompt"],
-    ["logprobs above 1", "/v1/completions", () => ({ prompt: "hi", logprobs: 5 }), "logprobs"],
+    ["logprobs above 20", "/v1/completions", () => ({ prompt: "hi", logprobs: 21 }), "logprobs"],
+    ["a logit_bias token outside the vocabulary", "/v1/completions", () => ({ prompt: "hi", logit_bias: { "999999": 5 } }), "logit_bias"],
+    ["a logit_bias over 100", "/v1/completions", () => ({ prompt: "hi", logit_bias: { "5": 101 } }), "logit_bias.5"],
+    ["a logit_bias key that is not a token id", "/v1/completions", () => ({ prompt: "hi", logit_bias: { x: 1 } }), "logit_bias.x"],
+    ["top_k of -2", "/v1/completions", () => ({ prompt: "hi", top_k: -2 }), "top_k"],
+    ["min_p above 1", "/v1/completions", () => ({ prompt: "hi", min_p: 1.5 }), "min_p"],
+    ["repetition_penalty of 0", "/v1/completions", () => ({ prompt: "hi", repetition_penalty: 0 }), "repetition_penalty"],
+    ["presence_penalty above 2", "/v1/completions", () => ({ prompt: "hi", presence_penalty: 2.5 }), "presence_penalty"],
     ["top_p of 0", "/v1/completions", () => ({ prompt: "hi", top_p: 0 }), "top_p"],
     ["a negative max_tokens", "/v1/completions", () => ({ prompt: "hi", max_tokens: -1 }), "max_tokens"],
     ["five stop strings", "/v1/completions", () => ({ prompt: "hi", stop: ["a", "b", "c", "d", "e"] }), "stop"],
@@ -60,7 +67,8 @@ describe("bad input → 400 with the OpenAI error shape", () => {
     ["chat with a bad role", "/v1/chat/completions", () => ({ messages: [{ role: "wizard", content: "x" }] }), "messages.0.role"],
     ["chat with content of the wrong type", "/v1/chat/completions", () => ({ messages: [{ role: "user", content: 7 }] }), "messages.0.content"],
     ["chat n: 2", "/v1/chat/completions", () => ({ messages: [{ role: "user", content: "x" }], n: 2 }), "n"],
-    ["chat top_logprobs 5", "/v1/chat/completions", () => ({ messages: [{ role: "user", content: "x" }], logprobs: true, top_logprobs: 5 }), "top_logprobs"],
+    ["chat top_logprobs 21", "/v1/chat/completions", () => ({ messages: [{ role: "user", content: "x" }], logprobs: true, top_logprobs: 21 }), "top_logprobs"],
+    ["chat top_logprobs without logprobs", "/v1/chat/completions", () => ({ messages: [{ role: "user", content: "x" }], top_logprobs: 3 }), "top_logprobs"],
   ];
   for (const [name, path, body, param] of cases)
     it(name, async () => {

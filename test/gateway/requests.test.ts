@@ -89,12 +89,19 @@ describe("request parsing", () => {
   it("refuses unsupported features by name", () => {
     for (const [body, param] of [
       [{ prompt: "x", best_of: 2 }, "best_of"],
-      [{ prompt: "x", presence_penalty: 0.5 }, "presence_penalty"],
-      [{ prompt: "x", logit_bias: { "5": 1 } }, "logit_bias"],
       [{ prompt: "x", echo: true, logprobs: 1 }, "echo"],
     ] as const)
       expect(() => parseCompletionRequest(body)).toThrow(expect.objectContaining({ param }));
     expect(() => parseCompletionRequest({ prompt: "x", presence_penalty: 0, frequency_penalty: 0 })).not.toThrow();
+  });
+
+  it("parses the sampling parameters serving users send (OpenAI and vLLM names)", () => {
+    const p = parseCompletionRequest({ prompt: "x", top_k: 40, min_p: 0.05, presence_penalty: 0.5, frequency_penalty: -0.25, repetition_penalty: 1.2, logit_bias: { "5": 1, "17": -100 }, logprobs: 20 });
+    expect([p.topK, p.minP, p.presencePenalty, p.frequencyPenalty, p.repetitionPenalty, p.logprobs]).toEqual([40, 0.05, 0.5, -0.25, 1.2, 20]);
+    expect([...p.logitBias]).toEqual([[5, 1], [17, -100]]);
+    const d = parseCompletionRequest({ prompt: "x", top_k: -1 });
+    expect([d.topK, d.minP, d.presencePenalty, d.frequencyPenalty, d.repetitionPenalty, d.logitBias.size]).toEqual([0, 0, 0, 0, 1, 0]);
+    expect(() => parseCompletionRequest({ prompt: "x", logit_bias: Object.fromEntries(Array.from({ length: 1025 }, (_, i) => [String(i), 1])) })).toThrow(expect.objectContaining({ param: "logit_bias" }));
   });
 
   it("parses chat messages with text parts and max_completion_tokens", () => {
