@@ -91,7 +91,7 @@ export function register(program: Command): void {
     .option("--model <id>", "model id (default: the first of GET /v1/models)")
     .addOption(new Option("--endpoint <name>", "completions (/v1/completions) or chat (/v1/chat/completions)").argParser(wrap((v) => parseEndpoint(v))).default("completions"))
     .addOption(new Option("--api-key <key>", "send Authorization: Bearer KEY with every request").env("OPENAI_API_KEY"))
-    .option("--header <'Name: value'>", "extra request header (repeatable)", (v: string, acc: Array<[string, string]>) => [...acc, parseHeader(v)], [] as Array<[string, string]>)
+    .addOption(new Option("--header <'Name: value'>", "extra request header, sent with every request (repeatable)").argParser((v: string, acc: Array<[string, string]>) => [...acc, parseHeader(v)]).default([], "none"))
     .option("--requests <n>", "requests to send (per point of a sweep)", parseIntOption("--requests", 1), 100)
     .addOption(new Option("--concurrency <c[,c...]>", "closed loop: C workers back to back (default 4); a list sweeps, e.g. 1,4,16").argParser(wrap((v) => parseLoadList(v, "--concurrency"))).conflicts("rate"))
     .option("--rate <r[,r...]>", "open loop: mean arrivals per second (gamma/Poisson), 'inf' for all at once; a list sweeps, e.g. 1,2,4,8", wrap((v) => parseLoadList(v, "--rate")))

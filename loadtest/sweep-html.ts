@@ -38,14 +38,14 @@ function curveCharts(sw: SweepReport): string {
   const chart = (title: string, yLabel: string, series: Series[]): string => `<div class="box">${lineChart({ title, xLabel, yLabel, series, xTicks, marks, width: 575, height: 300 })}</div>`;
   const pcts = (f: (c: CurvePoint) => Percentiles): Series[] =>
     (["p50", "p90", "p99"] as const).map((k) => ({ name: k, color: PERCENTILE_COLORS[k], markers: true, points: at((c) => f(c)[k]) }));
-  const tokens: Series[] = [{ name: "output tok/s (client)", color: PLOT_COLORS.tokens, markers: true, points: at((c) => c.outputTokensPerS) }];
-  if (sw.curve.some((c) => c.serverTokensPerS !== null)) tokens.push({ name: "generated tok/s (server)", color: PLOT_COLORS.serverTokens, dashed: true, markers: true, points: at((c) => c.serverTokensPerS) });
-  const reqs: Series[] = [{ name: "completed req/s", color: PLOT_COLORS.inFlight, markers: true, points: at((c) => c.requestsPerS) }];
-  if (sw.curve.some((c) => c.goodputPerS !== null)) reqs.push({ name: "goodput req/s", color: PLOT_COLORS.running, markers: true, points: at((c) => c.goodputPerS) });
+  const tokens: Series[] = [{ name: "client", color: PLOT_COLORS.tokens, markers: true, points: at((c) => c.outputTokensPerS) }];
+  if (sw.curve.some((c) => c.serverTokensPerS !== null)) tokens.push({ name: "server (/metrics)", color: PLOT_COLORS.serverTokens, dashed: true, markers: true, points: at((c) => c.serverTokensPerS) });
+  const reqs: Series[] = [{ name: "completed", color: PLOT_COLORS.inFlight, markers: true, points: at((c) => c.requestsPerS) }];
+  if (sw.curve.some((c) => c.goodputPerS !== null)) reqs.push({ name: "meeting the SLO", color: PLOT_COLORS.running, markers: true, points: at((c) => c.goodputPerS) });
   const tput = sw.curve.map((c) => c.outputTokensPerS);
   const vsTput = (k: "p50" | "p99"): Series => ({ name: `TTFT ${k}`, color: PERCENTILE_COLORS[k], markers: true, points: sw.curve.flatMap((c, i) => (c.ttftMs[k] === null ? [] : [[tput[i]!, c.ttftMs[k]!] as const])) });
   return `<div class="grid2">
-${chart("Output throughput against load", "tokens/s", tokens)}${chart("Requests/s against load", "requests/s", reqs)}
+${chart("Output tokens/s against load", "tokens/s", tokens)}${chart("Requests/s against load", "requests/s", reqs)}
 ${chart("Time to first token against load", "ms", pcts((c) => c.ttftMs))}${chart("Time per output token against load", "ms", pcts((c) => c.tpotMs))}
 ${chart("Inter-token latency against load", "ms", pcts((c) => c.itlMs))}${chart("End-to-end latency against load", "ms", pcts((c) => c.e2elMs))}
 </div><div class="box">${lineChart({ title: "Latency against throughput (one dot per load)", xLabel: "output tokens/s", yLabel: "TTFT ms", series: [vsTput("p50"), vsTput("p99")], width: 1160, height: 300 })}</div>`;
