@@ -5,8 +5,8 @@
 import { existsSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { Option, type Command } from "commander";
-import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, isGguf, loadConfigJson, SplitGgufReader, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
-import { type GenerateDType, type GenerateFormat, generateModel } from "../factory/index.js";
+import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, findXaiCheckpoint, isGguf, loadConfigJson, openModel, SplitGgufReader, XaiCheckpointReader, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
+import { convertModel, type GenerateDType, type GenerateFormat, generateModel } from "../factory/index.js";
 import { parseIntOption } from "./options.js";
 
 /** Attach `moe model init|inspect` to `program`. */
@@ -33,9 +33,22 @@ export function register(program: Command): void {
       console.log(`  ${r.configPath}\n  ${r.weightsPath} (${fmt(bytes)} bytes)\n  ${r.tokenizerPath}`);
     });
   model
+    .command("convert")
+    .description("write a model (xAI checkpoint dir, GGUF or split set, safetensors dir) as one GGUF file")
+    .requiredOption("--from <path>", "model directory (e.g. one holding xAI's ckpt-0/ and tokenizer.model) or .gguf file")
+    .requiredOption("--to <file.gguf>", "GGUF file to write")
+    .addOption(new Option("--dtype <dtype>", "matrices as q8_0 (int8 checkpoints copy exactly), f16 or f32; norms and router stay f32").choices(["q8_0", "f16", "f32"]).default("q8_0"))
+    .action((o: { from: string; to: string; dtype: GenerateDType }) => {
+      const t0 = Date.now();
+      const r = convertModel({ from: o.from, to: o.to, dtype: o.dtype, onTensor: (name, i, n) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60)) });
+      process.stderr.write("\n");
+      console.log(`wrote ${r.to} (${fmt(r.bytes)} bytes, ${r.tensors} tensors, ${o.dtype}${r.vocab ? ", vocabulary embedded" : ", no vocabulary"}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+      console.log(`  ${r.copied.length} tensors copied byte for byte; ${r.reencoded.length} re-encoded with rounding${r.reencoded.length ? `: ${r.reencoded.slice(0, 4).join(", ")}${r.reencoded.length > 4 ? ", …" : ""}` : ""}`);
+    });
+  model
     .command("inspect")
     .description("print a model's architecture, config, tensors (name, shape, dtype, bytes) and parameter counts")
-    .argument("<path>", "model directory, .gguf or .safetensors file")
+    .argument("<path>", "model directory (GGUF, safetensors or xAI ckpt-0/), .gguf or .safetensors file")
     .option("--json", "print JSON instead of text")
     .action((path: string, o: { json?: boolean }) => inspect(path, Boolean(o.json)));
 }
@@ -67,6 +80,7 @@ function open(path: string): Opened {
   const p = resolve(path);
   if (!existsSync(p)) throw new Error(`${p}: no such file or directory (pass a model directory, .gguf or .safetensors file)`);
   const isDir = statSync(p).isDirectory();
+  if (isDir && findXaiCheckpoint(p)) return openXai(p);
   const files = isDir ? findModelFiles(p) : undefined;
   const weightsPath = files?.weights ?? p;
   const reader = openWeights(weightsPath);
@@ -77,6 +91,20 @@ function open(path: string): Opened {
     if (configPath) return { reader, format, config: loadConfigJson(configPath), configSource: configPath };
     if (isGguf(reader)) return { reader, format, config: configFromGguf(reader), configSource: "GGUF metadata" };
     return { reader, format, configError: "safetensors carries no config and there is no config.json beside it" };
+  } catch (e) {
+    return { reader, format, configError: (e as Error).message };
+  }
+}
+
+/** An xAI checkpoint directory: the config it loads with, or why none. */
+function openXai(p: string): Opened {
+  const reader = XaiCheckpointReader.open(p);
+  const format = `xAI checkpoint (${reader.tensors().length} pickles in ${reader.file})`;
+  try {
+    const m = openModel(p);
+    const config = m.config;
+    m.close();
+    return { reader, format, config, configSource: existsSync(join(p, "config.json")) ? join(p, "config.json") : "checkpoint shapes + Grok-1 constants" };
   } catch (e) {
     return { reader, format, configError: (e as Error).message };
   }

@@ -24,7 +24,7 @@ import {
 } from "../model/index.js";
 import { fnv1a, Xoshiro128 } from "./random.js";
 import { buildTokenizerModel } from "./bpe-train.js";
-import { grokGgufMetadata, type GgufFileType } from "./gguf-metadata.js";
+import { grokGgufMetadata, vocabOf, type GgufFileType } from "./gguf-metadata.js";
 import { writeGguf } from "./gguf-writer.js";
 import { writeSafetensors, type SafetensorsTensorInput } from "./safetensors-writer.js";
 
@@ -156,14 +156,16 @@ export function storageDType(t: TensorSpec, dtype: GenerateDType): WeightDType {
   return t.shape[t.shape.length - 1]! % 32 === 0 ? "Q8_0" : "F16";
 }
 
-function encode(values: Float32Array, dtype: WeightDType): Uint8Array {
+/** f32 values stored as `dtype` (F32, F16 or Q8_0 with ggml's reference quantiser). */
+export function encodeValues(values: Float32Array, dtype: WeightDType): Uint8Array {
   if (dtype === "F32") return f32ToBytes(values);
   if (dtype === "F16") return f32ToF16Bytes(values);
   if (dtype === "Q8_0") return quantizeQ8_0(values);
   throw new RangeError(`generator cannot write ${dtype}`);
 }
 
-const FILE_TYPES: Record<GenerateDType, GgufFileType> = { f32: 0, f16: 1, q8_0: 7 };
+/** `general.file_type` of a file written at each dtype. */
+export const FILE_TYPES: Readonly<Record<GenerateDType, GgufFileType>> = { f32: 0, f16: 1, q8_0: 7 };
 
 /** Largest model the generator will build in memory (parameters). */
 export const MAX_GENERATED_PARAMS = 1_000_000_000;
@@ -199,17 +201,11 @@ export function generateModel(opts: GenerateModelOptions): GeneratedModel {
 
   const tensors: SafetensorsTensorInput[] = specs.map((spec) => {
     const st = storageDType(spec, dtype);
-    return { name: spec.name, dtype: st, shape: spec.shape, data: encode(generateTensorValues(cfg, opts.seed, spec), st) };
+    return { name: spec.name, dtype: st, shape: spec.shape, data: encodeValues(generateTensorValues(cfg, opts.seed, spec), st) };
   });
   const weightsPath = join(dir, weightsName);
   if (format === "gguf") {
-    const vocab = {
-      tokens: spm.pieces.map((p) => p.piece),
-      scores: spm.pieces.map((p) => p.score),
-      types: spm.pieces.map((p) => p.type),
-      // an absent normalizer_spec means SentencePiece's default add_dummy_prefix = true
-      addSpacePrefix: (spm.normalizerSpec as typeof spm.normalizerSpec | null | undefined)?.addDummyPrefix ?? true,
-    };
+    const vocab = vocabOf(spm);
     writeGguf(weightsPath, { metadata: grokGgufMetadata(cfg, { fileType: FILE_TYPES[dtype], vocab }), tensors });
   } else {
     writeSafetensors(weightsPath, { metadata: { format: "pt" }, tensors });

@@ -2,7 +2,7 @@
  * GGUF metadata for a Grok-family config (llama.cpp's `grok` keys, SPEC.md §9.2): the inverse of
  * the model's `configFromGguf`, used by every writer of GGUF files.
  */
-import { GGUF_DEFAULT_ALIGNMENT, GROK_DEFAULTS, type ModelConfig } from "../model/index.js";
+import { GGUF_DEFAULT_ALIGNMENT, GROK_DEFAULTS, type ModelConfig, type SpmModel } from "../model/index.js";
 import type { GgufMetaEntry } from "./gguf-writer.js";
 
 /** An embedded SentencePiece vocabulary (`tokenizer.ggml.*`). */
@@ -13,6 +13,17 @@ export interface GgufVocab {
   readonly types: readonly number[];
   /** SentencePiece `add_dummy_prefix` (written as `tokenizer.ggml.add_space_prefix`). */
   readonly addSpacePrefix?: boolean;
+}
+
+/** The GGUF vocabulary of a SentencePiece model (pieces, scores, types, dummy prefix). */
+export function vocabOf(spm: SpmModel): GgufVocab {
+  return {
+    tokens: spm.pieces.map((p) => p.piece),
+    scores: spm.pieces.map((p) => p.score),
+    types: spm.pieces.map((p) => p.type),
+    // an absent normalizer_spec means SentencePiece's default add_dummy_prefix = true
+    addSpacePrefix: (spm.normalizerSpec as typeof spm.normalizerSpec | null | undefined)?.addDummyPrefix ?? true,
+  };
 }
 
 /** `general.file_type` (llama_ftype) to write. */

@@ -25,3 +25,8 @@ export { grokGgufMetadata, type GgufFileType, type GgufVocab } from "./gguf-meta
 export { buildTokenizerModel, FIRST_BYTE_ID, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, MAX_TINY_VOCAB, minTokenizerVocab, pretokenize, trainBpe } from "./bpe-train.js";
 export { buildCorpus, CORPUS_SENTENCES } from "./corpus.js";
 export { metaEntry, splitGguf, type SplitOptions } from "./gguf-split-writer.js";
+// xAI's checkpoint format
+export { Pickler } from "./pickler.js";
+export { pickleXaiLeaf, quantizeXai, writeXaiCheckpoint, writeXaiLeaves, type XaiArrayInput, type XaiLeafInput } from "./xai-writer.js";
+// conversion
+export { convertModel, type ConvertOptions, type ConvertResult } from "./convert.js";

@@ -12,5 +12,10 @@ export { TensorFileReader, dtypeBytes, numElements, rawToF32 } from "./tensor-fi
 export { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPES, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufValueType } from "./gguf-format.js";
 // config from GGUF metadata
 export { configFromGguf, checkTensors, f32Decimal } from "./gguf-config.js";
+// xAI's Grok-1 checkpoint (ckpt-0/ pickles)
+export { XaiCheckpointReader, findXaiCheckpoint, XAI_CKPT_DIR } from "./xai-checkpoint.js";
+export { xaiFileName, xaiLeafCount, xaiLeaves, XAI_LAYER_SLOTS, type XaiLeaf } from "./xai-layout.js";
+export { xaiArray, xaiLeafValue, type XaiArray, type XaiArrayDType, type XaiLeafValue } from "./xai-arrays.js";
+export { readPickle, ALLOWED_GLOBALS, type PickleValue, type PickleBytes } from "./pickle.js";
 // whole models
 export { openModel, openWeights, findModelFiles, isGguf, WEIGHT_EXTENSIONS, type AnyGgufReader, type LoadedModel, type ModelDirFiles } from "./open.js";

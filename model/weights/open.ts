@@ -5,7 +5,7 @@
  * may be a `gguf-split` set (opened from any of its files or its directory).
  */
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { basename, extname, join, resolve } from "node:path";
+import { basename, dirname, extname, join, resolve } from "node:path";
 import { loadConfigJson, type ModelConfig } from "../config.js";
 import { ModelConfigError, WeightFileError } from "../errors.js";
 import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
@@ -14,6 +14,8 @@ import { openGgufFile, parseGgufSplitName, SplitGgufReader } from "./gguf-split.
 import { checkTensors, configFromGguf } from "./gguf-config.js";
 import { SafetensorsReader } from "./safetensors.js";
 import type { WeightReader } from "./types.js";
+import { findXaiCheckpoint, XAI_CKPT_DIR, XaiCheckpointReader } from "./xai-checkpoint.js";
+import { configFromXai } from "./xai-config.js";
 
 /** A model ready to serve: validated config, open weights, tokenizer source. */
 export interface LoadedModel {
@@ -54,7 +56,10 @@ export function openModel(path: string): LoadedModel {
   const p = resolve(path);
   if (!existsSync(p))
     throw new ModelConfigError(`${p}: model path does not exist`, { file: p, fix: "pass a model directory or .gguf file; create the demo model with `moe model init --preset grok-1-tiny --out DIR`" });
-  if (statSync(p).isDirectory()) return openDir(p);
+  if (statSync(p).isDirectory()) {
+    const ckpt = findXaiCheckpoint(p);
+    return ckpt ? openXai(ckpt) : openDir(p);
+  }
   if (extname(p).toLowerCase() === ".safetensors")
     throw new ModelConfigError(`${p}: a .safetensors file carries no model config or tokenizer`, {
       file: p,
@@ -70,6 +75,29 @@ export function openModel(path: string): LoadedModel {
     const config = configFromGguf(weights);
     checkTensors(weights, config, `${p} (GGUF metadata)`);
     return { config, weights, tokenizer: ggufTokenizer(weights, config), close: () => weights.close() };
+  } catch (e) {
+    weights.close();
+    throw e;
+  }
+}
+
+/**
+ * xAI's checkpoint: `DIR/ckpt-0/` with `DIR/tokenizer.model` and, optionally, `DIR/config.json`
+ * (without one, the config comes from the shapes and Grok-1's constants).
+ */
+function openXai(ckpt: string): LoadedModel {
+  const dir = basename(ckpt) === XAI_CKPT_DIR ? dirname(ckpt) : ckpt;
+  const weights = XaiCheckpointReader.open(ckpt);
+  try {
+    const configFile = join(dir, "config.json");
+    const hasConfig = existsSync(configFile);
+    const config = hasConfig ? loadConfigJson(configFile) : configFromXai(weights, basename(dir));
+    checkTensors(weights, config, hasConfig ? configFile : `${ckpt} (checkpoint shapes)`);
+    const tok = join(dir, "tokenizer.model");
+    const tokenizer: TokenizerSource = existsSync(tok)
+      ? { kind: "spm-file", path: tok, addBos: config.addBos }
+      : { kind: "none", reason: `${dir} has no tokenizer.model (put xAI's tokenizer.model beside ${XAI_CKPT_DIR}/)`, vocabSize: config.vocabSize, bosId: config.bosId, eosId: config.eosId };
+    return { config, weights, dir, tokenizer, close: () => weights.close() };
   } catch (e) {
     weights.close();
     throw e;
