@@ -1,5 +1,6 @@
 /** Option parsers for commander that fail with the flag's name and the fix. */
-import { InvalidArgumentError } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
+import type { ComputeOptions } from "../model/index.js";
 
 /** Integer ≥ min. */
 export function parseIntOption(flag: string, min: number) {
@@ -25,4 +26,45 @@ export function parseIds(v: string): number[] {
   if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0))
     throw new InvalidArgumentError(`--prompt-ids must be comma-separated non-negative integers, got '${v}'`);
   return ids;
+}
+
+/** The compute flags every command that runs the model takes (see {@link addComputeFlags}). */
+export interface ComputeFlags {
+  threads?: number;
+  executionProvider: string;
+  exact8bit?: boolean;
+  int8Activations?: boolean;
+  dequantizeQ8?: boolean;
+  kvDtype: string;
+}
+
+/**
+ * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype and the old
+ * --int8-activations (accepted, a no-op: int8 activations are the default).
+ */
+export function addComputeFlags(cmd: Command): Command {
+  return cmd
+    .option("--threads <n>", "onnxruntime intra-op threads per session (default: this host's cores)", parseIntOption("--threads", 1))
+    .option("--execution-provider <ep>", "cpu or cuda", "cpu")
+    .option("--exact-8bit", "Q8_0 matmuls lossless to f32 rounding (activations as three int8 limbs); default: int8 activations per block of 32, as llama.cpp")
+    .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: the same numbers as --exact-8bit, 4.25x the weight memory")
+    .option("--kv-dtype <dtype>", "KV cache element type: f32 or f16 (half the KV memory)", "f32")
+    .addOption(new Option("--int8-activations", "no-op: int8 activations are the default now (use --exact-8bit for the lossless path)").hideHelp());
+}
+
+/**
+ * Validated {@link ComputeOptions} of the flags; throws InvalidArgumentError naming the bad flag.
+ * Without --threads: `threads` (a process that has the host to itself: defaultThreads(), its cores).
+ */
+export function computeOptionsOf(flags: ComputeFlags, threads: number): ComputeOptions {
+  if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda")
+    throw new InvalidArgumentError(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
+  if (flags.kvDtype !== "f32" && flags.kvDtype !== "f16") throw new InvalidArgumentError(`--kv-dtype must be f32 or f16, got '${flags.kvDtype}'`);
+  return {
+    threads: flags.threads ?? threads,
+    executionProvider: flags.executionProvider,
+    exactQ8: flags.exact8bit === true,
+    dequantizeQ8: flags.dequantizeQ8 === true,
+    kvDtype: flags.kvDtype,
+  };
 }

@@ -5,12 +5,12 @@
 import type { Command } from "commander";
 import { pino } from "pino";
 import { startGateway } from "../gateway/index.js";
-import { loadServingModel } from "../model/index.js";
+import { defaultThreads, loadServingModel } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { LocalBackend } from "../stages/index.js";
-import { parseIntOption } from "./options.js";
+import { addComputeFlags, computeOptionsOf, parseIntOption, type ComputeFlags } from "./options.js";
 
-interface ServeFlags {
+interface ServeFlags extends ComputeFlags {
   model?: string;
   host: string;
   port: number;
@@ -19,16 +19,12 @@ interface ServeFlags {
   maxRunning?: number;
   maxQueued?: number;
   maxBatchTokens?: number;
-  threads?: number;
   maxPromptBytes?: number;
-  int8Activations?: boolean;
-  dequantizeQ8?: boolean;
-  executionProvider: "cpu" | "cuda";
   logLevel: string;
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("serve")
     .description("serve a model over an OpenAI-compatible HTTP API (single process)")
     .option("--model <path>", "model directory or single .gguf file (default: the tiny model, created on first use)")
@@ -40,15 +36,12 @@ export function register(program: Command): void {
     .option("--max-queued <n>", "most requests waiting; more get 429 (default 256)", parseIntOption("--max-queued", 0))
     .option("--max-batch-tokens <n>", "most tokens per step, prefill chunks included (default 512)", parseIntOption("--max-batch-tokens", 16))
     .option("--max-prompt-bytes <n>", "longest prompt text tokenised, bytes; longer ones get a 400 before any work (default max(64 KiB, 32 × context length))", parseIntOption("--max-prompt-bytes", 1))
-    .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
-    .option("--execution-provider <ep>", "cpu or cuda", "cpu")
-    .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
-    .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: same numbers, 4.25x the weight memory, faster on CPU")
-    .option("--log-level <level>", "pino log level (stderr): trace, debug, info, warn, error, silent", "info")
+    .option("--log-level <level>", "pino log level (stderr): trace, debug, info, warn, error, silent", "info");
+  addComputeFlags(cmd)
     .action(async (flags: ServeFlags) => {
-      if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
+      const compute = computeOptionsOf(flags, defaultThreads());
       const logger = pino({ level: flags.logLevel }, pino.destination(2));
-      const served = await loadServingModel(ensureModelPath(flags.model), { threads: flags.threads, executionProvider: flags.executionProvider, int8Activations: flags.int8Activations, dequantizeQ8: flags.dequantizeQ8 });
+      const served = await loadServingModel(ensureModelPath(flags.model), compute);
       const apiKey = flags.apiKey ?? process.env.MOE_API_KEY;
       let gw;
       try {

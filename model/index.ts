@@ -119,6 +119,7 @@ export {
   type HeadWeights,
   type LinearOptions,
   type LinearWeight,
+  type Q8Mode,
 } from "./onnx/index.js";
 // compute blocks
 export {
@@ -126,6 +127,7 @@ export {
   AttentionBlock,
   attentionWeights,
   createSession,
+  defaultThreads,
   EmbeddingTable,
   ExpertBlock,
   expertWeights,
@@ -141,6 +143,7 @@ export {
   type AttentionOutput,
   type ComputeOptions,
   type ExecutionProvider,
+  type KvDtype,
 } from "./blocks/index.js";
 // engine
 export {

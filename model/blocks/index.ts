@@ -7,4 +7,4 @@ export { LayerKv } from "./kv-cache.js";
 export { ropeTables } from "./rope.js";
 export { addNormedResidual } from "./residual.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";
-export { createSession, f32Tensor, type ComputeOptions, type ExecutionProvider } from "./session.js";
+export { createSession, defaultThreads, f32Tensor, linearOptions, sessionOptions, type ComputeOptions, type ExecutionProvider, type KvDtype } from "./session.js";

@@ -1,31 +1,69 @@
 /** onnxruntime-node session creation with the project's options. */
+import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
+import type { LinearOptions } from "../onnx/linear.js";
 
 /** Execution providers a host may ask for. */
 export type ExecutionProvider = "cpu" | "cuda";
 
+/** Element type of the KV cache. */
+export type KvDtype = "f32" | "f16";
+
 /** Per-process compute options (from the cluster config or CLI flags). */
 export interface ComputeOptions {
-  /** onnxruntime intra-op threads (default 1: processes sharing a machine must not oversubscribe it). */
+  /**
+   * onnxruntime intra-op threads of every session (default 1, so that processes sharing a machine
+   * do not oversubscribe it; `moe generate`/`moe serve` default to {@link defaultThreads}).
+   */
   readonly threads?: number;
   /** "cpu" (default) or "cuda" (needs onnxruntime-node's CUDA binaries on the host). */
   readonly executionProvider?: ExecutionProvider;
-  /** Let MatMulNBits quantize activations to int8 (accuracy level 4). Off by default: not lossless. */
-  readonly int8Activations?: boolean;
-  /** Expand Q8_0 weights to f32 at load (exact, 4.25× the weight memory, faster on CPU). Off by default. */
+  /**
+   * Q8_0 matmuls lossless to f32 rounding (activations split into three int8 limbs, see
+   * model/onnx/linear.ts). Off by default: activations are quantized to int8 per block of 32, as llama.cpp does.
+   */
+  readonly exactQ8?: boolean;
+  /** Expand Q8_0 weights to f32 at load (exact, 4.25× the weight memory). Off by default; wins over exactQ8. */
   readonly dequantizeQ8?: boolean;
+  /** @deprecated int8 activations are the default now; ignored. */
+  readonly int8Activations?: boolean;
+  /** KV cache element type: "f32" (default, SPEC's f32 target) or "f16" (half the memory; keys and values rounded to f16). */
+  readonly kvDtype?: KvDtype;
+}
+
+/** The host's cores: what a process that has the machine to itself should use. */
+export function defaultThreads(): number {
+  return availableParallelism();
 }
 
 /** Graph options of the compute options. */
-export function linearOptions(opts: ComputeOptions): { accuracyLevel: number; dequantize: boolean } {
-  return { accuracyLevel: opts.int8Activations ? 4 : 0, dequantize: opts.dequantizeQ8 === true };
+export function linearOptions(opts: ComputeOptions): LinearOptions {
+  return { q8: opts.dequantizeQ8 ? "dequantize" : opts.exactQ8 ? "exact" : "int8" };
+}
+
+/**
+ * onnxruntime session options shared by every block. Each session owns its intra-op pool
+ * (onnxruntime-node offers no process-wide pool), so the pools must not spin: with spinning
+ * on, the idle workers of dozens of sessions busy-wait against the one that runs, and 2 threads
+ * ran 12–17× slower than 1 (README, benchmarks). Without spinning a pool's workers sleep between runs.
+ */
+export function sessionOptions(opts: ComputeOptions): ort.InferenceSession.SessionOptions {
+  const ep = opts.executionProvider ?? "cpu";
+  return {
+    executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+    intraOpNumThreads: opts.threads ?? 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: "all",
+    executionMode: "sequential",
+    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+  };
 }
 
 /** Create an inference session from serialized ModelProto bytes. */
 export async function createSession(model: Uint8Array, opts: ComputeOptions = {}): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider ?? "cpu";
   try {
-    return await open(model, ep, opts);
+    return await ort.InferenceSession.create(model, sessionOptions(opts));
   } catch (e) {
     if (ep !== "cuda") throw e;
     throw new Error(
@@ -34,16 +72,6 @@ export async function createSession(model: Uint8Array, opts: ComputeOptions = {}
       { cause: e },
     );
   }
-}
-
-function open(model: Uint8Array, ep: ExecutionProvider, opts: ComputeOptions): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, {
-    executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
-    intraOpNumThreads: opts.threads ?? 1,
-    interOpNumThreads: 1,
-    graphOptimizationLevel: "all",
-    executionMode: "sequential",
-  });
 }
 
 /** An f32 tensor view over `data` with `dims`. */

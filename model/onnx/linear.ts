@@ -3,6 +3,22 @@
  * `com.microsoft.MatMulNBits` (bits 8, block 32) for Q8_0 weights, which maps
  * GGUF Q8_0 blocks onto it losslessly: code = q + 128 (default zero point 128),
  * scale = f32(d).
+ *
+ * How a Q8_0 matmul treats its activations ({@link Q8Mode}):
+ * - `"int8"` (default): MatMulNBits accuracy level 4 quantizes x per block of 32
+ *   to int8 (scale max|x|/127), as llama.cpp does; int8 dot products, the fast
+ *   path on CPU. Error: ≤ half a code step of each activation block, about
+ *   4e-3 of |y|'s largest entry on random data.
+ * - `"exact"`: x is split into three int8 "limbs" per block of 32,
+ *   x = a₁ + a₂ + a₃ (+ r, |r| ≤ 2⁻²⁴·max|x_block|), each aᵢ = sᵢ·qᵢ with integer
+ *   |qᵢ| ≤ 127 and max |qᵢ| = 127, so the int8 kernel quantizes every limb
+ *   without loss; one MatMulNBits call on the 3 stacked rows and a sum give
+ *   W·x to f32 rounding. Weights are read once, so at decode (bandwidth-bound)
+ *   it costs little more than `"int8"`; prefill does 3× the int8 work.
+ *   (MatMulNBits with f32 activations, accuracy level 0, gives the same numbers
+ *   but runs 50–400× slower on CPU at M = 1: bench/engine.ts, README.)
+ * - `"dequantize"`: the weights expanded to f32 at load and a plain MatMul: the
+ *   same numbers as `"exact"`, 4.25× the weight memory.
  */
 import { dequantizeQ8_0, f16ToF32 } from "../dtype.js";
 import { GraphBuilder, MS_DOMAIN } from "./builder.js";
@@ -24,20 +40,26 @@ export type LinearWeight =
       readonly blocks: Uint8Array;
     };
 
+/** How Q8_0 matmuls treat activations (see the module comment). */
+export type Q8Mode = "int8" | "exact" | "dequantize";
+
 /** Options for quantized matmuls. */
 export interface LinearOptions {
-  /** MatMulNBits accuracy_level: 0 = f32 activations (default, exact); 4 = int8 activations. */
-  readonly accuracyLevel?: number;
-  /**
-   * Expand Q8_0 weights to f32 (exactly: f32(d)·q) and use a plain MatMul: the same numbers, 4.25× the
-   * memory, and on CPU several times faster than MatMulNBits with f32 activations.
-   */
-  readonly dequantize?: boolean;
+  /** Default "int8". */
+  readonly q8?: Q8Mode;
 }
+
+/** Activation limbs of the exact Q8 path. */
+const LIMBS = 3;
+const FLT_MIN = 1.1754943508222875e-38;
+
+/** Per builder: x → its stacked limbs (so q/k/v or gate/up share one decomposition). */
+const limbCache = new WeakMap<GraphBuilder, Map<string, string>>();
 
 /** Emit y = x·Wᵀ, x [..., in] → y [..., out]. */
 export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: string, opts: LinearOptions = {}): string {
-  if (w.kind === "q8_0" && opts.dequantize) w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
+  const mode = opts.q8 ?? "int8";
+  if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
   if (w.kind === "f32") {
     const t = transpose(w.data, w.out, w.in);
     const wt = g.f32(`${prefix}_wT`, t, [w.in, w.out]);
@@ -47,7 +69,40 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   const nBlocks = w.in / 32;
   const b = g.u8(`${prefix}_q`, codes, [w.out, nBlocks, 32]);
   const s = g.f32(`${prefix}_s`, scales, [w.out, nBlocks]);
-  return g.op("MatMulNBits", [x, b, s], { K: w.in, N: w.out, bits: 8, block_size: 32, accuracy_level: opts.accuracyLevel ?? 0 }, MS_DOMAIN);
+  const attrs = { K: w.in, N: w.out, bits: 8, block_size: 32, accuracy_level: 4 };
+  if (mode === "int8") return g.op("MatMulNBits", [x, b, s], attrs, MS_DOMAIN);
+  // exact: [LIMBS·R, in] rows through one int8 matmul, then the sum of the LIMBS partial products
+  const rows = limbs(g, x, w.in);
+  const y = g.op("MatMulNBits", [rows, b, s], attrs, MS_DOMAIN);
+  const parts = g.op("Reshape", [y, g.i64(`${prefix}_ys`, [LIMBS, -1, w.out])]);
+  const sum = g.op("ReduceSum", [parts, g.i64(`${prefix}_ax0`, [0])], { keepdims: 0 }); // [R, out]
+  // back to x's leading dims: [..., out]
+  const lead = g.op("Shape", [x], { start: 0, end: -1 });
+  return g.op("Reshape", [sum, g.op("Concat", [lead, g.i64(`${prefix}_n`, [w.out])], { axis: 0 })]);
+}
+
+/**
+ * x [..., K] → [LIMBS·R, K] (R = rows of x): limb j of every block of 32 is
+ * s_j·round(t_j/s_j) with s_j = max|t_j|/127, t_1 = x, t_{j+1} = t_j − limb j.
+ */
+function limbs(g: GraphBuilder, x: string, K: number): string {
+  let cache = limbCache.get(g);
+  if (!cache) limbCache.set(g, (cache = new Map()));
+  const key = `${x}:${K}`;
+  const hit = cache.get(key);
+  if (hit) return hit;
+  let t = g.op("Reshape", [x, g.i64("limb_blocks", [-1, K / 32, 32])]); // [R, K/32, 32]
+  const parts: string[] = [];
+  for (let j = 0; j < LIMBS; j++) {
+    const s = g.op("Div", [g.op("ReduceMax", [g.op("Abs", [t])], { axes: [2], keepdims: 1 }), g.scalar("limb_127", 127)]);
+    const q = g.op("Round", [g.op("Div", [t, g.op("Max", [s, g.scalar("limb_min", FLT_MIN)])])]);
+    const a = g.op("Mul", [q, s]);
+    parts.push(a);
+    if (j < LIMBS - 1) t = g.op("Sub", [t, a]);
+  }
+  const rows = g.op("Reshape", [g.op("Concat", parts, { axis: 0 }), g.i64("limb_rows", [-1, K])]);
+  cache.set(key, rows);
+  return rows;
 }
 
 /** [rows, cols] → [cols, rows]. */
@@ -71,7 +126,7 @@ export function q8_0ToNBits(blocks: Uint8Array, out: number, inDim: number): { c
   for (let b = 0; b < nBlocks; b++) {
     const off = b * 34;
     scales[b] = f16ToF32(view.getUint16(off, true));
-    for (let i = 0; i < 32; i++) codes[b * 32 + i] = (view.getInt8(off + 2 + i) + 128) & 0xff;
+    for (let i = 0; i < 32; i++) codes[b * 32 + i] = (blocks[off + 2 + i]! + 128) & 0xff;
   }
   return { codes, scales };
 }

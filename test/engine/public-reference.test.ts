@@ -11,6 +11,7 @@ const dir = publicReferenceDir();
 const cases = [
   { variant: "f32", file: "grok-public-b.f32.gguf", tol: 2e-3 },
   { variant: "f32", file: "grok-public-b.safetensors", tol: 2e-3 },
+  // the exact 8-bit path (the default int8-activation path: test/engine/own-reference.test.ts)
   { variant: "q8_0", file: "grok-public-b.q8_0.gguf", tol: 1e-2 },
 ] as const;
 
@@ -18,7 +19,7 @@ describe.each(cases)("public reference $file", ({ variant, file, tol }) => {
   let engine: Engine;
   beforeAll(async () => {
     const reader = openWeights(`${dir}/${file}`);
-    engine = await Engine.create(loadConfigJson(`${dir}/config.json`), reader);
+    engine = await Engine.create(loadConfigJson(`${dir}/config.json`), reader, { exactQ8: variant === "q8_0" });
   });
   afterAll(async () => engine?.close());
 
