@@ -5,25 +5,27 @@
 import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { locateRuntime, stageEndpoints } from "../control/index.js";
-import { loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
+import { defaultThreads, loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
-import { parseIds, parseIntOption, parseFloatOption } from "./options.js";
+import { addComputeFlags, computeOptionsOf, parseIds, parseIntOption, parseFloatOption, type ComputeFlags } from "./options.js";
 
-interface GenerateFlags {
+interface GenerateFlags extends ComputeFlags {
   model?: string;
   maxTokens: number;
   temperature: number;
   topP: number;
+  topK?: number;
+  minP?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  repetitionPenalty?: number;
+  prefillChunk: number;
   seed?: number;
   promptIds?: number[];
   json?: boolean;
   logitsOut?: string;
-  threads?: number;
-  executionProvider: "cpu" | "cuda";
-  int8Activations?: boolean;
-  dequantizeQ8?: boolean;
   cluster?: string;
   runDir?: string;
 }
@@ -63,7 +65,17 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
   const ids: number[] = [];
   const gen = generate(backend, promptIds, {
     maxTokens: flags.maxTokens,
-    sampling: { temperature: flags.temperature, topP: flags.topP, ...(flags.seed !== undefined ? { seed: flags.seed } : {}) },
+    sampling: {
+      temperature: flags.temperature,
+      topP: flags.topP,
+      ...(flags.topK !== undefined ? { topK: flags.topK } : {}),
+      ...(flags.minP !== undefined ? { minP: flags.minP } : {}),
+      ...(flags.presencePenalty !== undefined ? { presencePenalty: flags.presencePenalty } : {}),
+      ...(flags.frequencyPenalty !== undefined ? { frequencyPenalty: flags.frequencyPenalty } : {}),
+      ...(flags.repetitionPenalty !== undefined ? { repetitionPenalty: flags.repetitionPenalty } : {}),
+      ...(flags.seed !== undefined ? { seed: flags.seed } : {}),
+    },
+    prefillChunk: flags.prefillChunk,
     stopTokens: [config.eosId],
     contextLength: config.contextLength,
     ...(flags.logitsOut ? { onPromptLogits: (l: Float32Array) => writeFileSync(flags.logitsOut!, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)) } : {}),
@@ -77,7 +89,7 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command("generate")
     .description("generate text from a prompt (greedy when --temperature is 0)")
     .argument("[prompt]", "prompt text (tokenized with the model's tokenizer)")
@@ -85,28 +97,24 @@ export function register(program: Command): void {
     .option("--max-tokens <n>", "most new tokens", parseIntOption("--max-tokens", 1), 64)
     .option("--temperature <t>", "sampling temperature; 0 = greedy", parseFloatOption("--temperature", 0), 0)
     .option("--top-p <p>", "nucleus sampling mass in (0, 1]", parseFloatOption("--top-p", 0), 1)
+    .option("--top-k <k>", "keep the k most likely tokens (0 = off)", parseIntOption("--top-k", 0))
+    .option("--min-p <p>", "drop tokens less likely than p × the most likely one (0 = off)", parseFloatOption("--min-p", 0))
+    .option("--presence-penalty <x>", "subtract x from the logit of every token already generated ([-2, 2])", parseFloatOption("--presence-penalty", -2))
+    .option("--frequency-penalty <x>", "subtract x × count from the logit of every token already generated ([-2, 2])", parseFloatOption("--frequency-penalty", -2))
+    .option("--repetition-penalty <x>", "divide positive (multiply negative) logits of prompt and generated tokens by x (1 = off)", parseFloatOption("--repetition-penalty", 0))
+    .option("--prefill-chunk <n>", "prompt tokens per prefill step", parseIntOption("--prefill-chunk", 1), 512)
     .option("--seed <s>", "sampling seed", parseIntOption("--seed", 0))
     .option("--prompt-ids <ids>", "comma-separated token ids used exactly as given, instead of text", parseIds)
     .option("--json", "print {prompt_ids, ids, text} as JSON instead of streaming text")
     .option("--logits-out <file>", "write the last prompt position's logits (little-endian float32, vocab values)")
-    .option("--threads <n>", "onnxruntime intra-op threads", parseIntOption("--threads", 1))
-    .option("--execution-provider <ep>", "cpu or cuda", "cpu")
-    .option("--int8-activations", "let MatMulNBits quantize activations to int8 (faster, not lossless)")
-    .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: same numbers, 4.25x the weight memory, faster on CPU")
     .option("--cluster <file>", "generate through a running cluster: its YAML (run by `moe up`), runtime.json or run directory")
-    .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster")
-    .action(async (prompt: string | undefined, flags: GenerateFlags) => {
+    .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster");
+  addComputeFlags(cmd).action(async (prompt: string | undefined, flags: GenerateFlags) => {
       if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
       if (flags.cluster !== undefined || flags.runDir !== undefined) {
         return generateOnCluster(prompt, flags);
       }
-      if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda") throw new Error(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
-      const served = await loadServingModel(ensureModelPath(flags.model), {
-        threads: flags.threads,
-        executionProvider: flags.executionProvider,
-        int8Activations: flags.int8Activations,
-        dequantizeQ8: flags.dequantizeQ8,
-      });
+      const served = await loadServingModel(ensureModelPath(flags.model), computeOptionsOf(flags, defaultThreads()));
       try {
         await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags);
       } finally {
