@@ -4,6 +4,7 @@
  * hold no runtime. Each names the process, host, field or file at fault and,
  * where one is known, the fix.
  */
+import { MoeError } from "../common/index.js";
 
 /** Context carried by control errors; every field optional. */
 export interface ControlErrorContext {
@@ -20,23 +21,14 @@ export interface ControlErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps a machine-readable `code` and the context. */
-export class ControlError extends Error {
-  readonly code: string;
-  readonly process?: string;
-  readonly host?: string;
-  readonly field?: string;
-  readonly file?: string;
-  readonly fix?: string;
+/** Base class of this folder's errors (see common/errors.ts): `code`, the context fields and the fix. */
+export class ControlError extends MoeError {
+  declare readonly process?: string;
+  declare readonly host?: string;
+  declare readonly field?: string;
+  declare readonly file?: string;
   constructor(code: string, message: string, ctx: ControlErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.process = ctx.process;
-    this.host = ctx.host;
-    this.field = ctx.field;
-    this.file = ctx.file;
-    this.fix = ctx.fix;
+    super(code, message, ctx);
   }
 }
 

@@ -3,6 +3,7 @@
  * {@link GatewayError}: an HTTP status plus OpenAI's error body
  * `{error: {message, type, param, code}}`.
  */
+import { MoeError } from "../common/index.js";
 import { TokenizerError } from "../model/index.js";
 
 /** OpenAI's `error.type` values the gateway uses. */
@@ -19,22 +20,20 @@ export interface GatewayErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps the HTTP status, OpenAI type/code and the offending param. */
-export class GatewayError extends Error {
+/**
+ * Base class (see common/errors.ts): the HTTP status, OpenAI type, `code` (OpenAI's `error.code`:
+ * `invalid_json`, `queue_full`, ...) and the offending param.
+ */
+export class GatewayError extends MoeError {
   readonly status: number;
   readonly type: OpenAiErrorType;
-  /** Machine-readable code, OpenAI's `error.code` (`invalid_json`, `queue_full`, ...). */
-  readonly code: string;
   readonly param: string | null;
-  readonly retryAfterS?: number;
+  declare readonly retryAfterS?: number;
   constructor(status: number, type: OpenAiErrorType, code: string, message: string, ctx: GatewayErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
+    super(code, message, ctx);
     this.status = status;
     this.type = type;
-    this.code = code;
     this.param = ctx.param ?? null;
-    this.retryAfterS = ctx.retryAfterS;
   }
 
   /** OpenAI's error body. */

@@ -1,4 +1,5 @@
 /** Errors of the load tester: bad options, unreachable gateways, and the kinds a failed request is counted under. */
+import { MoeError } from "../common/index.js";
 
 /** Context carried by load-test errors; every field optional. */
 export interface LoadTestErrorContext {
@@ -13,21 +14,13 @@ export interface LoadTestErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps a machine-readable `code` and the context. */
-export class LoadTestError extends Error {
-  readonly code: string;
-  readonly field?: string;
-  readonly url?: string;
-  readonly file?: string;
-  readonly fix?: string;
+/** Base class of this folder's errors (see common/errors.ts): `code`, the context fields and the fix. */
+export class LoadTestError extends MoeError {
+  declare readonly field?: string;
+  declare readonly url?: string;
+  declare readonly file?: string;
   constructor(code: string, message: string, ctx: LoadTestErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.field = ctx.field;
-    this.url = ctx.url;
-    this.file = ctx.file;
-    this.fix = ctx.fix;
+    super(code, message, ctx);
   }
 }
 

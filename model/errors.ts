@@ -1,4 +1,5 @@
 /** Errors of the model layer: configs, weight files, tokenizers. */
+import { MoeError } from "../common/index.js";
 
 /** Context carried by model errors; every field optional. */
 export interface ModelErrorContext {
@@ -9,21 +10,13 @@ export interface ModelErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps a machine-readable `code` and the context. */
-export class ModelError extends Error {
-  readonly code: string;
-  readonly file?: string;
-  readonly tensor?: string;
-  readonly field?: string;
-  readonly fix?: string;
+/** Base class of this folder's errors (see common/errors.ts): `code`, the context fields and the fix. */
+export class ModelError extends MoeError {
+  declare readonly file?: string;
+  declare readonly tensor?: string;
+  declare readonly field?: string;
   constructor(code: string, message: string, ctx: ModelErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.file = ctx.file;
-    this.tensor = ctx.tensor;
-    this.field = ctx.field;
-    this.fix = ctx.fix;
+    super(code, message, ctx);
   }
 }
 

@@ -1,4 +1,5 @@
 /** Errors of the planner: cluster files, expert-load files, explicit placements. */
+import { MoeError } from "../common/index.js";
 
 /** Context carried by planner errors; every field optional. */
 export interface PlannerErrorContext {
@@ -16,27 +17,16 @@ export interface PlannerErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps a machine-readable `code` and the context. */
-export class PlannerError extends Error {
-  readonly code: string;
-  readonly file?: string;
-  readonly field?: string;
-  readonly line?: number;
-  readonly host?: string;
-  readonly layer?: number;
-  readonly expert?: number;
-  readonly fix?: string;
+/** Base class of this folder's errors (see common/errors.ts): `code`, the context fields and the fix. */
+export class PlannerError extends MoeError {
+  declare readonly file?: string;
+  declare readonly field?: string;
+  declare readonly line?: number;
+  declare readonly host?: string;
+  declare readonly layer?: number;
+  declare readonly expert?: number;
   constructor(code: string, message: string, ctx: PlannerErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.file = ctx.file;
-    this.field = ctx.field;
-    this.line = ctx.line;
-    this.host = ctx.host;
-    this.layer = ctx.layer;
-    this.expert = ctx.expert;
-    this.fix = ctx.fix;
+    super(code, message, ctx);
   }
 }
 

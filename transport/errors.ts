@@ -4,6 +4,7 @@
  * becomes one of these classes at the transport boundary, so callers can
  * switch on `code` and log the context.
  */
+import { MoeError } from "../common/index.js";
 
 /** Context carried by transport errors; every field optional. */
 export interface TransportErrorContext {
@@ -28,31 +29,18 @@ export interface TransportErrorContext {
   cause?: unknown;
 }
 
-/** Base class: sets `name`, keeps a machine-readable `code` and the context. */
-export class TransportError extends Error {
-  readonly code: string;
-  readonly peer?: string;
-  readonly kind?: string;
-  readonly field?: string;
-  readonly id?: number;
-  readonly layer?: number;
-  readonly expert?: number;
-  readonly host?: string;
-  readonly file?: string;
-  readonly fix?: string;
+/** Base class of this folder's errors (see common/errors.ts): `code`, the context fields and the fix. */
+export class TransportError extends MoeError {
+  declare readonly peer?: string;
+  declare readonly kind?: string;
+  declare readonly field?: string;
+  declare readonly id?: number;
+  declare readonly layer?: number;
+  declare readonly expert?: number;
+  declare readonly host?: string;
+  declare readonly file?: string;
   constructor(code: string, message: string, ctx: TransportErrorContext = {}) {
-    super(ctx.fix ? `${message} (fix: ${ctx.fix})` : message, ctx.cause !== undefined ? { cause: ctx.cause } : undefined);
-    this.name = new.target.name;
-    this.code = code;
-    this.peer = ctx.peer;
-    this.kind = ctx.kind;
-    this.field = ctx.field;
-    this.id = ctx.id;
-    this.layer = ctx.layer;
-    this.expert = ctx.expert;
-    this.host = ctx.host;
-    this.file = ctx.file;
-    this.fix = ctx.fix;
+    super(code, message, ctx);
   }
 }
 
