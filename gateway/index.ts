@@ -10,7 +10,18 @@ import { Scheduler } from "./scheduler.js";
 import { createGatewayServer } from "./server.js";
 import { TokenizePool } from "./tokenize-pool.js";
 
-export * from "./errors.js";
+export {
+  AuthenticationError,
+  BackendError,
+  GatewayError,
+  InvalidRequestError,
+  NotFoundError,
+  QueueFullError,
+  UnavailableError,
+  asGatewayError,
+  type GatewayErrorContext,
+  type OpenAiErrorType,
+} from "./errors.js";
 export { DEFAULT_LIMITS, MIN_BATCH_TOKENS, admitCount, planMicroBatch, prefillReserve, type SchedulerLimits, type ReadySeq, type PlannedItem, type PlanInput } from "./policy.js";
 export { Scheduler, type FinishReason, type GenerationRequest, type SequenceSink, type SequenceHandle, type SchedulerObserver, type SchedulerOptions } from "./scheduler.js";
 export { GatewayMetrics, METRIC_NAMES, LOCAL_HOST, type HostStatus, type MetricsSources } from "./metrics.js";
