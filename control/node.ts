@@ -292,6 +292,8 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
       expertLoad: () => monitor.expertLoad(),
       // sequences holding KV caches, as the stages last reported (every stage holds the same sequences)
       kvSequences: () => Math.max(0, ...monitor.snapshot().map((st) => st.status?.stage?.live ?? 0)),
+      // every stage reclaims the same idle sequences: count them once
+      reclaimedSequences: () => Math.max(0, ...monitor.snapshot().map((st) => st.status?.stage?.reclaimed ?? 0)),
       clusterStatus: async () => {
         await monitor.poll();
         return monitor.hostStates();

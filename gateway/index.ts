@@ -58,6 +58,8 @@ export interface GatewayOptions {
   readonly expertLoad?: () => number[][];
   /** Cluster hosts and their health (the cluster client); without it `/health` reports one local host. */
   readonly clusterStatus?: () => readonly HostStatus[] | Promise<readonly HostStatus[]>;
+  /** Sequences reclaimed after sitting idle, for `moe_reclaimed_sequences_total` (a cluster: as its stages report). */
+  readonly reclaimedSequences?: () => number;
   /** Live backend sequences for `moe_kv_sequences`; default: the backend's `liveSequences` if it has one, else the scheduler's count. */
   readonly kvSequences?: () => number;
   /** Seconds suggested in `Retry-After` when the queue is full (default 1). */
@@ -120,6 +122,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     runningSequences: () => scheduler.runningSequences,
     kvSequences: opts.kvSequences ?? (typeof backendLive === "number" ? () => (opts.backend as unknown as { liveSequences: number }).liveSequences : () => scheduler.kvSequences),
     inFlightSteps: () => scheduler.inFlightSteps,
+    ...(opts.reclaimedSequences ? { reclaimedSequences: opts.reclaimedSequences } : {}),
     expertLoad: opts.expertLoad,
     clusterStatus: opts.clusterStatus,
   });

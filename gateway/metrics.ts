@@ -28,6 +28,8 @@ export interface MetricsSources {
   runningSequences(): number;
   kvSequences(): number;
   inFlightSteps(): number;
+  /** Sequences the backend reclaimed after they sat idle, since start. */
+  reclaimedSequences?: () => number;
   /** Tokens routed per (layer, expert) since start: counts[layer][expert]. */
   expertLoad?: () => number[][];
   /** Hosts of the cluster; when absent the gateway reports one host, `local` (stage "0"), with its step errors and busy time. */
@@ -67,6 +69,15 @@ export class GatewayMetrics implements SchedulerObserver {
     gauge(METRIC_NAMES.running, "Sequences admitted and generating (prefill or decode)", () => src.runningSequences());
     gauge(METRIC_NAMES.kvSequences, "Sequences holding a KV cache in the backend", () => src.kvSequences());
     gauge(METRIC_NAMES.inFlight, "Micro-batches in flight in the backend pipeline", () => src.inFlightSteps());
+    new Counter({
+      name: METRIC_NAMES.reclaimed,
+      help: "Sequences freed by the stages after sitting idle past the timeout (never released by their client)",
+      registers: r,
+      collect() {
+        this.reset();
+        this.inc(src.reclaimedSequences?.() ?? 0);
+      },
+    });
     gauge(METRIC_NAMES.tokensPerS, `Generated tokens per second over the last ${RATE_WINDOW_S} s`, () => this.rate());
     this.ttft = new Histogram({ name: METRIC_NAMES.ttft, help: "Time from request arrival to its first token, seconds", registers: r, buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
     this.itl = new Histogram({ name: METRIC_NAMES.itl, help: "Time between consecutive tokens of one sequence, seconds", registers: r, buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2.5, 5] });

@@ -14,6 +14,8 @@ export const METRIC_NAMES = Object.freeze({
   running: "moe_running_sequences",
   /** Gauge: sequences holding a KV cache in the backend. */
   kvSequences: "moe_kv_sequences",
+  /** Counter: sequences the stages freed after they sat idle past `timeouts.sequence_idle` (a client that never released them). */
+  reclaimed: "moe_reclaimed_sequences_total",
   /** Gauge: micro-batches in flight in the backend pipeline. */
   inFlight: "moe_inflight_steps",
   /** Histogram: request arrival → first token, seconds. */

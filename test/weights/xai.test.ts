@@ -84,7 +84,7 @@ describe("the shipped xai-public-b checkpoint", () => {
 
   it("serves its reference: last-prompt logits, greedy path and teacher-forced steps", async () => {
     const m = openModel(publicB());
-    const engine = await Engine.create(m.config, m.weights, { threads: 1 });
+    const engine = await Engine.create(m.config, m.weights, { threads: 1, exactQ8: true });
     try {
       expect(m.config).toEqual(loadConfigJson(path.join(REF_DIR, "config.json")));
       expect(m.tokenizer.kind).toBe("none");
@@ -192,7 +192,7 @@ describe("a checkpoint written by the test in xAI's format", () => {
   });
 
   it("the engine (MatMulNBits on the exact weights) matches the float64 reference through 16 decode steps", async () => {
-    const engine = await Engine.create(m.config, m.weights, { threads: 1 });
+    const engine = await Engine.create(m.config, m.weights, { threads: 1, exactQ8: true });
     const ref = new GrokReference(m.config, m.weights);
     try {
       const prompt = [1, 77, 300, 12, 499, 260, 31];
@@ -226,7 +226,7 @@ describe("a checkpoint written by the test in xAI's format", () => {
     expect(r32.reencoded).toEqual([]);
     const prompt = [1, 5, 200, 201, 7];
     const run = async (p: string) => {
-      const s = await loadServingModel(p, { threads: 1 });
+      const s = await loadServingModel(p, { threads: 1, exactQ8: true });
       try {
         return { ids: s.tokenizer.encode("the cat sat on the mat"), logits: await s.engine.forward([{ seq: s.engine.newSequence(), tokens: prompt }]) };
       } finally {
