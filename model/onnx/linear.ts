@@ -105,6 +105,35 @@ function limbs(g: GraphBuilder, x: string, K: number): string {
   return rows;
 }
 
+/**
+ * Stack weights that read the same input into one [Σ out, in] matrix (all f32 or all Q8_0), so one
+ * matmul replaces several (q/k/v, gate/up); split its output with {@link splitLast}.
+ */
+export function concatRows(ws: readonly LinearWeight[]): LinearWeight {
+  const inDim = ws[0]!.in;
+  const out = ws.reduce((a, w) => a + w.out, 0);
+  if (ws.some((w) => w.in !== inDim || w.kind !== ws[0]!.kind)) throw new Error("concatRows: weights differ in input width or dtype");
+  if (ws.length === 1) return ws[0]!;
+  const parts = ws.map((w) => (w.kind === "f32" ? w.data : w.blocks));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  if (ws[0]!.kind === "f32") {
+    const data = new Float32Array(total);
+    let at = 0;
+    for (const p of parts) data.set(p, (at += p.length) - p.length);
+    return { kind: "f32", out, in: inDim, data };
+  }
+  const blocks = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) blocks.set(p, (at += p.length) - p.length);
+  return { kind: "q8_0", out, in: inDim, blocks };
+}
+
+/** Split y [..., Σ sizes] along its last axis into parts of the given sizes. */
+export function splitLast(g: GraphBuilder, y: string, sizes: readonly number[], prefix: string): string[] {
+  if (sizes.length === 1) return [y];
+  return g.opN("Split", [y, g.i64(`${prefix}_split`, sizes)], sizes.length, { axis: -1 });
+}
+
 /** [rows, cols] → [cols, rows]. */
 export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(rows * cols);
