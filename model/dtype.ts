@@ -148,13 +148,17 @@ export function bf16BytesToF32(bytes: Uint8Array): Float32Array {
   return out;
 }
 
-/** Little-endian f32 bytes to values (copies; works for any byte alignment). */
+/** Little-endian f32 bytes to values: a view of `bytes` when the host is little-endian and they are 4-byte aligned, else a copy. */
 export function f32BytesToF32(bytes: Uint8Array): Float32Array {
+  // a little-endian host reads aligned bytes as they are (a view: no copy of a 100 MB tensor)
+  if (LITTLE_ENDIAN && bytes.byteOffset % 4 === 0) return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
   const out = new Float32Array(bytes.length >>> 2);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   for (let i = 0; i < out.length; i++) out[i] = dv.getFloat32(4 * i, true);
   return out;
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** f32 values to little-endian f32 bytes. */
 export function f32ToBytes(values: Float32Array): Uint8Array {

@@ -1,14 +1,20 @@
 /**
  * Runs one layer's attention graph over a batch of sequences, each bringing
  * T_b new tokens and its own KV cache (so sequences may sit at different
- * positions): pads to [B, max T_b], builds RoPE angles and the causal mask,
- * appends the new keys/values to each cache, and returns unpadded rows.
+ * positions): builds RoPE angles and the causal mask, appends the new
+ * keys/values to each cache in place, and returns unpadded rows.
+ *
+ * A batch of one (every single-sequence prefill or decode step) reads its
+ * cache's buffers directly (P = the cache's capacity, the mask hides the
+ * unused tail): no copy of the cache per step. A larger batch copies each
+ * cache's filled part into one padded [B, …, P] tensor (P = longest cache).
  */
+import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
-import type { LayerKv } from "./kv-cache.js";
+import { LayerKv, type KvArray } from "./kv-cache.js";
 import { ropeTables } from "./rope.js";
-import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
 export interface AttentionItem {
@@ -28,38 +34,63 @@ export interface AttentionOutput {
 
 const MASKED = -1e30;
 
+function kvTensor(dtype: KvDtype, data: KvArray, dims: readonly number[]): ort.Tensor {
+  return new ort.Tensor(dtype === "f16" ? "float16" : "float32", data, dims as number[]);
+}
+
 export class AttentionBlock {
   private constructor(
     private readonly cfg: ModelConfig,
     private readonly session: InferenceSession,
+    /** Element type of the caches this block reads and writes. */
+    readonly kvDtype: KvDtype,
   ) {}
 
   /** Build the graph from the layer's weights and open its session. */
   static async create(cfg: ModelConfig, weights: AttentionWeights, opts: ComputeOptions = {}): Promise<AttentionBlock> {
-    const model = buildAttentionGraph(cfg, weights, linearOptions(opts));
-    return new AttentionBlock(cfg, await createSession(model, opts));
+    const kvDtype = opts.kvDtype ?? "f32";
+    const model = buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype);
+    return new AttentionBlock(cfg, await createSession(model, opts), kvDtype);
+  }
+
+  /** An empty cache of this block's element type. */
+  newCache(): LayerKv {
+    return new LayerKv(this.cfg.nKvHeads, this.cfg.headDim, this.kvDtype);
   }
 
   /** Run the batch; appends each item's new K/V to its cache. */
   async run(items: readonly AttentionItem[]): Promise<AttentionOutput> {
     const { dModel: D, nKvHeads: KVH, headDim: hd } = this.cfg;
-    const row = KVH * hd;
+    for (const it of items) it.kv.adopt(this.kvDtype);
     const B = items.length;
     const lens = items.map((it) => it.x.length / D);
     const T = Math.max(...lens);
-    const P = Math.max(...items.map((it) => it.kv.len));
+    const single = B === 1;
+    // past length P: a lone cache is read in place at its capacity; a batch is copied to the longest
+    const P = single ? (items[0]!.kv.len > 0 ? items[0]!.kv.capacity : 0) : Math.max(...items.map((it) => it.kv.len));
     const S = P + T;
-    const x = new Float32Array(B * T * D);
+    const row = KVH * hd;
+    const x = single ? items[0]!.x : new Float32Array(B * T * D);
     const positions = new Float64Array(B * T);
-    const pastKt = new Float32Array(B * P * row); // [B, KVH, hd, P]
-    const pastV = new Float32Array(B * P * row); // [B, KVH, P, hd]
     const mask = new Float32Array(B * T * S).fill(MASKED);
+    let pastKt: KvArray;
+    let pastV: KvArray;
+    if (single) {
+      pastKt = P > 0 ? items[0]!.kv.keysT : new Float32Array(0);
+      pastV = P > 0 ? items[0]!.kv.values : new Float32Array(0);
+      if (P === 0 && this.kvDtype === "f16") (pastKt = new Uint16Array(0)), (pastV = new Uint16Array(0));
+    } else {
+      pastKt = this.kvDtype === "f16" ? new Uint16Array(B * P * row) : new Float32Array(B * P * row);
+      pastV = this.kvDtype === "f16" ? new Uint16Array(B * P * row) : new Float32Array(B * P * row);
+    }
     for (let b = 0; b < B; b++) {
       const it = items[b]!;
       const len = it.kv.len;
-      x.set(it.x, b * T * D);
-      it.kv.copyKeysT(pastKt, b * P * row, P);
-      it.kv.copyValues(pastV, b * P * row, P);
+      if (!single) {
+        x.set(it.x, b * T * D);
+        it.kv.copyKeysT(pastKt, b * P * row, P);
+        it.kv.copyValues(pastV, b * P * row, P);
+      }
       for (let t = 0; t < T; t++) {
         positions[b * T + t] = len + t;
         const m0 = (b * T + t) * S;
@@ -72,14 +103,16 @@ export class AttentionBlock {
       x: f32Tensor(x, [B, T, D]),
       cos: f32Tensor(cos, [B, T, hd / 2]),
       sin: f32Tensor(sin, [B, T, hd / 2]),
-      past_kt: f32Tensor(pastKt, [B, KVH, hd, P]),
-      past_v: f32Tensor(pastV, [B, KVH, P, hd]),
+      past_kt: kvTensor(this.kvDtype, pastKt, [B, KVH, hd, P]),
+      past_v: kvTensor(this.kvDtype, pastV, [B, KVH, P, hd]),
       mask: f32Tensor(mask, [B, 1, T, S]),
     });
     const hAll = out.h!.data as Float32Array;
     const mAll = out.m!.data as Float32Array;
-    const kNew = out.k_new!.data as Float32Array;
-    const vNew = out.v_new!.data as Float32Array;
+    const kNew = out.k_new!.data as KvArray; // [B, KVH, hd, T]
+    const vNew = out.v_new!.data as KvArray; // [B, KVH, T, hd]
+    items.forEach((it, b) => it.kv.append(kNew, vNew, b * row * T, T, lens[b]!));
+    if (lens.every((n) => n === T)) return { h: hAll, m: mAll };
     const N = lens.reduce((a, b) => a + b, 0);
     const h = new Float32Array(N * D);
     const m = new Float32Array(N * D);
@@ -88,7 +121,6 @@ export class AttentionBlock {
       const n = lens[b]!;
       h.set(hAll.subarray(b * T * D, (b * T + n) * D), r * D);
       m.set(mAll.subarray(b * T * D, (b * T + n) * D), r * D);
-      items[b]!.kv.append(kNew, vNew, b * T * row, n);
       r += n;
     }
     return { h, m };

@@ -10,16 +10,24 @@
  *
  * The cached keys and values are read where they are, in the layout the
  * matmuls want (keys transposed): the graph never concatenates or transposes
- * the cache, so a decode step costs one copy of it (into the batch tensor), not four.
+ * the cache, so a batch of one reads its cache's own buffers (no copy; P is
+ * then the cache's capacity and the mask hides the unused tail), and the new
+ * keys/values come out in the cache's layout, ready to append.
+ * Q, K and V are one matmul ([H·hd + 2·KVH·hd, D] stacked weights).
+ *
+ * With an f16 cache (`kvDtype: "f16"`), past_kt/past_v/k_new/v_new are float16
+ * and the new keys/values are rounded to f16 before the new tokens attend to
+ * them, so a prompt gives the same numbers in one piece as token by token.
  *
  * Inputs  x [B,T,D], cos/sin [B,T,hd/2] (RoPE angles of each new token),
  *         past_kt [B,KVH,hd,P] (rotated keys, transposed), past_v [B,KVH,P,hd],
  *         mask [B,1,T,P+T] (0 = visible, -1e30 = hidden; past columns first).
- * Outputs h [B,T,D], m [B,T,D], k_new/v_new [B,T,KVH,hd] (rotated k, raw v).
+ * Outputs h [B,T,D], m [B,T,D], k_new [B,KVH,hd,T] (rotated keys, transposed),
+ *         v_new [B,KVH,T,hd].
  */
 import type { ModelConfig } from "../config.js";
 import { Elem, GraphBuilder } from "./builder.js";
-import { linear, type LinearOptions, type LinearWeight } from "./linear.js";
+import { concatRows, linear, splitLast, type LinearOptions, type LinearWeight } from "./linear.js";
 import { rmsNorm, softcap } from "./ops.js";
 
 /** Weights of one layer's attention block. Norm gains are [D]. */
@@ -33,8 +41,8 @@ export interface AttentionWeights {
   readonly ffnNorm: Float32Array;
 }
 
-/** Build the serialized attention graph of one layer. */
-export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts: LinearOptions = {}): Uint8Array {
+/** Build the serialized attention graph of one layer; `kvDtype` is the cache's element type. */
+export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts: LinearOptions = {}, kvDtype: "f32" | "f16" = "f32"): Uint8Array {
   const D = cfg.dModel;
   const H = cfg.nHeads;
   const KVH = cfg.nKvHeads;
@@ -44,14 +52,20 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const x = g.input("x", Elem.FLOAT, ["B", "T", D]);
   const cos = g.input("cos", Elem.FLOAT, ["B", "T", hd / 2]);
   const sin = g.input("sin", Elem.FLOAT, ["B", "T", hd / 2]);
-  const pastKt = g.input("past_kt", Elem.FLOAT, ["B", KVH, hd, "P"]);
-  const pastV = g.input("past_v", Elem.FLOAT, ["B", KVH, "P", hd]);
+  const kvElem = kvDtype === "f16" ? Elem.FLOAT16 : Elem.FLOAT;
+  const pastKtIn = g.input("past_kt", kvElem, ["B", KVH, hd, "P"]);
+  const pastVIn = g.input("past_v", kvElem, ["B", KVH, "P", hd]);
   const mask = g.input("mask", Elem.FLOAT, ["B", 1, "T", "S"]);
+  const toF32 = (t: string) => (kvDtype === "f16" ? g.op("Cast", [t], { to: Elem.FLOAT }) : t);
+  const pastKt = toF32(pastKtIn);
+  const pastV = toF32(pastVIn);
 
   const a = rmsNorm(g, x, w.attnNorm, cfg.rmsEps, "attn_norm");
-  const q = g.op("Reshape", [linear(g, a, w.q, "wq", opts), g.i64("q_shape", [0, 0, H, hd])]);
-  const k = g.op("Reshape", [linear(g, a, w.k, "wk", opts), g.i64("k_shape", [0, 0, KVH, hd])]);
-  const v = g.op("Reshape", [linear(g, a, w.v, "wv", opts), g.i64("v_shape", [0, 0, KVH, hd])]);
+  const qkv = linear(g, a, concatRows([w.q, w.k, w.v]), "wqkv", opts);
+  const [q0, k0, v0] = splitLast(g, qkv, [w.q.out, w.k.out, w.v.out], "qkv");
+  const q = g.op("Reshape", [q0!, g.i64("q_shape", [0, 0, H, hd])]);
+  const k = g.op("Reshape", [k0!, g.i64("k_shape", [0, 0, KVH, hd])]);
+  const v = g.op("Reshape", [v0!, g.i64("v_shape", [0, 0, KVH, hd])]);
 
   const axes2 = g.i64("axes2", [2]);
   const cos4 = g.op("Unsqueeze", [cos, axes2]);
@@ -69,8 +83,17 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const qg = g.op("Reshape", [qr, g.i64("qg_shape", [0, 0, KVH, G, hd])]); // [B,T,KVH,G,hd]
   const qt = g.op("Transpose", [qg], { perm: [0, 2, 3, 1, 4] }); // [B,KVH,G,T,hd]
   const qf = g.op("Reshape", [qt, g.i64("qf_shape", [0, 0, -1, hd])]); // [B,KVH,G·T,hd]
-  const knT = g.op("Transpose", [kr], { perm: [0, 2, 3, 1] }); // [B,KVH,hd,T]
-  const vn = g.op("Transpose", [v], { perm: [0, 2, 1, 3] }); // [B,KVH,T,hd]
+  let knT = g.op("Transpose", [kr], { perm: [0, 2, 3, 1] }); // [B,KVH,hd,T]
+  let vn = g.op("Transpose", [v], { perm: [0, 2, 1, 3] }); // [B,KVH,T,hd]
+  let kOut = knT;
+  let vOut = vn;
+  if (kvDtype === "f16") {
+    // what the cache will hold is what the new tokens attend to
+    kOut = g.op("Cast", [knT], { to: Elem.FLOAT16 });
+    vOut = g.op("Cast", [vn], { to: Elem.FLOAT16 });
+    knT = g.op("Cast", [kOut], { to: Elem.FLOAT });
+    vn = g.op("Cast", [vOut], { to: Elem.FLOAT });
+  }
 
   const sPast = g.op("MatMul", [qf, pastKt]); // [B,KVH,G·T,P]
   const sNew = g.op("MatMul", [qf, knT]); // [B,KVH,G·T,T]
@@ -93,7 +116,7 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
 
   g.output("h", h, Elem.FLOAT, ["B", "T", D]);
   g.output("m", m, Elem.FLOAT, ["B", "T", D]);
-  g.output("k_new", kr, Elem.FLOAT, ["B", "T", KVH, hd]);
-  g.output("v_new", v, Elem.FLOAT, ["B", "T", KVH, hd]);
+  g.output("k_new", kOut, kvElem, ["B", KVH, hd, "T"]);
+  g.output("v_new", vOut, kvElem, ["B", KVH, "T", hd]);
   return g.toBytes();
 }

@@ -1,10 +1,11 @@
 /**
  * One expert FFN as an ONNX graph: y = W_down (gelu_tanh(W_gate x) ⊙ W_up x).
  * Input x [R, D] (the pre-MoE normed rows routed to this expert); output y [R, D].
- * f32 weights use MatMul, Q8_0 weights MatMulNBits (bits 8, block 32).
+ * f32 weights use MatMul, Q8_0 weights MatMulNBits (bits 8, block 32); gate and
+ * up are one matmul ([2F, D] stacked weights).
  */
 import { Elem, GraphBuilder } from "./builder.js";
-import { linear, type LinearOptions, type LinearWeight } from "./linear.js";
+import { concatRows, linear, splitLast, type LinearOptions, type LinearWeight } from "./linear.js";
 import { geluTanh } from "./ops.js";
 
 /** The three matrices of one expert, each [out, in]: gate/up [F, D], down [D, F]. */
@@ -19,9 +20,9 @@ export function buildExpertGraph(w: ExpertWeights, opts: LinearOptions = {}): Ui
   const D = w.gate.in;
   const g = new GraphBuilder("expert");
   const x = g.input("x", Elem.FLOAT, ["R", D]);
-  const gate = linear(g, x, w.gate, "w_gate", opts);
-  const up = linear(g, x, w.up, "w_up", opts);
-  const hidden = g.op("Mul", [geluTanh(g, gate, "gelu"), up]);
+  const gateUp = linear(g, x, concatRows([w.gate, w.up]), "w_gate_up", opts);
+  const [gate, up] = splitLast(g, gateUp, [w.gate.out, w.up.out], "gate_up");
+  const hidden = g.op("Mul", [geluTanh(g, gate!, "gelu"), up!]);
   const y = linear(g, hidden, w.down, "w_down", opts);
   g.output("y", y, Elem.FLOAT, ["R", w.down.out]);
   return g.toBytes();

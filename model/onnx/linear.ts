@@ -61,9 +61,10 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   const mode = opts.q8 ?? "int8";
   if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
   if (w.kind === "f32") {
-    const t = transpose(w.data, w.out, w.in);
-    const wt = g.f32(`${prefix}_wT`, t, [w.in, w.out]);
-    return g.op("MatMul", [x, wt]);
+    // Gemm with transB reads the [out, in] matrix as stored: no transposed copy at load
+    const W = g.f32(`${prefix}_w`, w.data, [w.out, w.in]);
+    const x2 = g.op("Reshape", [x, g.i64(`${prefix}_rows`, [-1, w.in])]);
+    return backToLeadingDims(g, x, g.op("Gemm", [x2, W], { transB: 1 }), w.out, prefix);
   }
   const { codes, scales } = q8_0ToNBits(w.blocks, w.out, w.in);
   const nBlocks = w.in / 32;
@@ -76,9 +77,13 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   const y = g.op("MatMulNBits", [rows, b, s], attrs, MS_DOMAIN);
   const parts = g.op("Reshape", [y, g.i64(`${prefix}_ys`, [LIMBS, -1, w.out])]);
   const sum = g.op("ReduceSum", [parts, g.i64(`${prefix}_ax0`, [0])], { keepdims: 0 }); // [R, out]
-  // back to x's leading dims: [..., out]
+  return backToLeadingDims(g, x, sum, w.out, prefix);
+}
+
+/** y [R, out] → [..., out] with x's leading dims (x [..., in]). */
+function backToLeadingDims(g: GraphBuilder, x: string, y: string, out: number, prefix: string): string {
   const lead = g.op("Shape", [x], { start: 0, end: -1 });
-  return g.op("Reshape", [sum, g.op("Concat", [lead, g.i64(`${prefix}_n`, [w.out])], { axis: 0 })]);
+  return g.op("Reshape", [y, g.op("Concat", [lead, g.i64(`${prefix}_n`, [out])], { axis: 0 })]);
 }
 
 /**
@@ -105,15 +110,54 @@ function limbs(g: GraphBuilder, x: string, K: number): string {
   return rows;
 }
 
-/** [rows, cols] → [cols, rows]. */
+/**
+ * Stack weights that read the same input into one [Σ out, in] matrix (all f32 or all Q8_0), so one
+ * matmul replaces several (q/k/v, gate/up); split its output with {@link splitLast}.
+ */
+export function concatRows(ws: readonly LinearWeight[]): LinearWeight {
+  const inDim = ws[0]!.in;
+  const out = ws.reduce((a, w) => a + w.out, 0);
+  if (ws.some((w) => w.in !== inDim || w.kind !== ws[0]!.kind)) throw new Error("concatRows: weights differ in input width or dtype");
+  if (ws.length === 1) return ws[0]!;
+  const parts = ws.map((w) => (w.kind === "f32" ? w.data : w.blocks));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  if (ws[0]!.kind === "f32") {
+    const data = new Float32Array(total);
+    let at = 0;
+    for (const p of parts) data.set(p, (at += p.length) - p.length);
+    return { kind: "f32", out, in: inDim, data };
+  }
+  const blocks = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) blocks.set(p, (at += p.length) - p.length);
+  return { kind: "q8_0", out, in: inDim, blocks };
+}
+
+/** Split y [..., Σ sizes] along its last axis into parts of the given sizes. */
+export function splitLast(g: GraphBuilder, y: string, sizes: readonly number[], prefix: string): string[] {
+  if (sizes.length === 1) return [y];
+  return g.opN("Split", [y, g.i64(`${prefix}_split`, sizes)], sizes.length, { axis: -1 });
+}
+
+/** [rows, cols] → [cols, rows], in 64×64 tiles (a 100 MB matrix would thrash the cache row by row). */
 export function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   const t = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) t[c * rows + r] = a[base + c]!;
+  const B = 64;
+  for (let r0 = 0; r0 < rows; r0 += B) {
+    const r1 = Math.min(rows, r0 + B);
+    for (let c0 = 0; c0 < cols; c0 += B) {
+      const c1 = Math.min(cols, c0 + B);
+      for (let r = r0; r < r1; r++) {
+        const base = r * cols;
+        for (let c = c0; c < c1; c++) t[c * rows + r] = a[base + c]!;
+      }
+    }
   }
   return t;
 }
+
+/** f32 value of every f16 bit pattern (the Q8_0 scales). */
+let f16Table: Float32Array | undefined;
 
 /** Split Q8_0 blocks into MatMulNBits uint8 codes (q+128) and f32 scales [out, in/32]. */
 export function q8_0ToNBits(blocks: Uint8Array, out: number, inDim: number): { codes: Uint8Array; scales: Float32Array } {
@@ -122,11 +166,13 @@ export function q8_0ToNBits(blocks: Uint8Array, out: number, inDim: number): { c
   if (blocks.byteLength !== nBlocks * 34) throw new Error(`Q8_0 data is ${blocks.byteLength} bytes, expected ${nBlocks * 34}`);
   const codes = new Uint8Array(out * inDim);
   const scales = new Float32Array(nBlocks);
-  const view = new DataView(blocks.buffer, blocks.byteOffset, blocks.byteLength);
+  const f16 = (f16Table ??= Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h)));
+  // int8 q as a byte b: code q + 128 = b ^ 0x80
   for (let b = 0; b < nBlocks; b++) {
     const off = b * 34;
-    scales[b] = f16ToF32(view.getUint16(off, true));
-    for (let i = 0; i < 32; i++) codes[b * 32 + i] = (blocks[off + 2 + i]! + 128) & 0xff;
+    scales[b] = f16[blocks[off]! | (blocks[off + 1]! << 8)]!;
+    const o = b * 32;
+    for (let i = 0; i < 32; i++) codes[o + i] = blocks[off + 2 + i]! ^ 0x80;
   }
   return { codes, scales };
 }
