@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, generateModel, LayerKv, openModel, presetConfig } from "../../model/index.js";
+import { Engine, LayerKv, openModel, presetConfig } from "../../model/index.js";
+import { generateModel } from "../../factory/index.js";
 import { GrokReference } from "../reference/grok-ref.js";
 import { argmax, relMaxError } from "../reference/compare.js";
 
