@@ -6,23 +6,8 @@
  */
 import { type RowItem, type SamplingParams, type StepOutput, type TopLogprob } from "../model/index.js";
 
-/** One sequence's share of a step. */
-export interface StepItem {
-  /** Sequence id (uint32, unique while the sequence lives). */
-  readonly seq: number;
-  /** Position of tokens[0] (= tokens already processed for this sequence; 0 starts it afresh). */
-  readonly pos: number;
-  /** New tokens: a prompt chunk, or the last sampled token. */
-  readonly tokens: readonly number[];
-  /** Sampling settings, read when the sequence starts (pos 0); greedy when absent. */
-  readonly sampling?: SamplingParams;
-  /** Sample a token after the last new token (default true; false for inner prompt chunks: no token, no PRNG draw). */
-  readonly sample?: boolean;
-  /** The tokens are prompt tokens (the repetition penalty counts them). */
-  readonly prompt?: boolean;
-  /** Return the logits [V] of the last new token too (debugging, --logits-out). */
-  readonly wantLogits?: boolean;
-}
+/** One sequence's share of a step: the engine core's row item (seq, pos, tokens, sampling, flags). */
+export type StepItem = Omit<RowItem, "allLogits">;
 
 /** The token sampled after a step for one sequence. */
 export interface StepResult {
@@ -48,11 +33,6 @@ export interface StepBackend {
   /** Free the sequences' KV caches and sampler state everywhere. */
   release(seqs: readonly number[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** A step item as the engine core's row item. */
-export function rowItem(it: StepItem): RowItem {
-  return { seq: it.seq, pos: it.pos, tokens: it.tokens, ...(it.sampling ? { sampling: it.sampling } : {}), sample: it.sample !== false, prompt: it.prompt === true, logits: it.wantLogits === true };
 }
 
 /**

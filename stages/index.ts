@@ -1,5 +1,5 @@
 // stages: stage hosts, expert hosts, the step backends a scheduler drives, and the one generation loop.
-export { rowItem, stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
+export { stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
 export { generate, type GenerateOptions, type FinishReason } from "./generate.js";
 export { LocalBackend } from "./local-backend.js";
 export type { MoeStep } from "./moe-step.js";

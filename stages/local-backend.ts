@@ -1,6 +1,6 @@
 /** {@link StepBackend} over the single-process engine: a thin shell over its layer-range core. */
 import { stepRows, type Engine } from "../model/index.js";
-import { rowItem, stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
+import { stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
 
 export class LocalBackend implements StepBackend {
   readonly maxInFlight = 1;
@@ -17,7 +17,7 @@ export class LocalBackend implements StepBackend {
 
   private async run(items: readonly StepItem[]): Promise<StepResult[]> {
     for (const it of items) if (it.pos === 0 && it.sampling?.logitBias) this.engine.core.setLogitBias(it.seq, it.sampling.logitBias);
-    const out = await this.engine.step(stepRows(items.map(rowItem)));
+    const out = await this.engine.step(stepRows(items));
     return stepResults(items, out, this.engine.config.vocabSize);
   }
 

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { stepRows } from "../model/index.js";
 import { RemoteError, RpcClient, type CurveClientOptions, type Message } from "../transport/index.js";
-import { rowItem, stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
+import { stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
 
 export interface PipelineClientOptions {
   /** Every stage's endpoint, stage 0 first. */
@@ -83,7 +83,7 @@ export class PipelineClient implements StepBackend {
   async step(items: readonly StepItem[], o: { deadline?: number } = {}): Promise<StepResult[]> {
     if (this.closed) throw new Error("the pipeline client is closed");
     await this.ready();
-    const rows = stepRows(items.map(rowItem));
+    const rows = stepRows(items);
     const deadlineMs = o.deadline ? Math.max(1, o.deadline - Date.now()) : this.opts.stepDeadlineMs ?? 30_000;
     const biased = items.filter((it) => it.pos === 0 && it.sampling?.logitBias?.size);
     if (biased.length) await this.sendBias(biased, deadlineMs);

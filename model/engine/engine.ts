@@ -88,7 +88,7 @@ export class Engine {
         const pos = this.started.has(it.seq.id) ? it.seq.length : 0;
         if (pos + it.tokens.length > this.config.contextLength)
           throw new RangeError(`sequence ${it.seq.id}: ${pos + it.tokens.length} tokens exceed the context length ${this.config.contextLength}`);
-        return { seq: it.seq.id, pos, tokens: it.tokens, sample: false, logits: true, allLogits: opts.allPositions };
+        return { seq: it.seq.id, pos, tokens: it.tokens, sample: false, wantLogits: true, allLogits: opts.allPositions };
       }),
     );
     const out = await this.step(rows);

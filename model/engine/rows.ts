@@ -75,19 +75,23 @@ export function groupRows(seq: Uint32Array, pos: Uint32Array): RowGroup[] {
   return groups;
 }
 
-/** One sequence's share of a step, as callers build it. */
+/** One sequence's share of a step, as callers build it (a scheduler's step item). */
 export interface RowItem {
+  /** Sequence id (uint32, unique while the sequence lives). */
   readonly seq: number;
-  /** Position of tokens[0]. */
+  /** Position of tokens[0] (= tokens already processed for this sequence; 0 starts it afresh). */
   readonly pos: number;
+  /** New tokens: a prompt chunk, or the last sampled token. */
   readonly tokens: readonly number[];
+  /** Sampling settings, read when the sequence starts (pos 0); greedy when absent. */
   readonly sampling?: SamplingParams;
-  /** Sample after the last token (default true). */
+  /** Sample a token after the last new token (default true; false for inner prompt chunks: no token, no PRNG draw). */
   readonly sample?: boolean;
-  /** The tokens are prompt tokens. */
+  /** The tokens are prompt tokens (the repetition penalty counts them). */
   readonly prompt?: boolean;
-  /** Return the logits of the last token (or of every token with `allLogits`). */
-  readonly logits?: boolean;
+  /** Return the logits [V] of the last new token too (debugging, --logits-out). */
+  readonly wantLogits?: boolean;
+  /** Return the logits of every new token (teacher-forced checks). */
   readonly allLogits?: boolean;
 }
 
@@ -112,7 +116,7 @@ export function stepRows(items: readonly RowItem[]): StepRows {
       r.seq[i] = it.seq;
       r.pos[i] = it.pos + k;
       r.token[i] = t;
-      r.flags[i] = base | (last && it.sample !== false ? ROW_FLAGS.sample : 0) | ((last && it.logits) || it.allLogits ? ROW_FLAGS.logits : 0);
+      r.flags[i] = base | (last && it.sample !== false ? ROW_FLAGS.sample : 0) | ((last && it.wantLogits) || it.allLogits ? ROW_FLAGS.logits : 0);
       r.temperature[i] = p.temperature;
       r.top_p[i] = p.topP;
       r.top_k[i] = p.topK ?? 0;
