@@ -2,11 +2,11 @@
  * `moe model init` (write a deterministic random model of a preset or config)
  * and `moe model inspect` (architecture, config, tensors, parameter counts).
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { Option, type Command } from "commander";
-import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, findXaiCheckpoint, isGguf, loadConfigJson, openModel, SplitGgufReader, XaiCheckpointReader, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
-import { convertModel, type GenerateDType, type GenerateFormat, generateModel } from "../factory/index.js";
+import { accountModel, checkTensors, configFromGguf, f32Decimal, findModelFiles, findXaiCheckpoint, isGguf, loadConfigJson, openModel, parseModelConfig, PartReader, SplitGgufReader, XaiCheckpointReader, modelTensors, openWeights, presetConfig, PRESETS, type ModelConfig, type TensorInfo, type WeightReader } from "../model/index.js";
+import { convertModel, type GenerateDType, type GenerateFormat, generateModel, sliceModel, type SlicePlan } from "../factory/index.js";
 import { parseIntOption } from "./options.js";
 
 /** Attach `moe model init|inspect` to `program`. */
@@ -44,6 +44,23 @@ export function register(program: Command): void {
       process.stderr.write("\n");
       console.log(`wrote ${r.to} (${fmt(r.bytes)} bytes, ${r.tensors} tensors, ${o.dtype}${r.vocab ? ", vocabulary embedded" : ", no vocabulary"}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
       console.log(`  ${r.copied.length} tensors copied byte for byte; ${r.reencoded.length} re-encoded with rounding${r.reencoded.length ? `: ${r.reencoded.slice(0, 4).join(", ")}${r.reencoded.length > 4 ? ", …" : ""}` : ""}`);
+    });
+  model
+    .command("slice")
+    .description("write one GGUF per host of a cluster plan holding exactly the tensors and expert rows that host serves (DIR/<host>.gguf)")
+    .requiredOption("--plan <plan.json>", "plan from `moe plan --out` (stages, routers, experts)")
+    .requiredOption("--out <dir>", "directory for the parts (created)")
+    .option("--model <path>", "the whole model (default: the plan's model source)")
+    .action((o: { plan: string; out: string; model?: string }) => {
+      const plan = JSON.parse(readFileSync(o.plan, "utf8")) as SlicePlan & { model?: { source?: string } };
+      const model = o.model ?? plan.model?.source;
+      if (!model) throw new Error(`${o.plan}: names no model source; pass --model PATH`);
+      const t0 = Date.now();
+      const parts = sliceModel({ model, plan, outDir: o.out });
+      const w = Math.max(...parts.map((p) => p.host.length));
+      console.log(`sliced ${model} into ${parts.length} parts in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
+      for (const p of parts) console.log(`  ${p.host.padEnd(w)}  ${p.file}  ${fmt(p.tensorBytes).padStart(15)} bytes of tensors  (${fmt(p.bytes)} bytes)`);
+      console.log(`run it with: moe up CLUSTER.yaml --plan ${o.plan} --parts ${o.out}`);
     });
   model
     .command("inspect")
@@ -84,7 +101,9 @@ function open(path: string): Opened {
   const files = isDir ? findModelFiles(p) : undefined;
   const weightsPath = files?.weights ?? p;
   const reader = openWeights(weightsPath);
-  const format = isGguf(reader) ? `GGUF v${reader.version}${reader instanceof SplitGgufReader ? `, ${reader.splits.length} splits` : ""}` : "safetensors";
+  const format = isGguf(reader)
+    ? `GGUF v${reader.version}${reader instanceof SplitGgufReader ? `, ${reader.splits.length} splits` : ""}${reader instanceof PartReader ? `, the part for host '${reader.host}' (${reader.storedTensors().length} of ${reader.tensors().length} tensors held)` : ""}`
+    : "safetensors";
   const sibling = join(dirname(weightsPath), "config.json");
   const configPath = files?.config ?? (!isDir && extname(p).toLowerCase() === ".safetensors" && existsSync(sibling) ? sibling : undefined);
   try {

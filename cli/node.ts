@@ -60,7 +60,8 @@ async function action(f: NodeFlags): Promise<void> {
   try {
     const read = readRuntime(f.runtime);
     // on another machine the model may live elsewhere: --model points at this host's copy
-    const runtime = f.model !== undefined ? { ...read, model: { ...read.model, path: resolve(f.model) } } : read;
+    // (a part from `moe model slice` works too; it replaces the runtime's parts)
+    const runtime = f.model !== undefined ? { ...read, model: { ...read.model, path: resolve(f.model), parts: undefined } } : read;
     node = await startNode({ runtime, process: f.process, logger });
   } catch (e) {
     logger.error({ err: (e as Error).message, stack: (e as Error).stack }, "start-up failed");
@@ -79,7 +80,7 @@ export function register(program: Command): void {
     .requiredOption("--runtime <file>", "runtime.json written by `moe up` (or the run directory holding it)")
     .requiredOption("--process <name>", "process name in runtime.json (`moe status` lists them)")
     .option("--parent-pid <pid>", "exit when this process is gone or stdin closes (set by `moe up`)", parseIntOption("--parent-pid", 1))
-    .option("--model <path>", "this host's copy of the cluster's model (default: the path in runtime.json)")
+    .option("--model <path>", "this host's copy of the cluster's model, or its part from `moe model slice` (default: the path in runtime.json)")
     .option("--log-level <level>", "pino log level (stderr)", "info")
     .addHelpText(
       "after",

@@ -12,6 +12,7 @@ import { parseIntOption } from "./options.js";
 
 interface UpFlags {
   model?: string;
+  parts?: string;
   port?: number;
   gateway: boolean;
   runDir?: string;
@@ -72,6 +73,7 @@ async function action(file: string, f: UpFlags): Promise<void> {
     cluster = await launch({
       clusterFile: file,
       modelPath: f.model,
+      ...(f.parts !== undefined ? { partsDir: f.parts } : {}),
       gateway: f.gateway,
       gatewayPort: f.port,
       runDir: f.runDir,
@@ -122,6 +124,7 @@ export function register(program: Command): void {
     .option("--port <n>", "gateway HTTP port (0 = any free port; default: the config's, else 8000)", port)
     .option("--no-gateway", "do not start the HTTP gateway")
     .option("--api-key <key>", "require 'Authorization: Bearer <key>' at the gateway (all endpoints but /health); default: $MOE_API_KEY")
+    .option("--parts <dir>", "per-host model parts from `moe model slice` (<dir>/<host>.gguf); each host opens only its part")
     .option("--plan <file>", "run this plan.json from `moe plan --out` (e.g. re-planned with --expert-load) instead of the file's placement")
     .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")

@@ -21,6 +21,9 @@ export type { ChildExit, ReadyLine } from "./child.js";
 export { moeCommand } from "./entry.js";
 export type { MoeCommand } from "./entry.js";
 
+// Per-host model parts.
+export { checkPartHost, hostParts, modelPathFor, partFile } from "./parts.js";
+
 // Control endpoints and the monitor.
 export { ControlClient, ControlServer, pingOnce } from "./status.js";
 export type { ControlServerOptions, ExpertStatus, PingResult, ProcessStatus, StageStatus, WireStatus } from "./status.js";

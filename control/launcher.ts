@@ -22,6 +22,7 @@ import { moeCommand } from "./entry.js";
 import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.js";
 import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { ClusterMonitor } from "./monitor.js";
+import { hostParts } from "./parts.js";
 import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 
 /** Options of {@link launch}. */
@@ -30,6 +31,11 @@ export interface LaunchOptions {
   readonly clusterFile: string;
   /** Model directory or GGUF file (default: the file's `model:`, else the tiny model). */
   readonly modelPath?: string;
+  /**
+   * Per-host parts from `moe model slice` (`DIR/<host>.gguf`): each host's processes open their part
+   * instead of the whole model, which need not exist here. Slice with the plan this cluster runs.
+   */
+  readonly partsDir?: string;
   /** Start the gateway (default true). */
   readonly gateway?: boolean;
   /** Require `Authorization: Bearer <key>` at the gateway (default: $MOE_API_KEY of this process, if set). */
@@ -109,6 +115,13 @@ export function resolveModelPath(flag: string | undefined, cluster: Pick<Cluster
   return path;
 }
 
+/** A part of the slice directory that exists here (every part carries the whole model's config and vocabulary). */
+function anyPart(dir: string, parts: Record<string, string>): string {
+  const f = Object.values(parts).find((p) => existsSync(p));
+  if (!f) throw new RuntimeLayoutError(`${resolve(dir)}: holds no part for any host of the cluster (expected <host>.gguf)`, { file: resolve(dir), fix: `moe model slice --plan plan.json --out ${dir}` });
+  return f;
+}
+
 /** `n` distinct free TCP ports on 127.0.0.1 (held open together so they differ, then released). */
 export async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
@@ -172,7 +185,8 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const cluster = loadCluster(o.clusterFile);
   const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(cluster)));
   checkNotRunning(runDir);
-  const modelPath = resolveModelPath(o.modelPath, cluster);
+  const parts = o.partsDir !== undefined ? hostParts(o.partsDir, cluster.hosts.map((h) => h.name), new Set()) : undefined;
+  const modelPath = parts ? anyPart(o.partsDir!, parts) : resolveModelPath(o.modelPath, cluster);
   const m = openModel(modelPath);
   const cfg = m.config;
   m.close();
@@ -183,7 +197,7 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const laid = computeRuntime({
     cluster,
     plan,
-    model: { path: resolve(modelPath), config: cfg },
+    model: { path: resolve(modelPath), config: cfg, ...(parts ? { parts } : {}) },
     runDir,
     gateway: o.gateway,
     gatewayPort: o.gatewayPort,
@@ -196,6 +210,7 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
       return p;
     },
   });
+  if (parts) hostParts(o.partsDir!, [...new Set(laid.processes.filter((p) => p.local).map((p) => p.host))]); // throws naming a missing part
   const runtime: Runtime = { ...laid, source: resolve(o.clusterFile), launcherPid: process.pid };
   writeRunDir(runtime, plan);
   o.onEvent?.({ kind: "plan", plan, runtime });

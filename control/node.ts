@@ -13,6 +13,7 @@ import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../
 import { startGateway, type Gateway } from "../gateway/index.js";
 import { RuntimeLayoutError } from "./errors.js";
 import { ClusterMonitor } from "./monitor.js";
+import { checkPartHost, modelPathFor } from "./parts.js";
 import { processByName, stageEndpoints, type Runtime, type RuntimeProcess } from "./runtime.js";
 import { ControlServer, type ProcessStatus, type WireStatus } from "./status.js";
 
@@ -85,9 +86,15 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   };
 }
 
-/** Open the model and check it is the one the runtime was planned for. */
+/** Open the model (or this host's part of it) and check it is the one the runtime was planned for. */
 function openChecked(runtime: Runtime, p: RuntimeProcess): ReturnType<typeof openModel> {
-  const m = openModel(runtime.model.path);
+  const m = openModel(modelPathFor(runtime, p));
+  try {
+    checkPartHost(m, p);
+  } catch (e) {
+    m.close();
+    throw e;
+  }
   const c: ModelConfig = m.config;
   const want = runtime.model;
   if (c.nLayers !== want.layers || c.nExperts !== want.experts || c.dModel !== want.dModel || c.vocabSize !== want.vocabSize) {

@@ -79,8 +79,10 @@ export interface Runtime {
   /** When that launcher stopped the cluster (ISO 8601). */
   readonly stoppedAt?: string;
   readonly model: {
-    /** Absolute model directory or GGUF file every process opens. */
+    /** Absolute model directory or GGUF file every process opens (with parts: one of them, for the config and tokenizer). */
     readonly path: string;
+    /** Host → its part of the model (`moe model slice`), opened instead of `path` by that host's processes. */
+    readonly parts?: Readonly<Record<string, string>>;
     readonly name: string;
     readonly layers: number;
     readonly experts: number;
@@ -115,7 +117,7 @@ export interface Runtime {
 export interface RuntimeInput {
   readonly cluster: ClusterSpec;
   readonly plan: Pick<PlanJson, "fits" | "stages" | "routers" | "gateway" | "experts" | "shortfall">;
-  readonly model: { readonly path: string; readonly config: ModelConfig };
+  readonly model: { readonly path: string; readonly config: ModelConfig; readonly parts?: Readonly<Record<string, string>> };
   readonly runDir: string;
   /** Start a gateway (default true, when a host allows the role). */
   readonly gateway?: boolean;
@@ -336,7 +338,7 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     source: cluster.source,
     runDir: input.runDir,
     createdAt: (input.now?.() ?? new Date()).toISOString(),
-    model: { path: model.path, name: cfg.name, layers: cfg.nLayers, experts: cfg.nExperts, dModel: cfg.dModel, vocabSize: cfg.vocabSize },
+    model: { path: model.path, ...(model.parts ? { parts: { ...model.parts } } : {}), name: cfg.name, layers: cfg.nLayers, experts: cfg.nExperts, dModel: cfg.dModel, vocabSize: cfg.vocabSize },
     wireDtype: cluster.wireDtype ?? "f32",
     curve: cluster.curve === true ? { keysDir: input.curveKeysDir! } : null,
     timeouts,

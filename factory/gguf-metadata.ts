@@ -2,7 +2,8 @@
  * GGUF metadata for a Grok-family config (llama.cpp's `grok` keys, SPEC.md §9.2): the inverse of
  * the model's `configFromGguf`, used by every writer of GGUF files.
  */
-import { GGUF_DEFAULT_ALIGNMENT, GROK_DEFAULTS, type ModelConfig, type SpmModel } from "../model/index.js";
+import { readFileSync } from "node:fs";
+import { decodeModelProto, GGUF_DEFAULT_ALIGNMENT, GROK_DEFAULTS, type ModelConfig, type SpmModel, type TokenizerSource } from "../model/index.js";
 import type { GgufMetaEntry } from "./gguf-writer.js";
 
 /** An embedded SentencePiece vocabulary (`tokenizer.ggml.*`). */
@@ -24,6 +25,13 @@ export function vocabOf(spm: SpmModel): GgufVocab {
     // an absent normalizer_spec means SentencePiece's default add_dummy_prefix = true
     addSpacePrefix: (spm.normalizerSpec as typeof spm.normalizerSpec | null | undefined)?.addDummyPrefix ?? true,
   };
+}
+
+/** The GGUF vocabulary of a model's tokenizer source (a `tokenizer.model` file or a GGUF's own), if it has one. */
+export function vocabFromSource(src: TokenizerSource): GgufVocab | undefined {
+  if (src.kind === "spm-file") return vocabOf(decodeModelProto(readFileSync(src.path), src.path));
+  if (src.kind === "gguf-vocab") return { tokens: src.tokens, scores: src.scores, types: src.types };
+  return undefined;
 }
 
 /** `general.file_type` (llama_ftype) to write. */

@@ -30,3 +30,5 @@ export { Pickler } from "./pickler.js";
 export { pickleXaiLeaf, quantizeXai, writeXaiCheckpoint, writeXaiLeaves, type XaiArrayInput, type XaiLeafInput } from "./xai-writer.js";
 // conversion
 export { convertModel, type ConvertOptions, type ConvertResult } from "./convert.js";
+// per-host parts
+export { planParts, sliceModel, type HostPart, type SliceOptions, type SlicedPart, type SlicePlan } from "./slice.js";

@@ -12,6 +12,8 @@ export { TensorFileReader, dtypeBytes, numElements, rawToF32 } from "./tensor-fi
 export { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPES, GGUF_MAGIC, GGUF_VALUE_TYPES, type GgufValueType } from "./gguf-format.js";
 // config from GGUF metadata
 export { configFromGguf, checkTensors, f32Decimal } from "./gguf-config.js";
+// a host's part of a model (moe model slice)
+export { isPartMetadata, PART_KEYS, PartReader } from "./part.js";
 // xAI's Grok-1 checkpoint (ckpt-0/ pickles)
 export { XaiCheckpointReader, findXaiCheckpoint, XAI_CKPT_DIR } from "./xai-checkpoint.js";
 export { xaiFileName, xaiLeafCount, xaiLeaves, XAI_LAYER_SLOTS, type XaiLeaf } from "./xai-layout.js";

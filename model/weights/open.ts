@@ -11,6 +11,7 @@ import { ModelConfigError, WeightFileError } from "../errors.js";
 import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
 import { GgufReader } from "./gguf.js";
 import { openGgufFile, parseGgufSplitName, SplitGgufReader } from "./gguf-split.js";
+import { isPartMetadata, PartReader } from "./part.js";
 import { checkTensors, configFromGguf } from "./gguf-config.js";
 import { SafetensorsReader } from "./safetensors.js";
 import type { WeightReader } from "./types.js";
@@ -31,18 +32,30 @@ export interface LoadedModel {
 /** Weight file extensions a model directory may hold. */
 export const WEIGHT_EXTENSIONS: readonly string[] = [".gguf", ".safetensors"];
 
-/** A GGUF reader: one file, or a split set. */
-export type AnyGgufReader = GgufReader | SplitGgufReader;
+/** A GGUF reader: one file, a split set, or a host's part of a model. */
+export type AnyGgufReader = GgufReader | SplitGgufReader | PartReader;
 
-/** Whether `r` reads a GGUF (single or split). */
+/** Whether `r` reads a GGUF (single, split or a part). */
 export function isGguf(r: WeightReader): r is AnyGgufReader {
-  return r instanceof GgufReader || r instanceof SplitGgufReader;
+  return r instanceof GgufReader || r instanceof SplitGgufReader || r instanceof PartReader;
 }
 
-/** Open one weight file by extension (.gguf — with the rest of its split set, if any — or .safetensors). */
+/** A GGUF file (or split set), read as a host's part when its metadata says it is one. */
+function openGgufModelFile(file: string): AnyGgufReader {
+  const r = openGgufFile(file);
+  if (!(r instanceof GgufReader) || !isPartMetadata(r.metadata)) return r;
+  try {
+    return new PartReader(r);
+  } catch (e) {
+    r.close();
+    throw e;
+  }
+}
+
+/** Open one weight file by extension (.gguf — with the rest of its split set, if any; a host's part — or .safetensors). */
 export function openWeights(file: string): AnyGgufReader | SafetensorsReader {
   const ext = extname(file).toLowerCase();
-  if (ext === ".gguf") return openGgufFile(file);
+  if (ext === ".gguf") return openGgufModelFile(file);
   if (ext === ".safetensors") return SafetensorsReader.open(file);
   throw new WeightFileError(`${file}: unknown weight file extension '${ext}'`, { file, fix: "use a .gguf or .safetensors file, or a model directory" });
 }
@@ -70,7 +83,7 @@ export function openModel(path: string): LoadedModel {
       file: p,
       fix: "pass a .gguf file, or a directory holding config.json, the weights (.gguf or .safetensors) and tokenizer.model",
     });
-  const weights = openGgufFile(p);
+  const weights = openGgufModelFile(p);
   try {
     const config = configFromGguf(weights);
     checkTensors(weights, config, `${p} (GGUF metadata)`);
