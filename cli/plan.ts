@@ -3,10 +3,10 @@
  * everything go. Prints a table (or `--json`), writes `plan.json` with
  * `--out`. Exit status: 0 fits, 2 does not fit, 1 error.
  */
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
-import { PRESETS, configFromGguf, loadConfigJson, openGguf, presetConfig, type ModelConfig } from "../model/index.js";
+import { ENGINE_KV_BYTES_PER_ELEMENT, PRESETS, configFromGguf, findXaiCheckpoint, loadConfigJson, openModel, openWeights, presetConfig, weightDTypeOf, type ModelConfig } from "../model/index.js";
 import {
   ClusterConfigError,
   comparePlans,
@@ -57,8 +57,11 @@ function nonNegativeInt(v: string): number {
   return n;
 }
 
-/** A preset name, a model directory (config.json), a config.json file or a GGUF file (its metadata). */
-export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConfig; source: string } {
+/**
+ * A preset name, a model directory (config.json), a config.json file or a GGUF file (its metadata).
+ * `weightDType` is the dtype the weights are stored in, when the model has weight files.
+ */
+export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConfig; source: string; weightDType?: WeightDType } {
   if (PRESETS[arg]) return { cfg: presetConfig(arg), source: arg };
   const candidates = isAbsolute(arg) ? [arg] : [resolve(arg), ...(relativeTo ? [resolve(relativeTo, arg)] : [])];
   const path = candidates.find((p) => existsSync(p));
@@ -67,15 +70,25 @@ export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConf
     throw new ClusterConfigError(`model '${arg}' is neither a preset (${Object.keys(PRESETS).join(", ")}) nor an existing directory`, { field: "model" });
   }
   if (statSync(path).isDirectory()) {
+    const hasWeights = findXaiCheckpoint(path) !== undefined || readdirSync(path).some((f) => /\.(gguf|safetensors)$/i.test(f));
+    if (hasWeights) {
+      // the config and dtype the engine will load (headers only)
+      const m = openModel(path);
+      try {
+        return { cfg: m.config, source: path, weightDType: weightDTypeOf(m.weights) };
+      } finally {
+        m.close();
+      }
+    }
     const cfgFile = join(path, "config.json");
     if (!existsSync(cfgFile)) throw new ClusterConfigError(`${path}: no config.json in the model directory`, { file: path, fix: "run `moe model init` or pass a preset name" });
     return { cfg: loadConfigJson(cfgFile), source: path };
   }
   if (extname(path).toLowerCase() === ".gguf") {
-    // the GGUF's metadata is the config; only the header is read
-    const reader = openGguf(path);
+    // the GGUF's metadata is the config; only the header (of every split) is read
+    const reader = openWeights(path);
     try {
-      return { cfg: configFromGguf(reader), source: path };
+      return { cfg: configFromGguf(reader), source: path, weightDType: weightDTypeOf(reader) };
     } finally {
       reader.close();
     }
@@ -83,8 +96,9 @@ export function resolveModel(arg: string, relativeTo?: string): { cfg: ModelConf
   return { cfg: loadConfigJson(path), source: path };
 }
 
-function dtypeOf(flag: string | undefined, cluster: ClusterSpec | undefined): WeightDType {
-  if (flag === undefined) return cluster?.dtype ?? "int8";
+/** --dtype, else the model file's dtype, else the cluster file's, else int8. */
+function dtypeOf(flag: string | undefined, cluster: ClusterSpec | undefined, fileDType?: WeightDType): WeightDType {
+  if (flag === undefined) return fileDType ?? cluster?.dtype ?? "int8";
   const d = DTYPES[flag];
   if (!d) throw new InvalidArgumentError(`unknown dtype '${flag}'; choose one of int8, bf16, fp16, q8_0, f32`);
   return d;
@@ -106,15 +120,17 @@ async function action(f: PlanFlags): Promise<void> {
     if (!lookupDevice(f.gpu)) throw new InvalidArgumentError(`unknown device '${f.gpu}'; known devices: ${deviceKeys().join(", ")}`);
   } else if (!f.cluster) throw new InvalidArgumentError("--cluster FILE is required (or --min-cluster --gpu DEVICE); examples in configs/clusters/");
   const cluster = f.cluster ? loadCluster(f.cluster) : undefined;
-  const { cfg, source } = resolveModel(f.model ?? cluster?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
+  const { cfg, source, weightDType } = resolveModel(f.model ?? cluster?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
+  // a real model file is served by the engine: its weights as stored, the engine's KV cache (f32 today)
+  const kvBytesPerElement = f.kvDtype ? kvBytes(f.kvDtype) : weightDType ? ENGINE_KV_BYTES_PER_ELEMENT : undefined;
   const o: PlanOptions = {
-    dtype: dtypeOf(f.dtype, cluster),
+    dtype: dtypeOf(f.dtype, cluster, weightDType),
     ...(f.context !== undefined ? { context: f.context } : {}),
     ...(f.concurrency !== undefined ? { concurrency: f.concurrency } : {}),
     ...(f.prompt !== undefined ? { promptTokens: Math.min(f.prompt, f.context ?? cfg.contextLength) } : {}),
     ...(f.expertLoad ? { expertLoad: loadExpertLoad(f.expertLoad, cfg) } : {}),
     ...(f.replicas !== undefined ? { replicasPerLayer: f.replicas } : {}),
-    ...(f.kvDtype ? { cost: { kvBytesPerElement: kvBytes(f.kvDtype) } } : {}),
+    ...(kvBytesPerElement !== undefined ? { cost: { kvBytesPerElement } } : {}),
     ...(f.replan ? { usePlacement: false } : {}),
     modelSource: source,
   };
@@ -146,8 +162,8 @@ export function register(program: Command): void {
     .description("plan which host runs which layers and experts; predict memory, speed and the bottleneck (exit 2 if it does not fit)")
     .option("--model <name|dir>", "preset (grok-1, grok-1-tiny) or model directory with config.json (default: the cluster's model, else grok-1)")
     .option("--cluster <file>", "cluster YAML (examples in configs/clusters/)")
-    .option("--dtype <dtype>", "weight dtype: int8, bf16, fp16, q8_0 or f32 (default: the cluster's dtype, else int8)")
-    .option("--kv-dtype <dtype>", "KV-cache dtype: f16, bf16 or f32 (default: f32 for f32 weights, else f16)")
+    .option("--dtype <dtype>", "weight dtype: int8, bf16, fp16, q8_0 or f32 (default: the model file's, else the cluster's dtype, else int8)")
+    .option("--kv-dtype <dtype>", "KV-cache dtype: f16, bf16 or f32 (default: the engine's, f32, when --model is a model file; else f32 for f32 weights, f16 otherwise)")
     .option("--context <tokens>", "tokens per sequence the KV cache is sized for (default: the model's context)", positiveInt)
     .option("--concurrency <n>", "sequences decoding at once (default 1)", positiveInt)
     .option("--prompt <tokens>", "prompt length for time to first token (default min(1024, context))", positiveInt)

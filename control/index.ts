@@ -21,8 +21,9 @@ export type { ChildExit, ReadyLine } from "./child.js";
 export { moeCommand } from "./entry.js";
 export type { MoeCommand } from "./entry.js";
 
-// Per-host model parts.
+// Per-host model parts and the engine's real KV limits.
 export { checkPartHost, hostParts, modelPathFor, partFile } from "./parts.js";
+export { engineLimits } from "./limits.js";
 
 // Control endpoints and the monitor.
 export { ControlClient, ControlServer, pingOnce } from "./status.js";

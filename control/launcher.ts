@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import { openModel, PRESETS, type ModelConfig } from "../model/index.js";
+import { ENGINE_KV_BYTES_PER_ELEMENT, openModel, PRESETS, weightDTypeOf, type ModelConfig } from "../model/index.js";
 import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel } from "../factory/index.js";
 import { loadCluster, makePlan, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { clientCurve, generateClusterKeys, loadClusterKeys } from "../transport/index.js";
@@ -22,6 +22,7 @@ import { moeCommand } from "./entry.js";
 import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.js";
 import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { ClusterMonitor } from "./monitor.js";
+import { engineLimits } from "./limits.js";
 import { hostParts } from "./parts.js";
 import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 
@@ -189,8 +190,10 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const modelPath = parts ? anyPart(o.partsDir!, parts) : resolveModelPath(o.modelPath, cluster);
   const m = openModel(modelPath);
   const cfg = m.config;
+  // plan what the engine will hold: the file's weights as stored, its f32 KV cache
+  const dtype = weightDTypeOf(m.weights);
   m.close();
-  const plan = o.planFile ? readPlanFile(o.planFile, cfg, cluster) : makePlan(cfg, cluster, { dtype: cluster.dtype ?? "f32", modelSource: modelPath });
+  const plan = o.planFile ? readPlanFile(o.planFile, cfg, cluster) : makePlan(cfg, cluster, { dtype, modelSource: modelPath, cost: { kvBytesPerElement: ENGINE_KV_BYTES_PER_ELEMENT } });
   // at most one stage, router, expert and gateway process per host, two ports each
   const ports = await freePorts(2 * (4 * cluster.hosts.length + 1));
   const keysDir = curveKeys(cluster, runDir, o.keysDir);
@@ -203,7 +206,7 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
     gatewayPort: o.gatewayPort,
     curveKeysDir: keysDir,
     timeouts: o.timeouts,
-    limits: plan.limits,
+    limits: engineLimits(plan),
     freePort: () => {
       const p = ports.shift();
       if (p === undefined) throw new RuntimeLayoutError("ran out of free ports");

@@ -4,6 +4,7 @@
  * §2.1/§2.2 exactly.
  */
 import type { ModelConfig } from "./config.js";
+import type { WeightReader } from "./weights/types.js";
 
 /** Storage schemes the planner can cost. */
 export type AccountingDType = "f32" | "bf16" | "f16" | "int8" | "q8_0";
@@ -203,4 +204,14 @@ export function attentionFlopsPerToken(cfg: ModelConfig, context: number): numbe
 /** FLOPs per token through one expert (three matrices). */
 export function expertFlopsPerToken(cfg: ModelConfig): number {
   return 2 * 3 * cfg.dModel * cfg.ffnDim;
+}
+
+/**
+ * The dtype a model file stores its weights in, for accounting: that of its expert matrices (the
+ * bulk of a Grok model): Q8_0 → q8_0, F16 → f16, BF16 → bf16, F32 → f32; xAI's int8 checkpoint → int8.
+ */
+export function weightDTypeOf(weights: WeightReader): AccountingDType {
+  if (weights.metadata.has("xai.leaves")) return "int8";
+  const t = weights.find(layerTensorNames(0).gate);
+  return t?.dtype === "Q8_0" ? "q8_0" : t?.dtype === "F16" ? "f16" : t?.dtype === "BF16" ? "bf16" : "f32";
 }

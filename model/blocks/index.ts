@@ -3,7 +3,7 @@ export { AttentionBlock, type AttentionItem, type AttentionOutput } from "./atte
 export { ExpertBlock } from "./expert-block.js";
 export { HeadBlock } from "./head-block.js";
 export { EmbeddingTable } from "./embedding.js";
-export { LayerKv } from "./kv-cache.js";
+export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
 export { ropeTables } from "./rope.js";
 export { addNormedResidual } from "./residual.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";

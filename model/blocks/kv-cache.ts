@@ -10,6 +10,9 @@ import type { KvDtype } from "./session.js";
 /** Storage of a cache: f32 values or f16 bit patterns. */
 export type KvArray = Float32Array | Uint16Array;
 
+/** Bytes per cached key or value element in the engine's default KV cache (f32; `--kv-dtype f16` halves it). */
+export const ENGINE_KV_BYTES_PER_ELEMENT = 4;
+
 export class LayerKv {
   /** Number of cached positions. */
   len = 0;

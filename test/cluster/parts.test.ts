@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkPartHost } from "../../control/index.js";
+import { checkPartHost, engineLimits } from "../../control/index.js";
 import { layerTensorNames, openModel, openWeights, PartReader, WeightFileError } from "../../model/index.js";
 import type { PlanJson } from "../../planner/index.js";
 import { lockstep, MODEL_DIR, prompts, reference, startCluster, tearDown, tempDir, type Started } from "./helpers.js";
@@ -101,6 +101,7 @@ describe("cluster from per-host parts (moe model slice)", () => {
     c = await startCluster(CLUSTER, join(tmp.dir, "run"), { planFile, partsDir });
     const rt = c.cluster.runtime;
     expect(rt.model.parts?.expert2).toBe(join(partsDir, "expert2.gguf"));
+    expect(rt.limits).toEqual(engineLimits(plan)); // the KV memory the engine really uses
     const r = await lockstep(c.client, ref.backend, prompts(ref.config, [3, 11, 1]), 8, 900);
     expect(r.maxRelError).toBe(0);
     expect(r.tokens).toEqual(r.refTokens);
