@@ -109,6 +109,11 @@ export interface Runtime {
   /** Gateway scheduler limits (plan.json's `limits`), or null for the gateway's defaults. */
   readonly limits: { readonly maxRunningSequences: number; readonly maxQueued: number } | null;
   readonly processes: readonly RuntimeProcess[];
+  /**
+   * Dynamic mode (DESIGN.md §4): the coordinator's NATS URL and which plan this is. Absent in static mode.
+   * Routers then hold a dispatch whose every replica is gone until the coordinator's re-plan arrives.
+   */
+  readonly dynamic?: { readonly nats: string; readonly epoch: number; readonly version: number };
 }
 
 /** Inputs of {@link computeRuntime}. */
