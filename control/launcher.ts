@@ -10,7 +10,6 @@
  * (their stdin closes), so none is ever orphaned.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { openModel, PRESETS, type ModelConfig } from "../model/index.js";
@@ -22,6 +21,7 @@ import { moeCommand } from "./entry.js";
 import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.js";
 import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { ClusterMonitor } from "./monitor.js";
+import { freePorts } from "./ports.js";
 import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 
 /** Options of {@link launch}. */
@@ -109,24 +109,6 @@ export function resolveModelPath(flag: string | undefined, cluster: Pick<Cluster
   return path;
 }
 
-/** `n` distinct free TCP ports on 127.0.0.1 (held open together so they differ, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((res, rej) => {
-          const s = createServer();
-          s.once("error", rej);
-          s.listen(0, "127.0.0.1", () => res(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -137,7 +119,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Refuse to start over a cluster whose launcher is still alive. */
-function checkNotRunning(runDir: string): void {
+export function checkNotRunning(runDir: string): void {
   if (!existsSync(join(runDir, RUN_FILES.runtime))) return;
   let pid: number | undefined;
   try {
@@ -153,7 +135,7 @@ function checkNotRunning(runDir: string): void {
 }
 
 /** Keys directory for `curve: true`: the given one (must hold keys) or `<runDir>/keys` (generated once). */
-function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
+export function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
   if (cluster.curve !== true) return undefined;
   const dir = resolve(keysDir ?? join(runDir, "keys"));
   if (!existsSync(join(dir, "server.key_secret"))) {
