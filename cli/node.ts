@@ -12,6 +12,7 @@
  * session and file, then exit 0. With `--parent-pid`, it also exits when
  * stdin closes or its parent is gone (the launcher died).
  */
+import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
@@ -22,6 +23,8 @@ import { parseIntOption } from "./options.js";
 interface NodeFlags extends Partial<Omit<JoinFlags, "logLevel">> {
   runtime?: string;
   process?: string;
+  stdinWatch?: boolean;
+  pidFile?: string;
   parentPid?: number;
   logLevel: string;
   model?: string;
@@ -58,6 +61,18 @@ async function runProcess(f: NodeFlags & { runtime: string; process: string }): 
     process.exit(0);
   };
   for (const sig of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.on(sig, () => void shutdown(sig));
+  if (f.pidFile !== undefined) {
+    // `moe down` (ssh hosts) signals the pid written here; removed at exit
+    const file = resolve(f.pidFile);
+    writeFileSync(file, `${process.pid}\n`);
+    process.on("exit", () => rmSync(file, { force: true }));
+  }
+  if (f.stdinWatch === true && f.parentPid === undefined) {
+    // started over ssh: the session's end (launcher gone, Ctrl-C) closes stdin
+    process.stdin.on("end", () => void shutdown("stdin closed (ssh session ended)"));
+    process.stdin.on("error", () => void shutdown("stdin failed (ssh session ended)"));
+    process.stdin.resume();
+  }
   if (f.parentPid !== undefined) {
     const parent = f.parentPid;
     setInterval(() => {
@@ -90,6 +105,8 @@ export function register(program: Command): void {
     .option("--process <name>", "static: process name in runtime.json (`moe status` lists them)")
     .option("--parent-pid <pid>", "static: exit when this process is gone or stdin closes (set by `moe up`)", parseIntOption("--parent-pid", 1))
     .option("--model <path>", "static: this host's copy of the cluster's model (default: the path in runtime.json)")
+    .option("--stdin-watch", "static: exit when stdin closes (set by `moe up` for hosts started over ssh)")
+    .option("--pid-file <file>", "static: write this process's pid here (removed at exit; `moe down` uses it)")
     .option("--join <url>", "dynamic: join the cluster whose coordinator (`moe up` with nats:) uses this NATS server, e.g. nats://10.0.0.1:4222")
     .option("--name <name>", "dynamic: this host's name in the cluster (unique)")
     .option("--address <ip>", "dynamic: address the other hosts reach this one at (default: its first non-loopback IPv4)")

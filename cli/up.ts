@@ -7,7 +7,7 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
 import { describeExit, launch, StartupError, type LaunchEvent, type RunningCluster } from "../control/index.js";
-import { formatPlan, loadCluster } from "../planner/index.js";
+import { formatBytes, formatPlan, loadCluster } from "../planner/index.js";
 import { parseIntOption } from "./options.js";
 import { upDynamic } from "./up-dynamic.js";
 
@@ -55,8 +55,21 @@ function report(e: LaunchEvent, quiet: boolean): void {
     case "stopping":
       console.log(`stopping the cluster: ${e.reason}`);
       break;
+    case "pushing": {
+      const p = e.progress;
+      const now = Date.now();
+      if (now - (lastPush.get(p.host) ?? 0) < 1000 && p.bytes < p.total) break;
+      lastPush.set(p.host, now);
+      console.log(`  sending  ${p.host.padEnd(16)} ${p.file} ${formatBytes(p.bytes)} / ${formatBytes(p.total)} over ssh`);
+      break;
+    }
+    case "pushed":
+      console.log(`  sent     ${e.host.padEnd(16)} ${formatBytes(e.bytes)} over ssh in ${e.seconds.toFixed(1)} s (model files, keys, runtime.json)`);
+      break;
   }
 }
+
+const lastPush = new Map<string, number>();
 
 async function action(file: string, f: UpFlags): Promise<void> {
   if (loadCluster(file).nats !== undefined) return upDynamic(file, f);

@@ -22,6 +22,7 @@ import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.
 import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { ClusterMonitor } from "./monitor.js";
 import { freePorts } from "./ports.js";
+import { prepareSshHosts, sshHosts, sshNodeCommand, stopOnSshHost, type SshEvent, type SshHost } from "./ssh-launch.js";
 import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 
 /** Options of {@link launch}. */
@@ -78,7 +79,8 @@ export type LaunchEvent =
   | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
   | { readonly kind: "restarting"; readonly process: RuntimeProcess; readonly pid: number; readonly attempt: number }
   | { readonly kind: "restart-failed"; readonly process: RuntimeProcess; readonly error: string }
-  | { readonly kind: "stopping"; readonly reason: string };
+  | { readonly kind: "stopping"; readonly reason: string }
+  | SshEvent;
 
 /** Why a cluster stopped. */
 export interface ClusterExit {
@@ -181,7 +183,10 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const runtime: Runtime = { ...laid, source: resolve(o.clusterFile), launcherPid: process.pid };
   writeRunDir(runtime, plan);
   o.onEvent?.({ kind: "plan", plan, runtime });
-  const cluster_ = new RunningCluster(runtime, plan, o);
+  // hosts with ssh: their model files, keys and runtime.json go over ssh before they start
+  const ssh = sshHosts(cluster, runtime);
+  await prepareSshHosts(ssh, runtime, o.onEvent);
+  const cluster_ = new RunningCluster(runtime, plan, o, ssh);
   await cluster_.start();
   return cluster_;
 }
@@ -227,6 +232,8 @@ export class RunningCluster {
     private runtime_: Runtime,
     readonly plan: PlanJson,
     private readonly o: LaunchOptions,
+    /** Hosts whose processes run over ssh. */
+    private readonly ssh: ReadonlyMap<string, SshHost> = new Map(),
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
     const keys = runtime_.curve ? loadClusterKeys(runtime_.curve.keysDir) : undefined;
@@ -271,7 +278,9 @@ export class RunningCluster {
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
     // the gateway process reads its API key from the environment, never from a file or its command line
     const env = this.o.apiKey !== undefined ? { ...process.env, MOE_API_KEY: this.o.apiKey } : process.env;
-    const child = new NodeChild(p.name, moeCommand(), ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name), env);
+    const remote = this.ssh.get(p.host);
+    const { cmd, args } = remote ? sshNodeCommand(remote, p.name) : { cmd: moeCommand(), args: ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)] };
+    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env);
     this.children.set(p.name, child);
     void child.exited.then((e) => this.childExited(p, e, child));
     return child;
@@ -281,7 +290,7 @@ export class RunningCluster {
     const o = this.o;
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
     process.once("exit", this.onProcessExit);
-    for (const p of this.runtime_.processes.filter((q) => q.local)) {
+    for (const p of this.runtime_.processes.filter((q) => q.local || this.ssh.has(q.host))) {
       const child = this.spawn(p);
       o.onEvent?.({ kind: "starting", process: p, pid: child.pid, log: child.logPath });
     }
@@ -412,7 +421,15 @@ export class RunningCluster {
       const gw = [...this.children.values()].filter((c) => this.runtime_.processes.find((p) => p.name === c.name)?.role === "gateway");
       const rest = [...this.children.values()].filter((c) => !gw.includes(c));
       for (const group of [gw, rest]) {
-        for (const c of group) c.kill("SIGTERM");
+        // processes on ssh hosts get their SIGTERM there; the ssh session then ends by itself
+        const byHost = new Map<string, string[]>();
+        for (const c of group) {
+          const host = this.runtime_.processes.find((p) => p.name === c.name)?.host;
+          if (host !== undefined && this.ssh.has(host) && c.alive) byHost.set(host, [...(byHost.get(host) ?? []), c.name]);
+        }
+        await Promise.all([...byHost].map(([host, names]) => stopOnSshHost(host, this.ssh.get(host)!, names)));
+        const viaSsh = new Set([...byHost.values()].flat());
+        for (const c of group) if (!viaSsh.has(c.name)) c.kill("SIGTERM");
         const all = Promise.all(group.map((c) => c.exited));
         const timer = setTimeout(() => group.forEach((c) => c.kill("SIGKILL")), grace);
         await all;

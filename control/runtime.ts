@@ -274,7 +274,8 @@ export function computeRuntime(input: RuntimeInput): Runtime {
   const gatewayName = perHost.has("gateway") ? `${drafts.find((d) => d.role === "gateway")?.host.name}-gateway` : "gateway";
   const laid = drafts.map((d) => {
     const field = `hosts[${hostIndex.get(d.host.name)}]`;
-    const local = isLocal(d.host.address);
+    // a host started over ssh is never this machine's to spawn, whatever its address
+    const local = d.host.ssh ? false : isLocal(d.host.address);
     let pp = ports.get(d.host.name);
     if (!pp) ports.set(d.host.name, (pp = new PortPlan(d.host, field, local, input.freePort)));
     let [port, controlPort] = pp.take(d.role);
