@@ -10,6 +10,7 @@ import { register as registerServe } from "./serve.js";
 import { register as registerUp } from "./up.js";
 import { register as registerNode } from "./node.js";
 import { register as registerStatus } from "./status.js";
+import { register as registerDown } from "./down.js";
 import { register as registerDemo } from "./demo.js";
 import { register as registerBench } from "./bench.js";
 
@@ -26,6 +27,7 @@ export function registerCommands(program: Command): void {
   registerUp(program);
   registerNode(program);
   registerStatus(program);
+  registerDown(program);
   registerDemo(program);
   registerBench(program);
 }

@@ -7,8 +7,10 @@ import type { Command } from "commander";
 import { ClusterMonitor, locateRuntime, type ProcessState } from "../control/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
 import { parseIntOption } from "./options.js";
+import { statusNats } from "./status-nats.js";
 
 interface StatusFlags {
+  nats?: string;
   cluster?: string;
   runDir?: string;
   json?: boolean;
@@ -30,6 +32,7 @@ function detail(s: ProcessState): string {
 }
 
 async function action(f: StatusFlags): Promise<void> {
+  if (f.nats !== undefined) return statusNats(f.nats, { json: f.json, timeout: f.timeout });
   const runtime = locateRuntime({ cluster: f.cluster, runDir: f.runDir });
   const keys = runtime.curve ? loadClusterKeys(runtime.curve.keysDir) : undefined;
   const monitor = new ClusterMonitor(runtime, { curve: keys ? clientCurve(keys) : undefined, timeoutMs: f.timeout });
@@ -57,7 +60,8 @@ async function action(f: StatusFlags): Promise<void> {
 export function register(program: Command): void {
   program
     .command("status")
-    .description("ping every process of a running cluster and print up/down (exit 1 if any is down)")
+    .description("ping every process of a running cluster and print up/down (exit 1 if any is down); --nats: a dynamic cluster's live membership")
+    .option("--nats <url>", "a dynamic cluster: ask its coordinator over NATS for membership, plan version and each host's state")
     .option("--cluster <file>", "cluster YAML, or its runtime.json / run directory (default: the only cluster run from here)")
     .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>)")
     .option("--timeout <ms>", "ping deadline per process", parseIntOption("--timeout", 1), 1000)

@@ -7,8 +7,9 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
 import { describeExit, launch, StartupError, type LaunchEvent, type RunningCluster } from "../control/index.js";
-import { formatPlan } from "../planner/index.js";
+import { formatBytes, formatPlan, loadCluster } from "../planner/index.js";
 import { parseIntOption } from "./options.js";
+import { upDynamic } from "./up-dynamic.js";
 
 interface UpFlags {
   model?: string;
@@ -23,6 +24,9 @@ interface UpFlags {
   apiKey?: string;
   readyTimeout: number;
   quiet?: boolean;
+  host?: string;
+  minHosts?: number;
+  heartbeatTimeout?: number;
 }
 
 function report(e: LaunchEvent, quiet: boolean): void {
@@ -52,10 +56,24 @@ function report(e: LaunchEvent, quiet: boolean): void {
     case "stopping":
       console.log(`stopping the cluster: ${e.reason}`);
       break;
+    case "pushing": {
+      const p = e.progress;
+      const now = Date.now();
+      if (now - (lastPush.get(p.host) ?? 0) < 1000 && p.bytes < p.total) break;
+      lastPush.set(p.host, now);
+      console.log(`  sending  ${p.host.padEnd(16)} ${p.file} ${formatBytes(p.bytes)} / ${formatBytes(p.total)} over ssh`);
+      break;
+    }
+    case "pushed":
+      console.log(`  sent     ${e.host.padEnd(16)} ${formatBytes(e.bytes)} over ssh in ${e.seconds.toFixed(1)} s (model files, keys, runtime.json)`);
+      break;
   }
 }
 
+const lastPush = new Map<string, number>();
+
 async function action(file: string, f: UpFlags): Promise<void> {
+  if (loadCluster(file).nats !== undefined) return upDynamic(file, f);
   const abort = new AbortController();
   let cluster: RunningCluster | undefined;
   let signals = 0;
@@ -130,7 +148,10 @@ export function register(program: Command): void {
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")
     .option("--keep-going", "keep serving when a process dies (replicas cover it) instead of stopping everything")
     .option("--restart <n>", "restart a process that dies, up to n times a minute (its KV caches are lost); then --keep-going or stop", parseIntOption("--restart", 1))
-    .option("--ready-timeout <s>", "seconds to wait for every process to be ready", parseIntOption("--ready-timeout", 1), 120)
+    .option("--ready-timeout <s>", "seconds to wait for every process to be ready (dynamic mode: without any progress)", parseIntOption("--ready-timeout", 1), 120)
+    .option("--host <address>", "dynamic mode: address the gateway binds (default 127.0.0.1; 0.0.0.0 for every interface)")
+    .option("--min-hosts <n>", "dynamic mode: hosts to wait for before planning (default: the file's min_hosts)", parseIntOption("--min-hosts", 1))
+    .option("--heartbeat-timeout <s>", "dynamic mode: a host silent this long is lost and the cluster re-planned (default 5)", parseIntOption("--heartbeat-timeout", 1))
     .option("--quiet", "do not print the plan table")
     .addHelpText(
       "after",
@@ -141,7 +162,8 @@ Examples:
   moe up configs/clusters/local.yaml --restart 3
   moe plan --cluster configs/clusters/local.yaml --replan --expert-load .moe/run/local/expert-load.json --out plan.json
   moe up configs/clusters/local.yaml --plan plan.json
-  moe status --cluster configs/clusters/local.yaml`,
+  moe status --cluster configs/clusters/local.yaml
+  moe up configs/clusters/dynamic.yaml --host 0.0.0.0     # nats: in the file: hosts join with \`moe node --join\``,
     )
     .action(action);
 }

@@ -10,11 +10,12 @@ export type { ProcessRole, Runtime, RuntimeInput, RuntimeProcess, StageAssignmen
 export { RUN_FILES, defaultRunDir, locateRuntime, logFile, readRuntime, writeJsonAtomic, writeRunDir } from "./files.js";
 
 // One process of the cluster.
-export { startNode } from "./node.js";
+export { canUpdateInPlace, startNode } from "./node.js";
 export type { NodeOptions, RunningNode } from "./node.js";
 
 // The launcher (`moe up`).
-export { RunningCluster, freePorts, launch, readPlanFile, resolveModelPath } from "./launcher.js";
+export { RunningCluster, launch, readPlanFile, resolveModelPath } from "./launcher.js";
+export { freePortRange, freePorts } from "./ports.js";
 export type { ChildState, ClusterExit, LaunchEvent, LaunchOptions } from "./launcher.js";
 export { describeExit } from "./child.js";
 export type { ChildExit, ReadyLine } from "./child.js";
@@ -30,6 +31,26 @@ export { ControlClient, ControlServer, pingOnce } from "./status.js";
 export type { ControlServerOptions, ExpertStatus, PingResult, ProcessStatus, StageStatus, WireStatus } from "./status.js";
 export { ClusterMonitor, statusContext } from "./monitor.js";
 export type { ClusterMonitorOptions, HostState, ProcessState } from "./monitor.js";
+
+// Dynamic mode (NATS): wire, weights, nodes, coordinator.
+export { ControlMessageError, NODE_STATES, clusterStatusSchema, decodeJson, encodeJson, heartbeatSchema, subjects } from "./nats-wire.js";
+export type { ClusterStatusMessage, Heartbeat, MemberStatus, NodeState, PlanMessage, Subjects } from "./nats-wire.js";
+export { ChecksumCache, WeightManifestError, manifestBytes, manifestRootPath, missingFiles, scanManifest, sha256File } from "./weights.js";
+export type { WeightFile, WeightManifest } from "./weights.js";
+export { DEFAULT_CHUNK_BYTES, WeightServer, WeightTransferError, fetchFiles } from "./weight-transfer.js";
+export type { FetchOptions, FetchProgress, FetchResult } from "./weight-transfer.js";
+export { natsServerBinary, startNatsServer } from "./nats-server.js";
+export type { NatsServerProcess } from "./nats-server.js";
+export { SwitchingBackend } from "./switch-backend.js";
+export { NodeAgent } from "./agent.js";
+export type { AgentEvent, AgentOptions } from "./agent.js";
+export { Coordinator } from "./coordinator.js";
+export type { CoordinatorEvent, CoordinatorOptions } from "./coordinator.js";
+export { launchDynamic } from "./dynamic.js";
+export { SshError, pushModel, shq, sshArgv } from "./ssh.js";
+export { prepareSshHosts, sshHosts, stopOnSshHost } from "./ssh-launch.js";
+export type { SshEvent, SshHost } from "./ssh-launch.js";
+export type { DynamicLaunchOptions } from "./dynamic.js";
 
 // Errors.
 export { AlreadyRunningError, ControlError, PlanNotServableError, RuntimeFileError, RuntimeLayoutError, StartupError } from "./errors.js";

@@ -10,7 +10,6 @@
  * (their stdin closes), so none is ever orphaned.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ENGINE_KV_BYTES_PER_ELEMENT, openModel, PRESETS, weightDTypeOf, type ModelConfig } from "../model/index.js";
@@ -24,6 +23,8 @@ import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeR
 import { ClusterMonitor } from "./monitor.js";
 import { engineLimits } from "./limits.js";
 import { hostParts } from "./parts.js";
+import { freePorts } from "./ports.js";
+import { prepareSshHosts, sshHosts, sshNodeCommand, stopOnSshHost, type SshEvent, type SshHost } from "./ssh-launch.js";
 import { clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 
 /** Options of {@link launch}. */
@@ -85,7 +86,8 @@ export type LaunchEvent =
   | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
   | { readonly kind: "restarting"; readonly process: RuntimeProcess; readonly pid: number; readonly attempt: number }
   | { readonly kind: "restart-failed"; readonly process: RuntimeProcess; readonly error: string }
-  | { readonly kind: "stopping"; readonly reason: string };
+  | { readonly kind: "stopping"; readonly reason: string }
+  | SshEvent;
 
 /** Why a cluster stopped. */
 export interface ClusterExit {
@@ -123,24 +125,6 @@ function anyPart(dir: string, parts: Record<string, string>): string {
   return f;
 }
 
-/** `n` distinct free TCP ports on 127.0.0.1 (held open together so they differ, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((res, rej) => {
-          const s = createServer();
-          s.once("error", rej);
-          s.listen(0, "127.0.0.1", () => res(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -151,7 +135,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** Refuse to start over a cluster whose launcher is still alive. */
-function checkNotRunning(runDir: string): void {
+export function checkNotRunning(runDir: string): void {
   if (!existsSync(join(runDir, RUN_FILES.runtime))) return;
   let pid: number | undefined;
   try {
@@ -167,7 +151,7 @@ function checkNotRunning(runDir: string): void {
 }
 
 /** Keys directory for `curve: true`: the given one (must hold keys) or `<runDir>/keys` (generated once). */
-function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
+export function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
   if (cluster.curve !== true) return undefined;
   const dir = resolve(keysDir ?? join(runDir, "keys"));
   if (!existsSync(join(dir, "server.key_secret"))) {
@@ -217,7 +201,10 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const runtime: Runtime = { ...laid, source: resolve(o.clusterFile), launcherPid: process.pid };
   writeRunDir(runtime, plan);
   o.onEvent?.({ kind: "plan", plan, runtime });
-  const cluster_ = new RunningCluster(runtime, plan, o);
+  // hosts with ssh: their model files, keys and runtime.json go over ssh before they start
+  const ssh = sshHosts(cluster, runtime);
+  await prepareSshHosts(ssh, runtime, o.onEvent);
+  const cluster_ = new RunningCluster(runtime, plan, o, ssh);
   await cluster_.start();
   return cluster_;
 }
@@ -263,6 +250,8 @@ export class RunningCluster {
     private runtime_: Runtime,
     readonly plan: PlanJson,
     private readonly o: LaunchOptions,
+    /** Hosts whose processes run over ssh. */
+    private readonly ssh: ReadonlyMap<string, SshHost> = new Map(),
   ) {
     this.exited = new Promise((r) => (this.resolveExit = r));
     const keys = runtime_.curve ? loadClusterKeys(runtime_.curve.keysDir) : undefined;
@@ -307,7 +296,9 @@ export class RunningCluster {
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
     // the gateway process reads its API key from the environment, never from a file or its command line
     const env = this.o.apiKey !== undefined ? { ...process.env, MOE_API_KEY: this.o.apiKey } : process.env;
-    const child = new NodeChild(p.name, moeCommand(), ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)], logFile(this.runtime_.runDir, p.name), env);
+    const remote = this.ssh.get(p.host);
+    const { cmd, args } = remote ? sshNodeCommand(remote, p.name) : { cmd: moeCommand(), args: ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)] };
+    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env);
     this.children.set(p.name, child);
     void child.exited.then((e) => this.childExited(p, e, child));
     return child;
@@ -317,7 +308,7 @@ export class RunningCluster {
     const o = this.o;
     const runtimeFile = join(this.runtime_.runDir, RUN_FILES.runtime);
     process.once("exit", this.onProcessExit);
-    for (const p of this.runtime_.processes.filter((q) => q.local)) {
+    for (const p of this.runtime_.processes.filter((q) => q.local || this.ssh.has(q.host))) {
       const child = this.spawn(p);
       o.onEvent?.({ kind: "starting", process: p, pid: child.pid, log: child.logPath });
     }
@@ -448,7 +439,15 @@ export class RunningCluster {
       const gw = [...this.children.values()].filter((c) => this.runtime_.processes.find((p) => p.name === c.name)?.role === "gateway");
       const rest = [...this.children.values()].filter((c) => !gw.includes(c));
       for (const group of [gw, rest]) {
-        for (const c of group) c.kill("SIGTERM");
+        // processes on ssh hosts get their SIGTERM there; the ssh session then ends by itself
+        const byHost = new Map<string, string[]>();
+        for (const c of group) {
+          const host = this.runtime_.processes.find((p) => p.name === c.name)?.host;
+          if (host !== undefined && this.ssh.has(host) && c.alive) byHost.set(host, [...(byHost.get(host) ?? []), c.name]);
+        }
+        await Promise.all([...byHost].map(([host, names]) => stopOnSshHost(host, this.ssh.get(host)!, names)));
+        const viaSsh = new Set([...byHost.values()].flat());
+        for (const c of group) if (!viaSsh.has(c.name)) c.kill("SIGTERM");
         const all = Promise.all(group.map((c) => c.exited));
         const timer = setTimeout(() => group.forEach((c) => c.kill("SIGKILL")), grace);
         await all;

@@ -16,6 +16,7 @@ import { ClusterMonitor } from "./monitor.js";
 import { checkPartHost, modelPathFor } from "./parts.js";
 import { processByName, stageEndpoints, type Runtime, type RuntimeProcess } from "./runtime.js";
 import { ControlServer, type ProcessStatus, type WireStatus } from "./status.js";
+import { SwitchingBackend } from "./switch-backend.js";
 
 /** A running process of the cluster. */
 export interface RunningNode {
@@ -25,6 +26,13 @@ export interface RunningNode {
   readonly control: string;
   /** Current status (what the control endpoint answers). */
   status(): ProcessStatus;
+  /**
+   * A re-plan, phase 1 (dynamic mode): load what the new runtime adds to this process (experts placed
+   * here) while it keeps serving the old placement. Only for a runtime where {@link canUpdateInPlace} holds.
+   */
+  prepare(runtime: Runtime): Promise<void>;
+  /** Phase 2, once every host is prepared: routers switch to the new placement, moved experts are unloaded. */
+  activate(runtime: Runtime): Promise<void>;
   /** Close everything this process opened. Idempotent. */
   close(): Promise<void>;
 }
@@ -41,7 +49,24 @@ export interface NodeOptions {
 interface Role {
   endpoint: string;
   status(base: ProcessStatus): ProcessStatus;
+  prepare?(runtime: Runtime, p: RuntimeProcess): Promise<void>;
+  activate?(runtime: Runtime, p: RuntimeProcess): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * Whether process `a` of the running runtime can become `b` of a new one without a restart: same name,
+ * role, sockets, threads and model, and for a stage the same layers and neighbours. Expert sets and the
+ * expert placement may differ (applied by {@link RunningNode.prepare} / {@link RunningNode.activate}).
+ */
+export function canUpdateInPlace(ra: Runtime, a: RuntimeProcess, rb: Runtime, b: RuntimeProcess): boolean {
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  if (a.name !== b.name || a.role !== b.role || a.bind !== b.bind || a.controlBind !== b.controlBind || a.threads !== b.threads || a.executionProvider !== b.executionProvider) return false;
+  if (!same(ra.model, rb.model) || ra.wireDtype !== rb.wireDtype || !same(ra.curve, rb.curve) || !same(ra.timeouts, rb.timeouts)) return false;
+  if (a.role === "stage") return same(a.stage, b.stage);
+  if (a.role === "router") return same(a.routerOf, b.routerOf);
+  if (a.role === "gateway") return same(ra.limits, rb.limits);
+  return true;
 }
 
 /**
@@ -64,8 +89,20 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   const status = (): ProcessStatus =>
     role.status({ name: p.name, host: p.host, role: p.role, pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, rssBytes: process.memoryUsage.rss() });
   let control: ControlServer;
+  // status rows name expert hosts by index: the list follows re-plans
+  let expertHosts = Object.keys(opts.runtime.expertHosts).sort();
+  let current = { runtime: opts.runtime, process: p };
   try {
-    control = await ControlServer.bind({ endpoint: p.controlBind, name: p.name, status, expertHosts: Object.keys(opts.runtime.expertHosts).sort(), curve: keys ? serverCurve(keys) : undefined, logger });
+    control = await ControlServer.bind({
+      endpoint: p.controlBind,
+      name: p.name,
+      status,
+      get expertHosts() {
+        return expertHosts;
+      },
+      curve: keys ? serverCurve(keys) : undefined,
+      logger,
+    });
   } catch (e) {
     await role.close();
     throw e;
@@ -77,6 +114,18 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
     endpoint: role.endpoint,
     control: control.endpoint,
     status,
+    prepare: async (runtime) => {
+      const next = processByName(runtime, p.name);
+      if (!canUpdateInPlace(current.runtime, current.process, runtime, next)) throw new RuntimeLayoutError(`${p.name}: the new plan changes this process's role, sockets or layers; restart it instead`, { process: p.name });
+      await role.prepare?.(runtime, next);
+    },
+    activate: async (runtime) => {
+      const next = processByName(runtime, p.name);
+      await role.activate?.(runtime, next);
+      expertHosts = Object.keys(runtime.expertHosts).sort();
+      current = { runtime, process: next };
+      logger.info({ version: runtime.dynamic?.version }, "switched to the new plan");
+    },
     close: () =>
       (closing ??= (async () => {
         await control.close();
@@ -111,16 +160,31 @@ function openChecked(runtime: Runtime, p: RuntimeProcess): ReturnType<typeof ope
 function buildRouter(runtime: Runtime, p: RuntimeProcess, m: ReturnType<typeof openModel>, layers: readonly [number, number], name: string, keys: ClusterKeys | undefined, logger: Logger) {
   const cfg = m.config;
   const [first, end] = layers;
+  const { hosts, placement, replicaWeights } = routerPlacement(runtime, p, layers);
+  const routers = new Map<number, Float32Array>();
+  for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
+  const transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
+  // dynamic mode: a dispatch whose every replica is gone waits for the coordinator's re-plan
+  const router = new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights, holdForPlacement: runtime.dynamic !== undefined });
+  const switchTo = async (next: Runtime, q: RuntimeProcess): Promise<void> => {
+    const n = routerPlacement(next, q, layers);
+    const closing = transport.setHosts(n.hosts); // adds new hosts at once, closes dropped ones after the switch
+    router.setPlacement(n.placement, n.replicaWeights);
+    await closing;
+  };
+  return { router, transport, switchTo };
+}
+
+/** The expert hosts, placement and replica weights a router of layers [first, end) needs from a runtime. */
+function routerPlacement(runtime: Runtime, p: RuntimeProcess, layers: readonly [number, number]) {
+  const [first, end] = layers;
   const mine = runtime.experts.filter((x) => x.layer >= first && x.layer < end);
   const hostNames = new Set(mine.flatMap((x) => x.hosts));
   const hosts = new Map([...hostNames].map((h) => [h, runtime.expertHosts[h]!] as const));
   for (const [h, ep] of hosts) if (ep === undefined) throw new RuntimeLayoutError(`${p.name}: expert host '${h}' has no expert process in runtime.json`, { process: p.name, host: h });
-  const routers = new Map<number, Float32Array>();
-  for (let l = first; l < end; l++) routers.set(l, routerWeights(m.weights, cfg, l).router);
   const placement = new Map(mine.map((x) => [placementKey(x.layer, x.expert), [...x.hosts]]));
-  const transport = new ZmqExpertTransport({ hosts, dModel: cfg.dModel, name, wireDtype: runtime.wireDtype, curve: keys ? clientCurve(keys) : undefined, logger: logger.child({ component: "router" }) });
   const replicaWeights = new Map(mine.filter((x) => x.weights).map((x) => [placementKey(x.layer, x.expert), [...x.weights!]]));
-  return { router: new RouterCore(cfg, routers, placement, transport, { dispatchTimeoutMs: runtime.timeouts.dispatchMs, replicaWeights }), transport };
+  return { hosts, placement, replicaWeights };
 }
 
 /** What a router reports: rows in flight, hosts it considers down, wire totals, and its token counts. */
@@ -178,6 +242,9 @@ async function startStage(runtime: Runtime, p: RuntimeProcess, keys: ClusterKeys
         const { inflightRows, downHosts, wire, ...rest } = routerStatus(local.router, local.transport, s.layers);
         return { ...base, stage: { ...stats, inflightRows, downHosts }, wire, ...rest };
       },
+      activate: async (next, q) => {
+        await local?.switchTo(next, q);
+      },
       close: async () => {
         await stage.close();
         await local?.transport.close();
@@ -205,6 +272,7 @@ async function startRouter(runtime: Runtime, p: RuntimeProcess, keys: ClusterKey
     return {
       endpoint: service.endpoint,
       status: (base) => ({ ...base, router: { index: r.index, layers: [r.layers[0], r.layers[1]] }, ...routerStatus(router, transport, r.layers) }),
+      activate: (next, q) => built!.switchTo(next, q),
       close: async () => {
         await service.close();
         await transport.close();
@@ -253,7 +321,15 @@ async function startExperts(runtime: Runtime, p: RuntimeProcess, keys: ClusterKe
     });
     return {
       endpoint: host.endpoint,
-      status: (base) => ({ ...base, expert: { experts: p.experts?.length ?? 0, ...host.batcher.stats } }),
+      status: (base) => ({ ...base, expert: { experts: host.experts().length, ...host.batcher.stats } }),
+      prepare: async (_next, q) => {
+        const n = await host.addExperts(q.experts ?? []);
+        if (n) logger.info({ loaded: n }, "loaded the experts the new plan placed here");
+      },
+      activate: async (_next, q) => {
+        const n = await host.retainOnly(q.experts ?? []);
+        if (n) logger.info({ unloaded: n }, "unloaded the experts the new plan moved away");
+      },
       close: async () => {
         await host.close();
         m.close();
@@ -277,10 +353,11 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   } finally {
     m.close();
   }
-  const endpoints = stageEndpoints(runtime);
   const curve = keys ? clientCurve(keys) : undefined;
-  const backend = new PipelineClient({ endpoints, vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: runtime.timeouts.stepMs, curve, logger });
-  const monitor = new ClusterMonitor(runtime, { curve, logger, intervalMs: 500 });
+  const pipeline = (rt: Runtime) => new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: config.vocabSize, name: p.name, stepDeadlineMs: rt.timeouts.stepMs, curve, logger });
+  const backend = new SwitchingBackend(pipeline(runtime));
+  let stages = stageEndpoints(runtime).join(" ");
+  let monitor = new ClusterMonitor(runtime, { curve, logger, intervalMs: 500 });
   monitor.start();
   const [host, port] = splitHostPort(p.bind);
   let gateway: Gateway;
@@ -315,6 +392,19 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   return {
     endpoint: gateway.url,
     status: (base) => ({ ...base, gateway: { url: gateway.url } }),
+    // a re-plan: watch the new processes; a new pipeline when stages moved
+    activate: async (next) => {
+      const old = monitor;
+      monitor = new ClusterMonitor(next, { curve, logger, intervalMs: 500 });
+      monitor.start();
+      await old.close();
+      const nextStages = stageEndpoints(next).join(" ");
+      if (nextStages !== stages) {
+        stages = nextStages;
+        await backend.replace(pipeline(next));
+        logger.warn({ stages: nextStages }, "the stages moved: new pipeline");
+      }
+    },
     close: async () => {
       await gateway.close();
       await monitor.close();

@@ -111,6 +111,11 @@ export interface Runtime {
   /** Gateway scheduler limits (plan.json's `limits`), or null for the gateway's defaults. */
   readonly limits: { readonly maxRunningSequences: number; readonly maxQueued: number } | null;
   readonly processes: readonly RuntimeProcess[];
+  /**
+   * Dynamic mode (DESIGN.md §4): the coordinator's NATS URL and which plan this is. Absent in static mode.
+   * Routers then hold a dispatch whose every replica is gone until the coordinator's re-plan arrives.
+   */
+  readonly dynamic?: { readonly nats: string; readonly epoch: number; readonly version: number };
 }
 
 /** Inputs of {@link computeRuntime}. */
@@ -271,7 +276,8 @@ export function computeRuntime(input: RuntimeInput): Runtime {
   const gatewayName = perHost.has("gateway") ? `${drafts.find((d) => d.role === "gateway")?.host.name}-gateway` : "gateway";
   const laid = drafts.map((d) => {
     const field = `hosts[${hostIndex.get(d.host.name)}]`;
-    const local = isLocal(d.host.address);
+    // a host started over ssh is never this machine's to spawn, whatever its address
+    const local = d.host.ssh ? false : isLocal(d.host.address);
     let pp = ports.get(d.host.name);
     if (!pp) ports.set(d.host.name, (pp = new PortPlan(d.host, field, local, input.freePort)));
     let [port, controlPort] = pp.take(d.role);

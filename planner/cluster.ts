@@ -47,6 +47,23 @@ export interface HostSpec {
   readonly ports?: number | Readonly<Record<string, number>>;
   /** onnxruntime intra-op threads per process; not used by the planner. */
   readonly threads?: number;
+  /** `moe up` starts this host's processes over ssh (static mode); not used by the planner. */
+  readonly ssh?: SshSpec;
+}
+
+/** How `moe up` reaches a host over ssh. */
+export interface SshSpec {
+  /** `user@host` (or `host`) as ssh takes it. */
+  readonly to: string;
+  readonly port?: number;
+  /** Private key file (`ssh -i`). */
+  readonly identity?: string;
+  /** Working directory on the host (runtime.json, keys, weights, logs); default `.moe/remote/<cluster>` under the login directory. */
+  readonly dir?: string;
+  /** Command that runs `moe` there (default `moe`). */
+  readonly moe?: string;
+  /** Extra ssh options (`-o` values, e.g. `StrictHostKeyChecking=accept-new`). */
+  readonly options?: readonly string[];
 }
 
 /** Explicit placement (same shape as plan.json's), bypassing the planner. */
@@ -71,6 +88,8 @@ export interface ClusterSpec {
   readonly curve?: boolean;
   /** NATS URL: dynamic mode (DESIGN.md §4). */
   readonly nats?: string;
+  /** Dynamic mode: hosts that must have joined before `moe up` plans (default: the hosts listed, else 1). */
+  readonly minHosts?: number;
   /** Data-plane deadlines, seconds (`moe up`; not used by the planner). */
   readonly timeouts?: { readonly step?: number; readonly dispatch?: number; readonly sequence_idle?: number };
   readonly hosts: readonly HostSpec[];
@@ -122,6 +141,19 @@ const hostSchema = z
     address: z.string().min(1).optional(),
     ports: z.union([port, z.record(z.string(), port)]).optional(),
     threads: z.number().int().min(1).max(1024).optional(),
+    ssh: z
+      .union([
+        z.string().min(1),
+        z.strictObject({
+          to: z.string().min(1),
+          port: port.optional(),
+          identity: z.string().min(1).optional(),
+          dir: z.string().min(1).optional(),
+          moe: z.string().min(1).optional(),
+          options: z.array(z.string().min(1)).optional(),
+        }),
+      ])
+      .optional(),
   })
   .superRefine((h, ctx) => {
     if (h.gpu !== undefined && h.device !== undefined) ctx.addIssue({ code: "custom", path: ["device"], message: "give either 'gpu' or 'device', not both" });
@@ -132,6 +164,8 @@ const hostSchema = z
     if (h.roles && new Set(h.roles).size !== h.roles.length) ctx.addIssue({ code: "custom", path: ["roles"], message: "roles are listed twice" });
     if (h.count !== undefined && h.count > 1 && h.ports !== undefined)
       ctx.addIssue({ code: "custom", path: ["ports"], message: "'ports' cannot be shared by 'count' > 1 hosts; list the hosts one by one" });
+    if (h.count !== undefined && h.count > 1 && h.ssh !== undefined)
+      ctx.addIssue({ code: "custom", path: ["ssh"], message: "'ssh' cannot be shared by 'count' > 1 hosts; list the hosts one by one" });
   });
 
 const placementSchema = z.strictObject({
@@ -159,14 +193,19 @@ export const clusterFileSchema = z
     wire_dtype: z.enum(["f32", "f16"]).optional(),
     curve: z.boolean().optional(),
     nats: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, "expected a NATS URL such as nats://127.0.0.1:4222").optional(),
+    min_hosts: z.number().int().min(1).max(4096).optional(),
     network: networkSchema.optional(),
     timeouts: timeoutsSchema.optional(),
-    hosts: z.array(hostSchema).min(1),
+    hosts: z.array(hostSchema).optional(),
     placement: placementSchema.optional(),
   })
   .superRefine((c, ctx) => {
+    // dynamic mode: hosts join over NATS; listed hosts only constrain the ones with their names
+    if (c.nats === undefined && !c.hosts?.length) ctx.addIssue({ code: "custom", path: ["hosts"], message: "list at least one host (or set 'nats:' for a cluster whose hosts join with `moe node --join`)" });
+    if (c.min_hosts !== undefined && c.nats === undefined) ctx.addIssue({ code: "custom", path: ["min_hosts"], message: "'min_hosts' needs 'nats:' (dynamic mode)" });
+    if (c.nats !== undefined) c.hosts?.forEach((h, i) => h.ssh !== undefined && ctx.addIssue({ code: "custom", path: ["hosts", i, "ssh"], message: "'ssh' starts hosts in static mode; with 'nats:' hosts join by themselves (`moe node --join`)" }));
     const names = new Map<string, number>();
-    c.hosts.forEach((h, i) => {
+    (c.hosts ?? []).forEach((h, i) => {
       for (const n of expandNames(h.name, h.count)) {
         if (names.has(n)) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `host name '${n}' is used twice (also hosts[${names.get(n)}])` });
         else names.set(n, i);
@@ -188,7 +227,7 @@ function expandNames(name: string, count: number | undefined): string[] {
 }
 
 /** Resolve one validated host entry against the catalogue (may expand `count`). */
-function resolveHost(h: ClusterFile["hosts"][number], defaults: ClusterFile["network"]): HostSpec[] {
+function resolveHost(h: NonNullable<ClusterFile["hosts"]>[number], defaults: ClusterFile["network"]): HostSpec[] {
   const dev: DeviceSpec | undefined = lookupDevice(h.gpu ?? h.device ?? "");
   const compute: Record<WeightDType, number> = { ...(dev?.compute ?? { f32: 0, bf16: 0, f16: 0, int8: 0, q8_0: 0 }) };
   if (typeof h.compute === "number") for (const d of WEIGHT_DTYPES) compute[d] = h.compute;
@@ -213,7 +252,17 @@ function resolveHost(h: ClusterFile["hosts"][number], defaults: ClusterFile["net
     ...(h.ports !== undefined ? { ports: typeof h.ports === "number" ? h.ports : Object.freeze({ ...h.ports }) } : {}),
     ...(h.threads !== undefined ? { threads: h.threads } : {}),
   };
+  if (h.ssh !== undefined) {
+    const ssh: SshSpec = Object.freeze(typeof h.ssh === "string" ? { to: h.ssh } : { ...h.ssh, ...(h.ssh.options ? { options: Object.freeze([...h.ssh.options]) } : {}) });
+    // the data plane reaches an ssh host at its ssh address unless `address:` says otherwise
+    return [Object.freeze({ name: h.name, ...base, address: h.address ?? sshHost(ssh.to), ssh })];
+  }
   return expandNames(h.name, h.count).map((name) => Object.freeze({ name, ...base }));
+}
+
+/** The host part of an ssh destination: `user@10.0.0.2` → `10.0.0.2`. */
+export function sshHost(to: string): string {
+  return to.slice(to.lastIndexOf("@") + 1);
 }
 
 /** Turn a zod result's first issues into one actionable message. */
@@ -287,7 +336,7 @@ export function parseCluster(raw: unknown, source = "<cluster>", locate: (path: 
   const r = clusterFileSchema.safeParse(raw);
   if (!r.success) throw describeIssues(r.error.issues, locate, source);
   const c = r.data;
-  const hosts = c.hosts.flatMap((h) => resolveHost(h, c.network));
+  const hosts = (c.hosts ?? []).flatMap((h) => resolveHost(h, c.network));
   return Object.freeze({
     source,
     ...(c.name !== undefined ? { name: c.name } : {}),
@@ -296,6 +345,7 @@ export function parseCluster(raw: unknown, source = "<cluster>", locate: (path: 
     ...(c.wire_dtype !== undefined ? { wireDtype: c.wire_dtype } : {}),
     ...(c.curve !== undefined ? { curve: c.curve } : {}),
     ...(c.nats !== undefined ? { nats: c.nats } : {}),
+    ...(c.min_hosts !== undefined ? { minHosts: c.min_hosts } : {}),
     ...(c.timeouts !== undefined ? { timeouts: Object.freeze({ ...c.timeouts }) } : {}),
     hosts: Object.freeze(hosts),
     ...(c.placement !== undefined ? { placement: deepFreeze(c.placement) as PlacementSpec } : {}),

@@ -3,8 +3,8 @@
 // Depends on model/ only.
 
 // cluster file and devices
-export { loadCluster, parseCluster, parseClusterYaml, uniformCluster, clusterFileSchema, fieldPath, ROLES, DEFAULT_NETWORK } from "./cluster.js";
-export type { ClusterSpec, HostSpec, NetworkSpec, PlacementSpec, Role, ClusterFile } from "./cluster.js";
+export { loadCluster, parseCluster, parseClusterYaml, uniformCluster, clusterFileSchema, fieldPath, sshHost, ROLES, DEFAULT_NETWORK } from "./cluster.js";
+export type { ClusterSpec, HostSpec, NetworkSpec, PlacementSpec, Role, ClusterFile, SshSpec } from "./cluster.js";
 export { DEVICES, DEVICE_ALIASES, WEIGHT_DTYPES, EXECUTION_PROVIDERS, lookupDevice, deviceKeys } from "./catalogue.js";
 export type { DeviceSpec, WeightDType, ExecutionProvider } from "./catalogue.js";
 export { parseQuantity, formatBytes, formatSeconds, formatRate } from "./units.js";
@@ -40,6 +40,8 @@ export type { PlacementOutcome, PartitionSetup, SearchOutcome } from "./placemen
 
 // plans
 export { makePlan, planOnce } from "./plan.js";
+export { placeWithoutLost } from "./replan.js";
+export type { PlacedPlan, Replacement, ReplacementFailure } from "./replan.js";
 export { resolveWorkload, resolveCostOptions } from "./options.js";
 export type { PlanOptions } from "./options.js";
 export type { PlanJson, PlanHost, Predicted, Shortfall, Fix } from "./types.js";

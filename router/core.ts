@@ -53,6 +53,12 @@ export interface RouterCoreOptions {
    * proportions (EPLB-style, weighted by host speed); without weights the whole group goes to one replica.
    */
   readonly replicaWeights?: ReadonlyMap<string, readonly number[]>;
+  /**
+   * When every replica of an expert has failed, hold the rows until {@link RouterCore.setPlacement} brings a
+   * new placement (the coordinator re-planned after losing a host) or the request's deadline passes, then
+   * dispatch them to the new hosts. Default false: fail at once with ExpertUnavailableError.
+   */
+  readonly holdForPlacement?: boolean;
   /** Clock (ms), for tests. */
   readonly now?: () => number;
 }
@@ -80,23 +86,68 @@ export class RouterCore implements MoeRouter {
   private readonly health = new Map<string, HostHealth>();
   private readonly dispatchTimeoutMs: number;
   private readonly now: () => number;
-  private readonly replicaWeights: ReadonlyMap<string, readonly number[]>;
+  private replicaWeights: ReadonlyMap<string, readonly number[]>;
+  private placement: ExpertPlacement;
+  private readonly holdForPlacement: boolean;
+  /** Dispatches held for the next placement (see {@link RouterCoreOptions.holdForPlacement}). */
+  private readonly waiting = new Set<() => void>();
+  /** Placements installed since start (1 = the first). */
+  private placementVersion = 1;
 
   constructor(
     private readonly cfg: ModelConfig,
     /** Router matrices [E, D] by layer. */
     private readonly routers: ReadonlyMap<number, Float32Array>,
-    private readonly placement: ExpertPlacement,
+    placement: ExpertPlacement,
     private readonly transport: ExpertTransport,
     opts: RouterCoreOptions = {},
   ) {
     this.load = Array.from({ length: cfg.nLayers }, () => new Array<number>(cfg.nExperts).fill(0));
     this.dispatchTimeoutMs = opts.dispatchTimeoutMs ?? 5000;
     this.replicaWeights = opts.replicaWeights ?? new Map();
+    this.holdForPlacement = opts.holdForPlacement ?? false;
     this.now = opts.now ?? Date.now;
-    for (const [layer] of routers)
-      for (let e = 0; e < cfg.nExperts; e++)
+    this.checkPlacement(placement);
+    this.placement = placement;
+  }
+
+  private checkPlacement(placement: ExpertPlacement): void {
+    for (const [layer] of this.routers)
+      for (let e = 0; e < this.cfg.nExperts; e++)
         if (!placement.get(placementKey(layer, e))?.length) throw new PlacementError(`no host holds expert ${e} of layer ${layer}; every (layer, expert) needs at least one host`);
+  }
+
+  /**
+   * Switch to a new placement (a re-plan): dispatches from now on use it, held ones are retried on it, and
+   * hosts no longer in it are forgotten. @throws PlacementError (and keeps the old one) when it lacks an expert
+   */
+  setPlacement(placement: ExpertPlacement, replicaWeights: ReadonlyMap<string, readonly number[]> = new Map()): void {
+    this.checkPlacement(placement);
+    this.placement = placement;
+    this.replicaWeights = replicaWeights;
+    this.placementVersion++;
+    const kept = new Set([...placement.values()].flat());
+    for (const h of [...this.health.keys()]) if (!kept.has(h) && this.health.get(h)!.inflightRows === 0) this.health.delete(h);
+    for (const wake of [...this.waiting]) wake();
+  }
+
+  /** Hosts the current placement names, sorted. */
+  hosts(): string[] {
+    return [...new Set([...this.placement.values()].flat())].sort();
+  }
+
+  /** Resolve true when a placement newer than version `seen` is there, false when `deadline` (Unix ms) passes first. */
+  private nextPlacement(seen: number, deadline: number): Promise<boolean> {
+    if (this.placementVersion !== seen) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.waiting.delete(wake);
+        resolve(this.placementVersion !== seen);
+      };
+      const timer = setTimeout(wake, Math.max(0, deadline - this.now()));
+      this.waiting.add(wake);
+    });
   }
 
   /** Snapshot of host health (for metrics and `/health`). */
@@ -185,29 +236,41 @@ export class RouterCore implements MoeRouter {
     await Promise.all(pieces.map(async (p) => p.out.set(await this.dispatch(layer, p.expert, p.rows, deadline, failed!), p.at * D)));
   }
 
-  /** Send one expert's rows to its best replica other than the one that already failed; try the others, then give up. */
+  /**
+   * Send one expert's rows to its best replica other than the one that already failed; try the others; then,
+   * with `holdForPlacement`, wait for a new placement and try its hosts; then give up.
+   */
   private async dispatch(layer: number, expert: number, rows: DispatchRows, deadline: number, failed: { host: string; error: string }): Promise<Float32Array> {
-    const hosts = this.placement.get(placementKey(layer, expert))!;
     const attempts = [failed];
-    const ranked = rankReplicas(hosts, this.health, this.now()).filter((x) => x !== failed.host);
-    for (const host of ranked) {
-      if (deadline - this.now() <= 0) {
-        attempts.push({ host, error: "request deadline passed before dispatch" });
-        break;
+    const tried = new Set([failed.host]);
+    for (;;) {
+      const seen = this.placementVersion;
+      const hosts = this.placement.get(placementKey(layer, expert))!;
+      for (const host of rankReplicas(hosts, this.health, this.now()).filter((x) => !tried.has(x))) {
+        if (deadline - this.now() <= 0) {
+          attempts.push({ host, error: "request deadline passed before dispatch" });
+          break;
+        }
+        tried.add(host);
+        const h = this.state(host);
+        h.inflightRows += rows.row.length;
+        try {
+          const [y] = await this.transport.call(host, layer, [{ expert, rows }], Math.min(deadline, this.now() + this.dispatchTimeoutMs));
+          h.failures = 0;
+          h.downUntil = 0;
+          return y!;
+        } catch (e) {
+          h.failures++;
+          h.downUntil = this.now() + coolDownMs(h.failures);
+          attempts.push({ host, error: (e as Error).message });
+        } finally {
+          h.inflightRows -= rows.row.length;
+        }
       }
-      const h = this.state(host);
-      h.inflightRows += rows.row.length;
-      try {
-        const [y] = await this.transport.call(host, layer, [{ expert, rows }], Math.min(deadline, this.now() + this.dispatchTimeoutMs));
-        h.failures = 0;
-        h.downUntil = 0;
-        return y!;
-      } catch (e) {
-        h.failures++;
-        h.downUntil = this.now() + coolDownMs(h.failures);
-        attempts.push({ host, error: (e as Error).message });
-      } finally {
-        h.inflightRows -= rows.row.length;
+      if (!this.holdForPlacement || deadline - this.now() <= 0) break;
+      if (!(await this.nextPlacement(seen, deadline))) {
+        attempts.push({ host: "(re-plan)", error: "no new placement arrived before the request's deadline" });
+        break;
       }
     }
     throw new ExpertUnavailableError(layer, expert, attempts);

@@ -24,19 +24,36 @@ export class ZmqExpertTransport implements ExpertTransport {
   private readonly clients = new Map<string, RpcClient>();
 
   constructor(private readonly opts: ZmqExpertTransportOptions) {
-    for (const [host, endpoint] of opts.hosts)
-      this.clients.set(
-        host,
-        RpcClient.connect({
-          endpoint,
-          name: opts.name,
-          expect: { dModel: opts.dModel, kinds: ["moe.result", "error", "pong"] },
-          curve: opts.curve,
-          logger: opts.logger,
-          heartbeatIntervalMs: 500,
-          heartbeatTimeoutMs: 2000,
-        }),
-      );
+    for (const [host, endpoint] of opts.hosts) this.clients.set(host, this.connect(endpoint));
+  }
+
+  private connect(endpoint: string): RpcClient {
+    const o = this.opts;
+    return RpcClient.connect({
+      endpoint,
+      name: o.name,
+      expect: { dModel: o.dModel, kinds: ["moe.result", "error", "pong"] },
+      curve: o.curve,
+      logger: o.logger,
+      heartbeatIntervalMs: 500,
+      heartbeatTimeoutMs: 2000,
+    });
+  }
+
+  /**
+   * Connect to the hosts of a new placement: hosts not known yet (or now at another endpoint) get a new
+   * DEALER, hosts no longer listed are closed (their pending requests reject), hosts kept keep their socket.
+   */
+  async setHosts(hosts: ReadonlyMap<string, string>): Promise<void> {
+    const gone: RpcClient[] = [];
+    for (const [host, endpoint] of hosts) {
+      const c = this.clients.get(host);
+      if (c && c.endpoint === endpoint) continue;
+      if (c) gone.push(c);
+      this.clients.set(host, this.connect(endpoint));
+    }
+    for (const [host, c] of [...this.clients]) if (!hosts.has(host)) gone.push(c), this.clients.delete(host);
+    await Promise.all(gone.map((c) => c.close()));
   }
 
   async call(host: string, layer: number, parts: readonly DispatchPart[], deadline: number): Promise<Float32Array[]> {

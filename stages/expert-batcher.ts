@@ -28,7 +28,7 @@ export class ExpertBatcher {
   readonly stats: BatcherStats = { runs: 0, requests: 0, rows: 0 };
 
   constructor(
-    /** Loaded experts by "layer:expert". */
+    /** Loaded experts by "layer:expert" (the expert host adds and removes entries on a re-plan). */
     private readonly blocks: ReadonlyMap<string, ExpertBlock>,
     private readonly dModel: number,
   ) {}
@@ -53,7 +53,22 @@ export class ExpertBatcher {
     });
   }
 
-  private async flush(): Promise<void> {
+  /** Resolves when no batch is running (a removed expert's session may then be closed). */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  private running: Promise<void> | undefined;
+
+  private flush(): Promise<void> {
+    const run = this.flushNow().finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async flushNow(): Promise<void> {
     this.scheduled = false;
     const work = [...this.queues.entries()];
     this.queues.clear();
@@ -66,7 +81,12 @@ export class ExpertBatcher {
         o += p.hidden.length;
       }
       try {
-        const y = await this.blocks.get(key)!.run(x);
+        const block = this.blocks.get(key);
+        if (!block) {
+          const [layer, expert] = key.split(":");
+          throw new Error(`expert ${expert} of layer ${layer} was unloaded (re-plan)`);
+        }
+        const y = await block.run(x);
         this.stats.runs++;
         this.stats.requests += pending.length;
         this.stats.rows += total / this.dModel;

@@ -34,9 +34,11 @@ export class ExpertHost {
     readonly name: string,
     readonly server: RpcServer,
     readonly batcher: ExpertBatcher,
-    private readonly blocks: ExpertBlock[],
+    /** Loaded experts by "layer:expert" (shared with the batcher). */
+    private readonly blocks: Map<string, ExpertBlock>,
     private readonly wireDtype: WireDtype,
     private readonly config: ModelConfig,
+    private readonly opts: ExpertHostOptions,
   ) {
     this.serving = server.serve((req) => this.handle(req), { concurrency: 1024 });
   }
@@ -44,10 +46,11 @@ export class ExpertHost {
   /** Load the experts, build their sessions, bind and start serving. */
   static async start(opts: ExpertHostOptions): Promise<ExpertHost> {
     const blocks = new Map<string, ExpertBlock>();
-    for (const [layer, expert] of opts.experts) {
-      if (layer < 0 || layer >= opts.config.nLayers || expert < 0 || expert >= opts.config.nExperts)
-        throw new RangeError(`${opts.name}: (layer ${layer}, expert ${expert}) is outside the model (${opts.config.nLayers} layers, ${opts.config.nExperts} experts)`);
-      blocks.set(`${layer}:${expert}`, await ExpertBlock.create(expertWeights(opts.weights, layer, expert), opts.compute));
+    try {
+      await loadBlocks(opts, opts.experts, blocks);
+    } catch (e) {
+      for (const b of blocks.values()) await b.close();
+      throw e;
     }
     const server = await RpcServer.bind({
       endpoint: opts.endpoint,
@@ -56,7 +59,32 @@ export class ExpertHost {
       curve: opts.curve,
       logger: opts.logger,
     });
-    return new ExpertHost(opts.name, server, new ExpertBatcher(blocks, opts.config.dModel), [...blocks.values()], opts.wireDtype ?? "f32", opts.config);
+    return new ExpertHost(opts.name, server, new ExpertBatcher(blocks, opts.config.dModel), blocks, opts.wireDtype ?? "f32", opts.config, opts);
+  }
+
+  /** (layer, expert) pairs held now, sorted. */
+  experts(): [number, number][] {
+    return [...this.blocks.keys()].map((k) => k.split(":").map(Number) as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  }
+
+  /**
+   * Load `experts` not held yet (a re-plan placed them here) from the same weights; held ones are kept.
+   * Serves them as soon as each is loaded. @returns how many were loaded
+   */
+  async addExperts(experts: readonly (readonly [number, number])[]): Promise<number> {
+    const fresh = experts.filter(([l, e]) => !this.blocks.has(`${l}:${e}`));
+    await loadBlocks(this.opts, fresh, this.blocks);
+    return fresh.length;
+  }
+
+  /** Unload every expert not in `experts` (once the batch running now, if any, is done). @returns how many were unloaded */
+  async retainOnly(experts: readonly (readonly [number, number])[]): Promise<number> {
+    const keep = new Set(experts.map(([l, e]) => `${l}:${e}`));
+    const gone = [...this.blocks].filter(([k]) => !keep.has(k));
+    for (const [k] of gone) this.blocks.delete(k);
+    await this.batcher.idle();
+    for (const [, b] of gone) await b.close();
+    return gone.length;
   }
 
   /** The bound address. */
@@ -96,6 +124,17 @@ export class ExpertHost {
     this.closed = true;
     await this.server.close();
     await this.serving.catch(() => undefined);
-    for (const b of this.blocks) await b.close();
+    await this.batcher.idle();
+    for (const b of this.blocks.values()) await b.close();
+    this.blocks.clear();
+  }
+}
+
+/** Build the sessions of `experts` into `into` (checked against the model's shape). */
+async function loadBlocks(opts: ExpertHostOptions, experts: readonly (readonly [number, number])[], into: Map<string, ExpertBlock>): Promise<void> {
+  for (const [layer, expert] of experts) {
+    if (layer < 0 || layer >= opts.config.nLayers || expert < 0 || expert >= opts.config.nExperts)
+      throw new RangeError(`${opts.name}: (layer ${layer}, expert ${expert}) is outside the model (${opts.config.nLayers} layers, ${opts.config.nExperts} experts)`);
+    into.set(`${layer}:${expert}`, await ExpertBlock.create(expertWeights(opts.weights, layer, expert), opts.compute));
   }
 }

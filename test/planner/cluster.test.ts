@@ -80,6 +80,25 @@ hosts:
     throw new Error("expected an error");
   };
 
+  it("reads dynamic mode (nats:, min_hosts:, hosts optional) and ssh hosts (static mode)", () => {
+    const d = parseClusterYaml("name: dyn\nnats: nats://10.0.0.1:4222\nmin_hosts: 3\n", "dyn.yaml");
+    expect(d.nats).toBe("nats://10.0.0.1:4222");
+    expect(d.minHosts).toBe(3);
+    expect(d.hosts).toEqual([]);
+    expect(() => parseClusterYaml("min_hosts: 2\nhosts: [{name: a, device: cpu-local}]\n", "x.yaml")).toThrow(/min_hosts: 'min_hosts' needs 'nats:'/);
+    expect(() => parseClusterYaml("name: nothing\n", "x.yaml")).toThrow(/hosts: list at least one host \(or set 'nats:'/);
+    const s = parseClusterYaml(
+      "hosts:\n  - {name: a, device: cpu-local, ssh: root@10.0.0.2, ports: 7100}\n  - {name: b, device: cpu-local, address: 10.1.0.3, ssh: {to: moe@b.example, port: 2222, identity: /k/id, dir: /srv/moe, moe: /opt/moe/bin/moe}}\n",
+      "ssh.yaml",
+    );
+    expect(s.hosts[0]!.ssh).toEqual({ to: "root@10.0.0.2" });
+    expect(s.hosts[0]!.address).toBe("10.0.0.2");
+    expect(s.hosts[1]!.ssh).toEqual({ to: "moe@b.example", port: 2222, identity: "/k/id", dir: "/srv/moe", moe: "/opt/moe/bin/moe" });
+    expect(s.hosts[1]!.address).toBe("10.1.0.3");
+    expect(() => parseClusterYaml("nats: nats://h:4222\nhosts:\n  - {name: a, device: cpu-local, ssh: root@h}\n", "x.yaml")).toThrow(/hosts\[0\]\.ssh: 'ssh' starts hosts in static mode/);
+    expect(() => parseClusterYaml("hosts:\n  - {name: a, device: cpu-local, ssh: {to: h, prot: 22}}\n", "x.yaml")).toThrow(/unknown field 'prot'/);
+  });
+
   it("rejects unknown fields, naming the path and the line, with a suggestion", () => {
     const e = err(`hosts:\n  - name: a\n    gpu: h100-80gb\n  - name: b\n    gpu: h100-80gb\n    memroy: 80GB\n`);
     expect(e.message).toMatch(/^cluster\.yaml:6: hosts\[1\]\.memroy: unknown field 'memroy' \(did you mean 'memory'\?\)/);

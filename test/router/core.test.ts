@@ -41,13 +41,20 @@ async function host(name: string, experts: number[]): Promise<ExpertHost> {
   return h;
 }
 
-function router(place: Record<number, string[]>, endpoints: Map<string, string>, weights?: Record<number, number[]>, dispatchTimeoutMs = 2000): RouterCore {
+function router(place: Record<number, string[]>, endpoints: Map<string, string>, weights?: Record<number, number[]>, dispatchTimeoutMs = 2000, holdForPlacement = false): RouterCore {
+  return routerAndTransport(place, endpoints, weights, dispatchTimeoutMs, holdForPlacement).router;
+}
+
+function routerAndTransport(place: Record<number, string[]>, endpoints: Map<string, string>, weights?: Record<number, number[]>, dispatchTimeoutMs = 2000, holdForPlacement = false) {
   const transport = new ZmqExpertTransport({ hosts: endpoints, dModel: m.config.dModel, name: "test-router" });
   transports.push(transport);
   const placement = new Map(Object.entries(place).map(([e, hs]) => [placementKey(0, Number(e)), hs]));
   const replicaWeights = new Map(Object.entries(weights ?? {}).map(([e, w]) => [placementKey(0, Number(e)), w]));
-  return new RouterCore(m.config, new Map([[0, routerWeights(m.weights, m.config, 0).router]]), placement, transport, { dispatchTimeoutMs, replicaWeights });
+  return { router: new RouterCore(m.config, new Map([[0, routerWeights(m.weights, m.config, 0).router]]), placement, transport, { dispatchTimeoutMs, replicaWeights, holdForPlacement }), transport };
 }
+
+const EXPERTS = [0, 1, 2, 3, 4, 5, 6, 7];
+const on = (h: string) => Object.fromEntries(EXPERTS.map((e) => [e, [h]]));
 
 describe("splitShares", () => {
   it("splits by weight with largest remainders, over healthy replicas only", () => {
@@ -108,5 +115,47 @@ describe("RouterCore over ZeroMQ expert hosts", () => {
     expect((err as ExpertUnavailableError).layer).toBe(0);
     expect((err as Error).message).toMatch(/expert \(layer 0, expert \d\) unavailable: host only-a: /);
     expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it("holds a dispatch whose only host is gone until a re-plan places its experts elsewhere, then answers exactly", async () => {
+    const a = await host("hold-a", EXPERTS);
+    const { router: r, transport } = routerAndTransport(on("hold-a"), new Map([["hold-a", a.endpoint]]), undefined, 500, true);
+    const x = rows(16, 4);
+    await r.moe(0, x.m, x.seq, x.pos, Date.now() + 5000);
+    await a.close();
+    const pending = r.moe(0, x.m, x.seq, x.pos, Date.now() + 10_000);
+    // the re-plan: experts loaded on a new host, then the router switches
+    await new Promise((res) => setTimeout(res, 800));
+    const b = await host("hold-b", []);
+    expect(await b.addExperts(EXPERTS.map((e) => [0, e] as const))).toBe(8);
+    const closing = transport.setHosts(new Map([["hold-b", b.endpoint]]));
+    r.setPlacement(new Map(EXPERTS.map((e) => [placementKey(0, e), ["hold-b"]])));
+    await closing;
+    const y = await pending;
+    expect(Array.from(y)).toEqual(Array.from(await local.run(0, x.m)));
+    expect(r.hosts()).toEqual(["hold-b"]);
+    expect(b.batcher.stats.rows).toBe(16 * m.config.nExpertsUsed);
+  });
+
+  it("fails naming the re-plan when no new placement arrives before the deadline; refuses a placement that lacks an expert", async () => {
+    const a = await host("late-a", EXPERTS);
+    const r = router(on("late-a"), new Map([["late-a", a.endpoint]]), undefined, 300, true);
+    const x = rows(4, 5);
+    await r.moe(0, x.m, x.seq, x.pos, Date.now() + 5000);
+    await a.close();
+    const err = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 1500).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExpertUnavailableError);
+    expect((err as Error).message).toMatch(/host late-a: .*host \(re-plan\): no new placement arrived before the request's deadline/);
+    expect(() => r.setPlacement(new Map(EXPERTS.slice(1).map((e) => [placementKey(0, e), ["late-a"]])))).toThrow(/no host holds expert 0 of layer 0/);
+  });
+
+  it("an expert host unloads experts a re-plan moved away and refuses rows for them", async () => {
+    const a = await host("unload-a", EXPERTS);
+    expect(await a.retainOnly([[0, 1], [0, 2]])).toBe(6);
+    expect(a.experts()).toEqual([[0, 1], [0, 2]]);
+    const r = router(on("unload-a"), new Map([["unload-a", a.endpoint]]), undefined, 500);
+    const x = rows(8, 6);
+    const err = await r.moe(0, x.m, x.seq, x.pos, Date.now() + 3000).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/is not loaded on host unload-a/);
   });
 });

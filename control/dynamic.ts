@@ -1,0 +1,68 @@
+/**
+ * `moe up` for a cluster file with `nats:` (dynamic mode): resolve the model
+ * and the run directory as static mode does, then run the coordinator
+ * (coordinator.ts) — which waits for hosts to join, plans, sends weights,
+ * and serves through the gateway in this process.
+ */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Logger } from "pino";
+import { openModel } from "../model/index.js";
+import { loadCluster } from "../planner/index.js";
+import { Coordinator, type CoordinatorEvent } from "./coordinator.js";
+import { RuntimeLayoutError } from "./errors.js";
+import { defaultRunDir, RUN_FILES } from "./files.js";
+import { checkNotRunning, curveKeys, resolveModelPath } from "./launcher.js";
+import { clusterName } from "./runtime.js";
+
+/** Options of {@link launchDynamic}. */
+export interface DynamicLaunchOptions {
+  readonly clusterFile: string;
+  readonly modelPath?: string;
+  readonly runDir?: string;
+  readonly keysDir?: string;
+  readonly minHosts?: number;
+  readonly heartbeatTimeoutMs?: number;
+  readonly stallTimeoutMs?: number;
+  readonly gateway?: boolean;
+  readonly gatewayHost?: string;
+  readonly gatewayPort?: number;
+  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: CoordinatorEvent) => void;
+  readonly logger: Logger;
+}
+
+/**
+ * Start the coordinator of a dynamic cluster; resolves once it serves.
+ * @throws RuntimeLayoutError when the file has no `nats:`; what Coordinator.start throws
+ */
+export async function launchDynamic(o: DynamicLaunchOptions): Promise<Coordinator> {
+  const cluster = loadCluster(o.clusterFile);
+  if (!cluster.nats) throw new RuntimeLayoutError(`${o.clusterFile}: no 'nats:' URL: not a dynamic cluster`, { file: o.clusterFile, field: "nats", fix: "add `nats: nats://HOST:4222` (or run it in static mode)" });
+  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(cluster)));
+  checkNotRunning(runDir);
+  mkdirSync(join(runDir, RUN_FILES.logs), { recursive: true });
+  const modelPath = resolveModelPath(o.modelPath, cluster);
+  const m = openModel(modelPath);
+  const config = m.config;
+  m.close();
+  const keysDir = curveKeys(cluster, runDir, o.keysDir);
+  return Coordinator.start({
+    cluster: { ...cluster, source: resolve(o.clusterFile) },
+    modelPath: resolve(modelPath),
+    config,
+    runDir,
+    ...(keysDir ? { keysDir } : {}),
+    minHosts: o.minHosts,
+    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
+    stallTimeoutMs: o.stallTimeoutMs,
+    gateway: o.gateway,
+    gatewayHost: o.gatewayHost,
+    gatewayPort: o.gatewayPort,
+    timeouts: o.timeouts,
+    signal: o.signal,
+    onEvent: o.onEvent,
+    logger: o.logger,
+  });
+}

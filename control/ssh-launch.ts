@@ -1,0 +1,60 @@
+/**
+ * The launcher's part for hosts with `ssh:`: before their processes start,
+ * send each such host its working directory's contents (model files it
+ * lacks, keys, its runtime.json) over ssh; then start and stop its
+ * processes through ssh (see ssh.ts).
+ */
+import { dirname, join } from "node:path";
+import type { ClusterSpec, SshSpec } from "../planner/index.js";
+import type { MoeCommand } from "./entry.js";
+import type { Runtime } from "./runtime.js";
+import { pushKeys, pushModel, remoteDir, remoteNodeCommand, remoteRuntime, remoteStop, shq, sshArgv, sshRun, type PushProgress } from "./ssh.js";
+import { ChecksumCache, scanManifest } from "./weights.js";
+
+/** How the launcher reaches one ssh host. */
+export interface SshHost {
+  readonly spec: SshSpec;
+  /** Its working directory there. */
+  readonly dir: string;
+}
+
+/** What preparing the ssh hosts reports. */
+export type SshEvent =
+  | { readonly kind: "pushing"; readonly progress: PushProgress }
+  | { readonly kind: "pushed"; readonly host: string; readonly bytes: number; readonly seconds: number };
+
+/** Hosts of `cluster` with `ssh:` that run processes of `rt`. */
+export function sshHosts(cluster: ClusterSpec, rt: Runtime): Map<string, SshHost> {
+  const used = new Set(rt.processes.map((p) => p.host));
+  return new Map(cluster.hosts.filter((h) => h.ssh && used.has(h.name)).map((h) => [h.name, { spec: h.ssh!, dir: remoteDir(h.ssh!, rt.cluster) }]));
+}
+
+/** Send every ssh host its model files, keys and runtime.json (hosts in parallel). */
+export async function prepareSshHosts(hosts: ReadonlyMap<string, SshHost>, rt: Runtime, onEvent?: (e: SshEvent) => void): Promise<void> {
+  if (hosts.size === 0) return;
+  const manifest = await scanManifest(rt.model.path, new ChecksumCache(join(rt.runDir, "checksums.json")));
+  await Promise.all(
+    [...hosts].map(async ([host, h]) => {
+      const t0 = performance.now();
+      const bytes = await pushModel(h.spec, host, h.dir, dirname(rt.model.path), manifest, (progress) => onEvent?.({ kind: "pushing", progress }));
+      if (rt.curve) await pushKeys(h.spec, host, h.dir, rt.curve.keysDir);
+      await sshRun(h.spec, host, `mkdir -p ${shq(h.dir)} && cat > ${shq(h.dir)}/runtime.json`, new TextEncoder().encode(JSON.stringify(remoteRuntime(rt, h.dir, manifest), null, 2) + "\n"));
+      onEvent?.({ kind: "pushed", host, bytes, seconds: (performance.now() - t0) / 1000 });
+    }),
+  );
+}
+
+/** The command line (`ssh … 'cd DIR && exec moe node …'`) that runs process `name` on its ssh host. */
+export function sshNodeCommand(h: SshHost, name: string): { cmd: MoeCommand; args: string[] } {
+  const argv = sshArgv(h.spec);
+  return { cmd: { command: argv[0]!, args: argv.slice(1), root: process.cwd() }, args: [remoteNodeCommand(h.spec, h.dir, name)] };
+}
+
+/** Ask the host to stop the processes named (SIGTERM through their pid files); never throws. */
+export async function stopOnSshHost(host: string, h: SshHost, names?: readonly string[]): Promise<string> {
+  try {
+    return await remoteStop(h.spec, host, h.dir, names);
+  } catch (e) {
+    return `could not reach ${host}: ${(e as Error).message}`;
+  }
+}

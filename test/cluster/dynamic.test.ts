@@ -1,0 +1,289 @@
+/**
+ * A dynamic cluster across real network boundaries: three hosts, each in a
+ * Linux network namespace of its own with its own empty working directory,
+ * join a real nats-server with `moe node --join`; `moe up` (nats: in the
+ * file) waits for them, plans, sends them the weights over NATS and serves.
+ * Generation through the cluster equals the single process exactly. Then a
+ * host is SIGKILLed under load: its replicated experts are served by their
+ * replicas at once, its other experts are placed again and loaded on a
+ * survivor, the routers switch, and no request fails; `moe status --nats`
+ * shows the loss and the new plan. Last, the stage host is SIGKILLed: the
+ * planner places the model afresh on the survivor, the gateway switches to
+ * the new stages, and the cluster serves again without a restart. Needs
+ * root (ip netns) and nats-server.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { stringify } from "yaml";
+import { clusterStatusSchema, decodeJson, encodeJson, freePorts, moeCommand, readRuntime, scanManifest, stageEndpoints, startNatsServer, subjects, type ClusterStatusMessage, type NatsServerProcess } from "../../control/index.js";
+import { PipelineClient } from "../../stages/index.js";
+import { NATS_MISSING } from "../control/nats.js";
+import { MODEL_DIR, alive, lockstep, prompts, recordFigures, reference, tempDir } from "./helpers.js";
+import { makeNetwork } from "./netns.js";
+
+const NAMES = ["na", "nb", "nc"] as const;
+const net = makeNetwork(process.pid, NAMES, { rate: "1gbit", subnet: 78 });
+
+/** A child with its stdout lines. */
+interface Proc {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly exited: Promise<void>;
+}
+
+function run(argv: readonly string[], cwd: string): Proc {
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  let buf = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr!.resume();
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  return { child, lines, exited };
+}
+
+async function until<T>(what: string, f: () => T | undefined | Promise<T | undefined>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe.skipIf(!net.usable || NATS_MISSING !== undefined)("dynamic cluster over NATS, hosts in network namespaces", () => {
+  const tmp = tempDir("moe-dynamic-");
+  const moe = moeCommand();
+  const nodes = new Map<string, Proc>();
+  let up: Proc | undefined;
+  let nats: NatsServerProcess | undefined;
+  let nc: NatsConnection | undefined;
+  let ref: Awaited<ReturnType<typeof reference>>;
+  let gatewayUrl = "";
+  const runDir = join(tmp.dir, "run");
+
+  const status = async (): Promise<ClusterStatusMessage> => decodeJson(clusterStatusSchema, (await nc!.request(subjects().status, encodeJson({}), { timeout: 3000 })).data, "status");
+
+  beforeAll(async () => {
+    ref = await reference();
+    const cfg = ref.config;
+    nats = await startNatsServer({ host: net.head, port: (await freePorts(1, net.head))[0]! });
+    nc = await connect({ servers: nats.url });
+    const file = join(tmp.dir, "dynamic.yaml");
+    const host = (name: string, roles: string[]) => ({ name, device: "cpu-local", roles, threads: 1 });
+    writeFileSync(
+      file,
+      stringify({
+        name: `dyn-${process.pid}`,
+        model: MODEL_DIR,
+        dtype: "f32",
+        nats: nats.url,
+        min_hosts: 3,
+        timeouts: { dispatch: "2s" },
+        // nb may also take a stage: after na is lost too, the whole model moves there
+        hosts: [host("na", ["stage", "router"]), host("nb", ["stage", "router", "expert"]), host("nc", ["expert"])],
+        placement: {
+          stages: [{ host: "na", layers: [0, cfg.nLayers] }],
+          routers: [{ stage: 0, host: "na" }],
+          // experts 0-3: a replica on each expert host (rows split 1:1); 4-7: only on nc
+          experts: Array.from({ length: cfg.nLayers * cfg.nExperts }, (_, k) => {
+            const [layer, expert] = [Math.floor(k / cfg.nExperts), k % cfg.nExperts];
+            return expert < 4 ? { layer, expert, hosts: ["nb", "nc"], weights: [1, 1] } : { layer, expert, hosts: ["nc"] };
+          }),
+        },
+      }),
+    );
+    // every host: its own namespace, its own empty directory; nothing on disk is shared with the coordinator
+    for (const name of NAMES) {
+      const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", nats.url, "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+      nodes.set(name, run(argv, moe.root));
+    }
+    up = run([moe.command, ...moe.args, "up", file, "--port", "0", "--host", net.head, "--run-dir", runDir, "--heartbeat-timeout", "3", "--quiet"], moe.root);
+    gatewayUrl = await until("the gateway", () => up!.lines.map((l) => /^gateway: (http:\/\/\S+)\/v1/.exec(l)?.[1]).find((u) => u), 240_000);
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    // Ctrl-C the coordinator: hosts drop their processes and stay joined, idle
+    up?.child.kill("SIGTERM");
+    await up?.exited;
+    for (const name of ["nb"]) {
+      const n = nodes.get(name);
+      if (n && n.child.exitCode === null && n.child.signalCode === null)
+        await until(`${name} idle`, () => (n.lines.some((l) => l.includes('"reason":"stop"')) && n.lines.at(-1)?.includes('"state":"idle"') ? true : undefined), 20_000).catch(() => undefined);
+    }
+    for (const n of nodes.values()) n.child.kill("SIGTERM");
+    await Promise.all([...nodes.values()].map((n) => n.exited));
+    await nats?.stop();
+    await ref?.close();
+    net.tearDown();
+    tmp.cleanup();
+    for (const p of [up, ...nodes.values()]) if (p?.child.pid) expect(alive(p.child.pid)).toBe(false);
+  });
+
+  it("hosts join, receive the weights over the network into their own directories, and generate exactly as the single process", async () => {
+    const manifest = await scanManifest(MODEL_DIR);
+    const total = manifest.files.reduce((a, f) => a + f.size, 0);
+    const figures: Record<string, number> = {};
+    for (const name of NAMES) {
+      const events = nodes.get(name)!.lines.map((l) => JSON.parse(l) as { kind: string; bytes?: number; seconds?: number; state?: string });
+      const fetched = events.find((e) => e.kind === "fetched");
+      expect(fetched?.bytes).toBe(total);
+      figures[`${name}BytesPerSecond`] = fetched!.bytes! / fetched!.seconds!;
+      // the host's copy: same bytes, under its own directory, which its runtime points at
+      const mine = await scanManifest(join(tmp.dir, name, manifest.root));
+      expect(mine.files).toEqual(manifest.files);
+      expect(readRuntime(join(tmp.dir, name, "runtime.json")).model.path).toBe(join(tmp.dir, name, manifest.root));
+      expect(events.at(-1)?.state).toBe("ready");
+    }
+    recordFigures("dynamic-weights", { modelBytes: total, ...figures });
+    const rt = readRuntime(runDir);
+    expect(rt.dynamic?.version).toBe(1);
+    expect(Object.keys(rt.expertHosts).sort()).toEqual(["nb", "nc"]);
+    expect(rt.expertHosts.nb).toMatch(new RegExp(`^tcp://${net.hosts.nb!.ip.replace(/\./g, "\\.")}:\\d+$`));
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, [1, 5, 11, 17]), 10, 700);
+      expect(r.maxRelError).toBe(0);
+      expect(r.tokens).toEqual(r.refTokens);
+    } finally {
+      await client.close();
+    }
+  });
+
+  const prompt = [1, 300, 301, 302];
+  let baselineText = "";
+  const complete = async (): Promise<{ ok: boolean; text: string; ms: number }> => {
+      const t0 = performance.now();
+      try {
+        const res = await fetch(`${gatewayUrl}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt, max_tokens: 6, temperature: 0 }) });
+        const body = (await res.json()) as { choices?: { text: string }[]; error?: { message: string } };
+        return { ok: res.status === 200, text: body.choices?.[0]?.text ?? `HTTP ${res.status}: ${body.error?.message}`, ms: performance.now() - t0 };
+      } catch (e) {
+        return { ok: false, text: (e as Error).message, ms: performance.now() - t0 };
+      }
+  };
+  /** `n` clients sending the same greedy completion back to back until `stop()`. */
+  const startLoad = (n: number) => {
+    const results: { ok: boolean; text: string; ms: number; at: number }[] = [];
+    let stopped = false;
+    const workers = Array.from({ length: n }, async () => {
+      while (!stopped) {
+        const r = { ...(await complete()), at: Date.now() };
+        results.push(r);
+        if (!r.ok) await new Promise((res) => setTimeout(res, 200)); // a client backing off
+      }
+    });
+    return {
+      results,
+      stop: async () => {
+        stopped = true;
+        await Promise.all(workers);
+      },
+    };
+  };
+
+  it("loses a host to SIGKILL under load: replicas take over, its experts are placed again, no request fails", async () => {
+    const before = await status();
+    expect(before.phase).toBe("serving");
+    const baseline = await complete();
+    expect(baseline.ok).toBe(true);
+    baselineText = baseline.text;
+    const { results, stop } = startLoad(3);
+    await until("requests before the kill", () => (results.length >= 3 ? true : undefined), 60_000);
+    const killedAt = Date.now();
+    nodes.get("nc")!.child.kill("SIGKILL");
+    const after = await until(
+      "the re-plan",
+      async () => {
+        const s = await status();
+        return s.phase === "serving" && s.version > before.version && s.members.find((m) => m.name === "nc")?.lost ? s : undefined;
+      },
+      90_000,
+    );
+    const recoverySeconds = (Date.now() - killedAt) / 1000;
+    const servedAfter = results.length;
+    await until("requests after the re-plan", () => (results.length >= servedAfter + 3 ? true : undefined), 60_000);
+    await stop();
+    const failed = results.filter((r) => !r.ok);
+    expect(failed.map((r) => r.text)).toEqual([]);
+    // greedy: every answer is the one before the loss
+    expect(new Set(results.map((r) => r.text))).toEqual(new Set([baseline.text]));
+    const replan = after.replans.at(-1)!;
+    expect(replan.reason).toBe("lost nc");
+    recordFigures("dynamic-recovery", {
+      recoverySecondsFromKill: recoverySeconds,
+      replanSecondsFromDetection: replan.seconds,
+      requests: results.length,
+      failed: failed.length,
+      worstLatencyMsDuringLoss: Math.max(...results.filter((r) => r.at >= killedAt).map((r) => r.ms)),
+    });
+    // the new placement: nc gone, its own experts now on nb (loaded there), replicas thinned
+    const rt = readRuntime(runDir);
+    expect(Object.keys(rt.expertHosts)).toEqual(["nb"]);
+    for (const x of rt.experts) expect(x.hosts).toEqual(["nb"]);
+    expect(rt.dynamic?.version).toBe(after.version);
+    const nb = after.members.find((m) => m.name === "nb")!;
+    expect(nb.state).toBe("ready");
+    // still exact on the new placement
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, [3, 9]), 6, 900);
+      expect(r.maxRelError).toBe(0);
+    } finally {
+      await client.close();
+    }
+    // what an operator sees
+    const cli = spawnSync(moe.command, [...moe.args, "status", "--nats", nats!.url], { cwd: moe.root, encoding: "utf8" });
+    expect(cli.stdout).toMatch(new RegExp(`cluster dyn-${process.pid}: serving, plan ${after.version} `));
+    expect(cli.stdout).toMatch(/\nnc\s+10\.\S+\s+lost \(no heartbeat for \d+\.\d s\)/);
+    expect(cli.stdout).toMatch(/re-plans:\n {2}plan \d+: lost nc at .*, serving again after \d+\.\d s/);
+    expect(cli.status).toBe(0);
+    expect(existsSync(join(tmp.dir, "nc", "grok-1-tiny", "model.gguf"))).toBe(true);
+    expect(readFileSync(join(runDir, "plan.json"), "utf8")).not.toContain('"nc"');
+  });
+
+  it("loses the stage host: the model is placed afresh on the survivor, the gateway follows the new stages, requests in flight fail clearly, then it serves again", async () => {
+    const before = await status();
+    const { results, stop } = startLoad(2);
+    await until("requests before the kill", () => (results.length >= 2 ? true : undefined), 60_000);
+    const killedAt = Date.now();
+    nodes.get("na")!.child.kill("SIGKILL");
+    const after = await until(
+      "the re-plan",
+      async () => {
+        const s = await status();
+        return s.phase === "serving" && s.version > before.version && s.members.find((m) => m.name === "na")?.lost ? s : undefined;
+      },
+      90_000,
+    );
+    const recoverySeconds = (Date.now() - killedAt) / 1000;
+    const n = results.length;
+    await until("requests on the new stages", () => (results.slice(n).filter((r) => r.ok).length >= 2 ? true : undefined), 60_000);
+    await stop();
+    // requests whose sequences lived on the lost stage fail with an error that says why; the others succeed, exactly
+    for (const r of results.filter((x) => !x.ok)) expect(r.text).toMatch(/re-planned|lost|connection|stage/i);
+    for (const r of results.filter((x) => x.ok)) expect(r.text).toBe(baselineText);
+    expect(results.slice(n).every((r) => r.ok)).toBe(true);
+    expect(after.replans.at(-1)!.reason).toBe("lost na");
+    recordFigures("dynamic-recovery-stage", { errors: [...new Set(results.filter((x) => !x.ok).map((x) => x.text))], recoverySecondsFromKill: recoverySeconds, replanSecondsFromDetection: after.replans.at(-1)!.seconds, failedInFlight: results.filter((x) => !x.ok).length, requests: results.length });
+    const rt = readRuntime(runDir);
+    expect(rt.processes.filter((p) => !p.local).map((p) => p.host)).toEqual(["nb", "nb"]);
+    expect(rt.stages.length).toBe(1);
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, [4, 8]), 6, 1100);
+      expect(r.maxRelError).toBe(0);
+    } finally {
+      await client.close();
+    }
+  });
+});

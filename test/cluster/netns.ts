@@ -1,0 +1,82 @@
+/**
+ * Linux network namespaces as machines, for the cluster tests: a bridge in
+ * the root namespace (the "head" machine: coordinator, NATS, gateway, test
+ * client) and one namespace per host, each with a veth pair on the bridge
+ * (10.N.M.0/24), its own loopback, and an optional htb rate limit on its
+ * link. Traffic stays between the root namespace and the namespaces this
+ * helper made. Needs root and `ip`; `usable` is false otherwise.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+function sh(...args: string[]): boolean {
+  return spawnSync(args[0]!, args.slice(1), { stdio: "ignore" }).status === 0;
+}
+
+/** A made network. */
+export interface TestNetwork {
+  /** False when this machine does not allow namespaces (not root, no `ip`): tests skip. */
+  readonly usable: boolean;
+  /** Address of the root namespace on the bridge. */
+  readonly head: string;
+  /** Namespace name and address per host. */
+  readonly hosts: Readonly<Record<string, { readonly ns: string; readonly ip: string }>>;
+  /** argv prefix that runs a command inside a host's namespace. */
+  exec(host: string): string[];
+  /** Remove the namespaces, links and bridge. */
+  tearDown(): void;
+}
+
+/**
+ * Make the bridge and one namespace per host name. `tag` (a small integer) keeps names and subnets unique
+ * per test file and run. `rate` (e.g. `1gbit`) shapes each host's link with htb when `tc` is there.
+ */
+export function makeNetwork(tag: number, names: readonly string[], o: { rate?: string; subnet?: number } = {}): TestNetwork {
+  const octet = o.subnet ?? 77;
+  const N = tag % 250;
+  const br = `mbr${octet}x${N}`;
+  const hosts: Record<string, { ns: string; ip: string }> = {};
+  names.forEach((h, i) => (hosts[h] = { ns: `m${octet}x${N}${h}`.slice(0, 15), ip: `10.${octet}.${N}.${i + 2}` }));
+  const veth = (i: number, side: 0 | 1) => `v${octet}x${N}h${i}${side}`.slice(0, 15);
+  const tearDown = (): void => {
+    for (const h of Object.values(hosts)) sh("ip", "netns", "del", h.ns);
+    names.forEach((_, i) => sh("ip", "link", "del", veth(i, 0)));
+    sh("ip", "link", "del", br);
+  };
+  const exec = (h: string) => ["ip", "netns", "exec", hosts[h]!.ns];
+  const head = `10.${octet}.${N}.1`;
+  const fail = { usable: false, head, hosts, exec, tearDown } as const;
+  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip")) return fail;
+  tearDown(); // leftovers of a run that was killed
+  const ok =
+    sh("ip", "link", "add", br, "type", "bridge") &&
+    sh("ip", "addr", "add", `${head}/24`, "dev", br) &&
+    sh("ip", "link", "set", br, "up") &&
+    names.every((h, i) => {
+      const { ns, ip } = hosts[h]!;
+      const [outer, inner] = [veth(i, 0), veth(i, 1)];
+      return (
+        sh("ip", "netns", "add", ns) &&
+        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner) &&
+        sh("ip", "link", "set", inner, "netns", ns) &&
+        sh("ip", "link", "set", outer, "master", br) &&
+        sh("ip", "link", "set", outer, "up") &&
+        sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/24`, "dev", inner) &&
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up") &&
+        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+      );
+    });
+  if (!ok) {
+    tearDown();
+    return fail;
+  }
+  // a real link speed on each host's side (htb; `tc netem` is not available here): best effort
+  if (o.rate && existsSync("/usr/sbin/tc"))
+    names.forEach((h, i) => {
+      sh("tc", "qdisc", "add", "dev", veth(i, 0), "root", "handle", "1:", "htb", "default", "10");
+      sh("tc", "class", "add", "dev", veth(i, 0), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
+      sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "qdisc", "add", "dev", veth(i, 1), "root", "handle", "1:", "htb", "default", "10");
+      sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "class", "add", "dev", veth(i, 1), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
+    });
+  return { usable: true, head, hosts, exec, tearDown };
+}
