@@ -5,7 +5,10 @@ import { BENCHES, runBenches } from "../bench/index.js";
 export function register(program: Command): void {
   program
     .command("bench")
-    .description(`run a benchmark: ${BENCHES.join(", ")} (all when none is named)`)
+    .description(
+      `run a benchmark: ${BENCHES.join(", ")} (all when none is named); ` +
+        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--json], kernels [--threads 1,2] [--json]",
+    )
     .argument("[name]", "which benchmark")
     .argument("[args...]", "arguments for the benchmark")
     .allowUnknownOption(true)

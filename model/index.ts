@@ -132,6 +132,7 @@ export {
   attentionWeights,
   createSession,
   defaultThreads,
+  sessionOptions,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,
   ExpertBlock,

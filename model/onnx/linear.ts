@@ -75,9 +75,11 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   // exact: [LIMBS·R, in] rows through one int8 matmul, then the sum of the LIMBS partial products
   const rows = limbs(g, x, w.in);
   const y = g.op("MatMulNBits", [rows, b, s], attrs, MS_DOMAIN);
-  const parts = g.op("Reshape", [y, g.i64(`${prefix}_ys`, [LIMBS, -1, w.out])]);
-  const sum = g.op("ReduceSum", [parts, g.i64(`${prefix}_ax0`, [0])], { keepdims: 0 }); // [R, out]
-  return backToLeadingDims(g, x, sum, w.out, prefix);
+  // Σ of the LIMBS partial products as ones[1, LIMBS] · y[LIMBS, R·out] (a GEMM: ReduceSum over the
+  // leading axis cost 0.6 ms at R = 1 and 9 ms at R = 16 on the 131072-wide head, this ≤ 0.7 ms)
+  const y3 = g.op("Reshape", [y, g.i64(`${prefix}_ys`, [LIMBS, -1])]);
+  const sum = g.op("MatMul", [g.f32("limb_ones", new Float32Array(LIMBS).fill(1), [1, LIMBS]), y3]); // [1, R·out]
+  return backToLeadingDims(g, x, g.op("Reshape", [sum, g.i64(`${prefix}_rows`, [-1, w.out])]), w.out, prefix);
 }
 
 /** y [R, out] → [..., out] with x's leading dims (x [..., in]). */

@@ -1,0 +1,36 @@
+/** The compute flags `moe generate` and `moe serve` share (cli/options.ts): defaults, validation, the old flag. */
+import { Command } from "commander";
+import { describe, expect, it } from "vitest";
+import { addComputeFlags, computeOptionsOf, type ComputeFlags } from "../../cli/options.js";
+
+function parse(argv: string[]): ComputeFlags {
+  const cmd = addComputeFlags(new Command("x").exitOverride());
+  cmd.parse(argv, { from: "user" });
+  return cmd.opts<ComputeFlags>();
+}
+
+describe("compute flags", () => {
+  it("default: the given thread count, int8 activations, f32 KV cache, cpu", () => {
+    expect(computeOptionsOf(parse([]), 8)).toEqual({ threads: 8, executionProvider: "cpu", exactQ8: false, dequantizeQ8: false, kvDtype: "f32" });
+  });
+
+  it("--threads, --exact-8bit, --dequantize-q8, --kv-dtype f16", () => {
+    expect(computeOptionsOf(parse(["--threads", "2", "--exact-8bit", "--dequantize-q8", "--kv-dtype", "f16"]), 8)).toEqual({
+      threads: 2,
+      executionProvider: "cpu",
+      exactQ8: true,
+      dequantizeQ8: true,
+      kvDtype: "f16",
+    });
+  });
+
+  it("--int8-activations is still accepted and changes nothing", () => {
+    expect(computeOptionsOf(parse(["--int8-activations"]), 4)).toEqual(computeOptionsOf(parse([]), 4));
+  });
+
+  it("bad values name the flag", () => {
+    expect(() => computeOptionsOf(parse(["--kv-dtype", "f8"]), 1)).toThrow(/--kv-dtype must be f32 or f16, got 'f8'/);
+    expect(() => computeOptionsOf(parse(["--execution-provider", "tpu"]), 1)).toThrow(/--execution-provider must be cpu or cuda/);
+    expect(() => parse(["--threads", "0"])).toThrow(/--threads must be an integer >= 1/);
+  });
+});
