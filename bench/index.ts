@@ -1,6 +1,6 @@
 /** The benchmarks (`npm run bench -- <name>`, `moe bench <name>`); never part of `npm test`. */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic"] as const;
 
 /** Run the named benchmarks in order (all when none is named); each prints its own figures. */
 export async function runBenches(names: readonly string[], args: string[]): Promise<void> {

@@ -120,6 +120,8 @@ async function action(f: PlanFlags): Promise<void> {
     if (!lookupDevice(f.gpu)) throw new InvalidArgumentError(`unknown device '${f.gpu}'; known devices: ${deviceKeys().join(", ")}`);
   } else if (!f.cluster) throw new InvalidArgumentError("--cluster FILE is required (or --min-cluster --gpu DEVICE); examples in configs/clusters/");
   const cluster = f.cluster ? loadCluster(f.cluster) : undefined;
+  if (cluster && cluster.hosts.length === 0)
+    throw new InvalidArgumentError(`${f.cluster} lists no hosts: its hosts join over NATS (${cluster.nats}); \`moe up ${f.cluster}\` plans over them once they joined, and \`moe status --nats ${cluster.nats}\` shows them`);
   const { cfg, source, weightDType } = resolveModel(f.model ?? cluster?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
   // a real model file is served by the engine: its weights as stored, the engine's KV cache (f32 today)
   const kvBytesPerElement = f.kvDtype ? kvBytes(f.kvDtype) : weightDType ? ENGINE_KV_BYTES_PER_ELEMENT : undefined;

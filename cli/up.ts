@@ -73,7 +73,13 @@ function report(e: LaunchEvent, quiet: boolean): void {
 const lastPush = new Map<string, number>();
 
 async function action(file: string, f: UpFlags): Promise<void> {
-  if (loadCluster(file).nats !== undefined) return upDynamic(file, f);
+  if (loadCluster(file).nats !== undefined) {
+    for (const [flag, set] of [["--plan", f.plan !== undefined], ["--restart", f.restart !== undefined], ["--keep-going", f.keepGoing === true]] as const)
+      if (set) throw new InvalidArgumentError(`${flag} is for static clusters; ${file} has nats: (dynamic mode re-plans by itself when a host is lost)`);
+    return upDynamic(file, f);
+  }
+  for (const [flag, set] of [["--host", f.host !== undefined], ["--min-hosts", f.minHosts !== undefined], ["--heartbeat-timeout", f.heartbeatTimeout !== undefined]] as const)
+    if (set) throw new InvalidArgumentError(`${flag} is for dynamic clusters (nats: in the file)`);
   const abort = new AbortController();
   let cluster: RunningCluster | undefined;
   let signals = 0;

@@ -115,7 +115,11 @@ export async function pushModel(spec: SshSpec, host: string, dir: string, localB
     const dirOf = target.slice(0, target.lastIndexOf("/"));
     let at = done + start;
     onProgress?.({ host, file: target, bytes: at, total });
-    await sshRun(spec, host, `cd ${shq(dir)} && mkdir -p ${shq(dirOf)} && ${start ? `truncate -s ${start} ${q(f)}.partial && cat >> ${q(f)}.partial` : `cat > ${q(f)}.partial`}`, {
+    // one session per file: append from where a broken upload stopped, then check it there before it takes its
+    // name; a bad copy is removed, so the next `moe up` sends it afresh
+    const write = start ? `truncate -s ${start} ${q(f)}.partial && cat >> ${q(f)}.partial` : `cat > ${q(f)}.partial`;
+    const check = `if [ "$(sha256sum < ${q(f)}.partial | cut -c1-64)" = ${f.sha256} ]; then mv ${q(f)}.partial ${q(f)}; else rm -f ${q(f)}.partial; echo "${target}: checksum mismatch after upload" >&2; exit 3; fi`;
+    await sshRun(spec, host, `cd ${shq(dir)} && mkdir -p ${shq(dirOf)} && ${write} && ${check}`, {
       file: manifestFilePath(localBase, m, f),
       start,
       onBytes: (n) => {
@@ -124,8 +128,6 @@ export async function pushModel(spec: SshSpec, host: string, dir: string, localB
         onProgress?.({ host, file: target, bytes: at, total });
       },
     });
-    // checked there before it takes its name; a bad copy is removed, so the next `moe up` sends it afresh
-    await sshRun(spec, host, `cd ${shq(dir)} && if [ "$(sha256sum < ${q(f)}.partial | cut -c1-64)" = ${f.sha256} ]; then mv ${q(f)}.partial ${q(f)}; else rm -f ${q(f)}.partial; echo "checksum mismatch" >&2; exit 3; fi`);
     done += f.size;
   }
   return sent;
