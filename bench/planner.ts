@@ -3,14 +3,15 @@
  * (int8) on heterogeneous clusters of 8, 64 and 256 hosts.
  */
 import { presetConfig } from "../model/index.js";
-import { formatBytes, makePlan, parseCluster, table, type ClusterSpec } from "../planner/index.js";
+import { parseClusterConfig } from "../config/index.js";
+import { formatBytes, makePlan, resolveCluster, table, type ClusterSpec } from "../planner/index.js";
 
 const KINDS = ["h100-80gb", "a100-80gb", "rtx-4090", "h200", "a100-40gb", "l4", "m2-ultra-192gb", "rtx-3090"] as const;
 
 /** `n` hosts cycling through common devices, each on 100 Gbit/s with 50 µs per message. */
 function cluster(n: number): ClusterSpec {
   const hosts = Array.from({ length: n }, (_, i) => ({ name: `host${i}`, device: KINDS[i % KINDS.length]! }));
-  return parseCluster({ name: `bench-${n}`, network: { bandwidth: "100Gbit/s", latency: "50us" }, hosts });
+  return resolveCluster(parseClusterConfig({ name: `bench-${n}`, network: { bandwidth: "100Gbit/s", latency: "50us" }, hosts }).planning);
 }
 
 function flag(args: string[], name: string, dflt: number): number {

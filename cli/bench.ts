@@ -12,5 +12,15 @@ export function register(program: Command): void {
     .argument("[name]", "which benchmark")
     .argument("[args...]", "arguments for the benchmark")
     .allowUnknownOption(true)
+    .addHelpText(
+      "after",
+      `
+Examples:
+  moe bench engine
+  moe bench cluster                                    # tables: decode, CPU per token, round trips vs raw ZeroMQ, where a round trip goes
+  moe bench cluster --json > bench.json                # every figure as JSON (schema moe-bench-cluster/1)
+  moe bench cluster --threads 2 --steps 64 --calls 80 --out bench.json
+  moe plan --cluster configs/clusters/local.yaml --calibrate bench.json`,
+    )
     .action(async (name: string | undefined, args: string[]) => runBenches(name ? [name] : [], args));
 }

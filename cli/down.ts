@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import { defaultRunDir, readRuntime, stopOnSshHost, sshHosts, clusterName } from "../control/index.js";
-import { loadCluster } from "../planner/index.js";
+import { loadClusterConfig } from "../config/index.js";
 import { parseIntOption } from "./options.js";
 
 interface DownFlags {
@@ -31,7 +31,7 @@ function alive(pid: number): boolean {
 }
 
 async function action(file: string, f: DownFlags): Promise<void> {
-  const cluster = loadCluster(file);
+  const cluster = loadClusterConfig(file);
   const runDir = f.runDir ?? defaultRunDir(clusterName(cluster));
   let runtime;
   try {
@@ -50,7 +50,7 @@ async function action(file: string, f: DownFlags): Promise<void> {
     } else console.log(`stopped the launcher (pid ${pid}) of ${cluster.name ?? file}`);
   } else console.log(`no launcher of ${cluster.name ?? file} is running here${runtime ? "" : ` (no runtime in ${runDir})`}`);
   // whatever an ssh host still runs (a launcher that died without stopping them)
-  const hosts = runtime ? sshHosts(cluster, runtime) : new Map();
+  const hosts = runtime ? sshHosts(cluster.runtime, runtime) : new Map();
   for (const [host, h] of hosts) {
     const out = (await stopOnSshHost(host, h)).trim();
     console.log(out ? out.split("\n").map((l) => `${host}: ${l}`).join("\n") : `${host}: nothing running`);

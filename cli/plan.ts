@@ -6,20 +6,23 @@
 import { existsSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { dirname, extname, isAbsolute, join, resolve } from "node:path";
 import { InvalidArgumentError, type Command } from "commander";
+import { loadClusterConfig } from "../config/index.js";
 import { ENGINE_KV_BYTES_PER_ELEMENT, PRESETS, configFromGguf, findXaiCheckpoint, loadConfigJson, openModel, openWeights, presetConfig, weightDTypeOf, type ModelConfig } from "../model/index.js";
 import {
+  calibrate,
   ClusterConfigError,
   comparePlans,
   deviceKeys,
   formatCompare,
   formatMinCluster,
   formatPlan,
-  loadCluster,
+  loadBenchFile,
   loadExpertLoad,
   lookupDevice,
   makePlan,
   minCluster,
   planOnce,
+  resolveCluster,
   type ClusterSpec,
   type PlanOptions,
   type WeightDType,
@@ -41,6 +44,7 @@ interface PlanFlags {
   minCluster?: boolean;
   gpu?: string;
   replan?: boolean;
+  calibrate?: string;
 }
 
 const DTYPES: Readonly<Record<string, WeightDType>> = { int8: "int8", bf16: "bf16", fp16: "f16", f16: "f16", q8_0: "q8_0", f32: "f32", fp32: "f32" };
@@ -119,13 +123,14 @@ async function action(f: PlanFlags): Promise<void> {
     if (!f.gpu) throw new InvalidArgumentError(`--min-cluster needs --gpu DEVICE (one of ${deviceKeys().join(", ")})`);
     if (!lookupDevice(f.gpu)) throw new InvalidArgumentError(`unknown device '${f.gpu}'; known devices: ${deviceKeys().join(", ")}`);
   } else if (!f.cluster) throw new InvalidArgumentError("--cluster FILE is required (or --min-cluster --gpu DEVICE); examples in configs/clusters/");
-  const cluster = f.cluster ? loadCluster(f.cluster) : undefined;
-  if (cluster && cluster.hosts.length === 0)
-    throw new InvalidArgumentError(`${f.cluster} lists no hosts: its hosts join over NATS (${cluster.nats}); \`moe up ${f.cluster}\` plans over them once they joined, and \`moe status --nats ${cluster.nats}\` shows them`);
-  const { cfg, source, weightDType } = resolveModel(f.model ?? cluster?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
+  const config = f.cluster ? loadClusterConfig(f.cluster) : undefined;
+  if (config && config.planning.hosts.length === 0)
+    throw new InvalidArgumentError(`${f.cluster} lists no hosts: its hosts join over NATS (${config.runtime.nats}); \`moe up ${f.cluster}\` plans over them once they joined, and \`moe status --nats ${config.runtime.nats}\` shows them`);
+  const cluster = config ? resolveCluster(config.planning, config.locate) : undefined;
+  const { cfg, source, weightDType } = resolveModel(f.model ?? config?.model ?? "grok-1", f.cluster ? dirname(f.cluster) : undefined);
   // a real model file is served by the engine: its weights as stored, the engine's KV cache (f32 today)
   const kvBytesPerElement = f.kvDtype ? kvBytes(f.kvDtype) : weightDType ? ENGINE_KV_BYTES_PER_ELEMENT : undefined;
-  const o: PlanOptions = {
+  let o: PlanOptions = {
     dtype: dtypeOf(f.dtype, cluster, weightDType),
     ...(f.context !== undefined ? { context: f.context } : {}),
     ...(f.concurrency !== undefined ? { concurrency: f.concurrency } : {}),
@@ -136,6 +141,7 @@ async function action(f: PlanFlags): Promise<void> {
     ...(f.replan ? { usePlacement: false } : {}),
     modelSource: source,
   };
+  if (f.calibrate) o = calibrated(f.calibrate, cfg, cluster, o);
   if (f.minCluster) {
     const r = minCluster(cfg, f.gpu!, o, (c, k, opts) => planOnce(c, k, opts));
     if (f.out && r.plan) write(f.out, r.plan);
@@ -157,6 +163,30 @@ async function action(f: PlanFlags): Promise<void> {
   if (!plan.fits) process.exitCode = 2;
 }
 
+/**
+ * Plan options with the software terms fitted to a `moe bench cluster --json` file. The fit needs the
+ * cluster the bench ran: `--cluster` when it has the bench's cluster name, else the bench's `cluster.file`
+ * (relative to the working directory, then to the bench file).
+ */
+function calibrated(file: string, cfg: ModelConfig, cluster: ClusterSpec | undefined, o: PlanOptions): PlanOptions {
+  const bench = loadBenchFile(file);
+  let benchCluster = cluster && (cluster.name ?? "") === bench.cluster.name ? cluster : undefined;
+  if (!benchCluster) {
+    const candidates = [resolve(bench.cluster.file), resolve(dirname(file), bench.cluster.file)];
+    const found = candidates.find((p) => existsSync(p));
+    if (!found)
+      throw new ClusterConfigError(`${file}: cluster.file: the bench ran '${bench.cluster.file}' (cluster '${bench.cluster.name}'), which is not found here`, {
+        file,
+        field: "cluster.file",
+        fix: `pass that cluster file with --cluster, or run moe plan from the directory the bench ran in`,
+      });
+    const config = loadClusterConfig(found);
+    benchCluster = resolveCluster(config.planning, config.locate);
+  }
+  const cal = calibrate(cfg, benchCluster, bench, o);
+  return { ...o, cost: { ...o.cost, ...cal.fitted }, calibration: cal };
+}
+
 /** Attach `moe plan` to the program. */
 export function register(program: Command): void {
   program
@@ -175,6 +205,7 @@ export function register(program: Command): void {
     .option("--min-cluster", "find how many of --gpu devices the model needs")
     .option("--gpu <device>", `catalogue device for --min-cluster (${deviceKeys().join(", ")})`)
     .option("--replan", "ignore the cluster file's explicit placement")
+    .option("--calibrate <file>", "fit the software costs (messages, session runs, compute speed, shared cores) to `moe bench cluster --json` output")
     .option("--json", "print the plan as JSON")
     .option("--out <file>", "write plan.json (what `moe up` reads)")
     .addHelpText(
@@ -185,6 +216,7 @@ Examples:
   moe plan --model grok-1 --cluster configs/clusters/h100x8.yaml --dtype bf16
   moe plan --cluster configs/clusters/mixed.yaml --compare --concurrency 16
   moe plan --cluster configs/clusters/local.yaml --out plan.json
+  moe bench cluster --json > bench.json && moe plan --cluster configs/clusters/local.yaml --calibrate bench.json
   moe plan --min-cluster --gpu h100-80gb --dtype int8 --context 8192 --concurrency 8`,
     )
     .action(action);

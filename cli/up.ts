@@ -7,7 +7,8 @@
 import { InvalidArgumentError, type Command } from "commander";
 import { pino } from "pino";
 import { describeExit, launch, StartupError, type LaunchEvent, type RunningCluster } from "../control/index.js";
-import { formatBytes, formatPlan, loadCluster } from "../planner/index.js";
+import { loadClusterConfig } from "../config/index.js";
+import { formatBytes, formatPlan } from "../planner/index.js";
 import { parseIntOption } from "./options.js";
 import { upDynamic } from "./up-dynamic.js";
 
@@ -73,7 +74,7 @@ function report(e: LaunchEvent, quiet: boolean): void {
 const lastPush = new Map<string, number>();
 
 async function action(file: string, f: UpFlags): Promise<void> {
-  if (loadCluster(file).nats !== undefined) {
+  if (loadClusterConfig(file).runtime.nats !== undefined) {
     for (const [flag, set] of [["--plan", f.plan !== undefined], ["--restart", f.restart !== undefined], ["--keep-going", f.keepGoing === true]] as const)
       if (set) throw new InvalidArgumentError(`${flag} is for static clusters; ${file} has nats: (dynamic mode re-plans by itself when a host is lost)`);
     return upDynamic(file, f);

@@ -17,6 +17,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
+import type { RuntimeConfig } from "../config/index.js";
 import type { ModelConfig } from "../model/index.js";
 import { makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { AlreadyRunningError, ControlError, PlanNotServableError } from "./errors.js";
@@ -31,8 +32,10 @@ import { ChecksumCache, scanManifest, type WeightManifest } from "./weights.js";
 
 /** Options of {@link Coordinator.start}. */
 export interface CoordinatorOptions {
-  /** The cluster file, with `nats:`. */
+  /** The planner's view of the cluster file (its listed hosts, placement, dtype). */
   readonly cluster: ClusterSpec;
+  /** The cluster file's runtime slice (config/): `nats:`, `min_hosts:`, CURVE, wire dtype, listed hosts' threads. */
+  readonly settings: RuntimeConfig;
   readonly modelPath: string;
   readonly config: ModelConfig;
   /** runtime.json, plan.json and checksums go here. */
@@ -111,7 +114,7 @@ export class Coordinator {
    * gateway, every host is ready). @throws ControlError when NATS is unreachable or another coordinator runs there
    */
   static async start(o: CoordinatorOptions): Promise<Coordinator> {
-    const url = o.cluster.nats!;
+    const url = o.settings.nats!;
     let nc: NatsConnection;
     try {
       nc = await connect({ servers: url.split(","), name: "moe-coordinator", maxReconnectAttempts: -1, reconnectTimeWait: 500 });
@@ -146,14 +149,14 @@ export class Coordinator {
   }
 
   private get minHosts(): number {
-    return this.o.minHosts ?? this.o.cluster.minHosts ?? Math.max(1, this.o.cluster.hosts.length);
+    return this.o.minHosts ?? this.o.settings.minHosts ?? Math.max(1, this.o.cluster.hosts.length);
   }
 
   private async checkAlone(): Promise<void> {
     try {
       const r = await this.nc.request(this.s.status, encodeJson({}), { timeout: 700 });
       const other = JSON.parse(new TextDecoder().decode(r.data)) as { coordinator?: { pid: number; host: string } };
-      throw new AlreadyRunningError(`another coordinator (pid ${other.coordinator?.pid} on ${other.coordinator?.host}) already runs a cluster on ${this.o.cluster.nats}`, {
+      throw new AlreadyRunningError(`another coordinator (pid ${other.coordinator?.pid} on ${other.coordinator?.host}) already runs a cluster on ${this.o.settings.nats}`, {
         fix: "stop it first (`moe down` / Ctrl-C), or give this cluster its own NATS server",
       });
     } catch (e) {
@@ -201,7 +204,7 @@ export class Coordinator {
     if (!mem || mem.hb.pid !== hb.pid || mem.hb.startedAt !== hb.startedAt || mem.lost) {
       mem = { hb, lastSeen: now, joinedAt: now, lost: false };
       try {
-        mem.spec = memberHost(hb, this.o.cluster);
+        ({ spec: mem.spec, runtime: mem.runtime } = memberHost(hb, this.o.cluster, this.o.settings));
       } catch (e) {
         mem.rejected = (e as Error).message;
       }
@@ -358,13 +361,14 @@ export class Coordinator {
       throw new PlanNotServableError(`the model does not fit on the ${hosts.length} live hosts (${hosts.map((h) => h.name).join(", ")}): ${plan.shortfall?.reason ?? "over capacity"}`, {
         fix: "join more hosts (`moe node --join`) or lower min_hosts only when they suffice",
       });
-    return { plan, runtime: this.layout(base, plan), moved, fresh };
+    return { plan, runtime: this.layout(base, alive, plan), moved, fresh };
   }
 
   /** plan → runtime: node processes at the ports each host offered, the gateway here. */
-  private layout(cluster: ClusterSpec, plan: PlanJson): Runtime {
+  private layout(cluster: ClusterSpec, alive: readonly Member[], plan: PlanJson): Runtime {
     const laid = computeRuntime({
       cluster,
+      settings: { ...this.o.settings, hosts: alive.map((m) => m.runtime!) },
       plan,
       model: { path: resolve(this.o.modelPath), config: this.o.config },
       runDir: this.o.runDir,
@@ -384,7 +388,7 @@ export class Coordinator {
       launcherPid: process.pid,
       processes: gw ? [...laid.processes, gw] : laid.processes,
       gateway: gw ? gw.name : null,
-      dynamic: { nats: this.o.cluster.nats!, epoch: this.epoch, version: this.version + 1 },
+      dynamic: { nats: this.o.settings.nats!, epoch: this.epoch, version: this.version + 1 },
     };
   }
 

@@ -8,7 +8,8 @@ import { mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { openModel } from "../model/index.js";
-import { loadCluster } from "../planner/index.js";
+import { loadClusterConfig } from "../config/index.js";
+import { resolveCluster } from "../planner/index.js";
 import { Coordinator, type CoordinatorEvent } from "./coordinator.js";
 import { RuntimeLayoutError } from "./errors.js";
 import { defaultRunDir, RUN_FILES } from "./files.js";
@@ -38,18 +39,20 @@ export interface DynamicLaunchOptions {
  * @throws RuntimeLayoutError when the file has no `nats:`; what Coordinator.start throws
  */
 export async function launchDynamic(o: DynamicLaunchOptions): Promise<Coordinator> {
-  const cluster = loadCluster(o.clusterFile);
-  if (!cluster.nats) throw new RuntimeLayoutError(`${o.clusterFile}: no 'nats:' URL: not a dynamic cluster`, { file: o.clusterFile, field: "nats", fix: "add `nats: nats://HOST:4222` (or run it in static mode)" });
-  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(cluster)));
+  const file = loadClusterConfig(o.clusterFile);
+  const cluster = resolveCluster(file.planning, file.locate);
+  if (!file.runtime.nats) throw new RuntimeLayoutError(`${o.clusterFile}: no 'nats:' URL: not a dynamic cluster`, { file: o.clusterFile, field: "nats", fix: "add `nats: nats://HOST:4222` (or run it in static mode)" });
+  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(file)));
   checkNotRunning(runDir);
   mkdirSync(join(runDir, RUN_FILES.logs), { recursive: true });
-  const modelPath = resolveModelPath(o.modelPath, cluster);
+  const modelPath = resolveModelPath(o.modelPath, file);
   const m = openModel(modelPath);
   const config = m.config;
   m.close();
-  const keysDir = curveKeys(cluster, runDir, o.keysDir);
+  const keysDir = curveKeys(file.runtime, runDir, o.keysDir);
   return Coordinator.start({
     cluster: { ...cluster, source: resolve(o.clusterFile) },
+    settings: { ...file.runtime, source: resolve(o.clusterFile) },
     modelPath: resolve(modelPath),
     config,
     runDir,

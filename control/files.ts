@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { loadCluster } from "../planner/index.js";
+import { loadClusterConfig } from "../config/index.js";
 import { RuntimeFileError } from "./errors.js";
 import { clusterName, type Runtime } from "./runtime.js";
 
@@ -104,5 +104,5 @@ export function locateRuntime(where: { cluster?: string; runDir?: string }): Run
     });
   }
   if (/\.json$/i.test(c) || (existsSync(c) && statSync(c).isDirectory())) return readRuntime(c);
-  return readRuntime(defaultRunDir(clusterName(loadCluster(c))));
+  return readRuntime(defaultRunDir(clusterName(loadClusterConfig(c))));
 }

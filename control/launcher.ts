@@ -14,7 +14,8 @@ import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
 import { ENGINE_KV_BYTES_PER_ELEMENT, openModel, PRESETS, weightDTypeOf, type ModelConfig } from "../model/index.js";
 import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel } from "../factory/index.js";
-import { loadCluster, makePlan, type ClusterSpec, type PlanJson } from "../planner/index.js";
+import { loadClusterConfig, type ClusterConfig, type RuntimeConfig } from "../config/index.js";
+import { makePlan, resolveCluster, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { clientCurve, generateClusterKeys, loadClusterKeys } from "../transport/index.js";
 import { describeExit, NodeChild, type ChildExit } from "./child.js";
 import { moeCommand } from "./entry.js";
@@ -106,7 +107,7 @@ export interface ChildState {
 }
 
 /** Resolve the model path from the flag, the file's `model:` (relative to the file, then cwd) or the tiny default. */
-export function resolveModelPath(flag: string | undefined, cluster: Pick<ClusterSpec, "model" | "source">): string {
+export function resolveModelPath(flag: string | undefined, cluster: Pick<ClusterConfig, "model" | "source">): string {
   const arg = flag ?? cluster.model;
   if (arg === undefined || arg === "grok-1-tiny") return ensureTinyModel(DEFAULT_TINY_MODEL_DIR);
   if (flag === undefined && PRESETS[arg])
@@ -151,8 +152,8 @@ export function checkNotRunning(runDir: string): void {
 }
 
 /** Keys directory for `curve: true`: the given one (must hold keys) or `<runDir>/keys` (generated once). */
-export function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string | undefined): string | undefined {
-  if (cluster.curve !== true) return undefined;
+export function curveKeys(settings: RuntimeConfig, runDir: string, keysDir: string | undefined): string | undefined {
+  if (!settings.curve) return undefined;
   const dir = resolve(keysDir ?? join(runDir, "keys"));
   if (!existsSync(join(dir, "server.key_secret"))) {
     if (keysDir !== undefined) loadClusterKeys(dir); // throws naming the missing file and the fix
@@ -167,11 +168,12 @@ export function curveKeys(cluster: ClusterSpec, runDir: string, keysDir: string 
  * @throws StartupError naming the process that did not come up, with its log tail
  */
 export async function launch(o: LaunchOptions): Promise<RunningCluster> {
-  const cluster = loadCluster(o.clusterFile);
-  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(cluster)));
+  const config = loadClusterConfig(o.clusterFile);
+  const cluster = resolveCluster(config.planning, config.locate);
+  const runDir = resolve(o.runDir ?? defaultRunDir(clusterName(config)));
   checkNotRunning(runDir);
   const parts = o.partsDir !== undefined ? hostParts(o.partsDir, cluster.hosts.map((h) => h.name), new Set()) : undefined;
-  const modelPath = parts ? anyPart(o.partsDir!, parts) : resolveModelPath(o.modelPath, cluster);
+  const modelPath = parts ? anyPart(o.partsDir!, parts) : resolveModelPath(o.modelPath, config);
   const m = openModel(modelPath);
   const cfg = m.config;
   // plan what the engine will hold: the file's weights as stored, its f32 KV cache
@@ -180,9 +182,10 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const plan = o.planFile ? readPlanFile(o.planFile, cfg, cluster) : makePlan(cfg, cluster, { dtype, modelSource: modelPath, cost: { kvBytesPerElement: ENGINE_KV_BYTES_PER_ELEMENT } });
   // at most one stage, router, expert and gateway process per host, two ports each
   const ports = await freePorts(2 * (4 * cluster.hosts.length + 1));
-  const keysDir = curveKeys(cluster, runDir, o.keysDir);
+  const keysDir = curveKeys(config.runtime, runDir, o.keysDir);
   const laid = computeRuntime({
     cluster,
+    settings: config.runtime,
     plan,
     model: { path: resolve(modelPath), config: cfg, ...(parts ? { parts } : {}) },
     runDir,
@@ -202,7 +205,7 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   writeRunDir(runtime, plan);
   o.onEvent?.({ kind: "plan", plan, runtime });
   // hosts with ssh: their model files, keys and runtime.json go over ssh before they start
-  const ssh = sshHosts(cluster, runtime);
+  const ssh = sshHosts(config.runtime, runtime);
   await prepareSshHosts(ssh, runtime, o.onEvent);
   const cluster_ = new RunningCluster(runtime, plan, o, ssh);
   await cluster_.start();

@@ -4,7 +4,8 @@
  * capabilities, or the cluster file's entry of the same name, at the
  * address and ports it offered).
  */
-import { parseCluster, type ClusterSpec, type HostSpec, type Role } from "../planner/index.js";
+import { parseClusterConfig, type RuntimeConfig, type RuntimeHostConfig } from "../config/index.js";
+import { resolveCluster, type ClusterSpec, type HostSpec, type Role } from "../planner/index.js";
 import type { Heartbeat, MemberStatus } from "./nats-wire.js";
 
 /** One host as the coordinator knows it. */
@@ -18,6 +19,8 @@ export interface Member {
   lostReason?: string;
   /** The planner host, or why its capabilities were refused. */
   spec?: HostSpec;
+  /** Its runtime entry: the address and base port it offered, its threads. */
+  runtime?: RuntimeHostConfig;
   rejected?: string;
 }
 
@@ -27,14 +30,23 @@ const NODE_ROLES: readonly Role[] = ["stage", "expert", "router"];
 /**
  * The planner host of a joined node: the cluster file's entry of the same name when there is one
  * (its capabilities, roles and threads win), else what the node announced; address and ports from the node.
- * @throws ClusterConfigError naming the bad field of the announcement
+ * @param cluster the planner's view of the file's listed hosts; `settings` its runtime slice
+ * @throws ConfigError naming the bad field of the announcement
  */
-export function memberHost(hb: Heartbeat, cluster: ClusterSpec): HostSpec {
+export function memberHost(hb: Heartbeat, cluster: ClusterSpec, settings: RuntimeConfig): { spec: HostSpec; runtime: RuntimeHostConfig } {
   const listed = cluster.hosts.find((h) => h.name === hb.name);
+  const listedRuntime = settings.hosts.find((h) => h.name === hb.name);
   const c = hb.capabilities;
-  const base: HostSpec = listed ?? parseCluster({ hosts: [{ ...c, roles: (c.roles ?? NODE_ROLES).filter((r) => r !== "gateway"), name: hb.name }] }, `host ${hb.name} (moe node --join)`).hosts[0]!;
+  let base: HostSpec;
+  if (listed) base = listed;
+  else {
+    const announced = parseClusterConfig({ hosts: [{ ...c, roles: (c.roles ?? NODE_ROLES).filter((r) => r !== "gateway"), name: hb.name }] }, `host ${hb.name} (moe node --join)`);
+    base = resolveCluster(announced.planning, announced.locate).hosts[0]!;
+  }
   const roles = base.roles.filter((r) => r !== "gateway");
-  return Object.freeze({ ...base, roles: Object.freeze(roles.length ? roles : [...NODE_ROLES]), address: hb.address, ports: hb.basePort, threads: listed?.threads ?? c.threads });
+  const spec = Object.freeze({ ...base, roles: Object.freeze(roles.length ? roles : [...NODE_ROLES]), address: hb.address });
+  const runtime: RuntimeHostConfig = Object.freeze({ name: hb.name, field: listedRuntime?.field ?? `host ${hb.name}`, address: hb.address, ports: hb.basePort, threads: listedRuntime?.threads ?? c.threads });
+  return { spec, runtime };
 }
 
 /** The members table as `moe status --nats` shows it. */

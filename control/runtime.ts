@@ -9,8 +9,10 @@
  */
 import { isIP } from "node:net";
 import { hostname, networkInterfaces } from "node:os";
+import type { RuntimeConfig, RuntimeHostConfig } from "../config/index.js";
 import type { ModelConfig } from "../model/index.js";
 import type { ClusterSpec, HostSpec, PlanJson } from "../planner/index.js";
+import { DEFAULT_STEP_DEADLINE_MS } from "../transport/index.js";
 import { PlanNotServableError, RuntimeLayoutError } from "./errors.js";
 
 /** What a process does. A router runs inside its stage's process unless the plan puts it on another host. */
@@ -120,7 +122,10 @@ export interface Runtime {
 
 /** Inputs of {@link computeRuntime}. */
 export interface RuntimeInput {
+  /** The planner's view of the cluster: host names, roles, execution providers. */
   readonly cluster: ClusterSpec;
+  /** The cluster file's runtime slice (config/): addresses, ports, threads, deadlines, CURVE, wire dtype. */
+  readonly settings: RuntimeConfig;
   readonly plan: Pick<PlanJson, "fits" | "stages" | "routers" | "gateway" | "experts" | "shortfall">;
   readonly model: { readonly path: string; readonly config: ModelConfig; readonly parts?: Readonly<Record<string, string>> };
   readonly runDir: string;
@@ -141,8 +146,8 @@ export interface RuntimeInput {
   readonly now?: () => Date;
 }
 
-/** Default deadline of one pipeline step, ms. */
-export const DEFAULT_STEP_MS = 30_000;
+/** Default deadline of one pipeline step, ms (transport's, the one place it is set). */
+export const DEFAULT_STEP_MS = DEFAULT_STEP_DEADLINE_MS;
 /** Default wait for one expert dispatch, ms. */
 export const DEFAULT_DISPATCH_MS = 5_000;
 /** Default idle time after which a stage reclaims a sequence nobody released (5 minutes). */
@@ -181,7 +186,7 @@ class PortPlan {
   private readonly used = new Map<string, number>();
 
   constructor(
-    private readonly host: HostSpec,
+    private readonly host: RuntimeHostConfig,
     private readonly field: string,
     private readonly local: boolean,
     private readonly freePort: () => number,
@@ -243,7 +248,10 @@ export function computeRuntime(input: RuntimeInput): Runtime {
       file: cluster.source,
       fix: "run `moe plan --cluster FILE` to see what is missing",
     });
+  const settings = input.settings;
   const hostIndex = new Map(cluster.hosts.map((h, i) => [h.name, i]));
+  const byName = new Map(settings.hosts.map((h) => [h.name, h]));
+  const runtimeHost = (name: string): RuntimeHostConfig => byName.get(name) ?? { name, field: `hosts[${hostIndex.get(name)}]` };
   const hostOf = (name: string, field: string): HostSpec => {
     const i = hostIndex.get(name);
     if (i === undefined) throw new RuntimeLayoutError(`${field}: no host named '${name}' in the cluster file`, { field, file: cluster.source });
@@ -275,19 +283,20 @@ export function computeRuntime(input: RuntimeInput): Runtime {
   for (const d of drafts) if (d.role !== "gateway") perHost.set(d.host.name, (perHost.get(d.host.name) ?? 0) + 1);
   const gatewayName = perHost.has("gateway") ? `${drafts.find((d) => d.role === "gateway")?.host.name}-gateway` : "gateway";
   const laid = drafts.map((d) => {
-    const field = `hosts[${hostIndex.get(d.host.name)}]`;
+    const rh = runtimeHost(d.host.name);
+    const field = rh.field;
     // a host started over ssh is never this machine's to spawn, whatever its address
-    const local = d.host.ssh ? false : isLocal(d.host.address);
+    const local = rh.ssh ? false : isLocal(rh.address);
     let pp = ports.get(d.host.name);
-    if (!pp) ports.set(d.host.name, (pp = new PortPlan(d.host, field, local, input.freePort)));
+    if (!pp) ports.set(d.host.name, (pp = new PortPlan(rh, field, local, input.freePort)));
     let [port, controlPort] = pp.take(d.role);
     if (d.role === "gateway" && input.gatewayPort !== undefined) port = input.gatewayPort;
-    else if (d.role === "gateway" && d.host.ports === undefined) port = DEFAULT_GATEWAY_PORT;
+    else if (d.role === "gateway" && rh.ports === undefined) port = DEFAULT_GATEWAY_PORT;
     const single = perHost.get(d.host.name) === 1;
     const suffix = d.role === "stage" ? `stage${d.stage!.index}` : d.role === "router" ? `router${d.routerOf!.index}` : "experts";
     const name = d.role === "gateway" ? gatewayName : single ? d.host.name : `${d.host.name}-${suffix}`;
-    const address = d.host.address ?? "127.0.0.1";
-    const bh = bindHost(d.host.address);
+    const address = rh.address ?? "127.0.0.1";
+    const bh = bindHost(rh.address);
     const gatewayUrl = `http://${isIP(address) === 6 ? `[${address}]` : address}:${port}`;
     return {
       d,
@@ -309,8 +318,8 @@ export function computeRuntime(input: RuntimeInput): Runtime {
       bind: l.bind,
       control: l.control,
       controlBind: l.controlBind,
-      threads: l.d.host.threads ?? 1,
-      executionProvider: runnableProvider(l.d.host, `hosts[${hostIndex.get(l.d.host.name)}]`),
+      threads: runtimeHost(l.d.host.name).threads ?? 1,
+      executionProvider: runnableProvider(l.d.host, runtimeHost(l.d.host.name).field),
       local: l.local,
     };
     if (l.d.role === "stage") {
@@ -332,11 +341,11 @@ export function computeRuntime(input: RuntimeInput): Runtime {
       seen.set(ep, p.name);
     }
   const timeouts = {
-    stepMs: input.timeouts?.stepMs ?? secondsToMs(cluster.timeouts?.step) ?? DEFAULT_STEP_MS,
-    dispatchMs: input.timeouts?.dispatchMs ?? secondsToMs(cluster.timeouts?.dispatch) ?? DEFAULT_DISPATCH_MS,
-    sequenceIdleMs: input.timeouts?.sequenceIdleMs ?? secondsToMs(cluster.timeouts?.sequence_idle) ?? DEFAULT_SEQUENCE_IDLE_MS,
+    stepMs: input.timeouts?.stepMs ?? settings.timeouts.stepMs ?? DEFAULT_STEP_MS,
+    dispatchMs: input.timeouts?.dispatchMs ?? settings.timeouts.dispatchMs ?? DEFAULT_DISPATCH_MS,
+    sequenceIdleMs: input.timeouts?.sequenceIdleMs ?? settings.timeouts.sequenceIdleMs ?? DEFAULT_SEQUENCE_IDLE_MS,
   };
-  if (cluster.curve === true && input.curveKeysDir === undefined)
+  if (settings.curve && input.curveKeysDir === undefined)
     throw new RuntimeLayoutError(`${cluster.source}: curve: true needs a keys directory`, { field: "curve", fix: "run `moe keys --out DIR` and pass --keys DIR" });
   return {
     version: 1,
@@ -345,8 +354,8 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     runDir: input.runDir,
     createdAt: (input.now?.() ?? new Date()).toISOString(),
     model: { path: model.path, ...(model.parts ? { parts: { ...model.parts } } : {}), name: cfg.name, layers: cfg.nLayers, experts: cfg.nExperts, dModel: cfg.dModel, vocabSize: cfg.vocabSize },
-    wireDtype: cluster.wireDtype ?? "f32",
-    curve: cluster.curve === true ? { keysDir: input.curveKeysDir! } : null,
+    wireDtype: settings.wireDtype,
+    curve: settings.curve ? { keysDir: input.curveKeysDir! } : null,
     timeouts,
     stages: stageProcs.map((s) => s.name),
     expertHosts: Object.fromEntries(processes.filter((p) => p.role === "expert").map((p) => [p.host, p.endpoint])),
@@ -373,7 +382,7 @@ function secondsToMs(s: number | undefined): number | undefined {
 }
 
 /** The cluster's name: `name:` from the file, else the file's base name without extension. */
-export function clusterName(cluster: Pick<ClusterSpec, "name" | "source">): string {
+export function clusterName(cluster: { readonly name?: string; readonly source: string }): string {
   if (cluster.name) return cluster.name;
   const base = cluster.source.split(/[\\/]/).pop() ?? "cluster";
   return base.replace(/\.(ya?ml|json)$/i, "") || "cluster";

@@ -5,7 +5,7 @@
  * processes through ssh (see ssh.ts).
  */
 import { dirname, join } from "node:path";
-import type { ClusterSpec, SshSpec } from "../planner/index.js";
+import type { RuntimeConfig, SshConfig } from "../config/index.js";
 import type { MoeCommand } from "./entry.js";
 import type { Runtime } from "./runtime.js";
 import { pushKeys, pushModel, remoteDir, remoteNodeCommand, remoteRuntime, remoteStop, shq, sshArgv, sshRun, type PushProgress } from "./ssh.js";
@@ -13,7 +13,7 @@ import { ChecksumCache, scanManifest } from "./weights.js";
 
 /** How the launcher reaches one ssh host. */
 export interface SshHost {
-  readonly spec: SshSpec;
+  readonly spec: SshConfig;
   /** Its working directory there. */
   readonly dir: string;
 }
@@ -23,10 +23,10 @@ export type SshEvent =
   | { readonly kind: "pushing"; readonly progress: PushProgress }
   | { readonly kind: "pushed"; readonly host: string; readonly bytes: number; readonly seconds: number };
 
-/** Hosts of `cluster` with `ssh:` that run processes of `rt`. */
-export function sshHosts(cluster: ClusterSpec, rt: Runtime): Map<string, SshHost> {
+/** Hosts of the cluster file's runtime slice with `ssh:` that run processes of `rt`. */
+export function sshHosts(settings: RuntimeConfig, rt: Runtime): Map<string, SshHost> {
   const used = new Set(rt.processes.map((p) => p.host));
-  return new Map(cluster.hosts.filter((h) => h.ssh && used.has(h.name)).map((h) => [h.name, { spec: h.ssh!, dir: remoteDir(h.ssh!, rt.cluster) }]));
+  return new Map(settings.hosts.filter((h) => h.ssh && used.has(h.name)).map((h) => [h.name, { spec: h.ssh!, dir: remoteDir(h.ssh!, rt.cluster) }]));
 }
 
 /** Send every ssh host its model files, keys and runtime.json (hosts in parallel). */

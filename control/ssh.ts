@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SshSpec } from "../planner/index.js";
+import type { SshConfig as SshSpec } from "../config/index.js";
 import { KEY_FILES } from "../transport/index.js";
 import { ControlError } from "./errors.js";
 import type { Runtime } from "./runtime.js";

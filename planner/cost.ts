@@ -9,6 +9,12 @@
  * payload ÷ bandwidth + latency each. Expert sparsity is explicit: at batch B
  * expert e (routing probability p_e) is touched with probability
  * 1 − (1 − p_e)^B, and only touched experts cost weight reads.
+ *
+ * Software costs are explicit too: every onnxruntime session run costs a
+ * fixed `sessionSeconds`, and every message between two processes costs
+ * `messageSeconds + bytes × messageSecondsPerByte` of CPU (encode, send,
+ * wake-up, receive, decode) on top of the wire's latency and bandwidth.
+ * `moe plan --calibrate` fits these to a `moe bench cluster` run.
  */
 import { accountModel, attentionFlopsPerToken, expertFlopsPerToken, type ModelAccount, type ModelConfig } from "../model/index.js";
 import type { WeightDType } from "./catalogue.js";
@@ -30,9 +36,41 @@ export interface CostOptions {
   readonly wireBytesPerElement: number;
   /** Fixed bytes per message (Arrow schema + header). */
   readonly messageOverheadBytes: number;
+  /**
+   * Multiplier on the weight-read and FLOP time of stages (attention, KV cache, unembedding):
+   * 1 = the catalogue's peak × the efficiencies. Calibration sets it from the single process's decode rate.
+   */
+  readonly computeScale: number;
+  /** Fixed time of one stage layer in one step (its attention session run and the glue around it), and of the head's run, seconds. */
+  readonly stageLayerSeconds: number;
+  /** Multiplier on the weight-read and FLOP time of experts; calibration sets it from the in-process MoE time. */
+  readonly expertComputeScale: number;
+  /** Fixed time of one expert's onnxruntime session run (JS ↔ native, kernel launches), seconds. */
+  readonly sessionSeconds: number;
+  /** Software time of one message between two processes, both ends together (encode, send, wake-up, receive, decode), seconds. */
+  readonly messageSeconds: number;
+  /** Software time per message byte (copies, encode, decode), seconds per byte. */
+  readonly messageSecondsPerByte: number;
+  /**
+   * Software time of one pipeline message (gateway → first stage, stage → stage, last stage → gateway),
+   * both ends together, seconds: more than a dispatch, as a stage host does a step's bookkeeping around it.
+   */
+  readonly pipelineMessageSeconds: number;
+  /** Dispatch messages per layer: one per expert host (`host`, the router since protocol v2) or one per touched expert (`expert`). */
+  readonly dispatchPer: "expert" | "host";
+  /**
+   * CPU cores of one machine, shared by the hosts (processes) with the same `address`; 0 = not modelled
+   * (each host has cores of its own). With more busy processes than cores a step waits for CPU.
+   */
+  readonly machineCores: number;
 }
 
-/** Defaults: 80% of peak bandwidth, 50% of peak FLOP/s, 10% memory headroom, f16 KV, f32 wire. */
+/**
+ * Defaults: 80% of peak bandwidth, 50% of peak FLOP/s, 10% memory headroom, f16 KV, f32 wire;
+ * 20 µs per session run (an expert's, a stage layer's); 50 µs + 0.5 ns/byte of software per message (Node.js on a server CPU:
+ * Arrow encode + decode ≈ 2 × 15 µs for one row, ZeroMQ send and wake-up ≈ 20 µs), 100 µs per
+ * pipeline message; one dispatch per expert host and layer; hosts do not share cores.
+ */
 export const DEFAULT_COST_OPTIONS: CostOptions = Object.freeze({
   bandwidthEfficiency: 0.8,
   computeEfficiency: 0.5,
@@ -41,6 +79,15 @@ export const DEFAULT_COST_OPTIONS: CostOptions = Object.freeze({
   kvBytesPerElement: 2,
   wireBytesPerElement: 4,
   messageOverheadBytes: 1024,
+  computeScale: 1,
+  stageLayerSeconds: 20e-6,
+  expertComputeScale: 1,
+  sessionSeconds: 20e-6,
+  messageSeconds: 50e-6,
+  messageSecondsPerByte: 0.5e-9,
+  pipelineMessageSeconds: 100e-6,
+  dispatchPer: "host" as const,
+  machineCores: 0,
 });
 
 /** What the user wants to run. */
@@ -143,12 +190,37 @@ export function stageKvBytes(mc: ModelCosts, n: number, tokens: number): number 
 
 /** Time split of one piece of work, seconds. */
 export interface WorkTime {
-  /** Busy time: max(memory, compute). */
+  /** Busy time: max(memory, compute) + session runs. */
   readonly busy: number;
+  /** Weight and KV reads (× computeScale), seconds. */
   readonly memory: number;
+  /** FLOPs (× computeScale). */
   readonly compute: number;
-  /** Network time following the work (stage hop), seconds. */
+  /** Fixed cost of the layers' and the head's runs (stageLayerSeconds each), seconds. */
+  readonly sessions: number;
+  /** Wire time of the hop following the work (latency + bytes ÷ bandwidth), seconds. */
   readonly network: number;
+  /** Software time of that hop's message ({@link pipelineSoftware}), seconds. */
+  readonly software: number;
+}
+
+/** Software time of one dispatch or result of `bytes` between two processes, both ends together, seconds. */
+export function messageSoftware(bytes: number, opts: CostOptions = DEFAULT_COST_OPTIONS): number {
+  return opts.messageSeconds + bytes * opts.messageSecondsPerByte;
+}
+
+/**
+ * Pipeline messages of one decode step through `stages` stages (protocol v2): the client's one-way
+ * `stage.input` to stage 0, one `stage.forward` per stage hop, and the last stage's `stage.tokens`
+ * straight back to the client — `stages + 1`, all on the step's critical path.
+ */
+export function pipelineMessages(stages: number): number {
+  return stages + 1;
+}
+
+/** Software time of one pipeline message of `bytes` (step in, stage hop, tokens out), both ends together, seconds. */
+export function pipelineSoftware(bytes: number, opts: CostOptions = DEFAULT_COST_OPTIONS): number {
+  return opts.pipelineMessageSeconds + bytes * opts.messageSecondsPerByte;
 }
 
 /** What a stage computes in one pass. */
@@ -174,10 +246,13 @@ export function stageTime(mc: ModelCosts, h: HostSpec, n: number, role: StageRol
     bytes += mc.headBytes;
     flops += work.headTokens * mc.headFlops;
   }
-  const memory = bytes / (h.memoryBandwidth * opts.bandwidthEfficiency);
-  const compute = flops / (h.compute[mc.dtype] * opts.computeEfficiency);
-  const network = role.last ? h.network.latency : (work.tokens * mc.rowBytes + opts.messageOverheadBytes) / h.network.bandwidth + h.network.latency;
-  return { busy: Math.max(memory, compute), memory, compute, network };
+  const memory = (opts.computeScale * bytes) / (h.memoryBandwidth * opts.bandwidthEfficiency);
+  const compute = (opts.computeScale * flops) / (h.compute[mc.dtype] * opts.computeEfficiency);
+  // one attention run per layer, one head run
+  const sessions = (n + (role.last && work.headTokens > 0 ? 1 : 0)) * opts.stageLayerSeconds;
+  const hopBytes = role.last ? 0 : work.tokens * mc.rowBytes + opts.messageOverheadBytes;
+  const network = role.last ? h.network.latency : hopBytes / h.network.bandwidth + h.network.latency;
+  return { busy: Math.max(memory, compute) + sessions, memory, compute, sessions, network, software: pipelineSoftware(hopBytes, opts) };
 }
 
 /** Decode work of a micro-batch of `b` sequences at KV length `ctx`. */
@@ -185,11 +260,11 @@ export function decodeWork(b: number, ctx: number): StageWork {
   return { tokens: b, ctx, kvTokensRead: b * ctx, headTokens: b };
 }
 
-/** Seconds for one expert replica on `h` that is touched and receives `rows` rows on average. */
+/** Seconds for one expert replica on `h` that is touched and receives `rows` rows on average (one session run). */
 export function expertTouchTime(mc: ModelCosts, h: HostSpec, rows: number, opts: CostOptions = DEFAULT_COST_OPTIONS): { busy: number; memory: number; compute: number } {
-  const memory = mc.expertBytes / (h.memoryBandwidth * opts.bandwidthEfficiency);
-  const compute = (rows * mc.expertFlops) / (h.compute[mc.dtype] * opts.computeEfficiency);
-  return { busy: Math.max(memory, compute), memory, compute };
+  const memory = (opts.expertComputeScale * mc.expertBytes) / (h.memoryBandwidth * opts.bandwidthEfficiency);
+  const compute = (opts.expertComputeScale * rows * mc.expertFlops) / (h.compute[mc.dtype] * opts.computeEfficiency);
+  return { busy: Math.max(memory, compute) + opts.sessionSeconds, memory, compute };
 }
 
 /** One-way message time between two hosts for `bytes` of payload (0 when co-located). */

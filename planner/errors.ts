@@ -57,3 +57,15 @@ export class PlanInputError extends PlannerError {
     super("PLAN_INPUT", message, ctx);
   }
 }
+
+/** A `--calibrate` file is unreadable, is not a `moe bench cluster --json` output, or does not match the model. */
+export class CalibrationError extends PlannerError {
+  constructor(message: string, ctx: PlannerErrorContext = {}) {
+    super("CALIBRATION", message, ctx);
+  }
+}
+
+/** `hosts[2].network.latency` from a zod path. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === "number" ? `[${p}]` : `${i ? "." : ""}${String(p)}`)).join("");
+}

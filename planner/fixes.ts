@@ -117,7 +117,7 @@ function clones(t: HostSpec, k: number, taken: ReadonlySet<string>): HostSpec[] 
   const out: HostSpec[] = [];
   for (let j = 0; out.length < k; j++) {
     const name = `${t.name}-extra${j}`;
-    if (!taken.has(name)) out.push({ ...t, name, address: undefined, ports: undefined });
+    if (!taken.has(name)) out.push({ ...t, name, address: undefined });
   }
   return out;
 }

@@ -1,14 +1,13 @@
-// planner: cluster spec + device catalogue, cost model, layer partition (DP),
+// planner: cluster spec (resolved from config/'s planning slice) + device catalogue, cost model, layer partition (DP),
 // expert placement (speed-weighted, EPLB-style replicas), plan.json and reports.
 // Depends on model/ only.
 
 // cluster file and devices
-export { loadCluster, parseCluster, parseClusterYaml, uniformCluster, clusterFileSchema, fieldPath, sshHost, ROLES, DEFAULT_NETWORK } from "./cluster.js";
-export type { ClusterSpec, HostSpec, NetworkSpec, PlacementSpec, Role, ClusterFile, SshSpec } from "./cluster.js";
+export { resolveCluster, uniformCluster, ROLES, DEFAULT_NETWORK } from "./cluster.js";
+export type { ClusterSpec, ClusterInput, HostInput, HostSpec, LocateField, NetworkSpec, PlacementSpec, Role } from "./cluster.js";
 export { DEVICES, DEVICE_ALIASES, WEIGHT_DTYPES, EXECUTION_PROVIDERS, lookupDevice, deviceKeys } from "./catalogue.js";
 export type { DeviceSpec, WeightDType, ExecutionProvider } from "./catalogue.js";
-export { parseQuantity, formatBytes, formatSeconds, formatRate } from "./units.js";
-export type { QuantityKind } from "./units.js";
+export { formatBytes, formatSeconds, formatRate } from "./units.js";
 
 // cost model and predictions
 export {
@@ -21,6 +20,9 @@ export {
   stageTime,
   decodeWork,
   expertTouchTime,
+  messageSoftware,
+  pipelineMessages,
+  pipelineSoftware,
   messageTime,
   touchProbability,
   expectedDistinctExperts,
@@ -40,8 +42,6 @@ export type { PlacementOutcome, PartitionSetup, SearchOutcome } from "./placemen
 
 // plans
 export { makePlan, planOnce } from "./plan.js";
-export { placeWithoutLost } from "./replan.js";
-export type { PlacedPlan, Replacement, ReplacementFailure } from "./replan.js";
 export { resolveWorkload, resolveCostOptions } from "./options.js";
 export type { PlanOptions } from "./options.js";
 export type { PlanJson, PlanHost, Predicted, Shortfall, Fix } from "./types.js";
@@ -51,9 +51,20 @@ export { comparePlans, uniformPlacement, memoryProportionalPlacement, proportion
 export type { CompareRow } from "./baselines.js";
 export { loadExpertLoad, parseExpertLoad, routingShares } from "./load.js";
 
+export { placeWithoutLost } from "./replan.js";
+export type { PlacedPlan, Replacement, ReplacementFailure } from "./replan.js";
+
+// calibration from `moe bench cluster --json`
+export { BENCH_SCHEMA, loadBenchFile, parseBenchFile } from "./bench-file.js";
+export type { BenchFile } from "./bench-file.js";
+export { calibrate, fitLinear, fitMessages } from "./calibrate.js";
+export type { Calibration, CalibrationCheck, CalibratedCost } from "./calibrate.js";
+export { layerPhase, replicasByLayer } from "./layer.js";
+export type { HostPhase, LayerPhase } from "./layer.js";
+
 // reports
 export { formatPlan, formatCompare, formatMinCluster, table } from "./report.js";
 
 // errors
-export { PlannerError, ClusterConfigError, PlacementError, ExpertLoadError, PlanInputError } from "./errors.js";
+export { PlannerError, ClusterConfigError, PlacementError, ExpertLoadError, PlanInputError, CalibrationError, fieldPath } from "./errors.js";
 export type { PlannerErrorContext } from "./errors.js";

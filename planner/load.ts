@@ -10,8 +10,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import type { ModelConfig } from "../model/index.js";
-import { fieldPath } from "./cluster.js";
-import { ExpertLoadError } from "./errors.js";
+import { ExpertLoadError, fieldPath } from "./errors.js";
 
 const count = z.number().finite().min(0);
 const matrix = z.array(z.array(count));

@@ -1,5 +1,6 @@
 /** Planner inputs besides the model and the cluster, with their defaults. */
 import type { ModelConfig } from "../model/index.js";
+import type { Calibration } from "./calibrate.js";
 import type { WeightDType } from "./catalogue.js";
 import type { ClusterSpec } from "./cluster.js";
 import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost.js";
@@ -25,6 +26,8 @@ export interface PlanOptions {
   readonly modelSource?: string;
   /** Search for fixes when the plan does not fit (default true). */
   readonly fixes?: boolean;
+  /** Where the cost options' software terms came from (`moe plan --calibrate`); recorded in `assumptions`. */
+  readonly calibration?: Calibration;
 }
 
 /** Validated workload with defaults. */
@@ -41,11 +44,11 @@ export function resolveWorkload(cfg: ModelConfig, o: Pick<PlanOptions, "context"
   return { context, concurrency, promptTokens };
 }
 
-/** Cost options: defaults, then the cluster's wire dtype and the KV dtype implied by the weights (f32 → f32, else f16), then explicit overrides. */
+/** Cost options: defaults, then the cluster's bytes per element on the wire and the KV dtype implied by the weights (f32 → f32, else f16), then explicit overrides. */
 export function resolveCostOptions(cluster: ClusterSpec, o: PlanOptions): CostOptions {
   return Object.freeze({
     ...DEFAULT_COST_OPTIONS,
-    wireBytesPerElement: cluster.wireDtype === "f16" ? 2 : 4,
+    wireBytesPerElement: cluster.wireBytesPerElement ?? 4,
     // An f32 model runs the f32 engine, whose KV cache is f32 too.
     kvBytesPerElement: o.dtype === "f32" ? 4 : 2,
     ...(o.cost ?? {}),

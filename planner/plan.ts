@@ -57,7 +57,7 @@ export function planOnce(cfg: ModelConfig, cluster: ClusterSpec, o: PlanOptions)
     placement: explicit ? ("explicit" as const) : ("planner" as const),
     workload,
     notes,
-    assumptions: opts,
+    assumptions: o.calibration ? { ...opts, calibration: o.calibration } : opts,
   };
   const show = placement && (fits || explicit);
   const hostsJson: PlanHost[] = hosts.map((h, i) => {
@@ -81,7 +81,6 @@ export function planOnce(cfg: ModelConfig, cluster: ClusterSpec, o: PlanOptions)
       memory: show ? ev!.memory[i]! : zero,
       busySecondsPerToken: show ? ev!.busySecondsPerToken[i]! : 0,
       ...(h.address !== undefined ? { address: h.address } : {}),
-      ...(h.threads !== undefined ? { threads: h.threads } : {}),
     };
   });
   const name = (i: number) => hosts[i]!.name;
@@ -119,7 +118,7 @@ export function planOnce(cfg: ModelConfig, cluster: ClusterSpec, o: PlanOptions)
             microBatches: 0,
             microBatchSize: 0,
             bottleneck: { kind: "memory", host: null, resource: "memory", reason: `does not fit: ${reason}` },
-            breakdown: { stageSeconds: 0, headSeconds: 0, expertSeconds: 0, networkSeconds: 0 },
+            breakdown: { stageSeconds: 0, headSeconds: 0, expertSeconds: 0, networkSeconds: 0, softwareSeconds: 0 },
           },
     limits: fits && ev ? { maxRunningSequences: Math.max(1, ev.maxConcurrentSequences), maxQueued: 4 * Math.max(1, ev.maxConcurrentSequences) } : { maxRunningSequences: 0, maxQueued: 0 },
     shortfall: fits ? null : { missingBytes: 0, neededBytes: 0, availableBytes: 0, reason, fixes: [] },

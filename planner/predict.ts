@@ -5,25 +5,9 @@
  * baselines of `moe plan --compare`, so all are judged by the same model.
  */
 import type { HostSpec } from "./cluster.js";
-import {
-  DEFAULT_COST_OPTIONS,
-  decodeWork,
-  expectedBusy,
-  expectedLayerTime,
-  expertTouchTime,
-  messageTime,
-  reserveBytes,
-  stageKvBytes,
-  stageTime,
-  stageWeightBytes,
-  touchProbability,
-  usableBytes,
-  type CostOptions,
-  type HostLayerWork,
-  type ModelCosts,
-  type StageWork,
-  type Workload,
-} from "./cost.js";
+import { DEFAULT_COST_OPTIONS, decodeWork, pipelineSoftware, reserveBytes, stageKvBytes, stageTime, stageWeightBytes, usableBytes, type CostOptions, type ModelCosts, type StageWork, type Workload } from "./cost.js";
+import { argmax, busiestMachine, hostBottleneck, latencyBottleneck, machineBottleneck, machinesOf, type MachineLoad, type StepResult } from "./bottleneck.js";
+import { layerPhase, replicasByLayer } from "./layer.js";
 import type { ExpertSlot } from "./experts.js";
 
 /** A placement by host index. */
@@ -50,10 +34,14 @@ export interface HostMemory {
 
 /** What limits decode, and why. */
 export interface Bottleneck {
-  /** "experts": waiting for the slowest expert host of each layer; "stages": attention/KV/unembedding; "network": messages; "host": one host's total work at this concurrency. */
-  readonly kind: "experts" | "stages" | "network" | "host";
+  /**
+   * "experts": waiting for the slowest expert host of each layer; "stages": attention/KV/unembedding;
+   * "network": the messages' wire time; "software": the messages' software time; "host": one host's
+   * total work at this concurrency; "machine": the CPU cores that several hosts share.
+   */
+  readonly kind: "experts" | "stages" | "network" | "software" | "host" | "machine";
   readonly host: string | null;
-  readonly resource: "memory-bandwidth" | "compute" | "network" | "latency";
+  readonly resource: "memory-bandwidth" | "compute" | "network" | "latency" | "cpu";
   readonly reason: string;
 }
 
@@ -62,7 +50,10 @@ export interface Breakdown {
   readonly stageSeconds: number;
   readonly headSeconds: number;
   readonly expertSeconds: number;
+  /** Wire time of the messages: latency + bytes ÷ bandwidth. */
   readonly networkSeconds: number;
+  /** Software time of the messages: encode, send, wake-up, receive, decode. */
+  readonly softwareSeconds: number;
 }
 
 /** Everything predicted for a placement. */
@@ -87,18 +78,8 @@ export interface Evaluation {
   readonly bottleneck: Bottleneck;
 }
 
-interface StepResult {
-  latency: number;
-  busy: number[];
-  stageBusy: number[];
-  busyMem: number[];
-  busyNet: number[];
-  stage: number;
-  head: number;
-  expert: number;
-  network: number;
-  credit: number[];
-}
+/** Bytes of a small control message carrying `b` token ids (stage.input, stage.tokens). */
+const tokenMessageBytes = (b: number, opts: CostOptions) => opts.messageOverheadBytes + 12 * b;
 
 /** Evaluate `placement` (host indices into `hosts`) for `workload`. `shares[l][e]`: routing shares. */
 export function evaluatePlacement(
@@ -117,22 +98,15 @@ export function evaluatePlacement(
     for (let l = s.first; l < s.end; l++) stageOfLayer[l] = i;
   });
   // replicas per layer per host: [layer][host] -> share of tokens
-  const perLayer: Map<number, number[]>[] = Array.from({ length: L }, () => new Map());
+  const perLayer = replicasByLayer(L, placement.experts, shares);
   const slots = new Array<number>(H).fill(0);
-  for (const x of placement.experts) {
-    x.hosts.forEach((h, k) => {
-      const m = perLayer[x.layer]!;
-      if (!m.has(h)) m.set(h, []);
-      m.get(h)!.push(shares[x.layer]![x.expert]! * x.weights[k]!);
-      slots[h] = slots[h]! + 1;
-    });
-  }
+  for (const x of placement.experts) for (const h of x.hosts) slots[h] = slots[h]! + 1;
   const memory = memoryOf(mc, hosts, placement, slots, workload, opts);
   const covered = placement.experts.length === L * mc.cfg.nExperts && stageOfLayer.every((s) => s >= 0);
   const fits = covered && memory.every((m, h) => m.usedBytes - m.reserveBytes <= usableBytes(hosts[h]!, opts) + 1e-6);
 
   const step = (b: number, work: (s: number) => StageWork, expertRows: number): StepResult => {
-    const r: StepResult = { latency: 0, busy: new Array(H).fill(0), stageBusy: new Array(H).fill(0), busyMem: new Array(H).fill(0), busyNet: new Array(H).fill(0), stage: 0, head: 0, expert: 0, network: 0, credit: new Array(H).fill(0) };
+    const r: StepResult = { latency: 0, busy: new Array(H).fill(0), stageBusy: new Array(H).fill(0), busyMem: new Array(H).fill(0), busyNet: new Array(H).fill(0), gatewayCpu: 0, stage: 0, head: 0, expert: 0, network: 0, software: 0, credit: new Array(H).fill(0) };
     placement.stages.forEach((s, i) => {
       const h = hosts[s.host]!;
       const role = { first: i === 0, last: i === S - 1 };
@@ -145,52 +119,58 @@ export function evaluatePlacement(
       r.busy[s.host] += t.busy;
       r.stageBusy[s.host] += t.busy;
       r.busyMem[s.host] += t.memory;
-      if (!role.last) r.busyNet[s.host] += (b * mc.rowBytes + opts.messageOverheadBytes) / h.network.bandwidth;
+      if (!role.last) {
+        r.busyNet[s.host] += (b * mc.rowBytes + opts.messageOverheadBytes) / h.network.bandwidth;
+        // the one-way stage.forward to the next stage (a process of its own even on the same host):
+        // its software on the critical path, half of it on each end's CPU
+        const next = placement.stages[i + 1]!.host;
+        r.latency += t.software;
+        r.software += t.software;
+        r.busy[s.host] += t.software / 2;
+        r.busy[next] += t.software / 2;
+      }
     });
+    if (placement.gateway !== null && S > 0) {
+      // the client (the gateway, a process of its own) sends stage.input to stage 0 and gets stage.tokens
+      // straight from the last stage: with the S − 1 hops above, pipelineMessages(S) = S + 1 per step
+      // (no gateway: the steps start inside the stage process, as in the single-process engine)
+      const sw = pipelineSoftware(tokenMessageBytes(b, opts), opts);
+      const first = placement.stages[0]!.host;
+      const last = placement.stages[S - 1]!.host;
+      r.latency += 2 * sw;
+      r.software += 2 * sw;
+      r.gatewayCpu += sw;
+      r.busy[first] += sw / 2;
+      r.busy[last] += sw / 2;
+    }
     for (let l = 0; l < L; l++) {
       const stageHost = placement.stages[stageOfLayer[l]!]!.host;
-      const works: HostLayerWork[] = [];
-      const owners: number[] = [];
-      for (const [h, hs] of [...perLayer[l]!.entries()].sort((a, c) => a[0] - c[0])) {
-        const host = hosts[h]!;
-        const reps = hs.map((p) => {
-          const touch = touchProbability(p, expertRows);
-          const t = expertTouchTime(mc, host, touch > 0 ? (expertRows * p) / touch : 0, opts);
-          return { touch, busy: t.busy, memory: t.memory, compute: t.compute };
-        });
-        const anyTouched = 1 - reps.reduce((a, x) => a * (1 - x.touch), 1);
-        const rows = anyTouched > 0 ? (expertRows * hs.reduce((a, p) => a + p, 0)) / anyTouched : 0;
-        const payload = rows * mc.rowBytes + opts.messageOverheadBytes;
-        const network = 2 * messageTime(hosts[stageHost]!, host, payload);
-        const w = { replicas: reps, network };
-        works.push(w);
-        owners.push(h);
-        r.busy[h] += expectedBusy(w);
-        r.busyMem[h] += reps.reduce((a, x) => a + x.touch * x.memory, 0);
-        if (h !== stageHost) {
-          const netBusy = (anyTouched * 2 * payload) / host.network.bandwidth;
-          r.busyNet[h] += netBusy;
-          r.busyNet[stageHost] += netBusy;
-        }
+      const phase = layerPhase(mc, hosts, stageHost, perLayer[l]!, expertRows, opts);
+      r.busy[stageHost] += phase.routerSoftware;
+      for (const x of phase.hosts) {
+        r.busy[x.host] += x.busy + x.software;
+        r.busyMem[x.host] += x.memory;
+        const netBusy = x.wireBytes / hosts[x.host]!.network.bandwidth;
+        r.busyNet[x.host] += netBusy;
+        r.busyNet[stageHost] += netBusy;
       }
-      const withNet = expectedLayerTime(works, true);
-      const without = expectedLayerTime(works, false);
-      r.latency += withNet;
-      r.expert += without;
-      r.network += withNet - without;
+      r.latency += phase.seconds;
+      r.expert += phase.expertSeconds;
+      r.network += phase.wireSeconds - phase.expertSeconds;
+      r.software += phase.seconds - phase.wireSeconds;
       // Credit the layer's time to the host(s) with the largest expected time (ties share it).
-      const times = works.map((w) => expectedBusy(w) + w.network * (1 - w.replicas.reduce((a, x) => a * (1 - x.touch), 1)));
-      const topT = Math.max(0, ...times);
-      const tops = owners.filter((_, k) => times[k]! >= topT * (1 - 1e-9));
-      for (const h of tops) r.credit[h] += withNet / tops.length;
+      const topT = Math.max(0, ...phase.hosts.map((x) => x.time));
+      const tops = phase.hosts.filter((x) => x.time >= topT * (1 - 1e-9));
+      for (const x of tops) r.credit[x.host] += phase.seconds / tops.length;
     }
     return r;
   };
 
   const ctx = workload.context;
   const one = step(1, () => decodeWork(1, ctx), 1);
+  const machines = machinesOf(hosts, placement, opts);
   // Micro-batches: try every split of the sequences into M ≤ stages micro-batches and keep the fastest step.
-  let best: { M: number; b: number; r: StepResult; per: number[]; worst: number; period: number } | null = null;
+  let best: { M: number; b: number; r: StepResult; per: number[]; worst: number; period: number; machine: MachineLoad | null } | null = null;
   const seen = new Set<number>();
   for (let m = 1; m <= Math.max(1, Math.min(workload.concurrency, S)); m++) {
     const bb = Math.ceil(workload.concurrency / m);
@@ -200,16 +180,20 @@ export function evaluatePlacement(
     const r = bb === 1 ? one : step(bb, () => decodeWork(bb, ctx), bb);
     const per = r.busy.map((x, h) => Math.max(x, r.busyNet[h]!));
     const worst = argmax(per);
-    const period = Math.max(r.latency, MM * per[worst]!);
-    if (!best || period < best.period * (1 - 1e-9)) best = { M: MM, b: bb, r, per, worst, period };
+    const machine = busiestMachine(machines, r, opts);
+    const period = Math.max(r.latency, MM * per[worst]!, machine ? (MM * machine.cpuSeconds) / opts.machineCores : 0);
+    if (!best || period < best.period * (1 - 1e-9)) best = { M: MM, b: bb, r, per, worst, period, machine };
   }
-  const { M, b, r: many, per: perHostStep, worst, period: stepSeconds } = best!;
+  const { M, b, r: many, per: perHostStep, worst, period: stepSeconds, machine } = best!;
   const ttftSeconds = prefillSeconds(step, workload, opts);
   const kvCapacityTokens = kvCapacity(mc, hosts, placement, memory, opts);
+  const machineStep = machine ? (M * machine.cpuSeconds) / opts.machineCores : 0;
   const bottleneck =
-    M * perHostStep[worst]! > many.latency
-      ? hostBottleneck(hosts[worst]!, many, worst, M, b, stepSeconds)
-      : latencyBottleneck(hosts, many, slots, b);
+    machine && machineStep > many.latency && machineStep > M * perHostStep[worst]!
+      ? machineBottleneck(machine, M, b, stepSeconds, opts)
+      : M * perHostStep[worst]! > many.latency
+        ? hostBottleneck(hosts[worst]!, many, worst, M, b, stepSeconds)
+        : latencyBottleneck(hosts, many, slots, b);
   return {
     fits,
     memory,
@@ -224,7 +208,7 @@ export function evaluatePlacement(
     ttftSeconds,
     kvCapacityTokens,
     maxConcurrentSequences: Math.floor(kvCapacityTokens / workload.context),
-    breakdown: { stageSeconds: one.stage, headSeconds: one.head, expertSeconds: one.expert, networkSeconds: one.network },
+    breakdown: { stageSeconds: one.stage, headSeconds: one.head, expertSeconds: one.expert, networkSeconds: one.network, softwareSeconds: one.software },
     bottleneck,
   };
 }
@@ -270,71 +254,4 @@ function prefillSeconds(step: (b: number, work: (s: number) => StageWork, rows: 
     t += step(m, () => ({ tokens: m, ctx: start + (m + 1) / 2, kvTokensRead: start + m, headTokens: last ? 1 : 0 }), m).latency;
   }
   return t;
-}
-
-function argmax(xs: readonly number[]): number {
-  let best = 0;
-  xs.forEach((x, i) => {
-    if (x > xs[best]!) best = i;
-  });
-  return best;
-}
-
-const ms = (s: number) => `${(s * 1e3).toFixed(s < 0.01 ? 2 : 1)} ms`;
-const pct = (a: number, b: number) => `${Math.round((100 * a) / b)}%`;
-
-function hostBottleneck(h: HostSpec, r: StepResult, i: number, M: number, b: number, step: number): Bottleneck {
-  const net = r.busyNet[i]! > r.busy[i]!;
-  const memBound = r.busyMem[i]! >= r.busy[i]! * 0.5;
-  const resource = net ? "network" : memBound ? "memory-bandwidth" : "compute";
-  const what = net ? `its network (${(h.network.bandwidth / 1e9).toFixed(1)} GB/s)` : memBound ? `reading weights and KV at ${(h.memoryBandwidth / 1e9).toFixed(0)} GB/s peak` : "compute";
-  return {
-    kind: "host",
-    host: h.name,
-    resource,
-    reason: `${h.name} is busy ${ms(net ? r.busyNet[i]! : r.busy[i]!)} per micro-batch of ${b} (${what}); with ${M} micro-batches in flight a step takes ${ms(step)}, so this host sets the aggregate rate`,
-  };
-}
-
-function latencyBottleneck(hosts: readonly HostSpec[], r: StepResult, slots: readonly number[], b: number): Bottleneck {
-  const total = r.latency;
-  const per = b === 1 ? "per token" : `per decode step of ${b} sequences`;
-  const parts: [Bottleneck["kind"], number][] = [
-    ["experts", r.expert],
-    ["stages", r.stage + r.head],
-    ["network", r.network],
-  ];
-  parts.sort((a, b) => b[1] - a[1]);
-  const [kind, t] = parts[0]!;
-  if (kind === "experts") {
-    const h = argmax(r.credit);
-    const host = hosts[h]!;
-    const sharing = r.credit.filter((c) => c > 0).length;
-    const creditSum = r.credit.reduce((a, c) => a + c, 0);
-    const even = sharing > 1 && r.credit[h]! < (1.5 * creditSum) / sharing;
-    const who = even
-      ? `spread evenly over ${sharing} expert hosts (each reads whole experts at its memory bandwidth)`
-      : `most often ${host.name} (${slots[h]} experts, ${(host.memoryBandwidth / 1e9).toFixed(0)} GB/s)`;
-    return {
-      kind,
-      host: even ? null : host.name,
-      resource: "memory-bandwidth",
-      reason: `experts take ${pct(t, total)} of the ${ms(total)} ${per}: every layer waits for its slowest expert host, ${who}`,
-    };
-  }
-  if (kind === "stages") {
-    const h = argmax(r.stageBusy);
-    return {
-      kind,
-      host: hosts[h]!.name,
-      resource: "memory-bandwidth",
-      reason: `attention, KV cache and unembedding take ${pct(t, total)} of the ${ms(total)} ${per} (unembedding alone ${ms(r.head)}); slowest stage ${hosts[h]!.name} (${ms(r.stageBusy[h]!)})`,
-    };
-  }
-  return {
-    kind,
-    host: null,
-    resource: "latency",
-    reason: `messages take ${pct(t, total)} of the ${ms(total)} ${per}: two per layer to the expert hosts plus one per stage hop; lower latency or co-locate experts with stages`,
-  };
 }

@@ -1,5 +1,7 @@
 /** Human-readable tables for `moe plan`: the plan, the comparison, the minimum cluster. */
 import type { CompareRow } from "./baselines.js";
+import type { Calibration } from "./calibrate.js";
+import type { CostOptions } from "./cost.js";
 import type { MinClusterResult } from "./fixes.js";
 import type { PlanJson } from "./types.js";
 import { formatBytes, formatSeconds } from "./units.js";
@@ -60,12 +62,32 @@ export function formatPlan(p: PlanJson): string {
     `decode       ${tps(d.decodeTokensPerSecond)} tok/s per sequence, ${tps(d.decodeTokensPerSecondAggregate)} tok/s aggregate at concurrency ${w.concurrency} (${d.microBatches} micro-batch${d.microBatches > 1 ? "es" : ""} of ${d.microBatchSize}); one sequence alone: ${formatSeconds(d.decodeSecondsPerToken)}/token`,
     `first token  ${formatSeconds(d.ttftSeconds)} for a ${w.promptTokens}-token prompt`,
     `KV capacity  ${int(d.kvCapacityTokens)} tokens = ${int(d.maxConcurrentSequences)} sequences of ${w.context} tokens`,
-    `per token    experts ${formatSeconds(b.expertSeconds)}, stages ${formatSeconds(b.stageSeconds)} + unembedding ${formatSeconds(b.headSeconds)}, network ${formatSeconds(b.networkSeconds)}`,
+    `per token    experts ${formatSeconds(b.expertSeconds)}, stages ${formatSeconds(b.stageSeconds)} + unembedding ${formatSeconds(b.headSeconds)}, network ${formatSeconds(b.networkSeconds)} + message software ${formatSeconds(b.softwareSeconds)}`,
     `bottleneck   ${d.bottleneck.kind}${d.bottleneck.host ? ` (${d.bottleneck.host})` : ""}: ${d.bottleneck.reason}`,
     ...p.notes.map((n) => `note         ${n}`),
     `assumes      ${Math.round(p.assumptions.bandwidthEfficiency * 100)}% of peak memory bandwidth, ${Math.round(p.assumptions.computeEfficiency * 100)}% of peak FLOP/s, ${Math.round(p.assumptions.headroomFraction * 100)}% memory headroom, f${p.assumptions.kvBytesPerElement * 8} KV cache, f${p.assumptions.wireBytesPerElement * 8} on the wire`,
+    `             ${formatAssumedSoftware(p.assumptions)}`,
   );
+  if (p.assumptions.calibration) out.push(...formatCalibration(p.assumptions.calibration));
   return out.join("\n");
+}
+
+/** The software terms of the cost model in one line. */
+function formatAssumedSoftware(a: CostOptions): string {
+  const x = a.computeScale === 1 && a.expertComputeScale === 1 ? "" : `stage compute ×${a.computeScale.toFixed(2)}, expert compute ×${a.expertComputeScale.toFixed(2)}, `;
+  const cores = a.machineCores > 0 ? `; hosts at one address share ${a.machineCores} cores` : "";
+  return `${x}${formatSeconds(a.stageLayerSeconds)} per stage layer, ${formatSeconds(a.sessionSeconds)} per expert run; software per message ${formatSeconds(a.messageSeconds)} + ${(a.messageSecondsPerByte * 1e9).toFixed(2)} ns/byte (pipeline ${formatSeconds(a.pipelineMessageSeconds)}), one dispatch per ${a.dispatchPer === "host" ? "expert host" : "expert"} and layer${cores}`;
+}
+
+/** The calibration's source and its check, predicted against measured. */
+function formatCalibration(c: Calibration): string[] {
+  const busy = c.loadAverage > c.cpus ? `; the machine was busy (load average ${c.loadAverage.toFixed(1)} on ${c.cpus} CPUs): rerun the bench when it is quiet` : `, load average ${c.loadAverage.toFixed(1)}`;
+  const out = [`calibrated   from ${c.source} (${c.benchCreatedAt}, ${c.benchCluster}${busy}); checked at context ${c.context}:`];
+  for (const k of c.check)
+    out.push(
+      `             concurrency ${k.concurrency}: predicted ${tps(k.predictedTokensPerSecond)} tok/s, measured ${tps(k.measuredTokensPerSecond)} (${k.microBatches} micro-batch${k.microBatches > 1 ? "es" : ""}; ${k.error >= 0 ? "+" : ""}${(100 * k.error).toFixed(0)}%)${k.bestMeasuredTokensPerSecond > k.measuredTokensPerSecond ? `; best measured ${tps(k.bestMeasuredTokensPerSecond)}` : ""}`,
+    );
+  return out;
 }
 
 /** `--compare`: the planner against the uniform and memory-proportional splits. */

@@ -2,6 +2,7 @@
  * `plan.json`: what `moe plan --out` writes and `moe up` reads (DESIGN.md §5).
  * Fields named in DESIGN.md are never renamed; others may be added.
  */
+import type { Calibration } from "./calibrate.js";
 import type { WeightDType } from "./catalogue.js";
 import type { Role } from "./cluster.js";
 import type { CostOptions, Workload } from "./cost.js";
@@ -44,8 +45,8 @@ export interface PlanHost {
   readonly memory: HostMemory;
   /** Predicted busy time per generated token at concurrency 1, seconds. */
   readonly busySecondsPerToken: number;
+  /** The machine it runs on (hosts with one address share its cores). */
   readonly address?: string;
-  readonly threads?: number;
 }
 
 /** Predicted performance. */
@@ -105,5 +106,6 @@ export interface PlanJson {
   readonly notes: readonly string[];
   /** Null when the plan fits. */
   readonly shortfall: Shortfall | null;
-  readonly assumptions: CostOptions;
+  /** The cost model's knobs; `calibration` when `moe plan --calibrate` set them from a bench. */
+  readonly assumptions: CostOptions & { readonly calibration?: Calibration };
 }

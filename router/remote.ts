@@ -3,7 +3,7 @@
  * sends `router.request` and gets the combined rows back in `router.response`.
  */
 import type { Logger } from "pino";
-import { RpcClient, type CurveClientOptions, type WireDtype } from "../transport/index.js";
+import { RpcClient, msUntil, type CurveClientOptions, type WireDtype } from "../transport/index.js";
 import type { MoeRouter } from "./core.js";
 
 export interface RemoteRouterOptions {
@@ -27,7 +27,7 @@ export class RemoteRouter implements MoeRouter {
   async moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array> {
     const reply = await this.client.request(
       { kind: "router.request", layer, row: Uint32Array.from(seq, (_, i) => i), seq, pos, hidden: m, dModel: this.opts.dModel, wireDtype: this.opts.wireDtype ?? "f32" },
-      { deadlineMs: Math.max(1, deadline - Date.now()) },
+      { deadlineMs: msUntil(deadline) },
     );
     if (reply.layer !== layer || reply.row.length !== seq.length)
       throw new Error(`router ${this.opts.endpoint} answered (layer ${reply.layer}, ${reply.row.length} rows) to a request of (layer ${layer}, ${seq.length} rows)`);

@@ -5,7 +5,7 @@
  * same whether the router sits beside its stage or on another host.
  */
 import type { Logger } from "pino";
-import { RpcServer, type CurveServerOptions, type Incoming, type Message, type WireDtype } from "../transport/index.js";
+import { RpcServer, deadlineOr, type CurveServerOptions, type Incoming, type Message, type WireDtype } from "../transport/index.js";
 import type { RouterCore } from "./core.js";
 
 /** Options of a router service. */
@@ -46,7 +46,7 @@ export class RouterService {
     const m = req.message;
     if (m.kind === "ping") return { kind: "pong" };
     if (m.kind !== "router.request") return undefined;
-    const deadline = m.deadline && m.deadline > 0 ? m.deadline : Date.now() + 30_000;
+    const deadline = deadlineOr(m.deadline);
     const y = await this.opts.core.moe(m.layer, m.hidden, m.seq, m.pos, deadline);
     return { kind: "router.response", layer: m.layer, row: m.row, seq: m.seq, pos: m.pos, hidden: y, dModel: this.opts.dModel, wireDtype: this.opts.wireDtype ?? "f32" };
   }

@@ -5,7 +5,7 @@
  * `moe.result`; many dispatches in flight at once.
  */
 import type { Logger } from "pino";
-import { RpcClient, type CurveClientOptions, type WireDtype } from "../transport/index.js";
+import { RpcClient, msUntil, type CurveClientOptions, type WireDtype } from "../transport/index.js";
 import type { DispatchPart, ExpertTransport } from "./core.js";
 
 /** Options of the ZeroMQ expert transport. */
@@ -78,7 +78,7 @@ export class ZmqExpertTransport implements ExpertTransport {
     }
     const reply = await client.request(
       { kind: "moe.dispatch", layer, row, seq, pos, expert, hidden, dModel: D, wireDtype: this.opts.wireDtype ?? "f32" },
-      { deadlineMs: Math.max(1, deadline - Date.now()) },
+      { deadlineMs: msUntil(deadline) },
     );
     if (reply.layer !== layer || reply.row.length !== n || reply.expert.some((e, i) => e !== expert[i]))
       throw new Error(`host ${host} answered (layer ${reply.layer}, ${reply.row.length} rows) to a dispatch of (layer ${layer}, ${n} rows of experts ${parts.map((p) => p.expert).join(",")})`);

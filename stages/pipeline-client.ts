@@ -9,7 +9,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { stepRows } from "../model/index.js";
-import { RemoteError, RpcClient, type CurveClientOptions, type Message } from "../transport/index.js";
+import { DEFAULT_STEP_DEADLINE_MS, RemoteError, RpcClient, deadlineIn, msUntil, type CurveClientOptions, type Message } from "../transport/index.js";
 import { stepResults, type StepBackend, type StepItem, type StepResult } from "./backend.js";
 
 export interface PipelineClientOptions {
@@ -61,7 +61,7 @@ export class PipelineClient implements StepBackend {
         expect: { dModel: opts.vocabSize, kinds: i === last ? ["stage.tokens", "stage.logits", "seq.release", "seq.bias", "error", "pong"] : ["seq.release", "error", "pong"] },
         curve: opts.curve,
         logger: opts.logger,
-        defaultDeadlineMs: opts.stepDeadlineMs ?? 30_000,
+        defaultDeadlineMs: opts.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS,
         onMessage: (m) => this.onPush(m, endpoint),
         onDisconnect: () => this.failAll(`the connection to stage ${i} (${endpoint}) was lost`),
       }),
@@ -70,7 +70,7 @@ export class PipelineClient implements StepBackend {
 
   /** Connect to every stage (a ping each) so that each knows this client's routing id before a step. */
   private ready(): Promise<void> {
-    this.connecting ??= Promise.all(this.clients.map((c) => c.ping({ deadlineMs: this.opts.stepDeadlineMs ?? 30_000 }))).then(
+    this.connecting ??= Promise.all(this.clients.map((c) => c.ping({ deadlineMs: this.opts.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS }))).then(
       () => undefined,
       (e: unknown) => {
         this.connecting = undefined;
@@ -84,7 +84,7 @@ export class PipelineClient implements StepBackend {
     if (this.closed) throw new Error("the pipeline client is closed");
     await this.ready();
     const rows = stepRows(items);
-    const deadlineMs = o.deadline ? Math.max(1, o.deadline - Date.now()) : this.opts.stepDeadlineMs ?? 30_000;
+    const deadlineMs = msUntil(o.deadline, this.opts.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS);
     const biased = items.filter((it) => it.pos === 0 && it.sampling?.logitBias?.size);
     if (biased.length) await this.sendBias(biased, deadlineMs);
     const id = STEP_ID_BASE + (this.nextStep = (this.nextStep + 1) % 2 ** 32);
@@ -93,7 +93,7 @@ export class PipelineClient implements StepBackend {
       this.pending.set(id, { items, resolve, reject, timer });
     });
     try {
-      await this.clients[0]!.send({ kind: "stage.input", id, origin: this.origin, batch: id % 2 ** 32, deadline: Date.now() + deadlineMs, ...rows });
+      await this.clients[0]!.send({ kind: "stage.input", id, origin: this.origin, batch: id % 2 ** 32, deadline: deadlineIn(deadlineMs), ...rows });
     } catch (e) {
       this.settle(id, e as Error);
     }

@@ -11,7 +11,7 @@
  */
 import type { Logger } from "pino";
 import { LayerRangeEngine, type ComputeOptions, type ModelConfig, type MoeExecutor, type StepOutput, type WeightReader } from "../model/index.js";
-import { RpcClient, RpcServer, type CurveClientOptions, type CurveServerOptions, type Incoming, type Kind, type Message, type StageForward, type StageInput, type WireDtype } from "../transport/index.js";
+import { DEFAULT_STEP_DEADLINE_MS, RpcClient, RpcServer, deadlineOr, type CurveClientOptions, type CurveServerOptions, type Incoming, type Kind, type Message, type StageForward, type StageInput, type WireDtype } from "../transport/index.js";
 import type { MoeStep } from "./moe-step.js";
 
 /** Options of a stage host. */
@@ -139,7 +139,7 @@ export class StageHost {
   /** Run a step, then pass it on (or, on the last stage, send its tokens to the origin); failures go to the origin. */
   private async step(req: Incoming, m: StageInput | StageForward, hidden: Float32Array | undefined): Promise<void> {
     const t0 = performance.now();
-    const deadline = m.deadline && m.deadline > 0 ? m.deadline : Date.now() + (this.opts.stepDeadlineMs ?? 30_000);
+    const deadline = deadlineOr(m.deadline, this.opts.stepDeadlineMs ?? DEFAULT_STEP_DEADLINE_MS);
     const moeStep = this.opts.moe;
     const moe: MoeExecutor = { run: (layer, mm) => moeStep.moe(layer, mm, m.seq, m.pos, deadline) };
     try {

@@ -12,6 +12,7 @@
 import type { Logger } from "pino";
 import * as zmq from "zeromq";
 import { decode, encode } from "./codec.js";
+import { deadlineIn } from "./deadline.js";
 import { requireCurve, type CurveClientOptions } from "./curve.js";
 import {
   DeadlineExceededError,
@@ -200,7 +201,7 @@ export class RpcClient {
     this.nextId = this.nextId >= Number.MAX_SAFE_INTEGER ? 1 : this.nextId + 1;
     let frame: Uint8Array;
     try {
-      frame = encode({ ...message, id, deadline: Date.now() + deadlineMs, sender: message.sender ?? this.options.name });
+      frame = encode({ ...message, id, deadline: deadlineIn(deadlineMs), sender: message.sender ?? this.options.name });
     } catch (err) {
       return Promise.reject(err);
     }

@@ -51,6 +51,9 @@ export { DEFAULT_MAX_MESSAGE_SIZE, compileExpectation } from "./validate.js";
 export type { CompiledExpectation, Expectation } from "./validate.js";
 export { f16ArrayToF32, f16BitsToNumber, f32ArrayToF16, f32ToF16Bits, roundThroughF16 } from "./f16.js";
 
+// Deadlines: the default step deadline and the arithmetic between "ms from now" and header deadlines.
+export { DEFAULT_STEP_DEADLINE_MS, deadlineIn, deadlineOr, hasDeadline, msLeft, msUntil } from "./deadline.js";
+
 // Sockets.
 export { RpcServer } from "./server.js";
 export type { Handler, Incoming, RpcServerOptions } from "./server.js";

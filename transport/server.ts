@@ -12,6 +12,7 @@ import { rmSync } from "node:fs";
 import type { Logger } from "pino";
 import * as zmq from "zeromq";
 import { decode, encode } from "./codec.js";
+import { hasDeadline, msLeft } from "./deadline.js";
 import { requireCurve, type CurveServerOptions } from "./curve.js";
 import { InvalidMessageError, MalformedFrameError, TransportConfigError, TransportError } from "./errors.js";
 import type { Message } from "./messages.js";
@@ -140,7 +141,7 @@ export class RpcServer {
       return undefined;
     }
     const grace = this.options.deadlineGraceMs ?? 50;
-    if (this.options.dropExpired !== false && message.deadline !== undefined && message.deadline > 0 && Date.now() > message.deadline + grace) {
+    if (this.options.dropExpired !== false && hasDeadline(message.deadline) && msLeft(message.deadline) < -grace) {
       this.metrics.error(label, "EXPIRED");
       this.options.logger?.debug({ peer: label, kind: message.kind, id: message.id }, "dropped a request past its deadline");
       return undefined;

@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launch, readPlanFile } from "../../control/index.js";
-import { loadCluster, type PlanJson } from "../../planner/index.js";
+import type { PlanJson } from "../../planner/index.js";
+import { loadCluster } from "../clusters.js";
 import { lockstep, prompts, reference, startCluster, tempDir, type Started, tearDown } from "./helpers.js";
 
 const CLUSTER = "configs/clusters/local.yaml";

@@ -6,15 +6,17 @@
 import { describe, expect, it } from "vitest";
 import { computeRuntime, type RuntimeInput } from "../../control/index.js";
 import { presetConfig } from "../../model/index.js";
-import { loadCluster, makePlan, parseClusterYaml } from "../../planner/index.js";
+import { loadClusterConfig, parseClusterConfigYaml } from "../../config/index.js";
+import { makePlan } from "../../planner/index.js";
+import { clusterAndSettings } from "../clusters.js";
 
 const cfg = presetConfig("grok-1-tiny");
 
 function layout(yaml: string, extra: Partial<RuntimeInput> = {}) {
-  const cluster = parseClusterYaml(yaml, "test.yaml");
+  const { cluster, settings } = clusterAndSettings(parseClusterConfigYaml(yaml, "test.yaml"));
   const plan = makePlan(cfg, cluster, { dtype: "f32" });
   let port = 20000;
-  return computeRuntime({ cluster, plan, model: { path: "/m", config: cfg }, runDir: "/run", freePort: () => port++, ...extra });
+  return computeRuntime({ cluster, settings, plan, model: { path: "/m", config: cfg }, runDir: "/run", freePort: () => port++, ...extra });
 }
 
 const HOSTS = `
@@ -26,10 +28,10 @@ hosts:
 
 describe("computeRuntime", () => {
   it("lays out configs/clusters/local.yaml: stages chained, routers in their stage, experts by host", () => {
-    const cluster = loadCluster("configs/clusters/local.yaml");
+    const { cluster, settings } = clusterAndSettings(loadClusterConfig("configs/clusters/local.yaml"));
     const plan = makePlan(cfg, cluster, { dtype: "f32" });
     let port = 30000;
-    const rt = computeRuntime({ cluster, plan, model: { path: "/m", config: cfg }, runDir: "/run", gatewayPort: 0, freePort: () => port++ });
+    const rt = computeRuntime({ cluster, settings, plan, model: { path: "/m", config: cfg }, runDir: "/run", gatewayPort: 0, freePort: () => port++ });
     expect(rt.processes.map((p) => [p.name, p.role])).toEqual([
       ["stage0", "stage"],
       ["gateway", "gateway"],

@@ -7,7 +7,9 @@ import { createServer, type Server } from "node:net";
 import { afterAll, describe, expect, it } from "vitest";
 import { AlreadyRunningError, computeRuntime, launch, StartupError, writeRunDir, type LaunchEvent } from "../../control/index.js";
 import { presetConfig } from "../../model/index.js";
-import { loadCluster, makePlan } from "../../planner/index.js";
+import { loadClusterConfig } from "../../config/index.js";
+import { makePlan } from "../../planner/index.js";
+import { clusterAndSettings } from "../clusters.js";
 import { alive, tempDir, writeClusterYaml } from "./helpers.js";
 
 describe("launcher start-up failure", () => {
@@ -42,11 +44,11 @@ describe("launcher start-up failure", () => {
   it("refuses to start over a cluster whose launcher is still running", async () => {
     const cfg = presetConfig("grok-1-tiny");
     const file = writeClusterYaml(tmp.dir, { name: "busy", stages: [[0, cfg.nLayers]], expertHosts: ["ex"], place: () => ["ex"] }, cfg);
-    const cluster = loadCluster(file);
+    const { cluster, settings } = clusterAndSettings(loadClusterConfig(file));
     const plan = makePlan(cfg, cluster, { dtype: "f32" });
     let port = 40000;
     const runDir = `${tmp.dir}/busy-run`;
-    const rt = computeRuntime({ cluster, plan, model: { path: "/m", config: cfg }, runDir, freePort: () => port++ });
+    const rt = computeRuntime({ cluster, settings, plan, model: { path: "/m", config: cfg }, runDir, freePort: () => port++ });
     writeRunDir({ ...rt, launcherPid: process.ppid }, plan); // a live process that is not this one
     const started: LaunchEvent[] = [];
     await expect(launch({ clusterFile: file, runDir, onEvent: (e) => started.push(e) })).rejects.toThrow(AlreadyRunningError);

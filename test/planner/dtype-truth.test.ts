@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { engineLimits } from "../../control/index.js";
 import { generateModel } from "../../factory/index.js";
 import { ENGINE_KV_BYTES_PER_ELEMENT, kvBytesPerToken, presetConfig } from "../../model/index.js";
-import { loadCluster, makePlan, type PlanJson } from "../../planner/index.js";
+import { makePlan, type PlanJson } from "../../planner/index.js";
+import { loadCluster } from "../clusters.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moe-dtype-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

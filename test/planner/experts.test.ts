@@ -4,13 +4,13 @@ import {
   expectedDistinctExperts,
   expectedLayerTime,
   makePlan,
-  parseCluster,
   parseExpertLoad,
   placeExperts,
   replicaCounts,
   routingShares,
   waterfill,
 } from "../../planner/index.js";
+import { parseCluster } from "../clusters.js";
 import { prng, randInt } from "./helpers.js";
 
 describe("waterfill", () => {

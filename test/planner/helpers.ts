@@ -1,6 +1,7 @@
 /** Test helpers for the planner: a tiny seeded PRNG and random instances. */
 import { mulberry32, presetConfig, type ModelConfig } from "../../model/index.js";
-import { parseCluster, type ClusterSpec } from "../../planner/index.js";
+import type { ClusterSpec } from "../../planner/index.js";
+import { parseCluster } from "../clusters.js";
 
 /** The project's seeded PRNG (mulberry32), uniform in [0, 1). */
 export const prng = mulberry32;

@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from "vitest";
 import { presetConfig } from "../../model/index.js";
-import { loadCluster, makePlan, placeWithoutLost, type PlanJson, type Replacement } from "../../planner/index.js";
+import { makePlan, placeWithoutLost, type PlanJson, type Replacement } from "../../planner/index.js";
+import { loadCluster } from "../clusters.js";
 
 const cfg = presetConfig("grok-1-tiny");
 const cluster = loadCluster("configs/clusters/local.yaml");

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ClusterConfigError, DEVICES, loadCluster, parseClusterYaml, parseQuantity } from "../../planner/index.js";
+import { MoeError } from "../../common/index.js";
+import { ConfigError, loadClusterConfig, parseClusterConfigYaml, parseQuantity } from "../../config/index.js";
+import { ClusterConfigError, DEVICES } from "../../planner/index.js";
+import { loadCluster, parseClusterYaml } from "../clusters.js";
 
 describe("quantities", () => {
   it("accepts numbers and strings with units", () => {
@@ -39,9 +42,24 @@ describe("cluster YAML", () => {
     expect(m.hosts.find((x) => x.name === "m2u-0")!.network.bandwidth).toBe(1.25e9);
     expect(m.hosts.find((x) => x.name === "rtx4090-0")!.network.latency).toBeCloseTo(60e-6, 12);
     const l = loadCluster("configs/clusters/local.yaml");
-    expect(l).toMatchObject({ model: "grok-1-tiny", dtype: "f32", wireDtype: "f32", curve: false });
-    expect(l.hosts.every((x) => x.address === "127.0.0.1" && x.threads === 1 && x.device === "cpu-local")).toBe(true);
+    expect(l).toMatchObject({ name: "local", dtype: "f32", wireBytesPerElement: 4 });
+    expect(l.hosts.every((x) => x.address === "127.0.0.1" && x.device === "cpu-local")).toBe(true);
     expect(l.placement!.stages.length).toBe(2);
+  });
+
+  it("parses the file once into frozen slices: the planner's and the runtime's", () => {
+    const c = loadClusterConfig("configs/clusters/local.yaml");
+    expect(c).toMatchObject({ source: "configs/clusters/local.yaml", name: "local", model: "grok-1-tiny" });
+    expect(c.runtime).toMatchObject({ wireDtype: "f32", curve: false, timeouts: { stepMs: 30_000, dispatchMs: 5_000 } });
+    expect(c.runtime.hosts.map((h) => [h.name, h.address, h.threads, h.field])).toEqual(["stage0", "stage1", "expert0", "expert1", "expert2"].map((n, i) => [n, "127.0.0.1", 1, `hosts[${i}]`]));
+    // runtime fields (ports, threads, timeouts, CURVE, wire dtype) are not the planner's
+    const planningKeys = new Set([...Object.keys(c.planning), ...c.planning.hosts.flatMap((h) => Object.keys(h))]);
+    for (const k of ["ports", "threads", "timeouts", "curve", "wireDtype", "wire_dtype", "nats"]) expect(planningKeys.has(k)).toBe(false);
+    expect(c.planning.wireBytesPerElement).toBe(4);
+    const frozen = (o: unknown): boolean => typeof o !== "object" || o === null || (Object.isFrozen(o) && Object.values(o).every(frozen));
+    expect(frozen(c.planning)).toBe(true);
+    expect(frozen(c.runtime)).toBe(true);
+    expect(() => ((c.runtime.timeouts as { stepMs?: number }).stepMs = 1)).toThrow(TypeError);
   });
 
   it("lets explicit numbers override the catalogue", () => {
@@ -55,42 +73,50 @@ describe("cluster YAML", () => {
     expect(custom.hosts[0]!.compute.bf16).toBe(2e12);
   });
 
-  it("accepts the fields `moe up` reads", () => {
-    const c = parseClusterYaml(`
+  it("hands the fields `moe up` reads to the runtime slice, expanded by count", () => {
+    const c = parseClusterConfigYaml(`
 model: grok-1-tiny
 wire_dtype: f16
 curve: true
 nats: nats://127.0.0.1:4222
+timeouts: { step: 2s, dispatch: 250ms, sequence_idle: 90s }
 hosts:
   - { name: s0, device: cpu-local, address: 127.0.0.1, ports: { stage: 5555, router: 5556 }, threads: 2, roles: [stage, router] }
   - { name: e0, device: cpu-local, address: 127.0.0.1, ports: 6000, roles: [expert] }
+  - { name: g, gpu: l4, count: 2, address: 10.0.0.9 }
 `);
-    expect(c).toMatchObject({ wireDtype: "f16", curve: true, nats: "nats://127.0.0.1:4222" });
-    expect(c.hosts[0]).toMatchObject({ ports: { stage: 5555, router: 5556 }, threads: 2 });
-    expect(c.hosts[1]!.ports).toBe(6000);
+    expect(c.runtime).toMatchObject({ wireDtype: "f16", curve: true, nats: "nats://127.0.0.1:4222", timeouts: { stepMs: 2000, dispatchMs: 250, sequenceIdleMs: 90_000 } });
+    expect(c.runtime.hosts[0]).toMatchObject({ name: "s0", ports: { stage: 5555, router: 5556 }, threads: 2 });
+    expect(c.runtime.hosts[1]!.ports).toBe(6000);
+    expect(c.runtime.hosts.slice(2).map((h) => [h.name, h.address, h.field])).toEqual([["g-0", "10.0.0.9", "hosts[2]"], ["g-1", "10.0.0.9", "hosts[2]"]]);
+    expect(c.planning.wireBytesPerElement).toBe(2);
+    expect(c.planning.hosts.map((h) => h.count)).toEqual([undefined, undefined, 2]);
   });
 
-  const err = (yaml: string): ClusterConfigError => {
+  /** The error of reading `yaml` as the CLI does: config/ parses, the planner resolves devices. */
+  const err = (yaml: string): ConfigError | ClusterConfigError => {
     try {
       parseClusterYaml(yaml, "cluster.yaml");
     } catch (e) {
-      expect(e).toBeInstanceOf(ClusterConfigError);
-      return e as ClusterConfigError;
+      expect(e instanceof ConfigError || e instanceof ClusterConfigError).toBe(true);
+      expect((e as ConfigError).code).toBe("CLUSTER_CONFIG");
+      expect(e).toBeInstanceOf(MoeError);
+      return e as ConfigError;
     }
     throw new Error("expected an error");
   };
 
   it("reads dynamic mode (nats:, min_hosts:, hosts optional) and ssh hosts (static mode)", () => {
-    const d = parseClusterYaml("name: dyn\nnats: nats://10.0.0.1:4222\nmin_hosts: 3\n", "dyn.yaml");
+    const d = parseClusterConfigYaml("name: dyn\nnats: nats://10.0.0.1:4222\nmin_hosts: 3\n", "dyn.yaml").runtime;
     expect(d.nats).toBe("nats://10.0.0.1:4222");
     expect(d.minHosts).toBe(3);
     expect(d.hosts).toEqual([]);
     expect(() => parseClusterYaml("min_hosts: 2\nhosts: [{name: a, device: cpu-local}]\n", "x.yaml")).toThrow(/min_hosts: 'min_hosts' needs 'nats:'/);
     expect(() => parseClusterYaml("name: nothing\n", "x.yaml")).toThrow(/hosts: list at least one host \(or set 'nats:'/);
-    const s = parseClusterYaml(
+    const s = parseClusterConfigYaml(
       "hosts:\n  - {name: a, device: cpu-local, ssh: root@10.0.0.2, ports: 7100}\n  - {name: b, device: cpu-local, address: 10.1.0.3, ssh: {to: moe@b.example, port: 2222, identity: /k/id, dir: /srv/moe, moe: /opt/moe/bin/moe}}\n",
       "ssh.yaml",
-    );
+    ).runtime;
     expect(s.hosts[0]!.ssh).toEqual({ to: "root@10.0.0.2" });
     expect(s.hosts[0]!.address).toBe("10.0.0.2");
     expect(s.hosts[1]!.ssh).toEqual({ to: "moe@b.example", port: 2222, identity: "/k/id", dir: "/srv/moe", moe: "/opt/moe/bin/moe" });
@@ -111,7 +137,8 @@ hosts:
   it("names the field of a bad value", () => {
     expect(err(`hosts:\n  - name: a\n    gpu: h100-80gb\n    memory: 80 GX\n`).message).toMatch(/cluster\.yaml:4: hosts\[0\]\.memory: cannot read '80 GX' as a size/);
     expect(err(`hosts:\n  - name: a\n    gpu: h100-80gb\n    memory_bandwidth: 3.35TB\n`).message).toMatch(/hosts\[0\]\.memory_bandwidth: cannot read '3\.35TB' as a bandwidth/);
-    expect(err(`hosts:\n  - name: a\n    gpu: h1000\n`).message).toMatch(/hosts\[0\]\.gpu: unknown device; known devices: .*h100-80gb/);
+    expect(err(`hosts:\n  - name: a\n    gpu: h1000\n`).message).toMatch(/^cluster\.yaml:3: hosts\[0\]\.gpu: unknown device 'h1000'; known devices: .*h100-80gb/);
+    expect(err(`hosts:\n  - name: a\n    gpu: l4\n    execution_provider: tpu\n`).message).toMatch(/^cluster\.yaml:4: hosts\[0\]\.execution_provider: unknown execution provider 'tpu'/);
     expect(err(`hosts:\n  - name: a\n    memory: 8GB\n`).message).toMatch(/hosts\[0\]\.memory_bandwidth: missing: set 'gpu:'/);
     expect(err(`hosts:\n  - { name: a, gpu: l4, threads: 0 }\n`).message).toMatch(/hosts\[0\]\.threads:/);
     expect(err(`hosts:\n  - { name: a, gpu: l4, roles: [stage, cook] }\n`).message).toMatch(/hosts\[0\]\.roles\[1\]:/);
@@ -131,6 +158,6 @@ hosts:
   });
 
   it("says which file could not be read", () => {
-    expect(() => loadCluster("configs/clusters/nope.yaml")).toThrow(/configs\/clusters\/nope\.yaml: cannot read the cluster file/);
+    expect(() => loadClusterConfig("configs/clusters/nope.yaml")).toThrow(/configs\/clusters\/nope\.yaml: cannot read the cluster file/);
   });
 });

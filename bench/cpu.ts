@@ -1,0 +1,43 @@
+/**
+ * CPU time of processes, from /proc/<pid>/stat (Linux): user + system
+ * seconds, at the kernel's 100 ticks per second. Used to show how much CPU
+ * each cluster process spends per generated token.
+ */
+import { readFileSync } from "node:fs";
+
+/** /proc reports in USER_HZ, 100 on every Linux. */
+const TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds of `pid`, or undefined when /proc cannot tell (not Linux, process gone). */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // fields after the command name (which may hold spaces) start at ") "
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds of named processes (this one as "bench"), for before/after differences. */
+export function cpuSnapshot(procs: readonly { readonly name: string; readonly pid: number }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of procs) {
+    const s = cpuSeconds(p.pid);
+    if (s !== undefined) out.set(p.name, s);
+  }
+  const self = process.cpuUsage();
+  out.set("bench", (self.user + self.system) / 1e6);
+  return out;
+}
+
+/** ms of CPU per token per process between two snapshots. */
+export function cpuPerToken(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, tokens: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, a] of after) {
+    const b = before.get(name);
+    if (b !== undefined) out[name] = ((a - b) * 1000) / tokens;
+  }
+  return out;
+}

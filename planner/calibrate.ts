@@ -1,0 +1,274 @@
+/**
+ * `moe plan --calibrate FILE`: fit the cost model's software terms to what
+ * `moe bench cluster --json` measured on this machine, then check the
+ * calibrated prediction against the cluster's measured decode rates.
+ *
+ * 1. Compute: one layer's MoE in one process (the round trips' in-process
+ *    figure, for the fewest and the most rows) is `expertComputeScale · P(R) +
+ *    n(R) · sessionSeconds`, P the uncalibrated weight/FLOP time and n the
+ *    expert runs; the single process's step at two concurrencies, less those
+ *    experts, is `computeScale · P(b) + n(b) · stageLayerSeconds`. Both are
+ *    two linear equations in two unknowns.
+ * 2. Messages: the planner's expected expert phase of a layer, with the
+ *    bench's placement, must equal the measured dispatch + combine round trip
+ *    (its mean: a decode step is a chain of them, so means add up) for the
+ *    fewest and the most rows: two equations give `messageSeconds`
+ *    and `messageSecondsPerByte` (Newton; when one would be negative it is 0
+ *    and the other is fitted alone). Whether the router sends one dispatch
+ *    per expert or per host comes from the bench's message counts.
+ * 3. Pipeline messages: the bench's `seq.release` (no compute) — a request
+ *    and its reply to every stage at once since protocol v2, so two
+ *    messages one after the other (`sequential`; a bench file from before
+ *    v2, which chained it through every stage, counts all its `messages`) —
+ *    gives the software time of one pipeline message
+ *    (`pipelineMessageSeconds`), less the wire and the per-byte term; the
+ *    prediction charges `stages + 1` of them per step (cost.ts
+ *    `pipelineMessages`).
+ * 4. Cores: hosts at one address share the bench machine's CPUs.
+ *
+ * Nothing here reads the decode rates of the cluster: they are what the
+ * calibrated model is checked against ({@link Calibration.check}).
+ */
+import type { ModelConfig } from "../model/index.js";
+import type { BenchFile } from "./bench-file.js";
+import type { ClusterSpec, HostSpec } from "./cluster.js";
+import { modelCosts, type CostOptions, type ModelCosts } from "./cost.js";
+import { CalibrationError } from "./errors.js";
+import { layerPhase, replicasByLayer } from "./layer.js";
+import { routingShares } from "./load.js";
+import { resolveCostOptions, resolveWorkload, type PlanOptions } from "./options.js";
+import { planOnce } from "./plan.js";
+import { explicitPlacement, searchPlacement } from "./placement.js";
+import { evaluatePlacement, type Placement } from "./predict.js";
+
+/** The fitted cost options. */
+export type CalibratedCost = Pick<CostOptions, "computeScale" | "stageLayerSeconds" | "expertComputeScale" | "sessionSeconds" | "messageSeconds" | "messageSecondsPerByte" | "pipelineMessageSeconds" | "dispatchPer" | "machineCores">;
+
+/** Calibrated prediction against the bench's measurement at one concurrency. */
+export interface CalibrationCheck {
+  readonly concurrency: number;
+  /** Micro-batches of the prediction (and of the measurement compared with it, when the bench ran that many). */
+  readonly microBatches: number;
+  readonly predictedTokensPerSecond: number;
+  /** Measured with the same number of micro-batches (the fastest row when the bench did not run that many). */
+  readonly measuredTokensPerSecond: number;
+  /** The fastest measured row at this concurrency, whatever its micro-batches. */
+  readonly bestMeasuredTokensPerSecond: number;
+  /** predicted ÷ measured − 1. */
+  readonly error: number;
+}
+
+/** What `plan.json`'s `assumptions.calibration` records. */
+export interface Calibration {
+  /** The bench file. */
+  readonly source: string;
+  readonly benchCreatedAt: string;
+  /** The cluster the bench ran. */
+  readonly benchCluster: string;
+  /** 1-minute load average when the bench ended (other work on the machine skews every figure). */
+  readonly loadAverage: number;
+  readonly cpus: number;
+  /** KV length the bench decoded at (prompt + warm-up + timed steps), tokens; the check uses it. */
+  readonly context: number;
+  readonly fitted: CalibratedCost;
+  /** What the fit used: single-process seconds per step and round-trip seconds per layer call. */
+  readonly measured: {
+    readonly singleStepSeconds: readonly { readonly concurrency: number; readonly seconds: number }[];
+    /** The in-process MoE of one layer (all experts in one process, no messages), seconds. */
+    readonly inProcessMoeSeconds: readonly { readonly rows: number; readonly seconds: number }[];
+    readonly roundTripSeconds: readonly { readonly rows: number; readonly seconds: number }[];
+    /** One pipeline message (the seq.release round trip ÷ its messages one after the other), seconds. */
+    readonly pipelineMessageSeconds: number;
+  };
+  /** The calibrated prediction for the bench's cluster against its measured decode rates. */
+  readonly check: readonly CalibrationCheck[];
+}
+
+/** Fit the software terms to `bench` (measured on `benchCluster`); `o` is the plan's options (dtype, expert load). */
+export function calibrate(cfg: ModelConfig, benchCluster: ClusterSpec, bench: BenchFile, o: PlanOptions): Calibration {
+  const bm = bench.model;
+  if (bm.layers !== cfg.nLayers || bm.dModel !== cfg.dModel || bm.experts !== cfg.nExperts || bm.expertsPerToken !== cfg.nExpertsUsed)
+    throw new CalibrationError(
+      `${bench.source}: model: the bench ran ${bm.name} (${bm.layers} layers, d_model ${bm.dModel}, ${bm.experts} experts, top-${bm.expertsPerToken}) but the plan is for ${cfg.name} (${cfg.nLayers}, ${cfg.dModel}, ${cfg.nExperts}, top-${cfg.nExpertsUsed})`,
+      { file: bench.source, field: "model", fix: "calibrate with a bench of the same model" },
+    );
+  const s = bench.settings;
+  const context = Math.min(cfg.contextLength, s.promptTokens + s.warmupSteps + s.decodeSteps);
+  const po: PlanOptions = { ...o, context, promptTokens: Math.min(s.promptTokens, context), usePlacement: true, fixes: false };
+  const workload = resolveWorkload(cfg, po);
+  const base = resolveCostOptions(benchCluster, { ...po, cost: { ...o.cost, machineCores: 0 } });
+  const mc = modelCosts(cfg, o.dtype, workload, base);
+  const shares = routingShares(cfg, o.expertLoad);
+
+  // 1. compute: experts from the in-process MoE of the round trips, stages from the single process's steps
+  const singles = bench.decode.filter((d) => d.backend === "single").sort((a, b) => a.concurrency - b.concurrency);
+  const [lo, hi] = [singles[0]!, singles[singles.length - 1]!];
+  const rts = [...bench.roundTrip].sort((a, b) => a.rows - b.rows);
+  const [r1, r2] = [rts[0]!, rts[rts.length - 1]!];
+  const host = stageHost(benchCluster);
+  const whole: Placement = {
+    stages: [{ host: 0, first: 0, end: cfg.nLayers }],
+    experts: Array.from({ length: cfg.nLayers * cfg.nExperts }, (_, i) => ({ layer: Math.floor(i / cfg.nExperts), expert: i % cfg.nExperts, hosts: [0], weights: [1] })),
+    routers: [0],
+    gateway: null,
+  };
+  const together = replicasByLayer(cfg.nLayers, whole.experts, shares);
+  // in-process MoE of a layer (experts one after another, no messages) = scale · P(R) + n(R) · σ
+  const moe = (rows: number, scale: number, session: number) => {
+    const x = { ...base, expertComputeScale: scale, sessionSeconds: session };
+    return together.reduce((a, reps) => a + layerPhase(mc, [host], 0, reps, rows, x).expertSeconds, 0) / cfg.nLayers;
+  };
+  const expertRows = [r1, r2].map((r) => [moe(r.rows, 1, 0), moe(r.rows, 0, 1e-3) / 1e-3, r.inProcessMs / 1000] as const);
+  // (a tiny expert is read-bound at any row count: P and n are then proportional and the fit keeps σ = 0)
+  const [expertComputeScale, sessionSeconds] = fitLinear(expertRows);
+  // a single-process step = c0(b) + scale · P(b) + n(b) · σ_layer, with the experts as just fitted in c0
+  const single = (b: number, scale: number, layer: number) =>
+    evaluatePlacement(mc, [host], whole, { ...workload, concurrency: b }, shares, { ...base, expertComputeScale, sessionSeconds, computeScale: scale, stageLayerSeconds: layer }).stepSeconds;
+  const measured = (d: { concurrency: number; tokensPerSecond: number }) => d.concurrency / d.tokensPerSecond;
+  const [computeScale, stageLayerSeconds] = fitLinear(
+    [lo, hi].map((d) => {
+      const c0 = single(d.concurrency, 0, 0);
+      return [single(d.concurrency, 1, 0) - c0, (single(d.concurrency, 0, 1e-3) - c0) / 1e-3, measured(d) - c0] as const;
+    }),
+  );
+
+  // 2. message software from the round trips, with the bench's placement
+  const dispatchPer: CostOptions["dispatchPer"] = bench.roundTrip.every((r) => r.messages <= r.hosts + 1e-9) ? "host" : "expert";
+  // means, not medians: a decode step is a chain of such calls, and its time is their sum
+  const targets = [r1, r2].map((r) => ({ rows: r.rows, seconds: r.clusterMeanMs / 1000 }));
+  const calibrated = { ...base, computeScale, stageLayerSeconds, expertComputeScale, sessionSeconds, dispatchPer };
+  const layerSeconds = moeLayer(cfg, mc, benchCluster, workload, shares, calibrated, o);
+  const [messageSeconds, messageSecondsPerByte] = fitMessages((mu, beta, rows) => layerSeconds(rows, mu, beta), targets);
+
+  // 3. pipeline messages: a seq.release round trip is `sequential` small messages one after the other
+  const small = base.messageOverheadBytes;
+  const perMessage = bench.pipeline.meanMs / 1000 / (bench.pipeline.sequential ?? bench.pipeline.messages);
+  const pipelineMessageSeconds = Math.max(0, perMessage - (host.network.latency + small / host.network.bandwidth) - small * messageSecondsPerByte);
+
+  const fitted: CalibratedCost = { computeScale, stageLayerSeconds, expertComputeScale, sessionSeconds, messageSeconds, messageSecondsPerByte, pipelineMessageSeconds, dispatchPer, machineCores: bench.machine.cpus };
+  const check = [...new Set(bench.decode.filter((d) => d.backend === "cluster").map((d) => d.concurrency))].sort((a, b) => a - b).map((c) => {
+    const plan = planOnce(cfg, benchCluster, { ...po, concurrency: c, cost: { ...o.cost, ...fitted } });
+    const rows = bench.decode.filter((d) => d.backend === "cluster" && d.concurrency === c);
+    const best = rows.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
+    const m = rows.find((d) => d.microBatches === plan.predicted.microBatches) ?? best;
+    const predicted = plan.predicted.decodeTokensPerSecondAggregate;
+    return {
+      concurrency: c,
+      microBatches: plan.predicted.microBatches,
+      predictedTokensPerSecond: predicted,
+      measuredTokensPerSecond: m.tokensPerSecond,
+      bestMeasuredTokensPerSecond: best.tokensPerSecond,
+      error: predicted / m.tokensPerSecond - 1,
+    };
+  });
+  return {
+    source: bench.source,
+    benchCreatedAt: bench.createdAt,
+    benchCluster: bench.cluster.file,
+    loadAverage: bench.machine.loadAverage[0]!,
+    cpus: bench.machine.cpus,
+    context,
+    fitted,
+    measured: {
+      singleStepSeconds: [lo, hi].map((d) => ({ concurrency: d.concurrency, seconds: measured(d) })),
+      inProcessMoeSeconds: [r1, r2].map((r) => ({ rows: r.rows, seconds: r.inProcessMs / 1000 })),
+      roundTripSeconds: targets,
+      pipelineMessageSeconds: perMessage,
+    },
+    check,
+  };
+}
+
+/** The host the single process is taken to run on: the first stage's (it has the stage role), else the first host. */
+function stageHost(c: ClusterSpec): HostSpec {
+  const name = c.placement?.stages[0]?.host;
+  return c.hosts.find((h) => h.name === name) ?? c.hosts.find((h) => h.roles.includes("stage")) ?? c.hosts[0]!;
+}
+
+/** Mean expected expert phase over the layers, seconds, for `rows` rows and the given message costs. */
+function moeLayer(cfg: ModelConfig, mc: ModelCosts, cluster: ClusterSpec, workload: ReturnType<typeof resolveWorkload>, shares: number[][], opts: CostOptions, o: PlanOptions) {
+  let placement: Placement;
+  if (cluster.placement) placement = explicitPlacement(cluster.placement, cluster.hosts, cfg.nLayers, cfg.nExperts, cluster.source);
+  else {
+    const found = searchPlacement(mc, cluster.hosts, workload, shares, o.replicasPerLayer ?? 0, opts);
+    if (!found.outcome.ok) throw new CalibrationError(`${cluster.source}: the bench's cluster has no placement to calibrate with: ${found.outcome.reason}`, { file: cluster.source });
+    placement = found.outcome.placement;
+  }
+  const perLayer = replicasByLayer(cfg.nLayers, placement.experts, shares);
+  const stageOf = (l: number) => placement.stages.find((s) => l >= s.first && l < s.end)!.host;
+  return (rows: number, messageSeconds: number, messageSecondsPerByte: number) => {
+    const x = { ...opts, messageSeconds, messageSecondsPerByte };
+    let sum = 0;
+    for (let l = 0; l < cfg.nLayers; l++) sum += layerPhase(mc, cluster.hosts, stageOf(l), perLayer[l]!, rows, x).seconds;
+    return sum / cfg.nLayers;
+  };
+}
+
+/** Solve a·x + b·y = t for two rows [a, b, t] with x > 0 and y ≥ 0; else y = 0 and x by least squares in relative error. */
+export function fitLinear(rows: readonly (readonly [number, number, number])[]): [number, number] {
+  const [[a1, b1, t1], [a2, b2, t2]] = rows as [[number, number, number], [number, number, number]];
+  const det = a1 * b2 - a2 * b1;
+  if (Math.abs(det) > 1e-12 * Math.abs(a1 * b2)) {
+    const x = (t1 * b2 - t2 * b1) / det;
+    const y = (a1 * t2 - a2 * t1) / det;
+    if (x > 0 && y >= 0) return [x, y];
+  }
+  return [rows.reduce((s, [a, , t]) => s + a / t, 0) / rows.reduce((s, [a, , t]) => s + (a / t) ** 2, 0), 0];
+}
+
+/**
+ * Fit μ (s per message) and β (s per byte) ≥ 0 so that `f(μ, β, rows)` meets each target:
+ * Newton on the two equations (f is piecewise linear in both), then, if one would be negative,
+ * the other alone by golden-section search on the relative squared error.
+ */
+export function fitMessages(f: (mu: number, beta: number, rows: number) => number, targets: readonly { rows: number; seconds: number }[]): [number, number] {
+  const err = (mu: number, beta: number) => targets.reduce((s, t) => s + ((f(mu, beta, t.rows) - t.seconds) / t.seconds) ** 2, 0);
+  let [mu, beta] = [50e-6, 0.5e-9];
+  const [t1, t2] = [targets[0]!, targets[targets.length - 1]!];
+  for (let i = 0; i < 40; i++) {
+    const r1 = f(mu, beta, t1.rows) - t1.seconds;
+    const r2 = f(mu, beta, t2.rows) - t2.seconds;
+    if (Math.abs(r1) < 1e-6 * t1.seconds && Math.abs(r2) < 1e-6 * t2.seconds) break;
+    const [hm, hb] = [Math.max(1e-7, mu * 1e-3), Math.max(1e-13, beta * 1e-3)];
+    const j11 = (f(mu + hm, beta, t1.rows) - t1.seconds - r1) / hm;
+    const j12 = (f(mu, beta + hb, t1.rows) - t1.seconds - r1) / hb;
+    const j21 = (f(mu + hm, beta, t2.rows) - t2.seconds - r2) / hm;
+    const j22 = (f(mu, beta + hb, t2.rows) - t2.seconds - r2) / hb;
+    const det = j11 * j22 - j12 * j21;
+    if (!Number.isFinite(det) || Math.abs(det) < 1e-300) break;
+    const dm = (-r1 * j22 + r2 * j12) / det;
+    const db = (-r2 * j11 + r1 * j21) / det;
+    [mu, beta] = [Math.max(0, mu + dm), Math.max(0, beta + db)];
+  }
+  const best: [number, number][] = [[mu, beta]];
+  const hiMu = Math.max(...targets.map((t) => t.seconds));
+  best.push([golden((m) => err(m, 0), 0, hiMu), 0]);
+  const bytesHi = hiMu / 1e3; // β below 1 ms per kB
+  best.push([0, golden((b) => err(0, b), 0, bytesHi)]);
+  return best.reduce((a, b) => (err(b[0], b[1]) < err(a[0], a[1]) - 1e-12 ? b : a));
+}
+
+/** Minimum of `g` on [a, b] by golden-section search (g unimodal). */
+function golden(g: (x: number) => number, a: number, b: number): number {
+  const r = (Math.sqrt(5) - 1) / 2;
+  let x1 = b - r * (b - a);
+  let x2 = a + r * (b - a);
+  let g1 = g(x1);
+  let g2 = g(x2);
+  for (let i = 0; i < 100; i++) {
+    if (g1 < g2) {
+      b = x2;
+      x2 = x1;
+      g2 = g1;
+      x1 = b - r * (b - a);
+      g1 = g(x1);
+    } else {
+      a = x1;
+      x1 = x2;
+      g1 = g2;
+      x2 = a + r * (b - a);
+      g2 = g(x2);
+    }
+  }
+  return (a + b) / 2;
+}
