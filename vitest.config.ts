@@ -3,6 +3,8 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    // full-width Grok-1 checks: `npm run test:wide` (vitest.wide.config.ts)
+    exclude: ["test/wide/**", "**/node_modules/**"],
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 120_000,

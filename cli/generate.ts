@@ -28,10 +28,12 @@ interface GenerateFlags extends ComputeFlags {
   logitsOut?: string;
   cluster?: string;
   runDir?: string;
+  timing?: boolean;
 }
 
 /** `moe generate --cluster`: the same output through a running cluster's pipeline. */
 async function generateOnCluster(prompt: string | undefined, flags: GenerateFlags): Promise<void> {
+  const t0 = performance.now();
   const runtime = locateRuntime({ cluster: flags.cluster, runDir: flags.runDir });
   // the tokenizer and config come from the cluster's model, or from a local copy of it (--model)
   const m = openModel(flags.model ?? runtime.model.path);
@@ -49,14 +51,19 @@ async function generateOnCluster(prompt: string | undefined, flags: GenerateFlag
   const keys = runtime.curve ? loadClusterKeys(runtime.curve.keysDir) : undefined;
   const client = new PipelineClient({ endpoints: stageEndpoints(runtime), vocabSize: config.vocabSize, name: "moe-generate", stepDeadlineMs: runtime.timeouts.stepMs, curve: keys ? clientCurve(keys) : undefined });
   try {
-    await run(client, config, tokenizer, prompt, flags);
+    await run(client, config, tokenizer, prompt, flags, t0);
   } finally {
     await client.close();
   }
 }
 
-/** The one generation loop over `backend`, printing as the flags ask. */
-async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokenizer, prompt: string | undefined, flags: GenerateFlags): Promise<void> {
+/**
+ * The one generation loop over `backend`, printing as the flags ask; with `--timing`, the load time
+ * (since `t0`, ms from performance.now()), prefill time and decode tokens/s go to stderr.
+ */
+async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokenizer, prompt: string | undefined, flags: GenerateFlags, t0: number): Promise<void> {
+  const tLoaded = performance.now();
+  const times: number[] = [];
   const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
   const decoder = new StreamDecoder(tokenizer);
   // a model file without a vocabulary: stream the ids themselves
@@ -81,11 +88,19 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
     ...(flags.logitsOut ? { onPromptLogits: (l: Float32Array) => writeFileSync(flags.logitsOut!, new Uint8Array(l.buffer, l.byteOffset, l.byteLength)) } : {}),
   });
   for await (const s of gen) {
+    times.push(performance.now());
     ids.push(s.token);
     if (!flags.json) process.stdout.write(idsOnly ? `${s.token} ` : decoder.push(s.token));
   }
   if (flags.json) console.log(JSON.stringify({ prompt_ids: promptIds, ids, text: tokenizer.decode(ids) }));
   else process.stdout.write((idsOnly ? "" : decoder.flush()) + "\n");
+  if (flags.timing) {
+    const sec = (ms: number) => (ms / 1000).toFixed(2);
+    const decode = times.length > 1 ? ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!) : NaN;
+    console.error(
+      `moe: load ${sec(tLoaded - t0)} s, prefill ${promptIds.length} tokens ${times.length ? sec(times[0]! - tLoaded) : "-"} s, decode ${Math.max(0, times.length - 1)} tokens at ${decode.toFixed(3)} tokens/s`,
+    );
+  }
 }
 
 export function register(program: Command): void {
@@ -108,15 +123,17 @@ export function register(program: Command): void {
     .option("--json", "print {prompt_ids, ids, text} as JSON instead of streaming text")
     .option("--logits-out <file>", "write the last prompt position's logits (little-endian float32, vocab values)")
     .option("--cluster <file>", "generate through a running cluster: its YAML (run by `moe up`), runtime.json or run directory")
-    .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster");
+    .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster")
+    .option("--timing", "print load time, prefill time and decode tokens/s to stderr");
   addComputeFlags(cmd).action(async (prompt: string | undefined, flags: GenerateFlags) => {
       if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
       if (flags.cluster !== undefined || flags.runDir !== undefined) {
         return generateOnCluster(prompt, flags);
       }
+      const t0 = performance.now();
       const served = await loadServingModel(ensureModelPath(flags.model), computeOptionsOf(flags, defaultThreads()));
       try {
-        await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags);
+        await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags, t0);
       } finally {
         await served.close();
       }

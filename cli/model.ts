@@ -21,10 +21,16 @@ export function register(program: Command): void {
     .addOption(new Option("--format <format>", "weight file format").choices(["gguf", "safetensors"]).default("gguf"))
     .addOption(new Option("--dtype <dtype>", "weight dtype (q8_0 needs gguf; norms and router stay f32)").choices(["f32", "f16", "q8_0"]).default("f32"))
     .option("--seed <n>", "random seed (uint32); same seed, same bytes", parseIntOption("--seed", 0), 0)
-    .action((o: { preset: string; out: string; config?: string; format: GenerateFormat; dtype: GenerateDType; seed: number }) => {
-      const config = o.config ? loadConfigJson(o.config) : presetConfig(o.preset);
+    .option("--layers <n>", "number of decoder layers (default: the preset's or config's): full width, fewer layers", parseIntOption("--layers", 1))
+    .option("--tokenizer <tokenizer.model>", "a SentencePiece tokenizer.model to ship (needed past 65536 pieces, e.g. grok-1's)")
+    .action((o: { preset: string; out: string; config?: string; format: GenerateFormat; dtype: GenerateDType; seed: number; layers?: number; tokenizer?: string }) => {
+      const base = o.config ? loadConfigJson(o.config) : presetConfig(o.preset);
+      const config = o.layers === undefined || o.layers === base.nLayers ? base : parseModelConfig({ ...base, name: `${base.name}-${o.layers}L`, nLayers: o.layers }, "--layers");
       const t0 = Date.now();
-      const r = generateModel({ config, outDir: o.out, format: o.format, dtype: o.dtype, seed: o.seed });
+      const progress = (name: string, i: number, n: number) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60));
+      const tokenizerModel = o.tokenizer ? readFileSync(o.tokenizer) : undefined;
+      const r = generateModel({ config, outDir: o.out, format: o.format, dtype: o.dtype, seed: o.seed, tokenizerModel, onTensor: process.stderr.isTTY ? progress : undefined });
+      if (process.stderr.isTTY) process.stderr.write("\n");
       const w = openWeights(r.weightsPath);
       const params = w.tensors().reduce((a, t) => a + count(t.shape), 0);
       const bytes = w.fileSize;

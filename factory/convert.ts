@@ -7,10 +7,9 @@
  * the reader presents as exact Q8_0 blocks, convert to Q8_0 without re-rounding. Anything else is
  * encoded from its exact f32 values (and named in {@link ConvertResult.reencoded} when that rounds).
  */
-import { readFileSync } from "node:fs";
-import { decodeModelProto, modelTensors, openModel, rawToF32, type RawTensor, type TensorInfo, type TokenizerSource } from "../model/index.js";
+import { modelTensors, openModel, rawToF32, type RawTensor, type TensorInfo } from "../model/index.js";
 import { encodeValues, FILE_TYPES, storageDType, type GenerateDType } from "./generate.js";
-import { grokGgufMetadata, vocabOf, type GgufVocab } from "./gguf-metadata.js";
+import { grokGgufMetadata, vocabFromSource } from "./gguf-metadata.js";
 import { writeGguf, type GgufTensorInput } from "./gguf-writer.js";
 
 export interface ConvertOptions {
@@ -34,13 +33,6 @@ export interface ConvertResult {
   readonly reencoded: readonly string[];
   /** Whether the vocabulary was embedded. */
   readonly vocab: boolean;
-}
-
-/** The GGUF vocabulary of a model's tokenizer source (undefined when it has none). */
-function vocabFrom(src: TokenizerSource): GgufVocab | undefined {
-  if (src.kind === "spm-file") return vocabOf(decodeModelProto(readFileSync(src.path), src.path));
-  if (src.kind === "gguf-vocab") return { tokens: src.tokens, scores: src.scores, types: src.types };
-  return undefined;
 }
 
 /** Whether storing `info`'s values as `target` is exact without looking at them. */
@@ -73,7 +65,7 @@ export function convertModel(opts: ConvertOptions): ConvertResult {
         },
       };
     });
-    const vocab = vocabFrom(m.tokenizer);
+    const vocab = vocabFromSource(m.tokenizer);
     const bytes = writeGguf(opts.to, { metadata: grokGgufMetadata(cfg, { fileType: FILE_TYPES[opts.dtype], vocab }), tensors });
     return { to: opts.to, bytes, tensors: tensors.length, copied, reencoded, vocab: vocab !== undefined };
   } finally {

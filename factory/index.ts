@@ -3,12 +3,11 @@
 // trainer with its corpus. Depends on model/ only; model/ never imports it.
 
 // random models
+export { generateTensorValues, tensorValueChunks, TINY_INIT, VALUE_CHUNK } from "./init-values.js";
 export {
+  encodeValues,
   generateModel,
-  generateTensorValues,
-  MAX_GENERATED_PARAMS,
   storageDType,
-  TINY_INIT,
   type GenerateDType,
   type GeneratedModel,
   type GenerateFormat,
@@ -20,7 +19,7 @@ export { DEFAULT_TINY_MODEL_DIR, ensureModelPath, ensureTinyModel } from "./tiny
 // writers
 export { encodeGgufHeader, writeGguf, type GgufMetaEntry, type GgufScalar, type GgufTensorInput, type GgufValue, type GgufWriteInput } from "./gguf-writer.js";
 export { writeSafetensors, type SafetensorsTensorInput, type SafetensorsWriteInput } from "./safetensors-writer.js";
-export { grokGgufMetadata, type GgufFileType, type GgufVocab } from "./gguf-metadata.js";
+export { grokGgufMetadata, vocabFromSource, vocabOf, type GgufFileType, type GgufVocab } from "./gguf-metadata.js";
 // tokenizer trainer
 export { buildTokenizerModel, FIRST_BYTE_ID, FIRST_NORMAL_ID, MAX_PIECE_LENGTH, MAX_TINY_VOCAB, minTokenizerVocab, pretokenize, trainBpe } from "./bpe-train.js";
 export { buildCorpus, CORPUS_SENTENCES } from "./corpus.js";

@@ -7,14 +7,15 @@ import { closeSync, openSync } from "node:fs";
 import { dtypeBytes, numElements, SAFETENSORS_DTYPES, WeightFileError, type WeightDType } from "../model/index.js";
 import { writeAll } from "./gguf-writer.js";
 
-/** One tensor to write: stored little-endian bytes of a row-major array. */
-export interface SafetensorsTensorInput {
+/** One tensor to write: stored little-endian bytes of a row-major array, whole or streamed. */
+export type SafetensorsTensorInput = {
   readonly name: string;
   /** F32, F16 or BF16. */
   readonly dtype: WeightDType;
   readonly shape: readonly number[];
-  readonly data: Uint8Array;
-}
+} & ({ readonly data: Uint8Array; readonly chunks?: undefined } | { readonly data?: undefined; /** Called once, when the tensor is written. */ readonly chunks: () => Iterable<Uint8Array> });
+
+const byteLength = (t: SafetensorsTensorInput) => dtypeBytes(t.dtype, numElements(t.shape));
 
 export interface SafetensorsWriteInput {
   /** String-to-string `__metadata__` (e.g. `{format: "pt"}`). */
@@ -28,8 +29,8 @@ export function encodeSafetensorsHeader(input: SafetensorsWriteInput): Uint8Arra
   if (input.metadata) header.__metadata__ = { ...input.metadata };
   let off = 0;
   for (const t of input.tensors) {
-    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + t.data.length] };
-    off += t.data.length;
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [off, off + byteLength(t)] };
+    off += byteLength(t);
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
@@ -47,15 +48,22 @@ export function writeSafetensors(path: string, input: SafetensorsWriteInput): vo
     if (t.name === "__metadata__" || names.has(t.name)) throw bad("duplicate or reserved name");
     names.add(t.name);
     if (!SAFETENSORS_DTYPES.includes(t.dtype)) throw bad(`dtype ${t.dtype} is not supported in safetensors (use F32, F16 or BF16)`);
-    const want = dtypeBytes(t.dtype, numElements(t.shape));
-    if (t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
+    const want = byteLength(t);
+    if (t.data && t.data.length !== want) throw bad(`shape [${t.shape.join(", ")}] of ${t.dtype} needs ${want} bytes, data has ${t.data.length}`);
   }
   for (const [k, v] of Object.entries(input.metadata ?? {}))
     if (typeof v !== "string") throw new WeightFileError(`${path}: __metadata__ value of '${k}' must be a string`, { file: path, field: k });
   const fd = openSync(path, "w");
   try {
     writeAll(fd, encodeSafetensorsHeader(input));
-    for (const t of input.tensors) writeAll(fd, t.data);
+    for (const t of input.tensors) {
+      let n = 0;
+      for (const c of t.data ? [t.data] : t.chunks()) {
+        writeAll(fd, c);
+        n += c.length;
+      }
+      if (n !== byteLength(t)) throw new WeightFileError(`${path}: tensor '${t.name}' streamed ${n} bytes, expected ${byteLength(t)}`, { file: path, tensor: t.name });
+    }
   } finally {
     closeSync(fd);
   }

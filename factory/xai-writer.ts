@@ -17,7 +17,7 @@ import {
   type ModelConfig,
   type XaiArrayDType,
 } from "../model/index.js";
-import { generateTensorValues } from "./generate.js";
+import { generateTensorValues } from "./init-values.js";
 import { writeAll } from "./gguf-writer.js";
 import { Pickler } from "./pickler.js";
 

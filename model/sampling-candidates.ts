@@ -62,14 +62,17 @@ export function candidates(src: Float32Array, base: number, n: number, p: Filter
   const { max, min } = maxMin(src, base, n);
   const invT = 1 / p.temperature;
   const filtered = p.topK > 0 || p.minP > 0 || p.topP < 1;
+  // the raw log-sum-exp comes from the same pass when sampling reads the raw logits (no bias or penalty)
+  const sameRaw = raw === src && rawBase === base;
+  const withRaw = sameRaw && invT !== 1;
   let total: number;
   if (filtered) {
     const span = Math.min((max - min) * invT, MAX_SPAN);
-    total = weighAndBin(src, base, n, max, invT, span > 0 ? (NB - 1) / span : 0, w, bin, binCount, binMass);
-  } else total = weigh(src, base, n, max, invT, w, bin);
+    total = weighAndBin(src, base, n, max, invT, span > 0 ? (NB - 1) / span : 0, w, bin, binCount, binMass, withRaw, sums);
+  } else total = weigh(src, base, n, max, invT, w, bin, withRaw, sums);
   let rawLse = NaN;
   if (raw !== undefined) {
-    if (raw === src && rawBase === base && invT === 1) rawLse = max + Math.log(total);
+    if (sameRaw) rawLse = max + Math.log(invT === 1 ? total : sums[0]!);
     else {
       const rawMax = raw === src && rawBase === base ? max : maxMin(raw, rawBase, n).max;
       rawLse = rawMax + Math.log(sumExp(raw, rawBase, n, rawMax));
@@ -98,11 +101,24 @@ function sumExp(v: Float32Array, base: number, n: number, max: number): number {
   return s;
 }
 
-/** W[i] = exp((src − max)/T), all in bin 0; returns Σ W. */
-function weigh(src: Float32Array, base: number, n: number, max: number, invT: number, W: Float64Array, B: Uint16Array): number {
+/** Σ exp(src − max) of the last weighing pass that was asked for it (`withRaw`). */
+const sums = new Float64Array(1);
+
+/** W[i] = exp((src − max)/T), all in bin 0; returns Σ W (and Σ exp(src − max) into raw[0] when withRaw). */
+function weigh(src: Float32Array, base: number, n: number, max: number, invT: number, W: Float64Array, B: Uint16Array, withRaw: boolean, raw: Float64Array): number {
   B.fill(0, 0, n);
   let total = 0;
-  for (let i = 0; i < n; i++) total += W[i] = expNonPositive((src[base + i]! - max) * invT);
+  if (!withRaw) {
+    for (let i = 0; i < n; i++) total += W[i] = expNonPositive((src[base + i]! - max) * invT);
+    return total;
+  }
+  let rawSum = 0;
+  for (let i = 0; i < n; i++) {
+    const d = src[base + i]! - max;
+    total += W[i] = expNonPositive(d * invT);
+    rawSum += expNonPositive(d);
+  }
+  raw[0] = rawSum;
   return total;
 }
 
@@ -118,12 +134,16 @@ function weighAndBin(
   B: Uint16Array,
   counts: Int32Array,
   masses: Float64Array,
+  withRaw: boolean,
+  raw: Float64Array,
 ): number {
   counts.fill(0);
   masses.fill(0);
   let total = 0;
+  let rawSum = 0;
   for (let i = 0; i < n; i++) {
-    const x = (src[base + i]! - max) * invT;
+    const d = src[base + i]! - max;
+    const x = d * invT;
     const e = expNonPositive(x);
     const y = -x * scale;
     const b = y < NB - 1 ? y | 0 : NB - 1;
@@ -132,7 +152,9 @@ function weighAndBin(
     counts[b]!++;
     masses[b]! += e;
     total += e;
+    if (withRaw) rawSum += expNonPositive(d);
   }
+  raw[0] = rawSum;
   return total;
 }
 

@@ -14,7 +14,7 @@ import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import { LayerKv, type KvArray } from "./kv-cache.js";
 import { ropeTables } from "./rope.js";
-import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
+import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
 export interface AttentionItem {
@@ -44,13 +44,15 @@ export class AttentionBlock {
     private readonly session: InferenceSession,
     /** Element type of the caches this block reads and writes. */
     readonly kvDtype: KvDtype,
+    /** Weights fed as graph inputs (large f32 matrices). */
+    private readonly weights: Record<string, ort.Tensor>,
   ) {}
 
   /** Build the graph from the layer's weights and open its session. */
   static async create(cfg: ModelConfig, weights: AttentionWeights, opts: ComputeOptions = {}): Promise<AttentionBlock> {
     const kvDtype = opts.kvDtype ?? "f32";
-    const model = buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype);
-    return new AttentionBlock(cfg, await createSession(model, opts), kvDtype);
+    const s = await createGraphSession(buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype), opts);
+    return new AttentionBlock(cfg, s.session, kvDtype, s.weights);
   }
 
   /** An empty cache of this block's element type. */
@@ -100,6 +102,7 @@ export class AttentionBlock {
     }
     const { cos, sin } = ropeTables(positions, hd, this.cfg.ropeBase);
     const out = await this.session.run({
+      ...this.weights,
       x: f32Tensor(x, [B, T, D]),
       cos: f32Tensor(cos, [B, T, hd / 2]),
       sin: f32Tensor(sin, [B, T, hd / 2]),

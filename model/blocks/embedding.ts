@@ -27,6 +27,11 @@ export class EmbeddingTable {
     return new EmbeddingTable(cfg, reader.readF32(NAME), null);
   }
 
+  /** The table's f32 values [V, D] when it is stored unquantised (shared with a tied head), else null. */
+  get f32Values(): Float32Array | null {
+    return this.f32;
+  }
+
   /** Scaled embedding rows [tokens.length, D]; throws RangeError on an id outside the vocabulary. */
   rows(tokens: ArrayLike<number>): Float32Array {
     const D = this.cfg.dModel;

@@ -1,23 +1,26 @@
 /** Runs one (layer, expert) FFN graph: rows [R, D] in, [R, D] out. */
 import { buildExpertGraph, type ExpertWeights } from "../onnx/expert.js";
-import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
+import type * as ort from "onnxruntime-node";
+import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 export class ExpertBlock {
   private constructor(
     /** Model width D. */
     readonly dModel: number,
     private readonly session: InferenceSession,
+    /** Weights fed as graph inputs (large f32 matrices). */
+    private readonly weights: Record<string, ort.Tensor>,
   ) {}
 
   static async create(weights: ExpertWeights, opts: ComputeOptions = {}): Promise<ExpertBlock> {
-    const model = buildExpertGraph(weights, linearOptions(opts));
-    return new ExpertBlock(weights.gate.in, await createSession(model, opts));
+    const s = await createGraphSession(buildExpertGraph(weights, linearOptions(opts)), opts);
+    return new ExpertBlock(weights.gate.in, s.session, s.weights);
   }
 
   /** y = expert(x); x is [R, D] row-major (R = x.length / D). */
   async run(x: Float32Array): Promise<Float32Array> {
     const R = x.length / this.dModel;
-    const out = await this.session.run({ x: f32Tensor(x, [R, this.dModel]) });
+    const out = await this.session.run({ x: f32Tensor(x, [R, this.dModel]), ...this.weights });
     return out.y!.data as Float32Array;
   }
 

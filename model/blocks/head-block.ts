@@ -1,7 +1,8 @@
 /** Runs the final norm + unembedding graph: hidden [R, D] → logits [R, V]. */
 import type { ModelConfig } from "../config.js";
 import { buildHeadGraph, type HeadWeights } from "../onnx/head.js";
-import { createSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
+import type * as ort from "onnxruntime-node";
+import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 export class HeadBlock {
   private constructor(
@@ -9,17 +10,19 @@ export class HeadBlock {
     /** Vocabulary size V (rows of the unembedding). */
     readonly vocabSize: number,
     private readonly session: InferenceSession,
+    /** Weights fed as graph inputs (a large f32 unembedding). */
+    private readonly weights: Record<string, ort.Tensor>,
   ) {}
 
   static async create(cfg: ModelConfig, weights: HeadWeights, opts: ComputeOptions = {}): Promise<HeadBlock> {
-    const model = buildHeadGraph(cfg, weights, linearOptions(opts));
-    return new HeadBlock(cfg, weights.unembed.out, await createSession(model, opts));
+    const s = await createGraphSession(buildHeadGraph(cfg, weights, linearOptions(opts)), opts);
+    return new HeadBlock(cfg, weights.unembed.out, s.session, s.weights);
   }
 
   /** Logits [R, V] of the hidden rows x [R, D]. */
   async run(x: Float32Array): Promise<Float32Array> {
     const R = x.length / this.cfg.dModel;
-    const out = await this.session.run({ x: f32Tensor(x, [R, this.cfg.dModel]) });
+    const out = await this.session.run({ x: f32Tensor(x, [R, this.cfg.dModel]), ...this.weights });
     return out.logits!.data as Float32Array;
   }
 

@@ -61,8 +61,14 @@ export function routerWeights(reader: WeightReader, cfg: ModelConfig, layer: num
   return { router, outNorm: vectorWeight(reader, n.outNorm, cfg.dModel) };
 }
 
-/** Final norm and unembedding (`output.weight` when present, else tied `token_embd`). */
-export function headWeights(reader: WeightReader, cfg: ModelConfig): HeadWeights {
+/**
+ * Final norm and unembedding (`output.weight` when present, else tied `token_embd`).
+ * @param tiedF32 the embedding table's f32 values, shared (not read again) when the unembedding is that
+ *   same f32 tensor
+ */
+export function headWeights(reader: WeightReader, cfg: ModelConfig, tiedF32?: Float32Array): HeadWeights {
   const unembedName = reader.find("output.weight") ? "output.weight" : "token_embd.weight";
-  return { outputNorm: vectorWeight(reader, "output_norm.weight", cfg.dModel), unembed: linearWeight(reader, unembedName) };
+  const outputNorm = vectorWeight(reader, "output_norm.weight", cfg.dModel);
+  const shared = unembedName === "token_embd.weight" && tiedF32 && reader.info(unembedName).dtype !== "Q8_0" && tiedF32.length === cfg.vocabSize * cfg.dModel;
+  return { outputNorm, unembed: shared ? { kind: "f32", out: cfg.vocabSize, in: cfg.dModel, data: tiedF32 } : linearWeight(reader, unembedName) };
 }

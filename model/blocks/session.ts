@@ -1,6 +1,7 @@
 /** onnxruntime-node session creation with the project's options. */
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
+import type { BuiltGraph } from "../onnx/builder.js";
 import type { LinearOptions } from "../onnx/linear.js";
 
 /** Execution providers a host may ask for. */
@@ -29,6 +30,8 @@ export interface ComputeOptions {
   readonly int8Activations?: boolean;
   /** KV cache element type: "f32" (default, SPEC's f32 target) or "f16" (half the memory; keys and values rounded to f16). */
   readonly kvDtype?: KvDtype;
+  /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
+  readonly maxInitializerBytes?: number;
 }
 
 /** The host's cores: what a process that has the machine to itself should use. */
@@ -38,7 +41,10 @@ export function defaultThreads(): number {
 
 /** Graph options of the compute options. */
 export function linearOptions(opts: ComputeOptions): LinearOptions {
-  return { q8: opts.dequantizeQ8 ? "dequantize" : opts.exactQ8 ? "exact" : "int8" };
+  return {
+    q8: opts.dequantizeQ8 ? "dequantize" : opts.exactQ8 ? "exact" : "int8",
+    ...(opts.maxInitializerBytes !== undefined ? { maxInitializerBytes: opts.maxInitializerBytes } : {}),
+  };
 }
 
 /**
@@ -62,6 +68,12 @@ export function sessionOptions(opts: ComputeOptions): ort.InferenceSession.Sessi
     enableCpuMemArena: false,
     extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
   };
+}
+
+/** A session over a built graph, with the feeds of the weights it takes as inputs (wrapping their arrays, no copy). */
+export async function createGraphSession(graph: BuiltGraph, opts: ComputeOptions = {}): Promise<{ session: ort.InferenceSession; weights: Record<string, ort.Tensor> }> {
+  const weights = Object.fromEntries(graph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
+  return { session: await createSession(graph.model, opts), weights };
 }
 
 /** Create an inference session from serialized ModelProto bytes. */

@@ -95,7 +95,7 @@ export class LayerRangeEngine {
     const embedding = first === 0 ? EmbeddingTable.load(reader, cfg) : undefined;
     let head: HeadBlock | undefined;
     try {
-      head = end === cfg.nLayers ? await HeadBlock.create(cfg, headWeights(reader, cfg), opts.compute) : undefined;
+      head = end === cfg.nLayers ? await HeadBlock.create(cfg, headWeights(reader, cfg, embedding?.f32Values ?? undefined), opts.compute) : undefined;
     } catch (e) {
       await stack.close();
       throw e;

@@ -26,8 +26,8 @@
  *         v_new [B,KVH,T,hd].
  */
 import type { ModelConfig } from "../config.js";
-import { Elem, GraphBuilder } from "./builder.js";
-import { concatRows, linear, splitLast, type LinearOptions, type LinearWeight } from "./linear.js";
+import { Elem, GraphBuilder, type BuiltGraph } from "./builder.js";
+import { linear, linearShared, type LinearOptions, type LinearWeight } from "./linear.js";
 import { rmsNorm, softcap } from "./ops.js";
 
 /** Weights of one layer's attention block. Norm gains are [D]. */
@@ -41,8 +41,8 @@ export interface AttentionWeights {
   readonly ffnNorm: Float32Array;
 }
 
-/** Build the serialized attention graph of one layer; `kvDtype` is the cache's element type. */
-export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts: LinearOptions = {}, kvDtype: "f32" | "f16" = "f32"): Uint8Array {
+/** Build the serialized attention graph of one layer (and the weights it takes as inputs); `kvDtype` is the cache's element type. */
+export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts: LinearOptions = {}, kvDtype: "f32" | "f16" = "f32"): BuiltGraph {
   const D = cfg.dModel;
   const H = cfg.nHeads;
   const KVH = cfg.nKvHeads;
@@ -61,8 +61,7 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const pastV = toF32(pastVIn);
 
   const a = rmsNorm(g, x, w.attnNorm, cfg.rmsEps, "attn_norm");
-  const qkv = linear(g, a, concatRows([w.q, w.k, w.v]), "wqkv", opts);
-  const [q0, k0, v0] = splitLast(g, qkv, [w.q.out, w.k.out, w.v.out], "qkv");
+  const [q0, k0, v0] = linearShared(g, a, [w.q, w.k, w.v], "wqkv", opts);
   const q = g.op("Reshape", [q0!, g.i64("q_shape", [0, 0, H, hd])]);
   const k = g.op("Reshape", [k0!, g.i64("k_shape", [0, 0, KVH, hd])]);
   const v = g.op("Reshape", [v0!, g.i64("v_shape", [0, 0, KVH, hd])]);
@@ -118,5 +117,5 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   g.output("m", m, Elem.FLOAT, ["B", "T", D]);
   g.output("k_new", kOut, kvElem, ["B", KVH, hd, "T"]);
   g.output("v_new", vOut, kvElem, ["B", KVH, "T", hd]);
-  return g.toBytes();
+  return g.build();
 }

@@ -17,12 +17,28 @@ export type AttrValue = number | string | readonly number[] | { float: number } 
 const DEFAULT_OPSET = 17;
 const MS_DOMAIN = "com.microsoft";
 
+/** A weight the graph takes as an input, fed on every run (not embedded in the protobuf). */
+export interface GraphWeightInput {
+  readonly name: string;
+  /** Row-major values of `dims`. */
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/** A serialized graph and the weights it takes as inputs. */
+export interface BuiltGraph {
+  /** ModelProto bytes. */
+  readonly model: Uint8Array;
+  readonly weights: readonly GraphWeightInput[];
+}
+
 /** Builds one graph; every method returns the name of the value it created. */
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
+  private readonly weightInputs: GraphWeightInput[] = [];
   private counter = 0;
   private usesMs = false;
 
@@ -43,6 +59,22 @@ export class GraphBuilder {
   output(name: string, value: string, elem: ElemType, dims: readonly (number | string)[]): void {
     if (value !== name) this.nodes.push(onnx.NodeProto.create({ opType: "Identity", input: [value], output: [name], name: `out_${name}` }));
     this.outputs.push(valueInfo(name, elem, dims));
+  }
+
+  /**
+   * A float32 weight taken as a graph input (fed on every run from `data`, no copy): for weights too
+   * large to embed (a ModelProto cannot exceed 2 GB).
+   */
+  weightInput(prefix: string, data: Float32Array, dims: readonly number[]): string {
+    const name = this.fresh(prefix);
+    this.inputs.push(valueInfo(name, Elem.FLOAT, dims));
+    this.weightInputs.push({ name, data, dims: [...dims] });
+    return name;
+  }
+
+  /** The serialized graph with the weights it takes as inputs. */
+  build(): BuiltGraph {
+    return { model: this.toBytes(), weights: [...this.weightInputs] };
   }
 
   /** A float32 initializer of the given dims. */

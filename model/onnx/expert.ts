@@ -4,8 +4,8 @@
  * f32 weights use MatMul, Q8_0 weights MatMulNBits (bits 8, block 32); gate and
  * up are one matmul ([2F, D] stacked weights).
  */
-import { Elem, GraphBuilder } from "./builder.js";
-import { concatRows, linear, splitLast, type LinearOptions, type LinearWeight } from "./linear.js";
+import { Elem, GraphBuilder, type BuiltGraph } from "./builder.js";
+import { linear, linearShared, type LinearOptions, type LinearWeight } from "./linear.js";
 import { geluTanh } from "./ops.js";
 
 /** The three matrices of one expert, each [out, in]: gate/up [F, D], down [D, F]. */
@@ -16,14 +16,13 @@ export interface ExpertWeights {
 }
 
 /** Build the serialized graph of one expert. */
-export function buildExpertGraph(w: ExpertWeights, opts: LinearOptions = {}): Uint8Array {
+export function buildExpertGraph(w: ExpertWeights, opts: LinearOptions = {}): BuiltGraph {
   const D = w.gate.in;
   const g = new GraphBuilder("expert");
   const x = g.input("x", Elem.FLOAT, ["R", D]);
-  const gateUp = linear(g, x, concatRows([w.gate, w.up]), "w_gate_up", opts);
-  const [gate, up] = splitLast(g, gateUp, [w.gate.out, w.up.out], "gate_up");
+  const [gate, up] = linearShared(g, x, [w.gate, w.up], "w_gate_up", opts);
   const hidden = g.op("Mul", [geluTanh(g, gate!, "gelu"), up!]);
   const y = linear(g, hidden, w.down, "w_down", opts);
   g.output("y", y, Elem.FLOAT, ["R", w.down.out]);
-  return g.toBytes();
+  return g.build();
 }

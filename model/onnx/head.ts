@@ -4,7 +4,7 @@
  * Input x [R, D] (last hidden state of each sequence); output logits [R, V].
  */
 import type { ModelConfig } from "../config.js";
-import { Elem, GraphBuilder } from "./builder.js";
+import { Elem, GraphBuilder, type BuiltGraph } from "./builder.js";
 import { linear, type LinearOptions, type LinearWeight } from "./linear.js";
 import { rmsNorm } from "./ops.js";
 
@@ -15,11 +15,11 @@ export interface HeadWeights {
 }
 
 /** Build the serialized head graph. */
-export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOptions = {}): Uint8Array {
+export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOptions = {}): BuiltGraph {
   const g = new GraphBuilder("head");
   const x = g.input("x", Elem.FLOAT, ["R", cfg.dModel]);
   const z = rmsNorm(g, x, w.outputNorm, cfg.rmsEps, "output_norm");
   const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts), g.scalar("logit_scale", cfg.logitScale)]);
   g.output("logits", logits, Elem.FLOAT, ["R", w.unembed.out]);
-  return g.toBytes();
+  return g.build();
 }

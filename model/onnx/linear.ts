@@ -43,10 +43,19 @@ export type LinearWeight =
 /** How Q8_0 matmuls treat activations (see the module comment). */
 export type Q8Mode = "int8" | "exact" | "dequantize";
 
+/**
+ * f32 matrices of at least this many bytes are fed as graph inputs instead of embedded (default 256 MiB):
+ * a ModelProto cannot exceed 2 GB (one Grok-1 f32 expert is 2.4 GB, its unembedding 3.2 GB), and an
+ * input needs no protobuf copy.
+ */
+export const DEFAULT_MAX_INITIALIZER_BYTES = 256 * 1024 * 1024;
+
 /** Options for quantized matmuls. */
 export interface LinearOptions {
   /** Default "int8". */
   readonly q8?: Q8Mode;
+  /** f32 matrices of this many bytes or more become graph inputs (see {@link DEFAULT_MAX_INITIALIZER_BYTES}). */
+  readonly maxInitializerBytes?: number;
 }
 
 /** Activation limbs of the exact Q8 path. */
@@ -61,8 +70,10 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   const mode = opts.q8 ?? "int8";
   if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
   if (w.kind === "f32") {
-    // Gemm with transB reads the [out, in] matrix as stored: no transposed copy at load
-    const W = g.f32(`${prefix}_w`, w.data, [w.out, w.in]);
+    // Gemm with transB reads the [out, in] matrix as stored: no transposed copy at load. A matrix too
+    // large to embed is a graph input fed from its array on every run (no copy either).
+    const big = w.data.byteLength >= (opts.maxInitializerBytes ?? DEFAULT_MAX_INITIALIZER_BYTES);
+    const W = big ? g.weightInput(`${prefix}_w`, w.data, [w.out, w.in]) : g.f32(`${prefix}_w`, w.data, [w.out, w.in]);
     const x2 = g.op("Reshape", [x, g.i64(`${prefix}_rows`, [-1, w.in])]);
     return backToLeadingDims(g, x, g.op("Gemm", [x2, W], { transB: 1 }), w.out, prefix);
   }
@@ -133,6 +144,21 @@ export function concatRows(ws: readonly LinearWeight[]): LinearWeight {
   let at = 0;
   for (const p of parts) blocks.set(p, (at += p.length) - p.length);
   return { kind: "q8_0", out, in: inDim, blocks };
+}
+
+/**
+ * y_i = x·W_iᵀ for weights that read the same x: one matmul on their stacked rows ({@link concatRows}),
+ * unless they are f32 matrices that together reach the graph-input size, which are fed separately (stacking
+ * would copy gigabytes).
+ */
+export function linearShared(g: GraphBuilder, x: string, ws: readonly LinearWeight[], prefix: string, opts: LinearOptions = {}): string[] {
+  const asF32 = (w: LinearWeight) => (w.kind === "f32" ? w.data.byteLength : opts.q8 === "dequantize" ? (w.blocks.byteLength / 34) * 128 : 0);
+  const f32Bytes = ws.reduce((a, w) => a + asF32(w), 0);
+  if (ws.length > 1 && f32Bytes > 0 && f32Bytes >= (opts.maxInitializerBytes ?? DEFAULT_MAX_INITIALIZER_BYTES)) {
+    return ws.map((w, i) => linear(g, x, w, `${prefix}${i}`, opts));
+  }
+  const y = linear(g, x, concatRows(ws), prefix, opts);
+  return splitLast(g, y, ws.map((w) => w.out), `${prefix}_parts`);
 }
 
 /** Split y [..., Σ sizes] along its last axis into parts of the given sizes. */

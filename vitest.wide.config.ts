@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+/** `npm run test:wide`: Grok-1 at full width (d 6144, vocab 131072), minutes and gigabytes; not part of `npm test`. */
+export default defineConfig({
+  test: {
+    include: ["test/wide/**/*.test.ts"],
+    pool: "forks",
+    poolOptions: { forks: { singleFork: true } },
+    fileParallelism: false,
+    testTimeout: 3_600_000,
+    hookTimeout: 3_600_000,
+  },
+});
