@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { connect } from "nats";
 import { pino } from "pino";
 import { stringify } from "yaml";
-import { ChecksumCache, fetchFiles, freePorts, launchDynamic, moeCommand, natsServerBinary, pushModel, scanManifest, startNatsServer, WeightServer, type CoordinatorEvent, type WeightManifest } from "../control/index.js";
+import { ChecksumCache, closeMaster, fetchFiles, freePorts, launchDynamic, moeCommand, multiplexed, natsServerBinary, pushModel, scanManifest, startNatsServer, WeightServer, type CoordinatorEvent, type WeightManifest } from "../control/index.js";
 import { ensureTinyModel } from "../factory/index.js";
 import { openModel } from "../model/index.js";
 
@@ -117,9 +117,13 @@ async function sshUpload(base: string, m: WeightManifest, work: string): Promise
   try {
     const spec = { to: "root@127.0.0.1", port, identity: join(d, "id"), dir: join(d, "remote"), options: ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"] };
     for (let i = 0; i < 50 && spawnSync("ssh", ["-o", "BatchMode=yes", "-p", String(port), "-i", spec.identity, ...spec.options.flatMap((o) => ["-o", o]), spec.to, "true"]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    // as `moe up` does it: one multiplexed connection for the host's commands
+    const mux = multiplexed(spec, join(d, "mux"));
     const t0 = performance.now();
-    await pushModel(spec, "bench", spec.dir, base, m);
-    return (performance.now() - t0) / 1000;
+    await pushModel(mux, "bench", spec.dir, base, m);
+    const s = (performance.now() - t0) / 1000;
+    closeMaster(mux);
+    return s;
   } finally {
     sshd.kill("SIGTERM");
     await new Promise((r) => sshd.once("exit", r));

@@ -18,7 +18,7 @@ import { hostname } from "node:os";
 import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Logger } from "pino";
 import type { ModelConfig } from "../model/index.js";
-import { makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
+import { formatBytes, formatRate, makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { AlreadyRunningError, ControlError, PlanNotServableError } from "./errors.js";
 import { RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { memberHost, memberStatus, type Member } from "./members.js";
@@ -552,6 +552,7 @@ export class Coordinator {
 
 function describeHost(hb: { capabilities: Record<string, unknown>; address: string }): string {
   const c = hb.capabilities;
-  const what = c.device ? String(c.device) : `${c.memory ?? "?"} memory, ${c.memory_bandwidth ?? "?"}/s`;
+  const q = (v: unknown, f: (n: number) => string) => (typeof v === "number" ? f(v) : String(v ?? "?"));
+  const what = c.device ? String(c.device) : `${q(c.memory, formatBytes)} memory, ${q(c.memory_bandwidth, formatRate)}`;
   return `${what}, ${c.threads} threads, at ${hb.address}`;
 }

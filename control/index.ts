@@ -43,7 +43,7 @@ export type { AgentEvent, AgentOptions } from "./agent.js";
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorEvent, CoordinatorOptions } from "./coordinator.js";
 export { launchDynamic } from "./dynamic.js";
-export { SshError, pushModel, shq, sshArgv } from "./ssh.js";
+export { SshError, closeMaster, multiplexed, pushModel, shq, sshArgv } from "./ssh.js";
 export { prepareSshHosts, sshHosts, stopOnSshHost } from "./ssh-launch.js";
 export type { SshEvent, SshHost } from "./ssh-launch.js";
 export type { DynamicLaunchOptions } from "./dynamic.js";
