@@ -98,6 +98,9 @@ export class Coordinator {
   private readonly pendingLoss = new Set<string>();
   private manifest!: WeightManifest;
   private weights!: WeightServer;
+  /** While this process's own NATS connection is down (and a grace period after), silence proves nothing. */
+  private natsDown = false;
+  private natsBackAt = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -183,8 +186,21 @@ export class Coordinator {
     });
     on(this.s.planGet, (m) => m.respond(encodeJson({ plan: this.current?.message ?? null, active: this.current?.active ?? false })));
     on(this.s.status, (m) => m.respond(encodeJson(this.status())));
+    on(this.s.rebalance, (m) => this.enqueue(() => this.rebalance(m)));
     await this.nc.flush();
     this.timer = setInterval(() => this.tick(), 250);
+    void (async () => {
+      for await (const st of this.nc.status()) {
+        if (st.type === "disconnect") {
+          this.natsDown = true;
+          this.o.logger.warn({ server: st.data }, "lost the NATS connection; not judging hosts until it is back");
+        } else if (st.type === "reconnect") {
+          this.natsDown = false;
+          this.natsBackAt = Date.now();
+          this.o.logger.info({ server: st.data }, "NATS connection back");
+        }
+      }
+    })();
   }
 
   private onHeartbeat(m: Msg): void {
@@ -221,10 +237,11 @@ export class Coordinator {
     }
   }
 
-  /** Every 250 ms: find hosts gone silent; hand losses to the re-plan. */
+  /** Every 250 ms: find hosts gone silent (unless the coordinator itself was cut off from NATS); hand losses to the re-plan. */
   private tick(): void {
     const now = Date.now();
     const timeout = this.o.heartbeatTimeoutMs ?? 5000;
+    if (this.natsDown || now - this.natsBackAt < timeout) return; // the coordinator was cut off, not (necessarily) the hosts
     for (const m of this.members.values()) if (!m.lost && now - m.lastSeen > timeout) this.markLost(m, `no heartbeat for ${((now - m.lastSeen) / 1000).toFixed(1)} s`);
   }
 
@@ -300,13 +317,13 @@ export class Coordinator {
    * Plan over the live hosts, publish, and drive it to `ready` everywhere; when a host is lost or fails
    * meanwhile, plan again without it. @throws PlanNotServableError when the survivors cannot hold the model
    */
-  private async converge(reason: string, lost: ReadonlySet<string>): Promise<{ moved: number; fresh: boolean }> {
+  private async converge(reason: string, lost: ReadonlySet<string>, fresh = false): Promise<{ moved: number; fresh: boolean }> {
     let outcome = { moved: 0, fresh: true };
     let why = reason;
     for (let attempt = 0; attempt < 8; attempt++) {
       this.checkAbort();
       const prev = this.current;
-      const planned = this.planOver(this.alive(), prev, lost);
+      const planned = this.planOver(this.alive(), fresh ? undefined : prev, lost);
       outcome = { moved: planned.moved, fresh: planned.fresh };
       const pub = this.publish(planned.plan, planned.runtime, why);
       const failed = await this.await(pub, "prepared");
@@ -496,6 +513,33 @@ export class Coordinator {
     // a host of the new plan lost while it was being put in force
     for (const h of this.assigned(this.current)) if (this.members.get(h)?.lost) this.pendingLoss.add(h);
     if (this.pendingLoss.size) this.enqueue(() => this.recover());
+  }
+
+  /**
+   * `moe cluster rebalance`: plan afresh over every live host (standby ones included) and put it in force;
+   * answers `{version, seconds}` or `{error}`.
+   */
+  private async rebalance(m: Msg): Promise<void> {
+    if (this.phase !== "serving") {
+      m.respond(encodeJson({ error: `the cluster is ${this.phase}; try again once it serves` }));
+      return;
+    }
+    const t0 = performance.now();
+    this.phase = "replanning";
+    const entry = { version: this.version + 1, reason: "rebalance", at: Date.now(), seconds: null as number | null };
+    this.replans.push(entry);
+    try {
+      await this.converge("rebalance", new Set(), true);
+      entry.seconds = (performance.now() - t0) / 1000;
+      entry.version = this.version;
+      this.o.onEvent?.({ kind: "recovered", version: this.version, reason: "rebalance", seconds: entry.seconds, moved: 0, fresh: true });
+      m.respond(encodeJson({ version: this.version, seconds: entry.seconds, hosts: [...this.assigned(this.current)] }));
+    } catch (e) {
+      m.respond(encodeJson({ error: (e as Error).message }));
+      throw e;
+    } finally {
+      if (this.phase === "replanning") this.phase = "serving";
+    }
   }
 
   /** The cluster as `moe status --nats` shows it. */

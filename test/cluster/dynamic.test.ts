@@ -9,7 +9,9 @@
  * survivor, the routers switch, and no request fails; `moe status --nats`
  * shows the loss and the new plan. Last, the stage host is SIGKILLed: the
  * planner places the model afresh on the survivor, the gateway switches to
- * the new stages, and the cluster serves again without a restart. Needs
+ * the new stages, and the cluster serves again without a restart. The
+ * lost host comes back as standby and `moe cluster rebalance` plans over
+ * both live hosts again. Needs
  * nats-server; without root (ip netns) the hosts run on loopback, said so.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -120,7 +122,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     // Ctrl-C the coordinator: hosts drop their processes and stay joined, idle
     up?.child.kill("SIGTERM");
     await up?.exited;
-    for (const name of ["nb"]) {
+    for (const name of ["nb", "na-again"]) {
       const n = nodes.get(name);
       if (n && n.child.exitCode === null && n.child.signalCode === null)
         await until(`${name} idle`, () => (n.lines.some((l) => l.includes('"reason":"stop"')) && n.lines.at(-1)?.includes('"state":"idle"') ? true : undefined), 20_000).catch(() => undefined);
@@ -290,5 +292,41 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     } finally {
       await client.close();
     }
+  });
+
+  it("a host that comes back joins as standby; `moe cluster rebalance` plans afresh over every live host", async () => {
+    const name = "na";
+    const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", nats!.url, "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+    nodes.set(`${name}-again`, run(argv, moe.root));
+    const joined = await until(
+      "na to join again",
+      async () => {
+        const s = await status();
+        const m = s.members.find((x) => x.name === name);
+        return m && !m.lost && m.state === "idle" ? s : undefined;
+      },
+      60_000,
+    );
+    expect(joined.members.find((m) => m.name === name)!.assigned).toBe(false); // standby until a re-plan uses it
+    const cli = spawn(moe.command, [...moe.args, "cluster", "rebalance", "--nats", nats!.url], { cwd: moe.root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    cli.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    expect(await new Promise<number | null>((r) => cli.once("exit", (code) => r(code)))).toBe(0);
+    expect(out).toMatch(/^plan \d+ in force after \d+\.\d s over 2 hosts \((na, nb|nb, na)\)/);
+    const after = await status();
+    expect(after.replans.at(-1)!.reason).toBe("rebalance");
+    expect(after.members.filter((m) => m.assigned).map((m) => m.name).sort()).toEqual(["na", "nb"]);
+    // the weights were already in na's directory: nothing was fetched again
+    expect(nodes.get(`${name}-again`)!.lines.some((l) => l.includes('"kind":"fetched"'))).toBe(false);
+    const rt = readRuntime(runDir);
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, [2, 6]), 6, 1300);
+      expect(r.maxRelError).toBe(0);
+    } finally {
+      await client.close();
+    }
+    const res = await complete();
+    expect(res).toMatchObject({ ok: true, text: baselineText });
   });
 });
