@@ -89,7 +89,7 @@ export async function upDynamic(file: string, f: DynamicUpFlags): Promise<void> 
   const log = logFile(runDir, "coordinator");
   const logger = pino({ level: "info", base: { pid: process.pid } }, pino.destination({ dest: log, append: true, mkdir: true }));
   console.log(`log: ${log}`);
-  coordinator = await launchDynamic({
+  const started = launchDynamic({
     clusterFile: file,
     modelPath: f.model,
     runDir,
@@ -104,6 +104,13 @@ export async function upDynamic(file: string, f: DynamicUpFlags): Promise<void> 
     onEvent: reporter(f.quiet === true),
     logger,
   });
+  try {
+    coordinator = await started;
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    console.log("stopped before the cluster served.");
+    return;
+  }
   const rt = coordinator.runtime!;
   console.log(`\ncluster ${rt.cluster} is ready (dynamic, ${rt.dynamic?.nats}): ${rt.stages.length} stages, ${Object.keys(rt.expertHosts).length} expert hosts`);
   const url = coordinator.gatewayUrl;

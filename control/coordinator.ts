@@ -127,7 +127,7 @@ export class Coordinator {
       await c.serve();
       await c.run();
     } catch (e) {
-      await c.stop(`start-up failed: ${(e as Error).message}`);
+      await c.stop(o.signal?.aborted ? "interrupted" : `start-up failed: ${(e as Error).message}`);
       throw e;
     }
     return c;
