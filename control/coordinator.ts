@@ -213,6 +213,8 @@ export class Coordinator {
     }
     const now = Date.now();
     let mem = this.members.get(hb.name);
+    // a heartbeat that was under way when the host said goodbye (heartbeats travel on a connection of their own)
+    if (mem?.lost && mem.lostReason?.startsWith("left") && mem.hb.pid === hb.pid && mem.hb.startedAt === hb.startedAt) return;
     // a new incarnation (restarted, or back after it was declared lost) joins afresh
     if (!mem || mem.hb.pid !== hb.pid || mem.hb.startedAt !== hb.startedAt || mem.lost) {
       mem = { hb, lastSeen: now, joinedAt: now, lost: false };

@@ -38,6 +38,8 @@ export type { FetchOptions, FetchProgress, FetchResult } from "./weight-transfer
 export { natsServerBinary, startNatsServer } from "./nats-server.js";
 export type { NatsServerProcess } from "./nats-server.js";
 export { SwitchingBackend } from "./switch-backend.js";
+export { HeartbeatSender } from "./heartbeat.js";
+export type { HeartbeatOptions } from "./heartbeat.js";
 export { NodeAgent } from "./agent.js";
 export type { AgentEvent, AgentOptions } from "./agent.js";
 export { Coordinator } from "./coordinator.js";
