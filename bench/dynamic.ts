@@ -21,7 +21,7 @@ import { dirname, join } from "node:path";
 import { connect } from "nats";
 import { pino } from "pino";
 import { stringify } from "yaml";
-import { ChecksumCache, fetchFiles, freePorts, launchDynamic, moeCommand, natsServerBinary, pushModel, scanManifest, startNatsServer, WeightServer, type CoordinatorEvent, type WeightManifest } from "../control/index.js";
+import { ChecksumCache, closeMaster, fetchFiles, freePorts, launchDynamic, moeCommand, multiplexed, natsServerBinary, pushModel, scanManifest, startNatsServer, WeightServer, type CoordinatorEvent, type WeightManifest } from "../control/index.js";
 import { ensureTinyModel } from "../factory/index.js";
 import { openModel } from "../model/index.js";
 
@@ -85,10 +85,14 @@ async function transfer(model: string, work: string): Promise<void> {
       const s = await fetchOnce(chunk, window);
       rows.push([`NATS, ${chunk / 1024} KiB chunks × ${window} in flight, 1 host`, fmt(bytes / s), (tcp / s).toFixed(2)]);
     }
+    // three hosts at once, each a process of its own (as three `moe node --join` are), started together once ready
+    const kids = [0, 1, 2].map((i) => fetchInChild(nats.url, model, join(work, `p${i}`)));
+    await Promise.all(kids.map((k) => k.ready));
     const t0 = performance.now();
-    await Promise.all([0, 1, 2].map(() => fetchOnce(256 * 1024, 4)));
+    kids.forEach((k) => k.go());
+    await Promise.all(kids.map((k) => k.done));
     const s3 = (performance.now() - t0) / 1000;
-    rows.push(["NATS, 256 KiB × 4, 3 hosts at once (aggregate)", fmt((3 * bytes) / s3), (tcp / (s3 / 3)).toFixed(2)]);
+    rows.push(["NATS, 512 KiB × 8, 3 hosts at once (aggregate)", fmt((3 * bytes) / s3), (tcp / (s3 / 3)).toFixed(2)]);
     const ssh = await sshUpload(dirname(model), m, work);
     if (ssh !== undefined) rows.push(["ssh upload (static mode), 1 host", fmt(bytes / ssh), (tcp / ssh).toFixed(2)]);
     else rows.push(["ssh upload (static mode)", "skipped (needs root and sshd)", "-"]);
@@ -101,6 +105,26 @@ async function transfer(model: string, work: string): Promise<void> {
   const w = Math.max(...rows.map((r) => r[0].length));
   console.log(`  ${"path".padEnd(w)}  ${"throughput".padEnd(14)}  ÷ TCP`);
   for (const r of rows) console.log(`  ${r[0].padEnd(w)}  ${r[1].padEnd(14)}  ${r[2]}`);
+}
+
+/** A child process that fetches the model's files when told to (the coordinator side stays in this one). */
+function fetchInChild(url: string, model: string, dest: string): { ready: Promise<void>; go(): void; done: Promise<void> } {
+  const control = new URL("../control/index.js", import.meta.url).href;
+  const code = `
+    import { connect } from "nats";
+    import { createInterface } from "node:readline";
+    import { ChecksumCache, fetchFiles, scanManifest } from ${JSON.stringify(control)};
+    const m = await scanManifest(${JSON.stringify(model)});
+    const c = await connect({ servers: ${JSON.stringify(url)} });
+    console.log("ready");
+    await new Promise((r) => createInterface({ input: process.stdin }).once("line", r));
+    await fetchFiles(c, ${JSON.stringify(dest)}, m, m.files, { subject: "bench.weights", cache: new ChecksumCache(undefined), chunkBytes: 512 * 1024, window: 8 });
+    await c.close();
+    process.exit(0);`;
+  const child = spawn(process.execPath, ["--input-type=module", "-e", code], { cwd: moeCommand().root, stdio: ["pipe", "pipe", "inherit"] });
+  const ready = new Promise<void>((resolve) => child.stdout!.once("data", () => resolve()));
+  const done = new Promise<void>((resolve, reject) => child.once("exit", (rc) => (rc === 0 ? resolve() : reject(new Error(`fetch child exited ${rc}`)))));
+  return { ready, go: () => child.stdin!.write("go\n"), done };
 }
 
 /** Seconds of pushModel to a loopback sshd this bench starts (root only), or undefined. */
@@ -117,9 +141,13 @@ async function sshUpload(base: string, m: WeightManifest, work: string): Promise
   try {
     const spec = { to: "root@127.0.0.1", port, identity: join(d, "id"), dir: join(d, "remote"), options: ["StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"] };
     for (let i = 0; i < 50 && spawnSync("ssh", ["-o", "BatchMode=yes", "-p", String(port), "-i", spec.identity, ...spec.options.flatMap((o) => ["-o", o]), spec.to, "true"]).status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+    // as `moe up` does it: one multiplexed connection for the host's commands
+    const mux = multiplexed(spec, join(d, "mux"));
     const t0 = performance.now();
-    await pushModel(spec, "bench", spec.dir, base, m);
-    return (performance.now() - t0) / 1000;
+    await pushModel(mux, "bench", spec.dir, base, m);
+    const s = (performance.now() - t0) / 1000;
+    closeMaster(mux);
+    return s;
   } finally {
     sshd.kill("SIGTERM");
     await new Promise((r) => sshd.once("exit", r));

@@ -11,6 +11,7 @@ import { register as registerUp } from "./up.js";
 import { register as registerNode } from "./node.js";
 import { register as registerStatus } from "./status.js";
 import { register as registerDown } from "./down.js";
+import { register as registerCluster } from "./cluster.js";
 import { register as registerDemo } from "./demo.js";
 import { register as registerBench } from "./bench.js";
 
@@ -28,6 +29,7 @@ export function registerCommands(program: Command): void {
   registerNode(program);
   registerStatus(program);
   registerDown(program);
+  registerCluster(program);
   registerDemo(program);
   registerBench(program);
 }

@@ -3,8 +3,11 @@
  * dynamic cluster and print its progress — hosts joining, the plan, weight
  * downloads, hosts ready, host losses and recoveries — until Ctrl-C.
  */
+import { mkdirSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { pino } from "pino";
-import { launchDynamic, type Coordinator, type CoordinatorEvent } from "../control/index.js";
+import { clusterName, defaultRunDir, launchDynamic, logFile, RUN_FILES, type Coordinator, type CoordinatorEvent } from "../control/index.js";
+import { loadClusterConfig } from "../config/index.js";
 import { formatBytes, formatPlan, formatRate } from "../planner/index.js";
 
 /** Flags of `moe up` that dynamic mode reads. */
@@ -81,11 +84,16 @@ export async function upDynamic(file: string, f: DynamicUpFlags): Promise<void> 
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(sig, onSignal);
   // the in-process gateway reads its API key from the environment, like a gateway child would
   if (f.apiKey !== undefined) process.env.MOE_API_KEY = f.apiKey;
-  const logger = pino({ level: "warn" }, pino.destination(2));
-  coordinator = await launchDynamic({
+  // the coordinator's and the in-process gateway's log goes to the run directory, progress to stdout
+  const runDir = resolve(f.runDir ?? defaultRunDir(clusterName(loadClusterConfig(file))));
+  mkdirSync(join(runDir, RUN_FILES.logs), { recursive: true });
+  const log = logFile(runDir, "coordinator");
+  const logger = pino({ level: "info", base: { pid: process.pid } }, pino.destination({ dest: log, append: true, mkdir: true }));
+  console.log(`log: ${log}`);
+  const started = launchDynamic({
     clusterFile: file,
     modelPath: f.model,
-    runDir: f.runDir,
+    runDir,
     keysDir: f.keys,
     minHosts: f.minHosts,
     ...(f.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: f.heartbeatTimeout * 1000 } : {}),
@@ -97,6 +105,13 @@ export async function upDynamic(file: string, f: DynamicUpFlags): Promise<void> 
     onEvent: reporter(f.quiet === true),
     logger,
   });
+  try {
+    coordinator = await started;
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    console.log("stopped before the cluster served.");
+    return;
+  }
   const rt = coordinator.runtime!;
   console.log(`\ncluster ${rt.cluster} is ready (dynamic, ${rt.dynamic?.nats}): ${rt.stages.length} stages, ${Object.keys(rt.expertHosts).length} expert hosts`);
   const url = coordinator.gatewayUrl;

@@ -17,6 +17,7 @@ import { ControlError } from "./errors.js";
 import { writeJsonAtomic } from "./files.js";
 import { activateSchema, byeSchema, decodeJson, encodeJson, planMessageSchema, planStateSchema, subjects, type Heartbeat, type NodeState, type PlanMessage, type Subjects } from "./nats-wire.js";
 import { canUpdateInPlace, startNode, type RunningNode } from "./node.js";
+import { HeartbeatSender } from "./heartbeat.js";
 import { freePortRange } from "./ports.js";
 import type { Runtime } from "./runtime.js";
 import { fetchFiles, type FetchProgress } from "./weight-transfer.js";
@@ -81,6 +82,8 @@ export class NodeAgent {
     private readonly nc: NatsConnection,
     private readonly o: AgentOptions,
     readonly basePort: number,
+    /** Publishes the heartbeat from a worker thread: loading a large model blocks this one for seconds. */
+    private readonly beats: HeartbeatSender,
   ) {
     this.s = subjects(o.prefix);
     this.cache = new ChecksumCache(join(o.dir, ".moe-checksums.json"));
@@ -99,7 +102,14 @@ export class NodeAgent {
     } catch (e) {
       throw new ControlError("NATS_CONNECT", `cannot reach NATS at ${o.nats}: ${(e as Error).message}`, { host: o.name, fix: "start nats-server there (or pass the right --join URL)", cause: e });
     }
-    const a = new NodeAgent(nc, o, basePort);
+    let beats: HeartbeatSender;
+    try {
+      beats = await HeartbeatSender.start({ nats: o.nats, subject: subjects(o.prefix).heartbeat, name: o.name, periodMs: o.heartbeatMs ?? 1000 });
+    } catch (e) {
+      await nc.close();
+      throw e;
+    }
+    const a = new NodeAgent(nc, o, basePort, beats);
     a.start();
     o.onEvent?.({ kind: "joined", nats: o.nats, basePort });
     return a;
@@ -128,14 +138,15 @@ export class NodeAgent {
         this.o.logger.warn({ err: (e as Error).message }, "bad activate message");
       }
     });
-    this.heartbeat();
-    this.timer = setInterval(() => this.heartbeat(), this.o.heartbeatMs ?? 1000);
+    this.heartbeat(true);
+    // refreshes the worker's copy: it stops heartbeating if this thread goes silent for minutes (hung)
+    this.timer = setInterval(() => this.heartbeat(false), this.o.heartbeatMs ?? 1000);
     void this.askForPlan();
     void (async () => {
       for await (const st of this.nc.status()) {
         if (st.type === "reconnect") {
           this.o.logger.info({ server: st.data }, "reconnected to NATS");
-          this.heartbeat();
+          this.heartbeat(true);
           void this.askForPlan();
         } else if (st.type === "disconnect") this.o.logger.warn({ server: st.data }, "lost the NATS connection; reconnecting");
       }
@@ -180,7 +191,7 @@ export class NodeAgent {
     this.error = error;
     if (state !== "fetching") this.progress = undefined;
     this.o.onEvent?.({ kind: "state", state, version, ...(error ? { error } : {}) });
-    this.heartbeat();
+    this.heartbeat(true);
   }
 
   /** Phase 1: weights, then processes (started, restarted, or loaded in place). */
@@ -260,8 +271,9 @@ export class NodeAgent {
     };
   }
 
-  private heartbeat(): void {
-    if (this.nc.isClosed()) return;
+  /** Hand the worker the current heartbeat; `now`: publish it at once (a state change). */
+  private heartbeat(now: boolean): void {
+    if (this.closing) return;
     const t = this.target;
     const hb: Heartbeat = {
       v: 1,
@@ -280,7 +292,7 @@ export class NodeAgent {
       startedAt: this.startedAt,
       seq: this.seq++,
     };
-    this.nc.publish(this.s.heartbeat, encodeJson(hb));
+    this.beats.update(hb, now);
   }
 
   private async closeAll(why: string): Promise<void> {
@@ -295,6 +307,7 @@ export class NodeAgent {
   close(reason = "stopped"): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.timer);
+      await this.beats.stop();
       this.abort.abort(new Error(reason));
       try {
         this.nc.publish(this.s.bye, encodeJson(byeSchema.parse({ v: 1, name: this.o.name, pid: process.pid, reason })));

@@ -19,7 +19,7 @@ import { connect, type Msg, type NatsConnection, type Subscription } from "nats"
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config/index.js";
 import type { ModelConfig } from "../model/index.js";
-import { makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
+import { formatBytes, formatRate, makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { AlreadyRunningError, ControlError, PlanNotServableError } from "./errors.js";
 import { RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { memberHost, memberStatus, type Member } from "./members.js";
@@ -101,6 +101,9 @@ export class Coordinator {
   private readonly pendingLoss = new Set<string>();
   private manifest!: WeightManifest;
   private weights!: WeightServer;
+  /** While this process's own NATS connection is down (and a grace period after), silence proves nothing. */
+  private natsDown = false;
+  private natsBackAt = 0;
 
   private constructor(
     private readonly nc: NatsConnection,
@@ -127,7 +130,7 @@ export class Coordinator {
       await c.serve();
       await c.run();
     } catch (e) {
-      await c.stop(`start-up failed: ${(e as Error).message}`);
+      await c.stop(o.signal?.aborted ? "interrupted" : `start-up failed: ${(e as Error).message}`);
       throw e;
     }
     return c;
@@ -186,8 +189,21 @@ export class Coordinator {
     });
     on(this.s.planGet, (m) => m.respond(encodeJson({ plan: this.current?.message ?? null, active: this.current?.active ?? false })));
     on(this.s.status, (m) => m.respond(encodeJson(this.status())));
+    on(this.s.rebalance, (m) => this.enqueue(() => this.rebalance(m)));
     await this.nc.flush();
     this.timer = setInterval(() => this.tick(), 250);
+    void (async () => {
+      for await (const st of this.nc.status()) {
+        if (st.type === "disconnect") {
+          this.natsDown = true;
+          this.o.logger.warn({ server: st.data }, "lost the NATS connection; not judging hosts until it is back");
+        } else if (st.type === "reconnect") {
+          this.natsDown = false;
+          this.natsBackAt = Date.now();
+          this.o.logger.info({ server: st.data }, "NATS connection back");
+        }
+      }
+    })();
   }
 
   private onHeartbeat(m: Msg): void {
@@ -200,6 +216,8 @@ export class Coordinator {
     }
     const now = Date.now();
     let mem = this.members.get(hb.name);
+    // a heartbeat that was under way when the host said goodbye (heartbeats travel on a connection of their own)
+    if (mem?.lost && mem.lostReason?.startsWith("left") && mem.hb.pid === hb.pid && mem.hb.startedAt === hb.startedAt) return;
     // a new incarnation (restarted, or back after it was declared lost) joins afresh
     if (!mem || mem.hb.pid !== hb.pid || mem.hb.startedAt !== hb.startedAt || mem.lost) {
       mem = { hb, lastSeen: now, joinedAt: now, lost: false };
@@ -224,10 +242,11 @@ export class Coordinator {
     }
   }
 
-  /** Every 250 ms: find hosts gone silent; hand losses to the re-plan. */
+  /** Every 250 ms: find hosts gone silent (unless the coordinator itself was cut off from NATS); hand losses to the re-plan. */
   private tick(): void {
     const now = Date.now();
     const timeout = this.o.heartbeatTimeoutMs ?? 5000;
+    if (this.natsDown || now - this.natsBackAt < timeout) return; // the coordinator was cut off, not (necessarily) the hosts
     for (const m of this.members.values()) if (!m.lost && now - m.lastSeen > timeout) this.markLost(m, `no heartbeat for ${((now - m.lastSeen) / 1000).toFixed(1)} s`);
   }
 
@@ -303,13 +322,13 @@ export class Coordinator {
    * Plan over the live hosts, publish, and drive it to `ready` everywhere; when a host is lost or fails
    * meanwhile, plan again without it. @throws PlanNotServableError when the survivors cannot hold the model
    */
-  private async converge(reason: string, lost: ReadonlySet<string>): Promise<{ moved: number; fresh: boolean }> {
+  private async converge(reason: string, lost: ReadonlySet<string>, fresh = false): Promise<{ moved: number; fresh: boolean }> {
     let outcome = { moved: 0, fresh: true };
     let why = reason;
     for (let attempt = 0; attempt < 8; attempt++) {
       this.checkAbort();
       const prev = this.current;
-      const planned = this.planOver(this.alive(), prev, lost);
+      const planned = this.planOver(this.alive(), fresh ? undefined : prev, lost);
       outcome = { moved: planned.moved, fresh: planned.fresh };
       const pub = this.publish(planned.plan, planned.runtime, why);
       const failed = await this.await(pub, "prepared");
@@ -502,6 +521,33 @@ export class Coordinator {
     if (this.pendingLoss.size) this.enqueue(() => this.recover());
   }
 
+  /**
+   * `moe cluster rebalance`: plan afresh over every live host (standby ones included) and put it in force;
+   * answers `{version, seconds}` or `{error}`.
+   */
+  private async rebalance(m: Msg): Promise<void> {
+    if (this.phase !== "serving") {
+      m.respond(encodeJson({ error: `the cluster is ${this.phase}; try again once it serves` }));
+      return;
+    }
+    const t0 = performance.now();
+    this.phase = "replanning";
+    const entry = { version: this.version + 1, reason: "rebalance", at: Date.now(), seconds: null as number | null };
+    this.replans.push(entry);
+    try {
+      await this.converge("rebalance", new Set(), true);
+      entry.seconds = (performance.now() - t0) / 1000;
+      entry.version = this.version;
+      this.o.onEvent?.({ kind: "recovered", version: this.version, reason: "rebalance", seconds: entry.seconds, moved: 0, fresh: true });
+      m.respond(encodeJson({ version: this.version, seconds: entry.seconds, hosts: [...this.assigned(this.current)] }));
+    } catch (e) {
+      m.respond(encodeJson({ error: (e as Error).message }));
+      throw e;
+    } finally {
+      if (this.phase === "replanning") this.phase = "serving";
+    }
+  }
+
   /** The cluster as `moe status --nats` shows it. */
   status(): ClusterStatusMessage {
     const now = Date.now();
@@ -556,6 +602,7 @@ export class Coordinator {
 
 function describeHost(hb: { capabilities: Record<string, unknown>; address: string }): string {
   const c = hb.capabilities;
-  const what = c.device ? String(c.device) : `${c.memory ?? "?"} memory, ${c.memory_bandwidth ?? "?"}/s`;
+  const q = (v: unknown, f: (n: number) => string) => (typeof v === "number" ? f(v) : String(v ?? "?"));
+  const what = c.device ? String(c.device) : `${q(c.memory, formatBytes)} memory, ${q(c.memory_bandwidth, formatRate)}`;
   return `${what}, ${c.threads} threads, at ${hb.address}`;
 }

@@ -42,12 +42,14 @@ export type { FetchOptions, FetchProgress, FetchResult } from "./weight-transfer
 export { natsServerBinary, startNatsServer } from "./nats-server.js";
 export type { NatsServerProcess } from "./nats-server.js";
 export { SwitchingBackend } from "./switch-backend.js";
+export { HeartbeatSender } from "./heartbeat.js";
+export type { HeartbeatOptions } from "./heartbeat.js";
 export { NodeAgent } from "./agent.js";
 export type { AgentEvent, AgentOptions } from "./agent.js";
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorEvent, CoordinatorOptions } from "./coordinator.js";
 export { launchDynamic } from "./dynamic.js";
-export { SshError, pushModel, shq, sshArgv } from "./ssh.js";
+export { SshError, closeMaster, multiplexed, pushModel, shq, sshArgv } from "./ssh.js";
 export { prepareSshHosts, sshHosts, stopOnSshHost } from "./ssh-launch.js";
 export type { SshEvent, SshHost } from "./ssh-launch.js";
 export type { DynamicLaunchOptions } from "./dynamic.js";

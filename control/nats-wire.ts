@@ -13,6 +13,7 @@
  * | `<p>.plan.get` | node → coordinator, request | reply {@link PlanState} |
  * | `<p>.weights` | node → coordinator, request | {@link ChunkRequest}; reply: the bytes (see weight-transfer.ts) |
  * | `<p>.status` | anyone → coordinator, request | reply {@link ClusterStatusMessage} |
+ * | `<p>.rebalance` | `moe cluster rebalance` → coordinator, request | reply `{version, seconds, hosts}` or `{error}` |
  */
 import { z } from "zod";
 import { manifestSchema, type WeightManifest } from "./weights.js";
@@ -29,6 +30,7 @@ export function subjects(prefix = "moe") {
     planGet: `${prefix}.plan.get`,
     weights: `${prefix}.weights`,
     status: `${prefix}.status`,
+    rebalance: `${prefix}.rebalance`,
   });
 }
 export type Subjects = ReturnType<typeof subjects>;

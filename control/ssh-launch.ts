@@ -4,12 +4,14 @@
  * lacks, keys, its runtime.json) over ssh; then start and stop its
  * processes through ssh (see ssh.ts).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { RuntimeConfig, SshConfig } from "../config/index.js";
 import type { MoeCommand } from "./entry.js";
 import type { Runtime } from "./runtime.js";
-import { pushKeys, pushModel, remoteDir, remoteNodeCommand, remoteRuntime, remoteStop, shq, sshArgv, sshRun, type PushProgress } from "./ssh.js";
-import { ChecksumCache, scanManifest } from "./weights.js";
+import { pushKeys, pushModel, remoteDir, remoteNodeCommand, remoteRuntime, remoteStop, closeMaster, multiplexed, shq, sshArgv, sshRun, type PushProgress } from "./ssh.js";
+import { ChecksumCache, scanManifest, type WeightManifest } from "./weights.js";
 
 /** How the launcher reaches one ssh host. */
 export interface SshHost {
@@ -29,19 +31,29 @@ export function sshHosts(settings: RuntimeConfig, rt: Runtime): Map<string, SshH
   return new Map(settings.hosts.filter((h) => h.ssh && used.has(h.name)).map((h) => [h.name, { spec: h.ssh!, dir: remoteDir(h.ssh!, rt.cluster) }]));
 }
 
-/** Send every ssh host its model files, keys and runtime.json (hosts in parallel). */
+/**
+ * Send every ssh host its model files, keys and runtime.json (hosts in parallel). The commands to one host
+ * share one ssh connection (a ControlMaster closed at the end): a connection's handshake can take seconds.
+ */
 export async function prepareSshHosts(hosts: ReadonlyMap<string, SshHost>, rt: Runtime, onEvent?: (e: SshEvent) => void): Promise<void> {
   if (hosts.size === 0) return;
   const manifest = await scanManifest(rt.model.path, new ChecksumCache(join(rt.runDir, "checksums.json")));
-  await Promise.all(
-    [...hosts].map(async ([host, h]) => {
-      const t0 = performance.now();
-      const bytes = await pushModel(h.spec, host, h.dir, dirname(rt.model.path), manifest, (progress) => onEvent?.({ kind: "pushing", progress }));
-      if (rt.curve) await pushKeys(h.spec, host, h.dir, rt.curve.keysDir);
-      await sshRun(h.spec, host, `mkdir -p ${shq(h.dir)} && cat > ${shq(h.dir)}/runtime.json`, new TextEncoder().encode(JSON.stringify(remoteRuntime(rt, h.dir, manifest), null, 2) + "\n"));
-      onEvent?.({ kind: "pushed", host, bytes, seconds: (performance.now() - t0) / 1000 });
-    }),
-  );
+  // a short directory: unix socket paths are limited to ~100 bytes
+  const sockets = mkdtempSync(join(tmpdir(), "moe-ssh-"));
+  try {
+    await Promise.all([...hosts].map(([host, h], i) => prepareOne(host, { ...h, spec: multiplexed(h.spec, join(sockets, String(i))) }, rt, manifest, onEvent)));
+  } finally {
+    [...hosts].forEach(([, h], i) => closeMaster(multiplexed(h.spec, join(sockets, String(i)))));
+    rmSync(sockets, { recursive: true, force: true });
+  }
+}
+
+async function prepareOne(host: string, h: SshHost, rt: Runtime, manifest: WeightManifest, onEvent?: (e: SshEvent) => void): Promise<void> {
+  const t0 = performance.now();
+  const bytes = await pushModel(h.spec, host, h.dir, dirname(rt.model.path), manifest, (progress) => onEvent?.({ kind: "pushing", progress }));
+  if (rt.curve) await pushKeys(h.spec, host, h.dir, rt.curve.keysDir);
+  await sshRun(h.spec, host, `mkdir -p ${shq(h.dir)} && cat > ${shq(h.dir)}/runtime.json`, new TextEncoder().encode(JSON.stringify(remoteRuntime(rt, h.dir, manifest), null, 2) + "\n"));
+  onEvent?.({ kind: "pushed", host, bytes, seconds: (performance.now() - t0) / 1000 });
 }
 
 /** The command line (`ssh … 'cd DIR && exec moe node …'`) that runs process `name` on its ssh host. */

@@ -12,7 +12,7 @@
  * signals the pids recorded there. The host needs sshd, a POSIX shell,
  * coreutils and the `moe` command (`ssh.moe:` when not on PATH).
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SshConfig as SshSpec } from "../config/index.js";
@@ -46,6 +46,17 @@ export function sshArgv(spec: SshSpec): string[] {
     ...(spec.options ?? []).flatMap((o) => ["-o", o]),
     spec.to,
   ];
+}
+
+/** The spec with its connections multiplexed over one master connection at `socket` (a handshake can take seconds). */
+export function multiplexed(spec: SshSpec, socket: string): SshSpec {
+  return { ...spec, options: [...(spec.options ?? []), "ControlMaster=auto", `ControlPath=${socket}`, "ControlPersist=60"] };
+}
+
+/** Close the master connection of a {@link multiplexed} spec (no-op when there is none). */
+export function closeMaster(spec: SshSpec): void {
+  const argv = sshArgv(spec);
+  spawnSync(argv[0]!, [...argv.slice(1, -1), "-O", "exit", argv.at(-1)!], { stdio: "ignore", timeout: 10_000 });
 }
 
 /** The host's working directory (relative paths are under the login directory). */

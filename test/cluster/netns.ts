@@ -13,6 +13,29 @@ function sh(...args: string[]): boolean {
   return spawnSync(args[0]!, args.slice(1), { stdio: "ignore" }).status === 0;
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Remove namespaces and bridges of this subnet left by test runs that were killed (their pid is gone). */
+function removeStale(octet: number): void {
+  const ns = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout ?? "";
+  for (const line of ns.split("\n")) {
+    const m = new RegExp(`^(m${octet}p(\\d+)\\S*)`).exec(line);
+    if (m && !alive(Number(m[2]))) sh("ip", "netns", "del", m[1]!);
+  }
+  const links = spawnSync("ip", ["-o", "link", "show", "type", "bridge"], { encoding: "utf8" }).stdout ?? "";
+  for (const line of links.split("\n")) {
+    const m = new RegExp(`^\\d+: (mbr${octet}x\\d+)[:@].*alias moe-test-pid-(\\d+)`).exec(line);
+    if (m && !alive(Number(m[2]))) sh("ip", "link", "del", m[1]!);
+  }
+}
+
 /** A made network. */
 export interface TestNetwork {
   /** False when this machine does not allow namespaces (not root, no `ip`): tests skip. */
@@ -28,15 +51,15 @@ export interface TestNetwork {
 }
 
 /**
- * Make the bridge and one namespace per host name. `tag` (a small integer) keeps names and subnets unique
- * per test file and run. `rate` (e.g. `1gbit`) shapes each host's link with htb when `tc` is there.
+ * Make the bridge and one namespace per host name. `tag` (the test process's pid) keeps names and subnets
+ * unique per test run; what a killed run left behind is removed first. `rate` (e.g. `1gbit`) shapes each host's link with htb when `tc` is there.
  */
 export function makeNetwork(tag: number, names: readonly string[], o: { rate?: string; subnet?: number } = {}): TestNetwork {
   const octet = o.subnet ?? 77;
   const N = tag % 250;
   const br = `mbr${octet}x${N}`;
   const hosts: Record<string, { ns: string; ip: string }> = {};
-  names.forEach((h, i) => (hosts[h] = { ns: `m${octet}x${N}${h}`.slice(0, 15), ip: `10.${octet}.${N}.${i + 2}` }));
+  names.forEach((h, i) => (hosts[h] = { ns: `m${octet}p${tag}${h}`, ip: `10.${octet}.${N}.${i + 2}` }));
   const veth = (i: number, side: 0 | 1) => `v${octet}x${N}h${i}${side}`.slice(0, 15);
   const tearDown = (): void => {
     for (const h of Object.values(hosts)) sh("ip", "netns", "del", h.ns);
@@ -46,10 +69,13 @@ export function makeNetwork(tag: number, names: readonly string[], o: { rate?: s
   const exec = (h: string) => ["ip", "netns", "exec", hosts[h]!.ns];
   const head = `10.${octet}.${N}.1`;
   const fail = { usable: false, head, hosts, exec, tearDown } as const;
-  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip")) return fail;
-  tearDown(); // leftovers of a run that was killed
+  // MOE_TEST_NO_NETNS=1 runs the tests' loopback fallback on a machine that allows namespaces
+  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip") || process.env.MOE_TEST_NO_NETNS === "1") return fail;
+  removeStale(octet); // leftovers of runs that were killed
+  tearDown();
   const ok =
     sh("ip", "link", "add", br, "type", "bridge") &&
+    sh("ip", "link", "set", "dev", br, "alias", `moe-test-pid-${tag}`) &&
     sh("ip", "addr", "add", `${head}/24`, "dev", br) &&
     sh("ip", "link", "set", br, "up") &&
     names.every((h, i) => {
