@@ -35,9 +35,9 @@ export interface ConvertResult {
   readonly vocab: boolean;
 }
 
-/** Whether storing `info`'s values as `target` is exact without looking at them. */
+/** Whether storing `info`'s values as `target` is exact without looking at them (every stored dtype widens to F32 exactly). */
 function lossless(info: TensorInfo, target: string): boolean {
-  return info.dtype === target || target === "F32" || (target === "F16" && info.dtype === "F16");
+  return info.dtype === target || target === "F32";
 }
 
 /** Convert a model to one GGUF file. */
@@ -52,7 +52,8 @@ export function convertModel(opts: ConvertOptions): ConvertResult {
     const tensors: GgufTensorInput[] = specs.map((spec, i) => {
       const info = r.info(spec.name);
       const target = storageDType(spec, opts.dtype);
-      (info.dtype === target ? copied : lossless(info, target) ? [] : reencoded).push(spec.name);
+      if (info.dtype === target) copied.push(spec.name);
+      else if (!lossless(info, target)) reencoded.push(spec.name);
       const stored = (raw: RawTensor) => (raw.dtype === target ? raw.bytes : encodeValues(rawToF32(raw), target));
       return {
         name: spec.name,
