@@ -28,7 +28,8 @@ import { startNode, type RunningNode } from "./node.js";
 import { freePorts } from "./ports.js";
 import { bindHost, clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 import { WeightServer } from "./weight-transfer.js";
-import { ChecksumCache, scanManifest, type WeightManifest } from "./weights.js";
+import { ChecksumCache } from "./weights.js";
+import { HostParts } from "./host-parts.js";
 
 /** Options of {@link Coordinator.start}. */
 export interface CoordinatorOptions {
@@ -99,7 +100,7 @@ export class Coordinator {
   private readonly changed = new Set<() => void>();
   /** Lost hosts waiting for a re-plan. */
   private readonly pendingLoss = new Set<string>();
-  private manifest!: WeightManifest;
+  private parts!: HostParts;
   private weights!: WeightServer;
   /** While this process's own NATS connection is down (and a grace period after), silence proves nothing. */
   private natsDown = false;
@@ -168,12 +169,17 @@ export class Coordinator {
     }
   }
 
-  /** Hash the model, subscribe to heartbeats, byes, plan and status requests, serve weight chunks. */
+  /** Subscribe to heartbeats, byes, plan and status requests, serve weight chunks (each host's parts, sliced per plan). */
   private async serve(): Promise<void> {
-    const modelPath = resolve(this.o.modelPath);
-    this.manifest = await scanManifest(modelPath, new ChecksumCache(join(this.o.runDir, "checksums.json")));
     this.weights = new WeightServer(this.nc, this.s.weights, this.o.logger);
-    this.weights.add(dirname(modelPath), this.manifest);
+    this.parts = new HostParts({
+      modelPath: resolve(this.o.modelPath),
+      config: this.o.config,
+      dir: join(this.o.runDir, "parts"),
+      cache: new ChecksumCache(join(this.o.runDir, "checksums.json")),
+      server: this.weights,
+      logger: this.o.logger,
+    });
     const on = (subject: string, f: (m: Msg) => void): void => {
       this.subs.push(this.nc.subscribe(subject, { callback: (err, m) => !err && f(m) }));
     };
@@ -330,7 +336,7 @@ export class Coordinator {
       const prev = this.current;
       const planned = this.planOver(this.alive(), fresh ? undefined : prev, lost);
       outcome = { moved: planned.moved, fresh: planned.fresh };
-      const pub = this.publish(planned.plan, planned.runtime, why);
+      const pub = await this.publish(planned.plan, planned.runtime, why);
       const failed = await this.await(pub, "prepared");
       if (failed.length === 0) {
         pub.active = true;
@@ -411,10 +417,11 @@ export class Coordinator {
     };
   }
 
-  private publish(plan: PlanJson, runtime: Runtime, reason: string): Published {
+  /** Slice each host's part (what it lacks of it), then publish the plan. */
+  private async publish(plan: PlanJson, runtime: Runtime, reason: string): Promise<Published> {
+    const hosts = [...new Set(runtime.processes.filter((p) => !p.local).map((p) => p.host))];
+    const { manifests: weights } = await this.parts.manifests(plan, hosts, this.version + 1);
     this.version++;
-    const weights: Record<string, WeightManifest> = {};
-    for (const h of new Set(runtime.processes.filter((p) => !p.local).map((p) => p.host))) weights[h] = this.manifest;
     const message: PlanMessage = { v: 1, epoch: this.epoch, version: this.version, reason, runtime, weights };
     const pub: Published = { message, plan, active: false };
     this.current = pub;

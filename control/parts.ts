@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PartReader, type LoadedModel } from "../model/index.js";
+import { PartReader, PartSetReader, type LoadedModel } from "../model/index.js";
 import { RuntimeLayoutError } from "./errors.js";
 import type { Runtime, RuntimeProcess } from "./runtime.js";
 
@@ -37,7 +37,7 @@ export function modelPathFor(runtime: Runtime, p: RuntimeProcess): string {
 
 /** Refuse a part sliced for another host than `p`'s. */
 export function checkPartHost(m: LoadedModel, p: RuntimeProcess): void {
-  if (m.weights instanceof PartReader && m.weights.host !== p.host)
+  if ((m.weights instanceof PartReader || m.weights instanceof PartSetReader) && m.weights.host !== p.host)
     throw new RuntimeLayoutError(`${m.weights.file}: is the part for host '${m.weights.host}', but process '${p.name}' runs on host '${p.host}'`, {
       process: p.name,
       host: p.host,
