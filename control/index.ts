@@ -35,7 +35,9 @@ export type { ClusterMonitorOptions, HostState, ProcessState } from "./monitor.j
 // Dynamic mode (NATS): wire, weights, nodes, coordinator.
 export { ControlMessageError, NODE_STATES, clusterStatusSchema, decodeJson, encodeJson, heartbeatSchema, subjects } from "./nats-wire.js";
 export type { ClusterStatusMessage, Heartbeat, MemberStatus, NodeState, PlanMessage, Subjects } from "./nats-wire.js";
-export { ChecksumCache, WeightManifestError, manifestBytes, manifestRootPath, missingFiles, scanManifest, sha256File } from "./weights.js";
+export { ChecksumCache, WeightManifestError, manifestBytes, manifestRootPath, missingFiles, pruneParts, scanManifest, sha256File } from "./weights.js";
+export { HostParts } from "./host-parts.js";
+export type { HostPartsOptions, WrittenPart } from "./host-parts.js";
 export type { WeightFile, WeightManifest } from "./weights.js";
 export { DEFAULT_CHUNK_BYTES, WeightServer, WeightTransferError, fetchFiles } from "./weight-transfer.js";
 export type { FetchOptions, FetchProgress, FetchResult } from "./weight-transfer.js";
