@@ -23,7 +23,7 @@ export { moeCommand } from "./entry.js";
 export type { MoeCommand } from "./entry.js";
 
 // Per-host model parts and the engine's real KV limits.
-export { checkPartHost, hostParts, modelPathFor, partFile } from "./parts.js";
+export { checkPartHost, hostModelPath, hostParts, modelPathFor, partFile } from "./parts.js";
 export { engineLimits } from "./limits.js";
 
 // Control endpoints and the monitor.
@@ -51,7 +51,7 @@ export type { AgentEvent, AgentOptions } from "./agent.js";
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorEvent, CoordinatorOptions } from "./coordinator.js";
 export { launchDynamic } from "./dynamic.js";
-export { SshError, closeMaster, multiplexed, pushModel, shq, sshArgv } from "./ssh.js";
+export { SshError, closeMaster, multiplexed, pushModel, remoteRuntime, shq, sshArgv } from "./ssh.js";
 export { prepareSshHosts, sshHosts, stopOnSshHost } from "./ssh-launch.js";
 export type { SshEvent, SshHost } from "./ssh-launch.js";
 export type { DynamicLaunchOptions } from "./dynamic.js";

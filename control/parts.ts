@@ -32,7 +32,12 @@ export function hostParts(dir: string, hosts: readonly string[], local: Readonly
 
 /** The model file process `p` opens: its host's part when the runtime has parts, else the whole model. */
 export function modelPathFor(runtime: Runtime, p: RuntimeProcess): string {
-  return runtime.model.parts?.[p.host] ?? runtime.model.path;
+  return hostModelPath(runtime, p.host);
+}
+
+/** The model file the processes of `host` open (its part, or the whole model). */
+export function hostModelPath(runtime: Runtime, host: string): string {
+  return runtime.model.parts?.[host] ?? runtime.model.path;
 }
 
 /** Refuse a part sliced for another host than `p`'s. */

@@ -29,16 +29,16 @@ import { layerTensorNames, openModel, PartReader, type ModelConfig } from "../..
 import { PipelineClient } from "../../stages/index.js";
 import { startDelayProxy, type DelayProxy } from "./delay-proxy.js";
 import { NATS_MISSING } from "../control/nats.js";
+import { dynamicClusterFile, DYNAMIC_HOSTS as NAMES, joinArgs, completeOnce, startLoad as loadAt } from "../../bench/dynamic-cluster.js";
 import { MODEL_DIR, alive, lockstep, prompts, recordFigures, reference, tempDir } from "./helpers.js";
 import { makeNetwork } from "./netns.js";
 
-const NAMES = ["na", "nb", "nc"] as const;
 /** Latency added each way on a host's link to NATS (its weights and control messages). */
 const LINK_DELAY_MS = 2;
 const PARTS = "grok-1-tiny.parts";
 
 /** What a part file (or the parts of a host's directory) holds: whole tensors and `tensor:expert` rows, sorted. */
-function holdings(path: string, cfg: ModelConfig): string[] {
+function holdings(path: string): string[] {
   const m = openModel(path);
   try {
     const r = m.weights as PartReader;
@@ -47,7 +47,6 @@ function holdings(path: string, cfg: ModelConfig): string[] {
       if (t.shape.length === 3) for (let e = 0; e < t.shape[0]!; e++) (r.holds(t.name, e) ? out.push(`${t.name}:${e}`) : undefined);
       else if (r.holds(t.name)) out.push(t.name);
     }
-    expect(cfg.nLayers).toBeGreaterThan(0);
     return out.sort();
   } finally {
     m.close();
@@ -120,34 +119,12 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     nats = await startNatsServer({ host: net.head, port: (await freePorts(1, net.head))[0]! });
     nc = await connect({ servers: nats.url });
     const file = join(tmp.dir, "dynamic.yaml");
-    const host = (name: string, roles: string[]) => ({ name, device: "cpu-local", roles, threads: 1 });
-    writeFileSync(
-      file,
-      stringify({
-        name: `dyn-${process.pid}`,
-        model: MODEL_DIR,
-        dtype: "f32",
-        nats: nats.url,
-        min_hosts: 3,
-        timeouts: { dispatch: "2s" },
-        // nb may also take a stage: after na is lost too, the whole model moves there
-        hosts: [host("na", ["stage", "router"]), host("nb", ["stage", "router", "expert"]), host("nc", ["expert"])],
-        placement: {
-          stages: [{ host: "na", layers: [0, cfg.nLayers] }],
-          routers: [{ stage: 0, host: "na" }],
-          // experts 0-3: a replica on each expert host (rows split 1:1); 4-7: only on nc
-          experts: Array.from({ length: cfg.nLayers * cfg.nExperts }, (_, k) => {
-            const [layer, expert] = [Math.floor(k / cfg.nExperts), k % cfg.nExperts];
-            return expert < 4 ? { layer, expert, hosts: ["nb", "nc"], weights: [1, 1] } : { layer, expert, hosts: ["nc"] };
-          }),
-        },
-      }),
-    );
+    writeFileSync(file, stringify(dynamicClusterFile({ name: `dyn-${process.pid}`, model: MODEL_DIR, nats: nats.url, config: cfg })));
     // every host: its own namespace, its own empty directory; nothing on disk is shared with the coordinator
     for (const name of NAMES) {
       const target = new URL(nats.url);
       links.set(name, await startDelayProxy({ host: net.head, target: { host: target.hostname, port: Number(target.port) }, delayMs: LINK_DELAY_MS }));
-      const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", joinUrl(name), "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+      const argv = [...net.exec(name), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl(name), name, address: net.hosts[name]!.ip, dir: join(tmp.dir, name) })];
       nodes.set(name, run(argv, moe.root));
     }
     up = run([moe.command, ...moe.args, "up", file, "--port", "0", "--host", net.head, "--run-dir", runDir, "--heartbeat-timeout", "3", "--quiet"], moe.root);
@@ -188,7 +165,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
       expect(fetched.map((e) => e.bytes)).toEqual([statSync(join(dir, `${name}.v1.gguf`)).size]);
       expect(fetched[0]!.bytes!).toBeLessThan(whole);
       // exactly what the plan gives it: na the attention layers and routers, nb experts 0-3, nc all 8 experts
-      expect(holdings(dir, ref.config)).toEqual(planned(plan, name, ref.config));
+      expect(holdings(dir)).toEqual(planned(plan, name, ref.config));
       figures[`${name}Bytes`] = fetched[0]!.bytes!;
       figures[`${name}BytesPerSecond`] = fetched[0]!.bytes! / fetched[0]!.seconds!;
       expect(readRuntime(join(tmp.dir, name, "runtime.json")).model.path).toBe(dir);
@@ -220,37 +197,9 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     }
   });
 
-  const prompt = [1, 300, 301, 302];
   let baselineText = "";
-  const complete = async (): Promise<{ ok: boolean; text: string; ms: number }> => {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`${gatewayUrl}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt, max_tokens: 6, temperature: 0 }) });
-        const body = (await res.json()) as { choices?: { text: string }[]; error?: { message: string } };
-        return { ok: res.status === 200, text: body.choices?.[0]?.text ?? `HTTP ${res.status}: ${body.error?.message}`, ms: performance.now() - t0 };
-      } catch (e) {
-        return { ok: false, text: (e as Error).message, ms: performance.now() - t0 };
-      }
-  };
-  /** `n` clients sending the same greedy completion back to back until `stop()`. */
-  const startLoad = (n: number) => {
-    const results: { ok: boolean; text: string; ms: number; at: number }[] = [];
-    let stopped = false;
-    const workers = Array.from({ length: n }, async () => {
-      while (!stopped) {
-        const r = { ...(await complete()), at: Date.now() };
-        results.push(r);
-        if (!r.ok) await new Promise((res) => setTimeout(res, 200)); // a client backing off
-      }
-    });
-    return {
-      results,
-      stop: async () => {
-        stopped = true;
-        await Promise.all(workers);
-      },
-    };
-  };
+  const complete = () => completeOnce(gatewayUrl);
+  const startLoad = (n: number) => loadAt(gatewayUrl, n);
 
   it("loses a host to SIGKILL under load: replicas take over, its experts are placed again, no request fails", async () => {
     const before = await status();
@@ -313,9 +262,9 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const v = after.version;
     const nbDir = join(tmp.dir, "nb", PARTS);
     expect(readdirSync(nbDir).sort()).toEqual(["nb.v1.gguf", `nb.v${v}.gguf`]);
-    const added = holdings(join(nbDir, `nb.v${v}.gguf`), ref.config);
+    const added = holdings(join(nbDir, `nb.v${v}.gguf`));
     expect(added).toEqual(Array.from({ length: ref.config.nLayers }, (_, l) => [4, 5, 6, 7].flatMap((e) => [layerTensorNames(l).gate, layerTensorNames(l).up, layerTensorNames(l).down].map((t) => `${t}:${e}`))).flat().sort());
-    expect(holdings(nbDir, ref.config)).toEqual(planned(JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")), "nb", ref.config));
+    expect(holdings(nbDir)).toEqual(planned(JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")), "nb", ref.config));
     const nbFetched = nodes.get("nb")!.lines.map((l) => JSON.parse(l) as { kind: string; bytes?: number }).filter((e) => e.kind === "fetched");
     expect(nbFetched.map((e) => e.bytes)).toEqual([statSync(join(nbDir, "nb.v1.gguf")).size, statSync(join(nbDir, `nb.v${v}.gguf`)).size]);
     expect(readFileSync(join(runDir, "plan.json"), "utf8")).not.toContain('"nc"');
@@ -359,7 +308,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
 
   it("a host that comes back joins as standby; `moe cluster rebalance` plans afresh over every live host", async () => {
     const name = "na";
-    const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", joinUrl(name), "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+    const argv = [...net.exec(name), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl(name), name, address: net.hosts[name]!.ip, dir: join(tmp.dir, name) })];
     nodes.set(`${name}-again`, run(argv, moe.root));
     const joined = await until(
       "na to join again",
@@ -381,7 +330,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     expect(after.members.filter((m) => m.assigned).map((m) => m.name).sort()).toEqual(["na", "nb"]);
     // na's directory holds exactly its part of the new plan; what it kept from plan 1 was not fetched again
     const plan = JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")) as Parameters<typeof planParts>[1];
-    for (const h of ["na", "nb"]) expect(holdings(join(tmp.dir, h, PARTS), ref.config)).toEqual(expect.arrayContaining(planned(plan, h, ref.config)));
+    for (const h of ["na", "nb"]) expect(holdings(join(tmp.dir, h, PARTS))).toEqual(expect.arrayContaining(planned(plan, h, ref.config)));
     const naFiles = readdirSync(join(tmp.dir, name, PARTS));
     const fetchedAgain = nodes.get(`${name}-again`)!.lines.filter((l) => l.includes('"kind":"fetched"')).length;
     expect(fetchedAgain).toBe(naFiles.filter((f) => f !== "na.v1.gguf").length);
