@@ -2,8 +2,10 @@
  * The coordinator of a dynamic cluster (`moe up CLUSTER.yaml` with `nats:`):
  * waits until enough hosts joined, plans over them (the cluster file's
  * `placement:` when every host it names joined, else the planner), lays the
- * plan out as processes (runtime.ts) and publishes it; every host prepares
- * its part (fetching weights from this process, which serves them) and the
+ * plan out as processes (runtime.ts), slices each host's part of the model
+ * from it (host-parts.ts: on a re-plan, only what a host newly needs) and
+ * publishes it; every host prepares its part (fetching its part files from
+ * this process, which serves them) and the
  * coordinator, once all are prepared, activates it; then the gateway serves,
  * in this process. Heartbeats missing for `heartbeatTimeoutMs` (or a host
  * saying bye, or failing its part) make it re-plan over the survivors:
@@ -12,7 +14,7 @@
  * host was lost, the planner places everything afresh; routers switch when
  * the new plan is activated and the gateway follows the stages.
  */
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
