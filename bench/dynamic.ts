@@ -11,10 +11,13 @@
  * - recovery after a host's loss: a dynamic cluster of three `moe node --join`
  *   processes under HTTP load; a host holding experts (some replicated, some
  *   not) is SIGKILLed, then the stage host: seconds to detection, to the new
- *   plan in force, and failed requests.
+ *   plan in force, failed requests, and the weights the new plan sent (the
+ *   further part a survivor newly needs); and each host's part of the first
+ *   plan (sliced on the coordinator; never the whole model).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createReadStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -24,6 +27,13 @@ import { stringify } from "yaml";
 import { ChecksumCache, closeMaster, fetchFiles, freePorts, launchDynamic, moeCommand, multiplexed, natsServerBinary, pushModel, scanManifest, startNatsServer, WeightServer, type CoordinatorEvent, type WeightManifest } from "../control/index.js";
 import { ensureTinyModel } from "../factory/index.js";
 import { openModel } from "../model/index.js";
+import { DYNAMIC_HOSTS, dynamicClusterFile, joinArgs, startLoad } from "./dynamic-cluster.js";
+
+/** Bytes of a model directory's files (or of a model file). */
+function modelBytes(model: string): number {
+  const st = statSync(model);
+  return st.isFile() ? st.size : readdirSync(model).reduce((a, f) => a + statSync(join(model, f)).size, 0);
+}
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -160,86 +170,72 @@ interface Outcome {
   total: number;
   failed: number;
   requests: number;
+  /** Bytes each host fetched for the new plan (its further part), and how fast. */
+  fetched: { host: string; bytes: number; seconds: number }[];
 }
 
-/** One dynamic cluster on loopback; returns the expert-host loss and the stage-host loss. */
-async function recovery(model: string, work: string, threads: number, hbTimeout: number): Promise<[Outcome, Outcome]> {
+/** A host's `moe node --json` events ("fetched": bytes and seconds of one plan's weights). */
+interface NodeProc {
+  readonly child: ChildProcess;
+  readonly fetched: { bytes: number; seconds: number; at: number }[];
+}
+
+/** One dynamic cluster on loopback; returns each host's initial part and the expert-host and stage-host losses. */
+async function recovery(model: string, work: string, threads: number, hbTimeout: number): Promise<{ initial: Outcome["fetched"]; losses: [Outcome, Outcome] }> {
   const cfg = openModel(model).config;
   const [port] = await freePorts(1);
   const nats = await startNatsServer({ host: "127.0.0.1", port: port! });
   const moe = moeCommand();
   const dir = mkdtempSync(join(work, "rec-"));
   const file = join(dir, "bench.yaml");
-  const host = (name: string, roles: string[]) => ({ name, device: "cpu-local", roles, threads });
-  writeFileSync(
-    file,
-    stringify({
-      name: "bench-dynamic",
-      model,
-      dtype: "f32",
-      nats: nats.url,
-      min_hosts: 3,
-      timeouts: { dispatch: "2s" },
-      hosts: [host("na", ["stage", "router"]), host("nb", ["stage", "router", "expert"]), host("nc", ["expert"])],
-      placement: {
-        stages: [{ host: "na", layers: [0, cfg.nLayers] }],
-        routers: [{ stage: 0, host: "na" }],
-        experts: Array.from({ length: cfg.nLayers * cfg.nExperts }, (_, k) => {
-          const [layer, expert] = [Math.floor(k / cfg.nExperts), k % cfg.nExperts];
-          return expert < 4 ? { layer, expert, hosts: ["nb", "nc"], weights: [1, 1] } : { layer, expert, hosts: ["nc"] };
-        }),
-      },
-    }),
-  );
-  const nodes = new Map<string, ChildProcess>();
-  for (const n of ["na", "nb", "nc"])
-    nodes.set(n, spawn(moe.command, [...moe.args, "node", "--join", nats.url, "--name", n, "--address", "127.0.0.1", "--device", "cpu-local", "--threads", String(threads), "--dir", join(dir, n), "--heartbeat", "500", "--json", "--log-level", "warn"], { cwd: moe.root, stdio: "ignore" }));
+  writeFileSync(file, stringify(dynamicClusterFile({ name: "bench-dynamic", model, nats: nats.url, config: cfg, threads })));
+  const nodes = new Map<string, NodeProc>();
+  for (const n of DYNAMIC_HOSTS) {
+    const child = spawn(moe.command, [...moe.args, ...joinArgs({ nats: nats.url, name: n, address: "127.0.0.1", dir: join(dir, n), threads })], { cwd: moe.root, stdio: ["ignore", "pipe", "ignore"] });
+    const p: NodeProc = { child, fetched: [] };
+    createInterface({ input: child.stdout! }).on("line", (l) => {
+      try {
+        const e = JSON.parse(l) as { kind: string; bytes?: number; seconds?: number };
+        if (e.kind === "fetched") p.fetched.push({ bytes: e.bytes!, seconds: e.seconds!, at: Date.now() });
+      } catch {
+        // not an event
+      }
+    });
+    nodes.set(n, p);
+  }
   const events: { at: number; e: CoordinatorEvent }[] = [];
   const coordinator = await launchDynamic({ clusterFile: file, runDir: join(dir, "run"), gatewayPort: 0, heartbeatTimeoutMs: hbTimeout * 1000, logger: pino({ level: "silent" }), onEvent: (e) => events.push({ at: Date.now(), e }) });
   const url = coordinator.gatewayUrl!;
-  const once = async (): Promise<boolean> => {
-    try {
-      const r = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt: [1, 300, 301, 302], max_tokens: 6, temperature: 0 }) });
-      await r.arrayBuffer();
-      return r.status === 200;
-    } catch {
-      return false;
-    }
-  };
+  const initial = [...nodes].map(([host, p]) => ({ host, bytes: p.fetched[0]?.bytes ?? 0, seconds: p.fetched[0]?.seconds ?? 0 }));
   const lose = async (name: string): Promise<Outcome> => {
-    const results: { ok: boolean; at: number }[] = [];
-    let stop = false;
-    const load = [0, 1].map(async () => {
-      while (!stop) {
-        const ok = await once();
-        results.push({ ok, at: Date.now() });
-        if (!ok) await new Promise((r) => setTimeout(r, 200));
-      }
-    });
+    const load = startLoad(url, 2);
+    const { results } = load;
     while (results.length < 4) await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
-    nodes.get(name)!.kill("SIGKILL");
+    nodes.get(name)!.child.kill("SIGKILL");
     const find = (k: CoordinatorEvent["kind"]) => events.find((x) => x.at >= t0 && x.e.kind === k && (k !== "lost" || (x.e as { host: string }).host === name));
     while (!find("recovered")) await new Promise((r) => setTimeout(r, 50));
     const lost = find("lost")!;
     const rec = find("recovered")!;
     const n = results.length;
     while (results.slice(n).filter((r) => r.ok).length < 2) await new Promise((r) => setTimeout(r, 50));
-    stop = true;
-    await Promise.all(load);
-    return { detect: (lost.at - t0) / 1000, replan: (rec.e as { seconds: number }).seconds, total: (rec.at - t0) / 1000, failed: results.filter((r) => !r.ok).length, requests: results.length };
+    await load.stop();
+    const fetched = [...nodes].flatMap(([host, p]) => p.fetched.filter((f) => f.at >= t0 && f.at <= rec.at).map((f) => ({ host, bytes: f.bytes, seconds: f.seconds })));
+    return { detect: (lost.at - t0) / 1000, replan: (rec.e as { seconds: number }).seconds, total: (rec.at - t0) / 1000, failed: results.filter((r) => !r.ok).length, requests: results.length, fetched };
   };
   try {
     const expertLoss = await lose("nc");
     const stageLoss = await lose("na");
-    return [expertLoss, stageLoss];
+    return { initial, losses: [expertLoss, stageLoss] };
   } finally {
     await coordinator.stop("bench done");
-    for (const c of nodes.values()) c.kill("SIGTERM");
-    await Promise.all([...nodes.values()].map((c) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
+    for (const c of nodes.values()) c.child.kill("SIGTERM");
+    await Promise.all([...nodes.values()].map(({ child: c }) => (c.exitCode !== null || c.signalCode !== null ? undefined : new Promise((r) => c.once("exit", r)))));
     await nats.stop();
   }
 }
+
+const parts = (f: Outcome["fetched"]) => (f.length ? f.map((x) => `${x.host} ${(x.bytes / MB).toFixed(1)} MB in ${x.seconds.toFixed(2)} s`).join(", ") : "nothing");
 
 export async function run(args: string[]): Promise<void> {
   if (!natsServerBinary()) throw new Error("nats-server is not installed (apt-get install nats-server)");
@@ -251,12 +247,16 @@ export async function run(args: string[]): Promise<void> {
     const hb = Number(arg(args, "--heartbeat-timeout", "3"));
     console.log(`\nrecovery after a host's loss (3 hosts on loopback, heartbeat every 0.5 s, lost after ${hb} s of silence;`);
     console.log("2 clients send greedy completions back to back and retry a failed one after 0.2 s; times from the SIGKILL):");
-    console.log(`  ${"threads".padEnd(8)}${"host lost".padEnd(44)}${"detected".padEnd(10)}${"re-planned".padEnd(12)}${"serving".padEnd(10)}failed/sent`);
+    console.log(`  ${"threads".padEnd(8)}${"host lost".padEnd(44)}${"detected".padEnd(10)}${"re-planned".padEnd(12)}${"serving".padEnd(10)}${"failed/sent".padEnd(13)}weights sent for the new plan`);
+    const initial: string[] = [];
     for (const t of arg(args, "--threads", "1,2").split(",").map(Number)) {
-      const [e, s] = await recovery(model, work, t, hb);
-      for (const [what, o] of [["nc (experts; 4 of 8 per layer replicated)", e], ["na (the stage host; placed afresh)", s]] as const)
-        console.log(`  ${String(t).padEnd(8)}${what.padEnd(44)}${`${o.detect.toFixed(1)} s`.padEnd(10)}${`+${o.replan.toFixed(1)} s`.padEnd(12)}${`${o.total.toFixed(1)} s`.padEnd(10)}${o.failed}/${o.requests}`);
+      const r = await recovery(model, work, t, hb);
+      initial.push(`  threads ${t}: ${parts(r.initial)}`);
+      for (const [what, o] of [["nc (experts; 4 of 8 per layer replicated)", r.losses[0]], ["na (the stage host; placed afresh)", r.losses[1]]] as const)
+        console.log(`  ${String(t).padEnd(8)}${what.padEnd(44)}${`${o.detect.toFixed(1)} s`.padEnd(10)}${`+${o.replan.toFixed(1)} s`.padEnd(12)}${`${o.total.toFixed(1)} s`.padEnd(10)}${`${o.failed}/${o.requests}`.padEnd(13)}${parts(o.fetched)}`);
     }
+    console.log(`\neach host's part of the first plan, sliced on the coordinator and fetched over NATS (the whole model: ${(modelBytes(model) / MB).toFixed(1)} MB):`);
+    for (const l of initial) console.log(l);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -117,7 +117,7 @@ export function register(program: Command): void {
     .option("--compute <flops>", "dynamic: peak compute, e.g. 2TFLOP/s (with --memory; default 50 GFLOP/s per thread)")
     .option("--threads <n>", "dynamic: onnxruntime threads per process (default: this host's cores)", parseIntOption("--threads", 1))
     .option("--roles <list>", "dynamic: roles this host may take, comma-separated (stage,expert,router; default all)")
-    .option("--dir <dir>", "dynamic: working directory: weights, runtime.json (default .moe/node/<name>)")
+    .option("--dir <dir>", "dynamic: working directory: this host's parts of the model (<model>.parts/), runtime.json (default .moe/node/<name>)")
     .option("--keys <dir>", "dynamic: the cluster's CURVE keys (`moe keys --out DIR`, copied here) for `curve: true`")
     .option("--base-port <port>", "dynamic: first of 8 consecutive ports offered to the plan (default: a free range)", parseIntOption("--base-port", 1))
     .option("--heartbeat <ms>", "dynamic: heartbeat period (default 1000)", parseIntOption("--heartbeat", 50))
@@ -127,7 +127,8 @@ export function register(program: Command): void {
       "after",
       `
 Static: prints {"event":"ready",...} on stdout once it serves; SIGTERM stops it cleanly.
-Dynamic: holds no role until the coordinator's plan gives it one; fetches the weights its --dir lacks.
+Dynamic: holds no role until the coordinator's plan gives it one; fetches the part of the model the plan gives it
+(only what its --dir lacks).
 Examples:
   moe node --runtime .moe/run/local/runtime.json --process expert1
   moe node --join nats://10.0.0.1:4222 --name gpu-a --device h100-80gb --dir /var/lib/moe

@@ -77,6 +77,7 @@ async function action(file: string, f: UpFlags): Promise<void> {
   if (loadClusterConfig(file).runtime.nats !== undefined) {
     for (const [flag, set] of [["--plan", f.plan !== undefined], ["--restart", f.restart !== undefined], ["--keep-going", f.keepGoing === true]] as const)
       if (set) throw new InvalidArgumentError(`${flag} is for static clusters; ${file} has nats: (dynamic mode re-plans by itself when a host is lost)`);
+    if (f.parts !== undefined) throw new InvalidArgumentError(`--parts is for static clusters; ${file} has nats: (dynamic mode slices each host's part from its plan and sends it)`);
     return upDynamic(file, f);
   }
   for (const [flag, set] of [["--host", f.host !== undefined], ["--min-hosts", f.minHosts !== undefined], ["--heartbeat-timeout", f.heartbeatTimeout !== undefined]] as const)
@@ -149,7 +150,7 @@ export function register(program: Command): void {
     .option("--port <n>", "gateway HTTP port (0 = any free port; default: the config's, else 8000)", port)
     .option("--no-gateway", "do not start the HTTP gateway")
     .option("--api-key <key>", "require 'Authorization: Bearer <key>' at the gateway (all endpoints but /health); default: $MOE_API_KEY")
-    .option("--parts <dir>", "per-host model parts from `moe model slice` (<dir>/<host>.gguf); each host opens only its part")
+    .option("--parts <dir>", "static mode: per-host model parts from `moe model slice` (<dir>/<host>.gguf); each host opens (and an ssh host is sent) only its part. Dynamic mode slices them itself")
     .option("--plan <file>", "run this plan.json from `moe plan --out` (e.g. re-planned with --expert-load) instead of the file's placement")
     .option("--run-dir <dir>", "where runtime.json, plan.json, expert-load.json and logs/ go (default .moe/run/<cluster>)")
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")

@@ -21,7 +21,7 @@ import { HeartbeatSender } from "./heartbeat.js";
 import { freePortRange } from "./ports.js";
 import type { Runtime } from "./runtime.js";
 import { fetchFiles, type FetchProgress } from "./weight-transfer.js";
-import { ChecksumCache, manifestRootPath, missingFiles } from "./weights.js";
+import { ChecksumCache, manifestRootPath, missingFiles, pruneParts } from "./weights.js";
 
 /** Options of {@link NodeAgent.join}. */
 export interface AgentOptions {
@@ -225,6 +225,8 @@ export class NodeAgent {
         this.o.onEvent?.({ kind: "fetched", bytes: r.bytesReceived, seconds: r.seconds, resumed: r.bytesResumed });
       }
       if (signal.aborted) return;
+      const pruned = pruneParts(this.o.dir, manifest);
+      if (pruned.length) this.o.logger.info({ pruned }, "removed parts the plan no longer needs here");
       this.setState("loading", plan.version);
       writeJsonAtomic(join(this.o.dir, "runtime.json"), rt);
       for (const [name, node] of [...this.running]) {

@@ -2,8 +2,10 @@
  * The coordinator of a dynamic cluster (`moe up CLUSTER.yaml` with `nats:`):
  * waits until enough hosts joined, plans over them (the cluster file's
  * `placement:` when every host it names joined, else the planner), lays the
- * plan out as processes (runtime.ts) and publishes it; every host prepares
- * its part (fetching weights from this process, which serves them) and the
+ * plan out as processes (runtime.ts), slices each host's part of the model
+ * from it (host-parts.ts: on a re-plan, only what a host newly needs) and
+ * publishes it; every host prepares its part (fetching its part files from
+ * this process, which serves them) and the
  * coordinator, once all are prepared, activates it; then the gateway serves,
  * in this process. Heartbeats missing for `heartbeatTimeoutMs` (or a host
  * saying bye, or failing its part) make it re-plan over the survivors:
@@ -12,7 +14,7 @@
  * host was lost, the planner places everything afresh; routers switch when
  * the new plan is activated and the gateway follows the stages.
  */
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
@@ -28,7 +30,8 @@ import { startNode, type RunningNode } from "./node.js";
 import { freePorts } from "./ports.js";
 import { bindHost, clusterName, computeRuntime, type Runtime, type RuntimeProcess } from "./runtime.js";
 import { WeightServer } from "./weight-transfer.js";
-import { ChecksumCache, scanManifest, type WeightManifest } from "./weights.js";
+import { ChecksumCache } from "./weights.js";
+import { HostParts } from "./host-parts.js";
 
 /** Options of {@link Coordinator.start}. */
 export interface CoordinatorOptions {
@@ -99,7 +102,7 @@ export class Coordinator {
   private readonly changed = new Set<() => void>();
   /** Lost hosts waiting for a re-plan. */
   private readonly pendingLoss = new Set<string>();
-  private manifest!: WeightManifest;
+  private parts!: HostParts;
   private weights!: WeightServer;
   /** While this process's own NATS connection is down (and a grace period after), silence proves nothing. */
   private natsDown = false;
@@ -168,12 +171,17 @@ export class Coordinator {
     }
   }
 
-  /** Hash the model, subscribe to heartbeats, byes, plan and status requests, serve weight chunks. */
+  /** Subscribe to heartbeats, byes, plan and status requests, serve weight chunks (each host's parts, sliced per plan). */
   private async serve(): Promise<void> {
-    const modelPath = resolve(this.o.modelPath);
-    this.manifest = await scanManifest(modelPath, new ChecksumCache(join(this.o.runDir, "checksums.json")));
     this.weights = new WeightServer(this.nc, this.s.weights, this.o.logger);
-    this.weights.add(dirname(modelPath), this.manifest);
+    this.parts = new HostParts({
+      modelPath: resolve(this.o.modelPath),
+      config: this.o.config,
+      dir: join(this.o.runDir, "parts"),
+      cache: new ChecksumCache(join(this.o.runDir, "checksums.json")),
+      server: this.weights,
+      logger: this.o.logger,
+    });
     const on = (subject: string, f: (m: Msg) => void): void => {
       this.subs.push(this.nc.subscribe(subject, { callback: (err, m) => !err && f(m) }));
     };
@@ -330,7 +338,7 @@ export class Coordinator {
       const prev = this.current;
       const planned = this.planOver(this.alive(), fresh ? undefined : prev, lost);
       outcome = { moved: planned.moved, fresh: planned.fresh };
-      const pub = this.publish(planned.plan, planned.runtime, why);
+      const pub = await this.publish(planned.plan, planned.runtime, why);
       const failed = await this.await(pub, "prepared");
       if (failed.length === 0) {
         pub.active = true;
@@ -411,10 +419,11 @@ export class Coordinator {
     };
   }
 
-  private publish(plan: PlanJson, runtime: Runtime, reason: string): Published {
+  /** Slice each host's part (what it lacks of it), then publish the plan. */
+  private async publish(plan: PlanJson, runtime: Runtime, reason: string): Promise<Published> {
+    const hosts = [...new Set(runtime.processes.filter((p) => !p.local).map((p) => p.host))];
+    const { manifests: weights } = await this.parts.manifests(plan, hosts, this.version + 1);
     this.version++;
-    const weights: Record<string, WeightManifest> = {};
-    for (const h of new Set(runtime.processes.filter((p) => !p.local).map((p) => p.host))) weights[h] = this.manifest;
     const message: PlanMessage = { v: 1, epoch: this.epoch, version: this.version, reason, runtime, weights };
     const pub: Published = { message, plan, active: false };
     this.current = pub;

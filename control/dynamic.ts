@@ -10,29 +10,21 @@ import type { Logger } from "pino";
 import { openModel } from "../model/index.js";
 import { loadClusterConfig } from "../config/index.js";
 import { resolveCluster } from "../planner/index.js";
-import { Coordinator, type CoordinatorEvent } from "./coordinator.js";
+import { Coordinator, type CoordinatorOptions } from "./coordinator.js";
 import { RuntimeLayoutError } from "./errors.js";
 import { defaultRunDir, RUN_FILES } from "./files.js";
 import { checkNotRunning, curveKeys, resolveModelPath } from "./launcher.js";
 import { clusterName } from "./runtime.js";
 
-/** Options of {@link launchDynamic}. */
-export interface DynamicLaunchOptions {
-  readonly clusterFile: string;
-  readonly modelPath?: string;
-  readonly runDir?: string;
-  readonly keysDir?: string;
-  readonly minHosts?: number;
-  readonly heartbeatTimeoutMs?: number;
-  readonly stallTimeoutMs?: number;
-  readonly gateway?: boolean;
-  readonly gatewayHost?: string;
-  readonly gatewayPort?: number;
-  readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
-  readonly signal?: AbortSignal;
-  readonly onEvent?: (e: CoordinatorEvent) => void;
-  readonly logger: Logger;
-}
+/** Options of {@link launchDynamic}: the cluster file and where things go; the rest is passed to the coordinator as is. */
+export type DynamicLaunchOptions = Pick<CoordinatorOptions, "logger"> &
+  Partial<Pick<CoordinatorOptions, "keysDir" | "minHosts" | "heartbeatTimeoutMs" | "stallTimeoutMs" | "gateway" | "gatewayHost" | "gatewayPort" | "timeouts" | "signal" | "onEvent">> & {
+    readonly clusterFile: string;
+    /** Model directory or file (default: the file's `model:`, else the tiny model). */
+    readonly modelPath?: string;
+    /** Default `.moe/run/<cluster>`. */
+    readonly runDir?: string;
+  };
 
 /**
  * Start the coordinator of a dynamic cluster; resolves once it serves.
@@ -50,22 +42,14 @@ export async function launchDynamic(o: DynamicLaunchOptions): Promise<Coordinato
   const config = m.config;
   m.close();
   const keysDir = curveKeys(file.runtime, runDir, o.keysDir);
+  const { clusterFile: _f, modelPath: _m, runDir: _r, keysDir: _k, ...passed } = o;
   return Coordinator.start({
+    ...passed,
     cluster: { ...cluster, source: resolve(o.clusterFile) },
     settings: { ...file.runtime, source: resolve(o.clusterFile) },
     modelPath: resolve(modelPath),
     config,
     runDir,
     ...(keysDir ? { keysDir } : {}),
-    minHosts: o.minHosts,
-    heartbeatTimeoutMs: o.heartbeatTimeoutMs,
-    stallTimeoutMs: o.stallTimeoutMs,
-    gateway: o.gateway,
-    gatewayHost: o.gatewayHost,
-    gatewayPort: o.gatewayPort,
-    timeouts: o.timeouts,
-    signal: o.signal,
-    onEvent: o.onEvent,
-    logger: o.logger,
   });
 }

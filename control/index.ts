@@ -23,7 +23,7 @@ export { moeCommand } from "./entry.js";
 export type { MoeCommand } from "./entry.js";
 
 // Per-host model parts and the engine's real KV limits.
-export { checkPartHost, hostParts, modelPathFor, partFile } from "./parts.js";
+export { checkPartHost, hostModelPath, hostParts, modelPathFor, partFile } from "./parts.js";
 export { engineLimits } from "./limits.js";
 
 // Control endpoints and the monitor.
@@ -35,7 +35,9 @@ export type { ClusterMonitorOptions, HostState, ProcessState } from "./monitor.j
 // Dynamic mode (NATS): wire, weights, nodes, coordinator.
 export { ControlMessageError, NODE_STATES, clusterStatusSchema, decodeJson, encodeJson, heartbeatSchema, subjects } from "./nats-wire.js";
 export type { ClusterStatusMessage, Heartbeat, MemberStatus, NodeState, PlanMessage, Subjects } from "./nats-wire.js";
-export { ChecksumCache, WeightManifestError, manifestBytes, manifestRootPath, missingFiles, scanManifest, sha256File } from "./weights.js";
+export { ChecksumCache, WeightManifestError, manifestBytes, manifestRootPath, missingFiles, pruneParts, scanManifest, sha256File } from "./weights.js";
+export { HostParts } from "./host-parts.js";
+export type { HostPartsOptions, WrittenPart } from "./host-parts.js";
 export type { WeightFile, WeightManifest } from "./weights.js";
 export { DEFAULT_CHUNK_BYTES, WeightServer, WeightTransferError, fetchFiles } from "./weight-transfer.js";
 export type { FetchOptions, FetchProgress, FetchResult } from "./weight-transfer.js";
@@ -49,7 +51,7 @@ export type { AgentEvent, AgentOptions } from "./agent.js";
 export { Coordinator } from "./coordinator.js";
 export type { CoordinatorEvent, CoordinatorOptions } from "./coordinator.js";
 export { launchDynamic } from "./dynamic.js";
-export { SshError, closeMaster, multiplexed, pushModel, shq, sshArgv } from "./ssh.js";
+export { SshError, closeMaster, multiplexed, pushModel, remoteRuntime, shq, sshArgv } from "./ssh.js";
 export { prepareSshHosts, sshHosts, stopOnSshHost } from "./ssh-launch.js";
 export type { SshEvent, SshHost } from "./ssh-launch.js";
 export type { DynamicLaunchOptions } from "./dynamic.js";

@@ -322,8 +322,18 @@ async function startExperts(runtime: Runtime, p: RuntimeProcess, keys: ClusterKe
     return {
       endpoint: host.endpoint,
       status: (base) => ({ ...base, expert: { experts: host.experts().length, ...host.batcher.stats } }),
-      prepare: async (_next, q) => {
-        const n = await host.addExperts(q.experts ?? []);
+      prepare: async (next, q) => {
+        // a dynamic host may have received a further part with the experts the new plan adds: read them from the model as it is on disk now
+        const fresh = (q.experts ?? []).filter(([l, e]) => !host.experts().some(([hl, he]) => hl === l && he === e));
+        let n = 0;
+        if (fresh.length) {
+          const now = openChecked(next, q);
+          try {
+            n = await host.addExperts(fresh, now.weights);
+          } finally {
+            now.close();
+          }
+        }
         if (n) logger.info({ loaded: n }, "loaded the experts the new plan placed here");
       },
       activate: async (_next, q) => {

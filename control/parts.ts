@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { PartReader, type LoadedModel } from "../model/index.js";
+import { PartReader, PartSetReader, type LoadedModel } from "../model/index.js";
 import { RuntimeLayoutError } from "./errors.js";
 import type { Runtime, RuntimeProcess } from "./runtime.js";
 
@@ -32,12 +32,17 @@ export function hostParts(dir: string, hosts: readonly string[], local: Readonly
 
 /** The model file process `p` opens: its host's part when the runtime has parts, else the whole model. */
 export function modelPathFor(runtime: Runtime, p: RuntimeProcess): string {
-  return runtime.model.parts?.[p.host] ?? runtime.model.path;
+  return hostModelPath(runtime, p.host);
+}
+
+/** The model file the processes of `host` open (its part, or the whole model). */
+export function hostModelPath(runtime: Runtime, host: string): string {
+  return runtime.model.parts?.[host] ?? runtime.model.path;
 }
 
 /** Refuse a part sliced for another host than `p`'s. */
 export function checkPartHost(m: LoadedModel, p: RuntimeProcess): void {
-  if (m.weights instanceof PartReader && m.weights.host !== p.host)
+  if ((m.weights instanceof PartReader || m.weights instanceof PartSetReader) && m.weights.host !== p.host)
     throw new RuntimeLayoutError(`${m.weights.file}: is the part for host '${m.weights.host}', but process '${p.name}' runs on host '${p.host}'`, {
       process: p.name,
       host: p.host,

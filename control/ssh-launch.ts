@@ -12,6 +12,7 @@ import type { MoeCommand } from "./entry.js";
 import type { Runtime } from "./runtime.js";
 import { pushKeys, pushModel, remoteDir, remoteNodeCommand, remoteRuntime, remoteStop, closeMaster, multiplexed, shq, sshArgv, sshRun, type PushProgress } from "./ssh.js";
 import { ChecksumCache, scanManifest, type WeightManifest } from "./weights.js";
+import { hostModelPath } from "./parts.js";
 
 /** How the launcher reaches one ssh host. */
 export interface SshHost {
@@ -32,27 +33,33 @@ export function sshHosts(settings: RuntimeConfig, rt: Runtime): Map<string, SshH
 }
 
 /**
- * Send every ssh host its model files, keys and runtime.json (hosts in parallel). The commands to one host
- * share one ssh connection (a ControlMaster closed at the end): a connection's handshake can take seconds.
+ * Send every ssh host its model files, keys and runtime.json (hosts in parallel). With per-host parts
+ * (`moe up --parts`) a host gets only its own part. The commands to one host share one ssh connection
+ * (a ControlMaster closed at the end): a connection's handshake can take seconds.
  */
 export async function prepareSshHosts(hosts: ReadonlyMap<string, SshHost>, rt: Runtime, onEvent?: (e: SshEvent) => void): Promise<void> {
   if (hosts.size === 0) return;
-  const manifest = await scanManifest(rt.model.path, new ChecksumCache(join(rt.runDir, "checksums.json")));
+  const cache = new ChecksumCache(join(rt.runDir, "checksums.json"));
+  const sources = new Map<string, { path: string; manifest: WeightManifest }>();
+  for (const host of hosts.keys()) {
+    const path = hostModelPath(rt, host);
+    sources.set(host, { path, manifest: await scanManifest(path, cache) });
+  }
   // a short directory: unix socket paths are limited to ~100 bytes
   const sockets = mkdtempSync(join(tmpdir(), "moe-ssh-"));
   try {
-    await Promise.all([...hosts].map(([host, h], i) => prepareOne(host, { ...h, spec: multiplexed(h.spec, join(sockets, String(i))) }, rt, manifest, onEvent)));
+    await Promise.all([...hosts].map(([host, h], i) => prepareOne(host, { ...h, spec: multiplexed(h.spec, join(sockets, String(i))) }, rt, sources.get(host)!, onEvent)));
   } finally {
     [...hosts].forEach(([, h], i) => closeMaster(multiplexed(h.spec, join(sockets, String(i)))));
     rmSync(sockets, { recursive: true, force: true });
   }
 }
 
-async function prepareOne(host: string, h: SshHost, rt: Runtime, manifest: WeightManifest, onEvent?: (e: SshEvent) => void): Promise<void> {
+async function prepareOne(host: string, h: SshHost, rt: Runtime, source: { path: string; manifest: WeightManifest }, onEvent?: (e: SshEvent) => void): Promise<void> {
   const t0 = performance.now();
-  const bytes = await pushModel(h.spec, host, h.dir, dirname(rt.model.path), manifest, (progress) => onEvent?.({ kind: "pushing", progress }));
+  const bytes = await pushModel(h.spec, host, h.dir, dirname(source.path), source.manifest, (progress) => onEvent?.({ kind: "pushing", progress }));
   if (rt.curve) await pushKeys(h.spec, host, h.dir, rt.curve.keysDir);
-  await sshRun(h.spec, host, `mkdir -p ${shq(h.dir)} && cat > ${shq(h.dir)}/runtime.json`, new TextEncoder().encode(JSON.stringify(remoteRuntime(rt, h.dir, manifest), null, 2) + "\n"));
+  await sshRun(h.spec, host, `mkdir -p ${shq(h.dir)} && cat > ${shq(h.dir)}/runtime.json`, new TextEncoder().encode(JSON.stringify(remoteRuntime(rt, h.dir, source.manifest, host), null, 2) + "\n"));
   onEvent?.({ kind: "pushed", host, bytes, seconds: (performance.now() - t0) / 1000 });
 }
 

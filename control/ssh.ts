@@ -154,8 +154,11 @@ export async function pushKeys(spec: SshSpec, host: string, dir: string, keysDir
 }
 
 /** The runtime as the host runs it: model, keys and run directory inside its working directory. */
-export function remoteRuntime(rt: Runtime, dir: string, m: WeightManifest): Runtime {
-  return { ...rt, runDir: dir, model: { ...rt.model, path: `model/${m.root}` }, curve: rt.curve ? { keysDir: "keys" } : null };
+export function remoteRuntime(rt: Runtime, dir: string, m: WeightManifest, host?: string): Runtime {
+  const path = `model/${m.root}`;
+  // with parts, the host holds only its own: its processes open it, the other hosts' paths mean nothing there
+  const parts = rt.model.parts && host !== undefined ? { parts: { [host]: path } } : {};
+  return { ...rt, runDir: dir, model: { ...rt.model, path, parts: undefined, ...parts }, curve: rt.curve ? { keysDir: "keys" } : null };
 }
 
 /** The remote command that runs process `name` from `<dir>/runtime.json`. */

@@ -7,7 +7,7 @@
  * large model is hashed once.
  */
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { ControlError } from "./errors.js";
@@ -30,6 +30,11 @@ export interface WeightManifest {
   /** `dir`: the files live under `<root>/`; `file`: the root is the one file (path `""`). */
   readonly kind: "dir" | "file";
   readonly files: readonly WeightFile[];
+  /**
+   * The files are this host's parts of the model (`<host>.v<plan>.gguf`, control/host-parts.ts), opened together
+   * from the root directory: the host keeps only these `*.gguf` there.
+   */
+  readonly parts?: boolean;
 }
 
 /** A manifest that is not usable (bad path, unreadable file). */
@@ -50,6 +55,7 @@ export const manifestSchema = z.strictObject({
   root: safeName,
   kind: z.enum(["dir", "file"]),
   files: z.array(z.strictObject({ path: safePath, size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })),
+  parts: z.boolean().optional(),
 });
 
 /** Where a manifest's file lives under `base` (the root directory, or the root file itself). */
@@ -143,6 +149,19 @@ export async function scanManifest(modelPath: string, cache = new ChecksumCache(
   const files: WeightFile[] = [];
   for (const f of listFiles(abs)) files.push({ path: relative(abs, f).split(sep).join("/"), size: statSync(f).size, sha256: await cache.sha256(f) });
   return { root: basename(abs), kind: "dir", files };
+}
+
+/**
+ * For a manifest of parts: remove the `*.gguf` under its root that it does not list (parts of earlier plans
+ * the host no longer needs), so that the root opens as exactly these parts. @returns the files removed
+ */
+export function pruneParts(base: string, m: WeightManifest): string[] {
+  const root = manifestRootPath(base, m);
+  if (!m.parts || m.kind !== "dir" || !existsSync(root)) return [];
+  const keep = new Set(m.files.map((f) => f.path));
+  const gone = readdirSync(root).filter((f) => f.toLowerCase().endsWith(".gguf") && !keep.has(f));
+  for (const f of gone) rmSync(join(root, f), { force: true });
+  return gone;
 }
 
 /** Files of `m` that `base` lacks or holds with another size or checksum. */

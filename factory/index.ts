@@ -30,4 +30,4 @@ export { pickleXaiLeaf, quantizeXai, writeXaiCheckpoint, writeXaiLeaves, type Xa
 // conversion
 export { convertModel, type ConvertOptions, type ConvertResult } from "./convert.js";
 // per-host parts
-export { planParts, sliceModel, type HostPart, type SliceOptions, type SlicedPart, type SlicePlan } from "./slice.js";
+export { partIsEmpty, partMinus, partsOverlap, planParts, sliceModel, writeHostPart, type HostPart, type SliceOptions, type SlicedPart, type SlicePlan } from "./slice.js";

@@ -6,9 +6,9 @@
  * model's metadata, vocabulary and tensor table, so that each part opens alone as the model
  * (model/weights/part.ts). Bytes are copied as stored (no re-rounding), expert by expert.
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { mkdirSync } from "node:fs";
-import { layerTensorNames, modelTensors, openModel, PART_KEYS, type ModelConfig, type TensorInfo } from "../model/index.js";
+import { layerTensorNames, modelTensors, openModel, PART_KEYS, type LoadedModel, type ModelConfig, type TensorInfo } from "../model/index.js";
 import { grokGgufMetadata, vocabFromSource, type GgufFileType } from "./gguf-metadata.js";
 import { writeGguf, type GgufMetaEntry, type GgufTensorInput } from "./gguf-writer.js";
 
@@ -99,39 +99,71 @@ function fileType(t: TensorInfo | undefined): GgufFileType {
 export function sliceModel(opts: SliceOptions): SlicedPart[] {
   const m = openModel(opts.model);
   try {
-    const cfg = m.config;
-    const r = m.weights;
-    const table = modelTensors(cfg).map((s) => r.info(s.name));
-    const base: GgufMetaEntry[] = [
-      ...grokGgufMetadata(cfg, { fileType: fileType(r.find(layerTensorNames(0).gate)), vocab: vocabFromSource(m.tokenizer) }),
-      [PART_KEYS.model, cfg.name],
-      [PART_KEYS.names, table.map((t) => t.name), "string"],
-      [PART_KEYS.dtypes, table.map((t) => t.dtype), "string"],
-      [PART_KEYS.shapes, table.map((t) => t.shape.join(",")), "string"],
-    ];
     mkdirSync(opts.outDir, { recursive: true });
-    return planParts(cfg, opts.plan).map((p) => {
-      const tensors: GgufTensorInput[] = [];
-      const meta: GgufMetaEntry[] = [[PART_KEYS.host, p.host], ...base];
-      let tensorBytes = 0;
-      for (const t of table) {
-        const experts = p.experts.get(t.name);
-        if (!p.tensors.has(t.name) && !experts) continue;
-        const ids = experts ?? (t.shape.length === 3 ? Array.from({ length: t.shape[0]! }, (_, e) => e) : undefined);
-        if (experts) meta.push([`${PART_KEYS.expertsPrefix}${t.name}`, [...experts], "i32"]);
-        const shape = experts ? [experts.length, ...t.shape.slice(1)] : t.shape;
-        tensorBytes += experts ? (t.byteLength / t.shape[0]!) * experts.length : t.byteLength;
-        tensors.push({ name: t.name, dtype: t.dtype, shape, chunks: function* () {
-            if (!ids) yield r.readRaw(t.name).bytes;
-            else for (const e of ids) yield r.readRaw(t.name, e).bytes;
-          },
-        });
-      }
-      const file = join(opts.outDir, `${p.host}.gguf`);
-      const bytes = writeGguf(file, { metadata: meta, tensors });
-      return { host: p.host, file, bytes, tensorBytes };
-    });
+    return planParts(m.config, opts.plan).map((p) => writeHostPart(m, p, join(opts.outDir, `${p.host}.gguf`)));
   } finally {
     m.close();
   }
+}
+
+/**
+ * Write `part` of the open model `m` to `file`: exactly its tensors and expert rows, with the whole model's
+ * metadata, vocabulary and tensor table (a dynamic cluster also writes a host the further part a re-plan
+ * adds: what the host newly needs, nothing it holds already).
+ */
+export function writeHostPart(m: LoadedModel, part: HostPart, file: string): SlicedPart {
+  const cfg = m.config;
+  const r = m.weights;
+  const table = modelTensors(cfg).map((s) => r.info(s.name));
+  const meta: GgufMetaEntry[] = [
+    [PART_KEYS.host, part.host],
+    ...grokGgufMetadata(cfg, { fileType: fileType(r.find(layerTensorNames(0).gate)), vocab: vocabFromSource(m.tokenizer) }),
+    [PART_KEYS.model, cfg.name],
+    [PART_KEYS.names, table.map((t) => t.name), "string"],
+    [PART_KEYS.dtypes, table.map((t) => t.dtype), "string"],
+    [PART_KEYS.shapes, table.map((t) => t.shape.join(",")), "string"],
+  ];
+  const tensors: GgufTensorInput[] = [];
+  let tensorBytes = 0;
+  for (const t of table) {
+    const experts = part.experts.get(t.name);
+    if (!part.tensors.has(t.name) && !experts?.length) continue;
+    const ids = experts ?? (t.shape.length === 3 ? Array.from({ length: t.shape[0]! }, (_, e) => e) : undefined);
+    if (experts) meta.push([`${PART_KEYS.expertsPrefix}${t.name}`, [...experts], "i32"]);
+    const shape = experts ? [experts.length, ...t.shape.slice(1)] : t.shape;
+    tensorBytes += experts ? (t.byteLength / t.shape[0]!) * experts.length : t.byteLength;
+    tensors.push({
+      name: t.name,
+      dtype: t.dtype,
+      shape,
+      chunks: function* () {
+        if (!ids) yield r.readRaw(t.name).bytes;
+        else for (const e of ids) yield r.readRaw(t.name, e).bytes;
+      },
+    });
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  const bytes = writeGguf(file, { metadata: meta, tensors });
+  return { host: part.host, file, bytes, tensorBytes };
+}
+
+/** What `need` holds that `held` does not (whole tensors, and per stacked tensor the expert ids). */
+export function partMinus(need: HostPart, held: readonly HostPart[]): HostPart {
+  const tensors = new Set([...need.tensors].filter((t) => !held.some((h) => h.tensors.has(t))));
+  const experts = new Map<string, number[]>();
+  for (const [t, ids] of need.experts) {
+    const rest = ids.filter((e) => !held.some((h) => h.experts.get(t)?.includes(e)));
+    if (rest.length) experts.set(t, rest);
+  }
+  return { host: need.host, tensors, experts };
+}
+
+/** Whether a part holds nothing. */
+export function partIsEmpty(p: HostPart): boolean {
+  return p.tensors.size === 0 && [...p.experts.values()].every((ids) => ids.length === 0);
+}
+
+/** Whether `a` holds something of `b`. */
+export function partsOverlap(a: HostPart, b: HostPart): boolean {
+  return [...a.tensors].some((t) => b.tensors.has(t)) || [...a.experts].some(([t, ids]) => ids.some((e) => b.experts.get(t)?.includes(e)));
 }

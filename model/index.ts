@@ -58,6 +58,7 @@ export {
   isPartMetadata,
   PART_KEYS,
   PartReader,
+  PartSetReader,
   XaiCheckpointReader,
   findXaiCheckpoint,
   XAI_CKPT_DIR,

@@ -68,12 +68,13 @@ export class ExpertHost {
   }
 
   /**
-   * Load `experts` not held yet (a re-plan placed them here) from the same weights; held ones are kept.
-   * Serves them as soon as each is loaded. @returns how many were loaded
+   * Load `experts` not held yet (a re-plan placed them here) from `weights` (default: the reader it started
+   * with; a host that received a further part passes the reader of its parts as they are now); held ones
+   * are kept. Serves them as soon as each is loaded. @returns how many were loaded
    */
-  async addExperts(experts: readonly (readonly [number, number])[]): Promise<number> {
+  async addExperts(experts: readonly (readonly [number, number])[], weights: WeightReader = this.opts.weights): Promise<number> {
     const fresh = experts.filter(([l, e]) => !this.blocks.has(`${l}:${e}`));
-    await loadBlocks(this.opts, fresh, this.blocks);
+    await loadBlocks({ ...this.opts, weights }, fresh, this.blocks);
     return fresh.length;
   }
 

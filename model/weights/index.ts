@@ -14,6 +14,7 @@ export { alignUp, GGML_TYPE_IDS, GGUF_DEFAULT_ALIGNMENT, GGUF_FILE_TYPES, GGUF_M
 export { configFromGguf, checkTensors, f32Decimal } from "./gguf-config.js";
 // a host's part of a model (moe model slice)
 export { isPartMetadata, PART_KEYS, PartReader } from "./part.js";
+export { PartSetReader } from "./part-set.js";
 // xAI's Grok-1 checkpoint (ckpt-0/ pickles)
 export { XaiCheckpointReader, findXaiCheckpoint, XAI_CKPT_DIR } from "./xai-checkpoint.js";
 export { xaiFileName, xaiLeafCount, xaiLeaves, XAI_LAYER_SLOTS, type XaiLeaf } from "./xai-layout.js";

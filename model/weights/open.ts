@@ -12,6 +12,7 @@ import { PieceType, type TokenizerSource } from "../tokenizer/types.js";
 import { GgufReader } from "./gguf.js";
 import { openGgufFile, parseGgufSplitName, SplitGgufReader } from "./gguf-split.js";
 import { isPartMetadata, PartReader } from "./part.js";
+import { PartSetReader } from "./part-set.js";
 import { checkTensors, configFromGguf } from "./gguf-config.js";
 import { SafetensorsReader } from "./safetensors.js";
 import type { WeightReader } from "./types.js";
@@ -71,7 +72,7 @@ export function openModel(path: string): LoadedModel {
     throw new ModelConfigError(`${p}: model path does not exist`, { file: p, fix: "pass a model directory or .gguf file; create the demo model with `moe model init --preset grok-1-tiny --out DIR`" });
   if (statSync(p).isDirectory()) {
     const ckpt = findXaiCheckpoint(p);
-    return ckpt ? openXai(ckpt) : openDir(p);
+    return ckpt ? openXai(ckpt) : (openPartSet(p) ?? openDir(p));
   }
   if (extname(p).toLowerCase() === ".safetensors")
     throw new ModelConfigError(`${p}: a .safetensors file carries no model config or tokenizer`, {
@@ -111,6 +112,40 @@ function openXai(ckpt: string): LoadedModel {
       ? { kind: "spm-file", path: tok, addBos: config.addBos }
       : { kind: "none", reason: `${dir} has no tokenizer.model (put xAI's tokenizer.model beside ${XAI_CKPT_DIR}/)`, vocabSize: config.vocabSize, bosId: config.bosId, eosId: config.eosId };
     return { config, weights, dir, tokenizer, close: () => weights.close() };
+  } catch (e) {
+    weights.close();
+    throw e;
+  }
+}
+
+/**
+ * A directory holding several parts of one host (a dynamic cluster's host directory after a re-plan sent
+ * it a further part), opened as one model; undefined when the directory is not that.
+ * @throws WeightFileError when the parts are of different hosts or models
+ */
+function openPartSet(dir: string): LoadedModel | undefined {
+  const files = readdirSync(dir).filter((f) => extname(f).toLowerCase() === ".gguf").sort();
+  if (files.length < 2 || files.some((f) => parseGgufSplitName(f)) || existsSync(join(dir, "config.json"))) return undefined;
+  const parts: PartReader[] = [];
+  try {
+    for (const f of files) {
+      const r = openGgufModelFile(join(dir, f));
+      if (!(r instanceof PartReader)) {
+        r.close();
+        for (const q of parts) q.close();
+        return undefined;
+      }
+      parts.push(r);
+    }
+  } catch (e) {
+    for (const q of parts) q.close();
+    throw e;
+  }
+  const weights = new PartSetReader(dir, parts);
+  try {
+    const config = configFromGguf(weights);
+    checkTensors(weights, config, `${parts[0]!.file} (GGUF metadata)`);
+    return { config, weights, dir, tokenizer: ggufTokenizer(weights, config), close: () => weights.close() };
   } catch (e) {
     weights.close();
     throw e;

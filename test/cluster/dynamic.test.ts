@@ -1,32 +1,65 @@
 /**
  * A dynamic cluster across real network boundaries: three hosts, each in a
- * Linux network namespace of its own with its own empty working directory,
- * join a real nats-server with `moe node --join`; `moe up` (nats: in the
- * file) waits for them, plans, sends them the weights over NATS and serves.
- * Generation through the cluster equals the single process exactly. Then a
- * host is SIGKILLed under load: its replicated experts are served by their
- * replicas at once, its other experts are placed again and loaded on a
- * survivor, the routers switch, and no request fails; `moe status --nats`
- * shows the loss and the new plan. Last, the stage host is SIGKILLed: the
+ * Linux network namespace of its own (links shaped to 1 Gbit/s with htb) with
+ * its own empty working directory, join a real nats-server with `moe node
+ * --join` through a delaying TCP proxy each (2 ms each way: the link's
+ * latency); `moe up` (nats: in the file) waits for them, plans, slices each
+ * host's part of the model from the plan and sends each host only its part
+ * over NATS, and serves. Generation through the cluster equals the single
+ * process exactly. Then a host is SIGKILLed under load: its replicated
+ * experts are served by their replicas at once, its other experts are placed
+ * again on a survivor, which receives a further part holding just those, the
+ * routers switch, and no request fails; `moe status --nats` shows the loss
+ * and the new plan. Last, the stage host is SIGKILLed: the
  * planner places the model afresh on the survivor, the gateway switches to
  * the new stages, and the cluster serves again without a restart. The
  * lost host comes back as standby and `moe cluster rebalance` plans over
- * both live hosts again. Needs
+ * both live hosts again. Last, a host that comes back over a slow link is
+ * SIGKILLed while it fetches its part of the rebalanced plan: the
+ * coordinator plans around it and the cluster serves on. Needs
  * nats-server; without root (ip netns) the hosts run on loopback, said so.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { clusterStatusSchema, decodeJson, encodeJson, freePorts, moeCommand, readRuntime, scanManifest, stageEndpoints, startNatsServer, subjects, type ClusterStatusMessage, type NatsServerProcess } from "../../control/index.js";
+import { planParts } from "../../factory/index.js";
+import { layerTensorNames, openModel, PartReader, type ModelConfig } from "../../model/index.js";
 import { PipelineClient } from "../../stages/index.js";
+import { startDelayProxy, type DelayProxy } from "./delay-proxy.js";
 import { NATS_MISSING } from "../control/nats.js";
+import { dynamicClusterFile, DYNAMIC_HOSTS as NAMES, joinArgs, completeOnce, startLoad as loadAt } from "../../bench/dynamic-cluster.js";
 import { MODEL_DIR, alive, lockstep, prompts, recordFigures, reference, tempDir } from "./helpers.js";
 import { makeNetwork } from "./netns.js";
 
-const NAMES = ["na", "nb", "nc"] as const;
+/** Latency added each way on a host's link to NATS (its weights and control messages). */
+const LINK_DELAY_MS = 2;
+const PARTS = "grok-1-tiny.parts";
+
+/** What a part file (or the parts of a host's directory) holds: whole tensors and `tensor:expert` rows, sorted. */
+function holdings(path: string): string[] {
+  const m = openModel(path);
+  try {
+    const r = m.weights as PartReader;
+    const out: string[] = [];
+    for (const t of r.tensors()) {
+      if (t.shape.length === 3) for (let e = 0; e < t.shape[0]!; e++) (r.holds(t.name, e) ? out.push(`${t.name}:${e}`) : undefined);
+      else if (r.holds(t.name)) out.push(t.name);
+    }
+    return out.sort();
+  } finally {
+    m.close();
+  }
+}
+
+/** The same for a host under a plan (factory/slice.ts's planParts). */
+function planned(plan: Parameters<typeof planParts>[1], host: string, cfg: ModelConfig): string[] {
+  const p = planParts(cfg, plan).find((x) => x.host === host)!;
+  return [...p.tensors, ...[...p.experts].flatMap(([t, ids]) => ids.map((e) => `${t}:${e}`))].sort();
+}
 const netns = makeNetwork(process.pid, NAMES, { rate: "1gbit", subnet: 78 });
 // where namespaces are not allowed (not root, no `ip`), the same cluster runs on loopback: separate processes and directories, one network stack
 const net = netns.usable
@@ -73,6 +106,9 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
   let up: Proc | undefined;
   let nats: NatsServerProcess | undefined;
   let nc: NatsConnection | undefined;
+  /** Each host's link to NATS: a delaying proxy (the added latency). */
+  const links = new Map<string, DelayProxy>();
+  const joinUrl = (name: string) => `nats://${net.head}:${links.get(name)!.port}`;
   let ref: Awaited<ReturnType<typeof reference>>;
   let gatewayUrl = "";
   const runDir = join(tmp.dir, "run");
@@ -85,32 +121,12 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     nats = await startNatsServer({ host: net.head, port: (await freePorts(1, net.head))[0]! });
     nc = await connect({ servers: nats.url });
     const file = join(tmp.dir, "dynamic.yaml");
-    const host = (name: string, roles: string[]) => ({ name, device: "cpu-local", roles, threads: 1 });
-    writeFileSync(
-      file,
-      stringify({
-        name: `dyn-${process.pid}`,
-        model: MODEL_DIR,
-        dtype: "f32",
-        nats: nats.url,
-        min_hosts: 3,
-        timeouts: { dispatch: "2s" },
-        // nb may also take a stage: after na is lost too, the whole model moves there
-        hosts: [host("na", ["stage", "router"]), host("nb", ["stage", "router", "expert"]), host("nc", ["expert"])],
-        placement: {
-          stages: [{ host: "na", layers: [0, cfg.nLayers] }],
-          routers: [{ stage: 0, host: "na" }],
-          // experts 0-3: a replica on each expert host (rows split 1:1); 4-7: only on nc
-          experts: Array.from({ length: cfg.nLayers * cfg.nExperts }, (_, k) => {
-            const [layer, expert] = [Math.floor(k / cfg.nExperts), k % cfg.nExperts];
-            return expert < 4 ? { layer, expert, hosts: ["nb", "nc"], weights: [1, 1] } : { layer, expert, hosts: ["nc"] };
-          }),
-        },
-      }),
-    );
+    writeFileSync(file, stringify(dynamicClusterFile({ name: `dyn-${process.pid}`, model: MODEL_DIR, nats: nats.url, config: cfg })));
     // every host: its own namespace, its own empty directory; nothing on disk is shared with the coordinator
     for (const name of NAMES) {
-      const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", nats.url, "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+      const target = new URL(nats.url);
+      links.set(name, await startDelayProxy({ host: net.head, target: { host: target.hostname, port: Number(target.port) }, delayMs: LINK_DELAY_MS }));
+      const argv = [...net.exec(name), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl(name), name, address: net.hosts[name]!.ip, dir: join(tmp.dir, name) })];
       nodes.set(name, run(argv, moe.root));
     }
     up = run([moe.command, ...moe.args, "up", file, "--port", "0", "--host", net.head, "--run-dir", runDir, "--heartbeat-timeout", "3", "--quiet"], moe.root);
@@ -129,6 +145,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     }
     for (const n of nodes.values()) n.child.kill("SIGTERM");
     await Promise.all([...nodes.values()].map((n) => n.exited));
+    for (const l of links.values()) await l.close();
     await nats?.stop();
     await ref?.close();
     net.tearDown();
@@ -136,22 +153,38 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     for (const p of [up, ...nodes.values()]) if (p?.child.pid) expect(alive(p.child.pid)).toBe(false);
   });
 
-  it("hosts join, receive the weights over the network into their own directories, and generate exactly as the single process", async () => {
-    const manifest = await scanManifest(MODEL_DIR);
-    const total = manifest.files.reduce((a, f) => a + f.size, 0);
+  it("hosts join, receive only their parts over the network into their own directories, and generate exactly as the single process", async () => {
+    const whole = (await scanManifest(MODEL_DIR)).files.reduce((a, f) => a + f.size, 0);
+    const plan = JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")) as Parameters<typeof planParts>[1];
     const figures: Record<string, number> = {};
     for (const name of NAMES) {
       const events = nodes.get(name)!.lines.map((l) => JSON.parse(l) as { kind: string; bytes?: number; seconds?: number; state?: string });
-      const fetched = events.find((e) => e.kind === "fetched");
-      expect(fetched?.bytes).toBe(total);
-      figures[`${name}BytesPerSecond`] = fetched!.bytes! / fetched!.seconds!;
-      // the host's copy: same bytes, under its own directory, which its runtime points at
-      const mine = await scanManifest(join(tmp.dir, name, manifest.root));
-      expect(mine.files).toEqual(manifest.files);
-      expect(readRuntime(join(tmp.dir, name, "runtime.json")).model.path).toBe(join(tmp.dir, name, manifest.root));
+      const fetched = events.filter((e) => e.kind === "fetched");
+      // the host's directory: its part for plan 1 and nothing of the whole model
+      const dir = join(tmp.dir, name, PARTS);
+      expect(readdirSync(dir)).toEqual([`${name}.v1.gguf`]);
+      expect(existsSync(join(tmp.dir, name, "grok-1-tiny"))).toBe(false);
+      expect(fetched.map((e) => e.bytes)).toEqual([statSync(join(dir, `${name}.v1.gguf`)).size]);
+      expect(fetched[0]!.bytes!).toBeLessThan(whole);
+      // exactly what the plan gives it: na the attention layers and routers, nb experts 0-3, nc all 8 experts
+      expect(holdings(dir)).toEqual(planned(plan, name, ref.config));
+      figures[`${name}Bytes`] = fetched[0]!.bytes!;
+      figures[`${name}BytesPerSecond`] = fetched[0]!.bytes! / fetched[0]!.seconds!;
+      expect(readRuntime(join(tmp.dir, name, "runtime.json")).model.path).toBe(dir);
       expect(events.at(-1)?.state).toBe("ready");
+      // the link to NATS carried the part, with its latency
+      expect(links.get(name)!.bytes.down).toBeGreaterThan(fetched[0]!.bytes!);
     }
-    recordFigures("dynamic-weights", { modelBytes: total, ...figures });
+    const probe = await connect({ servers: joinUrl("na") });
+    try {
+      const t0 = performance.now();
+      await probe.flush();
+      figures.linkRoundTripMs = performance.now() - t0;
+      expect(figures.linkRoundTripMs).toBeGreaterThanOrEqual(2 * LINK_DELAY_MS);
+    } finally {
+      await probe.close();
+    }
+    recordFigures("dynamic-weights", { modelBytes: whole, ...figures });
     const rt = readRuntime(runDir);
     expect(rt.dynamic?.version).toBe(1);
     expect(Object.keys(rt.expertHosts).sort()).toEqual(["nb", "nc"]);
@@ -166,37 +199,9 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     }
   });
 
-  const prompt = [1, 300, 301, 302];
   let baselineText = "";
-  const complete = async (): Promise<{ ok: boolean; text: string; ms: number }> => {
-      const t0 = performance.now();
-      try {
-        const res = await fetch(`${gatewayUrl}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ prompt, max_tokens: 6, temperature: 0 }) });
-        const body = (await res.json()) as { choices?: { text: string }[]; error?: { message: string } };
-        return { ok: res.status === 200, text: body.choices?.[0]?.text ?? `HTTP ${res.status}: ${body.error?.message}`, ms: performance.now() - t0 };
-      } catch (e) {
-        return { ok: false, text: (e as Error).message, ms: performance.now() - t0 };
-      }
-  };
-  /** `n` clients sending the same greedy completion back to back until `stop()`. */
-  const startLoad = (n: number) => {
-    const results: { ok: boolean; text: string; ms: number; at: number }[] = [];
-    let stopped = false;
-    const workers = Array.from({ length: n }, async () => {
-      while (!stopped) {
-        const r = { ...(await complete()), at: Date.now() };
-        results.push(r);
-        if (!r.ok) await new Promise((res) => setTimeout(res, 200)); // a client backing off
-      }
-    });
-    return {
-      results,
-      stop: async () => {
-        stopped = true;
-        await Promise.all(workers);
-      },
-    };
-  };
+  const complete = () => completeOnce(gatewayUrl);
+  const startLoad = (n: number) => loadAt(gatewayUrl, n);
 
   it("loses a host to SIGKILL under load: replicas take over, its experts are placed again, no request fails", async () => {
     const before = await status();
@@ -254,7 +259,16 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     expect(cli.stdout).toMatch(new RegExp(`\\nnc\\s+${net.hosts.nc!.ip.replace(/\./g, "\\.")}\\s+lost \\(no heartbeat for \\d+\\.\\d s\\)`));
     expect(cli.stdout).toMatch(/re-plans:\n {2}plan \d+: lost nc at .*, serving again after \d+\.\d s/);
     expect(cli.status).toBe(0);
-    expect(existsSync(join(tmp.dir, "nc", "grok-1-tiny", "model.gguf"))).toBe(true);
+    expect(existsSync(join(tmp.dir, "nc", PARTS, "nc.v1.gguf"))).toBe(true);
+    // nb received a further part holding just the experts it newly serves (4-7 of every layer), nothing it had
+    const v = after.version;
+    const nbDir = join(tmp.dir, "nb", PARTS);
+    expect(readdirSync(nbDir).sort()).toEqual(["nb.v1.gguf", `nb.v${v}.gguf`]);
+    const added = holdings(join(nbDir, `nb.v${v}.gguf`));
+    expect(added).toEqual(Array.from({ length: ref.config.nLayers }, (_, l) => [4, 5, 6, 7].flatMap((e) => [layerTensorNames(l).gate, layerTensorNames(l).up, layerTensorNames(l).down].map((t) => `${t}:${e}`))).flat().sort());
+    expect(holdings(nbDir)).toEqual(planned(JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")), "nb", ref.config));
+    const nbFetched = nodes.get("nb")!.lines.map((l) => JSON.parse(l) as { kind: string; bytes?: number }).filter((e) => e.kind === "fetched");
+    expect(nbFetched.map((e) => e.bytes)).toEqual([statSync(join(nbDir, "nb.v1.gguf")).size, statSync(join(nbDir, `nb.v${v}.gguf`)).size]);
     expect(readFileSync(join(runDir, "plan.json"), "utf8")).not.toContain('"nc"');
   });
 
@@ -296,7 +310,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
 
   it("a host that comes back joins as standby; `moe cluster rebalance` plans afresh over every live host", async () => {
     const name = "na";
-    const argv = [...net.exec(name), moe.command, ...moe.args, "node", "--join", nats!.url, "--name", name, "--address", net.hosts[name]!.ip, "--device", "cpu-local", "--threads", "1", "--dir", join(tmp.dir, name), "--heartbeat", "500", "--json", "--log-level", "warn"];
+    const argv = [...net.exec(name), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl(name), name, address: net.hosts[name]!.ip, dir: join(tmp.dir, name) })];
     nodes.set(`${name}-again`, run(argv, moe.root));
     const joined = await until(
       "na to join again",
@@ -316,8 +330,12 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const after = await status();
     expect(after.replans.at(-1)!.reason).toBe("rebalance");
     expect(after.members.filter((m) => m.assigned).map((m) => m.name).sort()).toEqual(["na", "nb"]);
-    // the weights were already in na's directory: nothing was fetched again
-    expect(nodes.get(`${name}-again`)!.lines.some((l) => l.includes('"kind":"fetched"'))).toBe(false);
+    // na's directory holds exactly its part of the new plan; what it kept from plan 1 was not fetched again
+    const plan = JSON.parse(readFileSync(join(runDir, "plan.json"), "utf8")) as Parameters<typeof planParts>[1];
+    for (const h of ["na", "nb"]) expect(holdings(join(tmp.dir, h, PARTS))).toEqual(expect.arrayContaining(planned(plan, h, ref.config)));
+    const naFiles = readdirSync(join(tmp.dir, name, PARTS));
+    const fetchedAgain = nodes.get(`${name}-again`)!.lines.filter((l) => l.includes('"kind":"fetched"')).length;
+    expect(fetchedAgain).toBe(naFiles.filter((f) => f !== "na.v1.gguf").length);
     const rt = readRuntime(runDir);
     const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
     try {
@@ -328,5 +346,50 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     }
     const res = await complete();
     expect(res).toMatchObject({ ok: true, text: baselineText });
+  });
+  it("a host SIGKILLed while it fetches its part of a new plan is planned around; the cluster serves on, exactly", async () => {
+    // nc comes back with an empty directory over a slow link (300 ms each way), so its download takes seconds
+    const target = new URL(nats!.url);
+    links.set("nc-slow", await startDelayProxy({ host: net.head, target: { host: target.hostname, port: Number(target.port) }, delayMs: 300 }));
+    const dir = join(tmp.dir, "nc-fresh");
+    const argv = [...net.exec("nc"), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl("nc-slow"), name: "nc", address: net.hosts.nc!.ip, dir })];
+    const nc2 = run(argv, moe.root);
+    nodes.set("nc-again", nc2);
+    await until("nc to join again", async () => ((await status()).members.find((m) => m.name === "nc" && !m.lost)?.state === "idle" ? true : undefined), 60_000);
+    const cli = spawn(moe.command, [...moe.args, "cluster", "rebalance", "--nats", nats!.url], { cwd: moe.root, stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    cli.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+    const cliExit = new Promise<number | null>((r) => cli.once("exit", (code) => r(code)));
+    const fetching = await until(
+      "nc to be fetching its part",
+      async () => {
+        const m = (await status()).members.find((x) => x.name === "nc" && !x.lost);
+        return m?.state === "fetching" && (m.progress?.bytes ?? 0) > 0 ? m : undefined;
+      },
+      60_000,
+    );
+    expect(fetching.progress!.bytes).toBeLessThan(fetching.progress!.total);
+    nc2.child.kill("SIGKILL");
+    await nc2.exited;
+    // the download never finished: what arrived waits in a .partial file for the host's next start
+    expect(nc2.lines.some((l) => l.includes('"kind":"fetched"'))).toBe(false);
+    expect(readdirSync(join(dir, PARTS)).some((f) => f.endsWith(".partial"))).toBe(true);
+    expect(await cliExit).toBe(0);
+    expect(out).toMatch(/^plan \d+ in force after \d+\.\d s over 2 hosts \((na, nb|nb, na)\)/);
+    const after = await status();
+    expect(after.phase).toBe("serving");
+    expect(after.members.find((m) => m.name === "nc")!.lost).toBe(true);
+    expect(after.members.filter((m) => m.assigned).map((m) => m.name).sort()).toEqual(["na", "nb"]);
+    const rt = readRuntime(runDir);
+    expect(rt.dynamic?.version).toBe(after.version);
+    expect(Object.keys(rt.expertHosts).every((h) => h !== "nc")).toBe(true);
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, [5, 3]), 6, 1500);
+      expect(r.maxRelError).toBe(0);
+    } finally {
+      await client.close();
+    }
+    expect(await complete()).toMatchObject({ ok: true, text: baselineText });
   });
 });
