@@ -26,7 +26,7 @@ export interface DecodeRow {
    * engine, or the cluster's client), prompt and warm-up included (Linux /proc for the cluster's processes).
    */
   readonly cpuMsPerToken?: Readonly<Record<string, number>>;
-  /** Tokens/s of every timed repetition, in order (the row reports the best); absent in files from before warmed, repeated runs. */
+  /** Tokens/s of every timed repetition, in order (the row reports the median); absent in files from before warmed, repeated runs. */
   readonly repetitions?: readonly number[];
 }
 
@@ -104,7 +104,7 @@ export interface ClusterBenchJson {
     readonly traceCalls: number;
     /** Untimed decode passes per backend before timing (absent: none, files from before). */
     readonly warmupRounds?: number;
-    /** Timed repetitions per decode row, interleaved single / cluster; rows report the best (absent: 1). */
+    /** Timed repetitions per decode row, interleaved single / cluster; rows report the median (absent: 1). */
     readonly repetitions?: number;
   };
   readonly decode: readonly DecodeRow[];
@@ -137,7 +137,7 @@ export function formatClusterBench(j: ClusterBenchJson): string {
   const out: string[] = [];
   const c = j.cluster;
   out.push(
-    `${j.model.name} (d_model ${j.model.dModel}, ${j.model.layers} layers, ${j.model.experts} experts, top-${j.model.expertsPerToken}); ${c.file}: ${c.stages} stages, ${c.expertHosts} expert hosts, ${c.processes} processes on 127.0.0.1 (${j.machine.cpus} CPUs), wire ${c.wireDtype}, ${c.threads} onnxruntime thread(s) per process; prompt ${j.settings.promptTokens}, ${j.settings.decodeSteps} timed decode steps after ${j.settings.warmupSteps} warm-up; ${j.settings.warmupRounds ?? 0} untimed warm-up passes per backend, best of ${j.settings.repetitions ?? 1} interleaved repetitions`,
+    `${j.model.name} (d_model ${j.model.dModel}, ${j.model.layers} layers, ${j.model.experts} experts, top-${j.model.expertsPerToken}); ${c.file}: ${c.stages} stages, ${c.expertHosts} expert hosts, ${c.processes} processes on 127.0.0.1 (${j.machine.cpus} CPUs), wire ${c.wireDtype}, ${c.threads} onnxruntime thread(s) per process; prompt ${j.settings.promptTokens}, ${j.settings.decodeSteps} timed decode steps after ${j.settings.warmupSteps} warm-up; ${j.settings.warmupRounds ?? 0} untimed warm-up passes per backend, median of ${j.settings.repetitions ?? 1} interleaved repetitions`,
   );
   out.push("\ndecode (tokens/s over all sequences; ms between two tokens of one sequence)");
   out.push(

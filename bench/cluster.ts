@@ -6,7 +6,7 @@
  *
  * - decode tokens/s and ms per token at concurrency 1 and 16 (at 16 with 1, 2
  *   and 4 micro-batches in flight); the cluster ÷ single ratio is the figure;
- *   both backends warmed first (`--warmup` untimed passes each), best of `--reps`
+ *   both backends warmed first (`--warmup` untimed passes each), median of `--reps`
  *   interleaved repetitions (bench/decode-compare.ts);
  * - one dispatch + combine per layer (a router in this process → the
  *   cluster's expert hosts) against the same MoE in process and against the

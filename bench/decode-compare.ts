@@ -10,8 +10,10 @@
  *   anything is timed;
  * - **interleaved repetitions**: each row is measured `reps` times, single and
  *   cluster one after the other in every repetition, so that a burst of other
- *   work on a shared machine hits both; the row reports the best repetition
- *   (as `moe bench engine` does) and keeps every repetition's rate.
+ *   work on a shared machine hits both; the row reports the median repetition
+ *   (robust to one lucky or unlucky pass, which the best-of would pick; the
+ *   planner's calibration fits and checks against these rates) and keeps every
+ *   repetition's rate.
  *
  * CPU per token is summed over every repetition of a row (more ticks, less noise).
  */
@@ -32,7 +34,7 @@ export interface DecodeCompareOptions {
   readonly steps: number;
   /** Untimed warm-up passes per backend before the first timed run. */
   readonly rounds: number;
-  /** Timed repetitions per row; the best is reported. */
+  /** Timed repetitions per row; the median is reported. */
   readonly reps: number;
   /** Concurrency → micro-batches in flight to measure the cluster with (the single process steps one batch). */
   readonly plan: ReadonlyMap<number, readonly number[]>;
@@ -54,11 +56,12 @@ async function measure(acc: Acc, backend: StepBackend, o: DecodeCompareOptions, 
   for (const [k, v] of Object.entries(cpu)) acc.cpu[k] = (acc.cpu[k] ?? 0) + v;
 }
 
-const best = (rates: readonly Rate[]): Rate => rates.reduce((a, b) => (b.tokensPerSecond > a.tokensPerSecond ? b : a));
+/** The median repetition (the lower middle one for an even count). */
+const median = (rates: readonly Rate[]): Rate => [...rates].sort((a, b) => a.tokensPerSecond - b.tokensPerSecond)[(rates.length - 1) >> 1]!;
 const mean = (cpu: Record<string, number>, n: number): Record<string, number> => Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v / n]));
 
 /**
- * Warm both backends, then measure every row of `plan` `reps` times, interleaved.
+ * Warm both backends, then measure every row of `plan` `reps` times, interleaved; each row is its median repetition.
  * @returns one row per (concurrency, backend, micro-batches), single first at each concurrency
  */
 export async function compareDecode(o: DecodeCompareOptions): Promise<DecodeRow[]> {
@@ -79,11 +82,11 @@ export async function compareDecode(o: DecodeCompareOptions): Promise<DecodeRow[
       await measure(single, o.single, o, c, 1, next(c), () => []);
       for (const mb of mbs) await measure(cluster.get(mb)!, o.cluster, o, c, mb, next(c), o.processes);
     }
-    const s = best(single.rates);
+    const s = median(single.rates);
     rows.push({ concurrency: c, backend: "single", microBatches: 1, ...s, clusterOverSingle: null, cpuMsPerToken: mean(single.cpu, o.reps), repetitions: single.rates.map((x) => x.tokensPerSecond) });
     for (const mb of mbs) {
       const a = cluster.get(mb)!;
-      const b = best(a.rates);
+      const b = median(a.rates);
       rows.push({ concurrency: c, backend: "cluster", microBatches: mb, ...b, clusterOverSingle: b.tokensPerSecond / s.tokensPerSecond, cpuMsPerToken: mean(a.cpu, o.reps), repetitions: a.rates.map((x) => x.tokensPerSecond) });
     }
   }
