@@ -26,6 +26,8 @@ export interface DecodeRow {
    * engine, or the cluster's client), prompt and warm-up included (Linux /proc for the cluster's processes).
    */
   readonly cpuMsPerToken?: Readonly<Record<string, number>>;
+  /** Tokens/s of every timed repetition, in order (the row reports the median); absent in files from before warmed, repeated runs. */
+  readonly repetitions?: readonly number[];
 }
 
 /** Round trip of one layer call, one layer. */
@@ -94,7 +96,17 @@ export interface ClusterBenchJson {
   readonly machine: { readonly cpus: number; readonly node: string; readonly platform: string; readonly arch: string; readonly loadAverage: readonly number[] };
   readonly model: { readonly name: string; readonly dModel: number; readonly layers: number; readonly experts: number; readonly expertsPerToken: number; readonly vocabSize: number };
   readonly cluster: { readonly file: string; readonly name: string; readonly stages: number; readonly expertHosts: number; readonly processes: number; readonly wireDtype: "f32" | "f16"; readonly threads: number };
-  readonly settings: { readonly promptTokens: number; readonly warmupSteps: number; readonly decodeSteps: number; readonly roundTripCalls: number; readonly traceCalls: number };
+  readonly settings: {
+    readonly promptTokens: number;
+    readonly warmupSteps: number;
+    readonly decodeSteps: number;
+    readonly roundTripCalls: number;
+    readonly traceCalls: number;
+    /** Untimed decode passes per backend before timing (absent: none, files from before). */
+    readonly warmupRounds?: number;
+    /** Timed repetitions per decode row, interleaved single / cluster; rows report the median (absent: 1). */
+    readonly repetitions?: number;
+  };
   readonly decode: readonly DecodeRow[];
   readonly roundTrip: readonly RoundTripRow[];
   readonly pipeline: PipelineRoundTrip;
@@ -125,14 +137,19 @@ export function formatClusterBench(j: ClusterBenchJson): string {
   const out: string[] = [];
   const c = j.cluster;
   out.push(
-    `${j.model.name} (d_model ${j.model.dModel}, ${j.model.layers} layers, ${j.model.experts} experts, top-${j.model.expertsPerToken}); ${c.file}: ${c.stages} stages, ${c.expertHosts} expert hosts, ${c.processes} processes on 127.0.0.1 (${j.machine.cpus} CPUs), wire ${c.wireDtype}, ${c.threads} onnxruntime thread(s) per process; prompt ${j.settings.promptTokens}, ${j.settings.decodeSteps} timed decode steps after ${j.settings.warmupSteps} warm-up`,
+    `${j.model.name} (d_model ${j.model.dModel}, ${j.model.layers} layers, ${j.model.experts} experts, top-${j.model.expertsPerToken}); ${c.file}: ${c.stages} stages, ${c.expertHosts} expert hosts, ${c.processes} processes on 127.0.0.1 (${j.machine.cpus} CPUs), wire ${c.wireDtype}, ${c.threads} onnxruntime thread(s) per process; prompt ${j.settings.promptTokens}, ${j.settings.decodeSteps} timed decode steps after ${j.settings.warmupSteps} warm-up; ${j.settings.warmupRounds ?? 0} untimed warm-up passes per backend, median of ${j.settings.repetitions ?? 1} interleaved repetitions`,
   );
   out.push("\ndecode (tokens/s over all sequences; ms between two tokens of one sequence)");
-  out.push(pad([["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single"], ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3)])]));
+  out.push(
+    pad([
+      ["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single", "every repetition (tokens/s)"],
+      ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3), (d.repetitions ?? []).map((x) => f(x, 0)).join(" ")]),
+    ]),
+  );
   const cpuRows = j.decode.filter((d) => d.cpuMsPerToken && Object.keys(d.cpuMsPerToken).length);
   if (cpuRows.length) {
     const names = [...new Set(cpuRows.flatMap((d) => Object.keys(d.cpuMsPerToken!)))];
-    out.push("\nCPU ms per generated token during the decode runs, by process (\"bench\": this one — the single-process engine, or the cluster's client), prompt and warm-up included (/proc, 10 ms ticks)");
+    out.push("\nCPU ms per generated token during the decode runs, by process (\"bench\": this one — the single-process engine, or the cluster's client), prompt and warm-up steps included, mean over the repetitions (/proc, 10 ms ticks)");
     out.push(
       pad([
         ["concurrency", "backend", "micro-batches", ...names, "total"],

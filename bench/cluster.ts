@@ -1,11 +1,13 @@
 /**
- * `moe bench cluster [--steps N] [--calls N] [--threads N] [--cluster FILE] [--json] [--out FILE]`:
+ * `moe bench cluster [--steps N] [--calls N] [--threads N] [--reps N] [--warmup N] [--cluster FILE] [--json] [--out FILE]`:
  * the single-process engine and a local cluster (configs/clusters/local.yaml:
  * 2 stages with their routers, 3 expert hosts, every process on 127.0.0.1)
  * side by side in one run on the same weights:
  *
  * - decode tokens/s and ms per token at concurrency 1 and 16 (at 16 with 1, 2
  *   and 4 micro-batches in flight); the cluster ÷ single ratio is the figure;
+ *   both backends warmed first (`--warmup` untimed passes each), median of `--reps`
+ *   interleaved repetitions (bench/decode-compare.ts);
  * - one dispatch + combine per layer (a router in this process → the
  *   cluster's expert hosts) against the same MoE in process and against the
  *   same frames through bare ZeroMQ (bench/echo.ts: echo processes, one per
@@ -26,8 +28,8 @@ import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
 import { LocalBackend, PipelineClient } from "../stages/index.js";
 import { CLUSTER_BENCH_SCHEMA, formatClusterBench, type BreakdownRow, type ClusterBenchJson, type DecodeRow } from "./cluster-report.js";
-import { cpuPerToken, cpuSnapshot } from "./cpu.js";
-import { PROMPT, WARMUP, decodeRate } from "./decode.js";
+import { PROMPT, WARMUP } from "./decode.js";
+import { clusterTokens, compareDecode } from "./decode-compare.js";
 import { moeRoundTrips, pipelineRoundTrip, traceBreakdown } from "./round-trips.js";
 
 function arg(args: string[], name: string, fallback: string): string {
@@ -38,6 +40,12 @@ function arg(args: string[], name: string, fallback: string): string {
 function positive(args: string[], name: string, fallback: number): number {
   const v = Number(arg(args, name, String(fallback)));
   if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  return v;
+}
+
+function nonNegative(args: string[], name: string, fallback: number): number {
+  const v = Number(arg(args, name, String(fallback)));
+  if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a non-negative integer`);
   return v;
 }
 
@@ -60,6 +68,8 @@ export async function run(args: string[] = []): Promise<void> {
   const steps = positive(args, "--steps", 32);
   const calls = positive(args, "--calls", 40);
   const threads = positive(args, "--threads", 1);
+  const reps = positive(args, "--reps", 3);
+  const warmupRounds = nonNegative(args, "--warmup", 3);
   const json = args.includes("--json");
   const outFile = args.includes("--out") ? arg(args, "--out", "") : undefined;
   const clusterArg = arg(args, "--cluster", "configs/clusters/local.yaml");
@@ -75,41 +85,42 @@ export async function run(args: string[] = []): Promise<void> {
   const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: cfg.vocabSize, name: "bench", stepDeadlineMs: 60_000 });
   const progress = (s: string) => json && process.stderr.write(`bench cluster: ${s}\n`);
   try {
-    const decode: DecodeRow[] = [];
-    for (const c of [1, 16]) {
-      progress(`decode at concurrency ${c}`);
-      const before = cpuSnapshot([]);
-      const single = await decodeRate(local, cfg, c, 1, steps, 10_000 + c * 100);
-      const cpu = cpuPerToken(before, cpuSnapshot([]), c * (steps + WARMUP + 1));
-      decode.push({ concurrency: c, backend: "single", microBatches: 1, ...single, clusterOverSingle: null, cpuMsPerToken: cpu });
-      for (const mb of c === 1 ? [1] : [1, 2, 4]) {
-        const before = cpuSnapshot(cluster.states());
-        const r = await decodeRate(client, cfg, c, mb, steps, 20_000 + c * 100 + mb * 1000);
-        const cpu = cpuPerToken(before, cpuSnapshot(cluster.states()), c * (steps + WARMUP + 1));
-        decode.push({ concurrency: c, backend: "cluster", microBatches: mb, ...r, clusterOverSingle: r.tokensPerSecond / single.tokensPerSecond, cpuMsPerToken: cpu });
-      }
-    }
-    const wireAfterDecode = stageWire(await clusterStates(cluster));
+    let wireBefore = 0;
+    const decode: DecodeRow[] = await compareDecode({
+      single: local,
+      cluster: client,
+      cfg,
+      processes: () => cluster.states(),
+      steps,
+      rounds: warmupRounds,
+      reps,
+      plan: new Map([
+        [1, [1]],
+        [16, [1, 2, 4]],
+      ]),
+      progress,
+      onWarm: async () => void (wireBefore = stageWire(await clusterStates(cluster))),
+    });
+    const wireDecode = stageWire(await clusterStates(cluster)) - wireBefore;
     progress("round trips");
     const pipeline = await pipelineRoundTrip(client, rt.stages.length, calls);
     const roundTrip = await moeRoundTrips({ runtime: rt, cfg, weights: m.weights, engine, calls });
     progress("traced breakdown");
     const breakdown: BreakdownRow[] = await traceBreakdown({ modelDir, cfg, weights: m.weights, threads, wireDtype: rt.wireDtype, calls });
-    const clusterTokens = decode.filter((d) => d.backend === "cluster").reduce((a, d) => a + d.concurrency * (steps + WARMUP + 1), 0);
-    const promptTokens = decode.filter((d) => d.backend === "cluster").reduce((a, d) => a + d.concurrency * (PROMPT - 1), 0);
+    const tokens = clusterTokens(decode, steps, reps);
     const report: ClusterBenchJson = {
       schema: CLUSTER_BENCH_SCHEMA,
       createdAt: new Date().toISOString(),
       machine: { cpus: availableParallelism(), node: process.version, platform: process.platform, arch: process.arch, loadAverage: loadavg() },
       model: { name: cfg.name, dModel: cfg.dModel, layers: cfg.nLayers, experts: cfg.nExperts, expertsPerToken: cfg.nExpertsUsed, vocabSize: cfg.vocabSize },
       cluster: { file: clusterArg, name: rt.cluster, stages: rt.stages.length, expertHosts: Object.keys(rt.expertHosts).length, processes: rt.processes.length, wireDtype: rt.wireDtype, threads },
-      settings: { promptTokens: PROMPT, warmupSteps: WARMUP, decodeSteps: steps, roundTripCalls: calls, traceCalls: calls },
+      settings: { promptTokens: PROMPT, warmupSteps: WARMUP, decodeSteps: steps, roundTripCalls: calls, traceCalls: calls, warmupRounds, repetitions: reps },
       decode,
       roundTrip,
       pipeline,
       wire: {
-        bytesPerTokenPerLayer: wireAfterDecode / (clusterTokens * cfg.nLayers),
-        bytesPerProcessedTokenPerLayer: wireAfterDecode / ((clusterTokens + promptTokens) * cfg.nLayers),
+        bytesPerTokenPerLayer: wireDecode / (tokens.generated * cfg.nLayers),
+        bytesPerProcessedTokenPerLayer: wireDecode / ((tokens.generated + tokens.prompt) * cfg.nLayers),
         payloadBytesPerTokenPerLayer: cfg.nExpertsUsed * cfg.dModel * 4 * 2,
       },
       breakdown,

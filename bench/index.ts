@@ -33,6 +33,8 @@ export type { BreakdownRow, ClusterBenchJson, DecodeRow, RoundTripLayer, RoundTr
 export { EchoChildren, EchoClient, EchoServer, MAX_REPLY_BYTES } from "./echo.js";
 export type { EchoFrame } from "./echo.js";
 export { benchRows, callBytes, callCpu, layerCall } from "./moe-calls.js";
+export { clusterTokens, compareDecode } from "./decode-compare.js";
+export type { DecodeCompareOptions } from "./decode-compare.js";
 export type { CallCpu, CallDispatch, CallPlacement, LayerCall } from "./moe-calls.js";
 export { TRACE_PARTS, TraceHost, traceCalls } from "./trace.js";
 export type { TraceBreakdown, TracePart, TraceRecord } from "./trace.js";

@@ -7,7 +7,8 @@ export function register(program: Command): void {
     .command("bench")
     .description(
       `run a benchmark: ${BENCHES.join(", ")} (all when none is named); ` +
-        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--json], kernels [--threads 1,2] [--json]",
+        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--json], kernels [--threads 1,2] [--json], " +
+        "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE]",
     )
     .argument("[name]", "which benchmark")
     .argument("[args...]", "arguments for the benchmark")
@@ -20,6 +21,7 @@ Examples:
   moe bench cluster                                    # tables: decode, CPU per token, round trips vs raw ZeroMQ, where a round trip goes
   moe bench cluster --json > bench.json                # every figure as JSON (schema moe-bench-cluster/1)
   moe bench cluster --threads 2 --steps 64 --calls 80 --out bench.json
+  moe bench cluster --warmup 0 --reps 1                # cold processes, one pass (the method before the warm-up)
   moe plan --cluster configs/clusters/local.yaml --calibrate bench.json`,
     )
     .action(async (name: string | undefined, args: string[]) => runBenches(name ? [name] : [], args));

@@ -172,12 +172,14 @@ export class RouterCore implements MoeRouter {
     const now = this.now();
     for (const g of groups) {
       this.load[layer]![g.expert]! += g.rows.length;
-      const rows: DispatchRows = {
-        row: Uint32Array.from(g.rows),
-        seq: Uint32Array.from(g.rows, (r) => seq[r]!),
-        pos: Uint32Array.from(g.rows, (r) => pos[r]!),
-        hidden: gatherRows(m, D, g.rows),
-      };
+      const n = g.rows.length;
+      const rows: DispatchRows = { row: new Uint32Array(n), seq: new Uint32Array(n), pos: new Uint32Array(n), hidden: gatherRows(m, D, g.rows) };
+      for (let i = 0; i < n; i++) {
+        const r = g.rows[i]!;
+        rows.row[i] = r;
+        rows.seq[i] = seq[r]!;
+        rows.pos[i] = pos[r]!;
+      }
       const out = new Float32Array(rows.hidden.length);
       outputs.set(g.expert, out);
       for (const [host, a, b] of this.assign(layer, g.expert, rows.row.length, now)) {

@@ -74,12 +74,14 @@ export class ExpertBatcher {
     this.queues.clear();
     for (const [key, pending] of work) {
       const total = pending.reduce((a, p) => a + p.hidden.length, 0);
-      const x = new Float32Array(total);
+      // one request (the usual case): its rows are the batch, no copy
+      const x = pending.length === 1 ? pending[0]!.hidden : new Float32Array(total);
       let o = 0;
-      for (const p of pending) {
-        x.set(p.hidden, o);
-        o += p.hidden.length;
-      }
+      if (x !== pending[0]!.hidden)
+        for (const p of pending) {
+          x.set(p.hidden, o);
+          o += p.hidden.length;
+        }
       try {
         const block = this.blocks.get(key);
         if (!block) {
@@ -92,7 +94,7 @@ export class ExpertBatcher {
         this.stats.rows += total / this.dModel;
         o = 0;
         for (const p of pending) {
-          p.resolve(y.slice(o, o + p.hidden.length));
+          p.resolve(pending.length === 1 ? y : y.subarray(o, o + p.hidden.length)); // views of this run's own output
           o += p.hidden.length;
         }
       } catch (e) {

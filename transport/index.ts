@@ -59,6 +59,7 @@ export { RpcServer } from "./server.js";
 export type { Handler, Incoming, RpcServerOptions } from "./server.js";
 export { RpcClient } from "./client.js";
 export type { RequestOptions, RpcClientOptions } from "./client.js";
+export { SendQueue } from "./socket.js";
 export type { SocketTuning } from "./socket.js";
 
 // Metrics: per-peer wire metrics; the gateway's Prometheus series names (shared with the load tester).

@@ -23,6 +23,30 @@ const PRECISION_DOUBLE = PRECISIONS.indexOf("double");
 const pad8 = (n: number) => (n + 7) & ~7;
 
 /**
+ * Builders reused across frames (cleared before each use; the finished bytes are copied out), so that a
+ * frame allocates no flatbuffer scratch space: encoding runs on every message of the data plane.
+ */
+const schemaBuilder = new Builder(1024);
+const batchBuilder = new Builder(256);
+
+/** UTF-8 bytes of strings that recur in every frame (metadata keys, kinds, names, column names), by string. */
+const utf8Cache = new Map<string, Uint8Array>();
+const UTF8_CACHE_MAX = 4096;
+const encoder = new TextEncoder();
+
+/** UTF-8 bytes of `s`, cached for `recurring` strings (bounded; values such as ids and deadlines are not cached). */
+function utf8(s: string, recurring: boolean): Uint8Array {
+  const hit = utf8Cache.get(s);
+  if (hit !== undefined) return hit;
+  const bytes = encoder.encode(s);
+  if (recurring && utf8Cache.size < UTF8_CACHE_MAX) utf8Cache.set(s, bytes);
+  return bytes;
+}
+
+/** Metadata keys whose values recur from frame to frame (worth caching their bytes). */
+const RECURRING_VALUES = new Set(["kind", "v", "sender", "origin", "dtype", "d_model", "host", "layer"]);
+
+/**
  * Encode `columns` (all of `rows` rows) with `metadata` as the schema's custom metadata.
  * @returns the frame bytes
  */
@@ -81,12 +105,13 @@ function finishMessage(b: Builder, headerType: number, header: number, bodyLengt
 }
 
 function schemaMessage(metadata: ReadonlyMap<string, string>, columns: readonly IpcColumn[]): Uint8Array {
-  const b = new Builder(1024);
+  const b = schemaBuilder;
+  b.clear();
   const fields = columns.map((c) => field(b, c));
   const fieldsVec = vectorOfOffsets(b, fields);
   const kvs = [...metadata].map(([k, v]) => {
-    const key = b.createString(k);
-    const value = b.createString(v);
+    const key = b.createString(utf8(k, true));
+    const value = b.createString(utf8(v, RECURRING_VALUES.has(k)));
     b.startObject(2);
     b.addFieldOffset(0, key, 0);
     b.addFieldOffset(1, value, 0);
@@ -122,7 +147,7 @@ function field(b: Builder, c: IpcColumn): number {
     type = floatType(b, c.type === "f64" ? PRECISION_DOUBLE : PRECISION_SINGLE);
     typeType = TYPE_FLOAT;
   }
-  const name = b.createString(c.name);
+  const name = b.createString(utf8(c.name, true));
   if (children === 0) children = vectorOfOffsets(b, []);
   return fieldTable(b, name, typeType, type, children);
 }
@@ -130,7 +155,7 @@ function field(b: Builder, c: IpcColumn): number {
 /** A child field of a float type (the list's `item`). */
 function leaf(b: Builder, name: string, precision: number): number {
   const type = floatType(b, precision);
-  const n = b.createString(name);
+  const n = b.createString(utf8(name, true));
   return fieldTable(b, n, TYPE_FLOAT, type, vectorOfOffsets(b, []));
 }
 
@@ -157,7 +182,8 @@ function vectorOfOffsets(b: Builder, offsets: readonly number[]): number {
 }
 
 function recordBatchMessage(rows: number, nodes: readonly { length: number }[], buffers: readonly { offset: number; length: number }[], bodyLength: number): Uint8Array {
-  const b = new Builder(256 + 16 * (nodes.length + buffers.length));
+  const b = batchBuilder;
+  b.clear();
   // vectors of structs are written back to front; a struct's fields back to front too
   b.startVector(16, buffers.length, 8);
   for (let i = buffers.length - 1; i >= 0; i--) {

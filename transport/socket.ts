@@ -125,15 +125,22 @@ export function mapSendError(err: unknown, ctx: TransportErrorContext): Transpor
 
 /**
  * Serializes sends on one socket: zeromq.js refuses a second send while one
- * waits (`EBUSY`). Each task runs after the previous one settled.
+ * waits (`EBUSY`). Each task runs after the previous one settled; a task
+ * queued while none is pending runs at once (synchronously), so a frame goes
+ * to ZeroMQ before the caller encodes the next one (a router's dispatches to
+ * several hosts leave one by one as they are encoded, not after the last).
  */
 export class SendQueue {
   private tail: Promise<unknown> = Promise.resolve();
+  /** Tasks queued or running. */
+  private busy = 0;
 
-  /** Run `task` after every task queued before it. */
+  /** Run `task` after every task queued before it (now, when there is none). */
   run<T>(task: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(task, task);
-    this.tail = result.catch(() => undefined);
+    const result = this.busy === 0 ? task() : this.tail.then(task, task);
+    this.busy++;
+    const settled = (): void => void this.busy--;
+    this.tail = result.then(settled, settled);
     return result;
   }
 }
