@@ -1,6 +1,7 @@
 /**
  * `moe bench engine [--model PATH]... [--threads 1,2] [--json]`: prefill and decode tokens/s of the
- * single-process engine at batch 1 and 16, and decode as a fraction of the memory-bandwidth roof
+ * single-process engine at batch 1 and 16 (greedy generation: the head and sampling run in every step,
+ * as in `moe generate`), and decode as a fraction of the memory-bandwidth roof
  * (weight bytes read per token ÷ this machine's measured read bandwidth), for every way the model's
  * weights can run: f32 files as f32; Q8_0 files with int8 activations (the default) and on the exact
  * 8-bit path (and --dequantize-q8 with `--variants ...,dequantize`).
@@ -11,7 +12,7 @@
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
  */
 import { parseArgs } from "node:util";
-import { accountModel, Engine, openModel, type ComputeOptions, type EngineSequence, type ModelConfig } from "../model/index.js";
+import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
 import { readBandwidth } from "./bandwidth.js";
 import { ensureBenchModel } from "./engine-models.js";
 
@@ -56,23 +57,31 @@ function computeOf(v: Variant, threads: number): ComputeOptions {
   return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize" };
 }
 
-/** Prefill `batch` prompts of `prompt` tokens in one forward, then `steps` decode steps; tokens/s and CPU ms per step. */
+/**
+ * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
+ * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s and
+ * CPU ms per step.
+ */
 async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number }> {
   const V = engine.config.vocabSize;
   const tokens = (b: number) => Array.from({ length: prompt }, (_, i) => 4 + ((b * 7919 + i * 104729) % (V - 4)));
-  const seqs: EngineSequence[] = Array.from({ length: batch }, () => engine.newSequence());
+  const seqs = Array.from({ length: batch }, (_, b) => b + 1);
+  const last = new Map<number, number>();
+  const run = async (items: RowItem[]) => {
+    for (const s of (await engine.step(stepRows(items))).sampled ?? []) last.set(s.seq, s.token);
+  };
   try {
     let t0 = performance.now();
-    await engine.forward(seqs.map((seq, b) => ({ seq, tokens: tokens(b) })));
+    await run(seqs.map((seq, b) => ({ seq, pos: 0, tokens: tokens(b), prompt: true })));
     const prefill = (batch * prompt) / ((performance.now() - t0) / 1000);
     const c0 = process.cpuUsage();
     t0 = performance.now();
-    for (let s = 0; s < steps; s++) await engine.forward(seqs.map((seq, b) => ({ seq, tokens: [4 + ((b * 31 + s * 17) % (V - 4))] })));
+    for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps };
   } finally {
-    seqs.forEach((s) => engine.release(s));
+    engine.core.release(seqs);
   }
 }
 

@@ -113,6 +113,7 @@ export {
   buildAttentionGraph,
   buildExpertGraph,
   buildHeadGraph,
+  logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
   Elem,
   GraphBuilder,

@@ -26,11 +26,16 @@ export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOpt
   const z = rmsNorm(g, x, w.outputNorm, cfg.rmsEps, "output_norm");
   const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts), g.scalar("logit_scale", cfg.logitScale)]);
   g.output("logits", logits, Elem.FLOAT, ["R", w.unembed.out]);
+  logitStats(g, logits);
+  return g.build();
+}
+
+/** Outputs `max`, `min` and `lse` [R] of logits [R, V] (see {@link buildHeadGraph}). */
+export function logitStats(g: GraphBuilder, logits: string): void {
   const max = g.op("ReduceMax", [logits], { axes: [1], keepdims: 1 }); // [R, 1]
   const sum = g.op("ReduceSum", [g.op("Exp", [g.op("Sub", [logits, max])]), g.i64("lse_axes", [1])], { keepdims: 0 }); // [R]
   const max1 = g.op("Squeeze", [max, g.i64("max_axes", [1])]);
   g.output("max", max1, Elem.FLOAT, ["R"]);
   g.output("min", g.op("ReduceMin", [logits], { axes: [1], keepdims: 0 }), Elem.FLOAT, ["R"]);
   g.output("lse", g.op("Add", [max1, g.op("Log", [sum])]), Elem.FLOAT, ["R"]);
-  return g.build();
 }
