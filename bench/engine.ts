@@ -10,7 +10,15 @@
  * 131072 vocabulary), f32 and Q8_0, generated on first use. Every engine of a model is loaded at once
  * and the measurements interleave (rep 1 of every variant and thread count, then rep 2, ...), keeping
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
+ *
+ * `--compare DIR` loads a second build of this project (DIR: its `dist/` folder, e.g. the previous
+ * commit's, built apart) and measures its engines interleaved with this build's on the same weights:
+ * before/after ratios from one run. Its rows say `build: "compare"`; this build's rows get
+ * `decodeVsCompare` / `prefillVsCompare` (this ÷ that).
  */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
 import { readBandwidth } from "./bandwidth.js";
@@ -21,6 +29,8 @@ type Variant = "f32" | "int8" | "exact" | "dequantize";
 /** One measured configuration (best over reps). */
 export interface EngineBenchRow {
   model: string;
+  /** "this" build, or the `--compare` build. */
+  build: "this" | "compare";
   variant: Variant;
   threads: number;
   batch: number;
@@ -34,9 +44,12 @@ export interface EngineBenchRow {
   roofTokensPerSecond: number;
   /** decode ÷ roof. */
   roofFraction: number;
+  /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch. */
+  decodeVsCompare?: number;
+  prefillVsCompare?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -88,15 +101,19 @@ async function measure(engine: Engine, batch: number, prompt: number, steps: num
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest },
+  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; compare?: typeof Engine },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
-  const engines: { variant: Variant; threads: number; engine: Engine }[] = [];
+  const engines: { variant: Variant; threads: number; build: "this" | "compare"; engine: Engine }[] = [];
   try {
-    for (const variant of variants) for (const threads of o.threads) engines.push({ variant, threads, engine: await Engine.create(cfg, m.weights, computeOf(variant, threads)) });
+    for (const variant of variants)
+      for (const threads of o.threads) {
+        engines.push({ variant, threads, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads)) });
+        if (o.compare) engines.push({ variant, threads, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads)) });
+      }
     for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
@@ -104,11 +121,12 @@ async function benchModel(
       for (const e of engines)
         for (const batch of o.batches) {
           const r = await measure(e.engine, batch, o.prompt, o.steps);
-          const key = `${e.variant}/${e.threads}/${batch}`;
+          const key = `${e.build}/${e.variant}/${e.threads}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
           best.set(key, {
             model: cfg.name,
+            build: e.build,
             variant: e.variant,
             threads: e.threads,
             batch,
@@ -123,7 +141,12 @@ async function benchModel(
     }
     // the roof from the best bandwidth seen so far (measured between the reps, like the engines: best of all)
     const bw = o.bandwidth.best();
-    return [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
+    const rows = [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
+    for (const r of rows) {
+      const c = best.get(`compare/${r.variant}/${r.threads}/${r.batch}`);
+      if (r.build === "this" && c) (r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond), (r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond);
+    }
+    return rows;
   } finally {
     for (const e of engines) await e.engine.close();
     m.close();
@@ -141,6 +164,7 @@ export async function run(args: string[] = []): Promise<void> {
       steps: { type: "string" },
       reps: { type: "string" },
       variants: { type: "string" },
+      compare: { type: "string" },
       json: { type: "boolean" },
     },
     strict: true,
@@ -151,7 +175,8 @@ export async function run(args: string[] = []): Promise<void> {
   if (bad) throw new Error(`unknown variant '${bad}': choose from f32, int8, exact, dequantize\n${USAGE}`);
   const paths = values.model ?? ["grok-1-tiny", "grok-shaped"].flatMap((n) => [ensureBenchModel(n, "f32"), ensureBenchModel(n, "q8_0")]);
   const bandwidth = new BandwidthBest(threads);
-  const o = { threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const compare = values.compare === undefined ? undefined : await loadCompareBuild(values.compare);
+  const o = { compare, threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
@@ -165,6 +190,16 @@ export async function run(args: string[] = []): Promise<void> {
     console.log(
       `read bandwidth (onnxruntime ReduceSum over 256 MiB, best between reps): ${bwReport.map((b) => `${b.readGBs} GB/s at ${b.threads} thread(s)`).join(", ")}; roof = ${roofGBs} GB/s`,
     );
+}
+
+/** The Engine class of another build of this project: DIR is its dist/ folder (or the checkout holding it). */
+async function loadCompareBuild(dir: string): Promise<typeof Engine> {
+  const dist = existsSync(join(dir, "model", "index.js")) ? dir : join(dir, "dist");
+  const file = join(resolve(dist), "model", "index.js");
+  if (!existsSync(file)) throw new Error(`--compare ${dir}: no ${file}; give the dist/ folder of a built checkout (npx tsc -p tsconfig.json there)\n${USAGE}`);
+  const mod = (await import(pathToFileURL(file).href)) as { Engine?: typeof Engine };
+  if (typeof mod.Engine?.create !== "function") throw new Error(`--compare ${dir}: ${file} exports no Engine`);
+  return mod.Engine;
 }
 
 /** The best read bandwidth measured so far, per thread count (re-measured between reps: a shared machine's varies). */
@@ -184,10 +219,11 @@ class BandwidthBest {
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {
   console.log(`\n${rows[0]?.model ?? path} (${path})`);
-  console.log("variant     threads batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof");
+  console.log("build    variant     threads batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
   for (const r of rows)
     console.log(
       [
+        r.build.padEnd(8),
         r.variant.padEnd(11),
         String(r.threads).padStart(7),
         String(r.batch).padStart(5),
@@ -197,6 +233,7 @@ function print(path: string, rows: readonly EngineBenchRow[]): void {
         (r.weightBytesPerToken / 1e6).toFixed(2).padStart(16),
         r.roofTokensPerSecond.toFixed(0).padStart(11),
         r.roofFraction.toFixed(2).padStart(8),
+        r.decodeVsCompare === undefined ? "" : `  ${r.prefillVsCompare!.toFixed(2)}, ${r.decodeVsCompare.toFixed(2)}`,
       ].join(" "),
     );
 }
