@@ -1,6 +1,7 @@
 /**
  * `moe bench engine [--model PATH]... [--threads 1,2] [--json]`: prefill and decode tokens/s of the
- * single-process engine at batch 1 and 16, and decode as a fraction of the memory-bandwidth roof
+ * single-process engine at batch 1 and 16 (greedy generation: the head and sampling run in every step,
+ * as in `moe generate`), and decode as a fraction of the memory-bandwidth roof
  * (weight bytes read per token ÷ this machine's measured read bandwidth), for every way the model's
  * weights can run: f32 files as f32; Q8_0 files with int8 activations (the default) and on the exact
  * 8-bit path (and --dequantize-q8 with `--variants ...,dequantize`).
@@ -9,9 +10,17 @@
  * 131072 vocabulary), f32 and Q8_0, generated on first use. Every engine of a model is loaded at once
  * and the measurements interleave (rep 1 of every variant and thread count, then rep 2, ...), keeping
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
+ *
+ * `--compare DIR` loads a second build of this project (DIR: its `dist/` folder, e.g. the previous
+ * commit's, built apart) and measures its engines interleaved with this build's on the same weights:
+ * before/after ratios from one run. Its rows say `build: "compare"`; this build's rows get
+ * `decodeVsCompare` / `prefillVsCompare` (this ÷ that).
  */
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { accountModel, Engine, openModel, type ComputeOptions, type EngineSequence, type ModelConfig } from "../model/index.js";
+import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
 import { readBandwidth } from "./bandwidth.js";
 import { ensureBenchModel } from "./engine-models.js";
 
@@ -20,6 +29,8 @@ type Variant = "f32" | "int8" | "exact" | "dequantize";
 /** One measured configuration (best over reps). */
 export interface EngineBenchRow {
   model: string;
+  /** "this" build, or the `--compare` build. */
+  build: "this" | "compare";
   variant: Variant;
   threads: number;
   batch: number;
@@ -33,9 +44,12 @@ export interface EngineBenchRow {
   roofTokensPerSecond: number;
   /** decode ÷ roof. */
   roofFraction: number;
+  /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch. */
+  decodeVsCompare?: number;
+  prefillVsCompare?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -56,38 +70,50 @@ function computeOf(v: Variant, threads: number): ComputeOptions {
   return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize" };
 }
 
-/** Prefill `batch` prompts of `prompt` tokens in one forward, then `steps` decode steps; tokens/s and CPU ms per step. */
+/**
+ * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
+ * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s and
+ * CPU ms per step.
+ */
 async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number }> {
   const V = engine.config.vocabSize;
   const tokens = (b: number) => Array.from({ length: prompt }, (_, i) => 4 + ((b * 7919 + i * 104729) % (V - 4)));
-  const seqs: EngineSequence[] = Array.from({ length: batch }, () => engine.newSequence());
+  const seqs = Array.from({ length: batch }, (_, b) => b + 1);
+  const last = new Map<number, number>();
+  const run = async (items: RowItem[]) => {
+    for (const s of (await engine.step(stepRows(items))).sampled ?? []) last.set(s.seq, s.token);
+  };
   try {
     let t0 = performance.now();
-    await engine.forward(seqs.map((seq, b) => ({ seq, tokens: tokens(b) })));
+    await run(seqs.map((seq, b) => ({ seq, pos: 0, tokens: tokens(b), prompt: true })));
     const prefill = (batch * prompt) / ((performance.now() - t0) / 1000);
     const c0 = process.cpuUsage();
     t0 = performance.now();
-    for (let s = 0; s < steps; s++) await engine.forward(seqs.map((seq, b) => ({ seq, tokens: [4 + ((b * 31 + s * 17) % (V - 4))] })));
+    for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps };
   } finally {
-    seqs.forEach((s) => engine.release(s));
+    engine.core.release(seqs);
   }
 }
 
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest },
+  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; compare?: typeof Engine },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
-  const engines: { variant: Variant; threads: number; engine: Engine }[] = [];
+  const engines: { variant: Variant; threads: number; build: "this" | "compare"; engine: Engine }[] = [];
   try {
-    for (const variant of variants) for (const threads of o.threads) engines.push({ variant, threads, engine: await Engine.create(cfg, m.weights, computeOf(variant, threads)) });
+    for (const variant of variants)
+      for (const threads of o.threads) {
+        engines.push({ variant, threads, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads)) });
+        if (o.compare) engines.push({ variant, threads, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads)) });
+      }
     for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
@@ -95,11 +121,12 @@ async function benchModel(
       for (const e of engines)
         for (const batch of o.batches) {
           const r = await measure(e.engine, batch, o.prompt, o.steps);
-          const key = `${e.variant}/${e.threads}/${batch}`;
+          const key = `${e.build}/${e.variant}/${e.threads}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
           best.set(key, {
             model: cfg.name,
+            build: e.build,
             variant: e.variant,
             threads: e.threads,
             batch,
@@ -114,7 +141,12 @@ async function benchModel(
     }
     // the roof from the best bandwidth seen so far (measured between the reps, like the engines: best of all)
     const bw = o.bandwidth.best();
-    return [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
+    const rows = [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
+    for (const r of rows) {
+      const c = best.get(`compare/${r.variant}/${r.threads}/${r.batch}`);
+      if (r.build === "this" && c) (r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond), (r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond);
+    }
+    return rows;
   } finally {
     for (const e of engines) await e.engine.close();
     m.close();
@@ -132,6 +164,7 @@ export async function run(args: string[] = []): Promise<void> {
       steps: { type: "string" },
       reps: { type: "string" },
       variants: { type: "string" },
+      compare: { type: "string" },
       json: { type: "boolean" },
     },
     strict: true,
@@ -142,7 +175,8 @@ export async function run(args: string[] = []): Promise<void> {
   if (bad) throw new Error(`unknown variant '${bad}': choose from f32, int8, exact, dequantize\n${USAGE}`);
   const paths = values.model ?? ["grok-1-tiny", "grok-shaped"].flatMap((n) => [ensureBenchModel(n, "f32"), ensureBenchModel(n, "q8_0")]);
   const bandwidth = new BandwidthBest(threads);
-  const o = { threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const compare = values.compare === undefined ? undefined : await loadCompareBuild(values.compare);
+  const o = { compare, threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
@@ -156,6 +190,16 @@ export async function run(args: string[] = []): Promise<void> {
     console.log(
       `read bandwidth (onnxruntime ReduceSum over 256 MiB, best between reps): ${bwReport.map((b) => `${b.readGBs} GB/s at ${b.threads} thread(s)`).join(", ")}; roof = ${roofGBs} GB/s`,
     );
+}
+
+/** The Engine class of another build of this project: DIR is its dist/ folder (or the checkout holding it). */
+async function loadCompareBuild(dir: string): Promise<typeof Engine> {
+  const dist = existsSync(join(dir, "model", "index.js")) ? dir : join(dir, "dist");
+  const file = join(resolve(dist), "model", "index.js");
+  if (!existsSync(file)) throw new Error(`--compare ${dir}: no ${file}; give the dist/ folder of a built checkout (npx tsc -p tsconfig.json there)\n${USAGE}`);
+  const mod = (await import(pathToFileURL(file).href)) as { Engine?: typeof Engine };
+  if (typeof mod.Engine?.create !== "function") throw new Error(`--compare ${dir}: ${file} exports no Engine`);
+  return mod.Engine;
 }
 
 /** The best read bandwidth measured so far, per thread count (re-measured between reps: a shared machine's varies). */
@@ -175,10 +219,11 @@ class BandwidthBest {
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {
   console.log(`\n${rows[0]?.model ?? path} (${path})`);
-  console.log("variant     threads batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof");
+  console.log("build    variant     threads batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
   for (const r of rows)
     console.log(
       [
+        r.build.padEnd(8),
         r.variant.padEnd(11),
         String(r.threads).padStart(7),
         String(r.batch).padStart(5),
@@ -188,6 +233,7 @@ function print(path: string, rows: readonly EngineBenchRow[]): void {
         (r.weightBytesPerToken / 1e6).toFixed(2).padStart(16),
         r.roofTokensPerSecond.toFixed(0).padStart(11),
         r.roofFraction.toFixed(2).padStart(8),
+        r.decodeVsCompare === undefined ? "" : `  ${r.prefillVsCompare!.toFixed(2)}, ${r.decodeVsCompare.toFixed(2)}`,
       ].join(" "),
     );
 }

@@ -108,12 +108,13 @@ export {
 } from "./dtype.js";
 // gating and sampling (plain TypeScript)
 export { combine, gatherRows, groupByExpert, routeRows, type ExpertGroup, type Routing } from "./gating.js";
-export { argmax, logprobOf, MAX_TOP_LOGPROBS, mulberry32, Sampler, samplingSupport, TokenHistory, validateSamplingParams, type Sampled, type SamplingParams, type TopLogprob } from "./sampling.js";
+export { argmax, logprobOf, MAX_TOP_LOGPROBS, mulberry32, Sampler, samplingSupport, TokenHistory, validateSamplingParams, type LogitStats, type Sampled, type SamplingParams, type TopLogprob } from "./sampling.js";
 // ONNX graphs
 export {
   buildAttentionGraph,
   buildExpertGraph,
   buildHeadGraph,
+  logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
   Elem,
   GraphBuilder,

@@ -38,6 +38,18 @@ export interface Candidates {
   readonly cand: Int32Array;
 }
 
+/**
+ * What the head graph computes for one row of raw logits (see model/onnx/head.ts): the largest and
+ * smallest logit (exact) and log Σ exp(logits) (f32 accumulation). Given to sampling, they save it
+ * two passes over the vocabulary; the sampled token is the same, only the reported logprob's last
+ * digits come from the f32 sum.
+ */
+export interface LogitStats {
+  readonly max: number;
+  readonly min: number;
+  readonly lse: number;
+}
+
 /** Settings read here, all present (a fixed object shape keeps the kernels monomorphic). */
 export interface FilterSettings {
   /** > 0. */
@@ -53,25 +65,27 @@ export interface FilterSettings {
  * Steps 2–5 on src[base, base+n) at temperature > 0. With `raw` (the unbiased logits, offset
  * rawBase), also their log-sum-exp.
  */
-export function candidates(src: Float32Array, base: number, n: number, p: FilterSettings, raw?: Float32Array, rawBase = 0): Candidates {
+export function candidates(src: Float32Array, base: number, n: number, p: FilterSettings, raw?: Float32Array, rawBase = 0, stats?: LogitStats): Candidates {
   if (w.length < n) {
     w = new Float64Array(n);
     bin = new Uint16Array(n);
     cand = new Int32Array(n);
   }
-  const { max, min } = maxMin(src, base, n);
-  const invT = 1 / p.temperature;
-  const filtered = p.topK > 0 || p.minP > 0 || p.topP < 1;
   // the raw log-sum-exp comes from the same pass when sampling reads the raw logits (no bias or penalty)
   const sameRaw = raw === src && rawBase === base;
-  const withRaw = sameRaw && invT !== 1;
+  // the raw logits' max and min, when given, are src's (exact values): one pass fewer
+  const { max, min } = stats && sameRaw ? stats : maxMin(src, base, n);
+  const invT = 1 / p.temperature;
+  const filtered = p.topK > 0 || p.minP > 0 || p.topP < 1;
+  const withRaw = sameRaw && invT !== 1 && !stats;
   let total: number;
   if (filtered) {
     const span = Math.min((max - min) * invT, MAX_SPAN);
     total = weighAndBin(src, base, n, max, invT, span > 0 ? (NB - 1) / span : 0, w, bin, binCount, binMass, withRaw, sums);
   } else total = weigh(src, base, n, max, invT, w, bin, withRaw, sums);
   let rawLse = NaN;
-  if (raw !== undefined) {
+  if (raw !== undefined && stats) rawLse = stats.lse;
+  else if (raw !== undefined) {
     if (sameRaw) rawLse = max + Math.log(invT === 1 ? total : sums[0]!);
     else {
       const rawMax = raw === src && rawBase === base ? max : maxMin(raw, rawBase, n).max;

@@ -16,10 +16,11 @@
  * The reported `logprob` (and `top`) is the log-softmax of the RAW logits.
  */
 import { MAX_TOP_LOGPROBS, TokenHistory, validateSamplingParams, type SamplingParams } from "./sampling-params.js";
-import { candidates, type FilterSettings } from "./sampling-candidates.js";
+import { candidates, type FilterSettings, type LogitStats } from "./sampling-candidates.js";
 import { expNonPositive, topN } from "./sampling-select.js";
 
 export { MAX_TOP_LOGPROBS, TokenHistory, validateSamplingParams, type SamplingParams } from "./sampling-params.js";
+export type { LogitStats } from "./sampling-candidates.js";
 
 /** One alternative token and its log-probability under the raw logits. */
 export interface TopLogprob {
@@ -71,6 +72,12 @@ export function mulberry32(seed: number): () => number {
 let work = new Float32Array(0);
 const topIdx = new Int32Array(MAX_TOP_LOGPROBS);
 
+/** The first index of logits[offset, offset+n) holding `max` (their largest value): the argmax, ties to the lowest index. */
+function firstAt(logits: Float32Array, offset: number, n: number, max: number): number {
+  for (let i = 0; i < n; i++) if (logits[offset + i] === max) return i;
+  return argmax(logits, offset, n); // max was not theirs
+}
+
 /** log-sum-exp of v[base, base+n) in f64 (`max` when the caller knows it). */
 function logSumExp(v: Float32Array, base: number, n: number, max?: number): number {
   if (max === undefined) {
@@ -101,11 +108,16 @@ export class Sampler {
     this.history.observePrompt(tokens);
   }
 
-  /** Sample from logits[offset, offset+n); records the sampled token as an output token. */
-  sample(logits: Float32Array, offset = 0, n = logits.length - offset): Sampled {
+  /**
+   * Sample from logits[offset, offset+n); records the sampled token as an output token.
+   * @param stats those logits' max, min and log-sum-exp when the caller has them (the head graph
+   *   computes them): the same token, two passes over the vocabulary fewer; ignored unless all finite
+   */
+  sample(logits: Float32Array, offset = 0, n = logits.length - offset, stats?: LogitStats): Sampled {
     if (!(Number.isInteger(offset) && Number.isInteger(n) && offset >= 0 && n >= 1 && offset + n <= logits.length))
       throw new RangeError(`sample: logits[${offset}, ${offset + n}) is not inside the ${logits.length} logits given`);
     const p = this.params;
+    const hint = stats && Number.isFinite(stats.max) && Number.isFinite(stats.min) && Number.isFinite(stats.lse) ? stats : undefined;
     // 1. the logits sampling reads: a biased/penalised copy, or the raw ones in place
     let src: Float32Array = logits;
     let base = offset;
@@ -117,10 +129,10 @@ export class Sampler {
     let token: number;
     let lse: number;
     if (p.temperature === 0) {
-      token = argmax(src, base, n);
-      lse = logSumExp(logits, offset, n, src === logits ? logits[offset + token]! : undefined);
+      token = hint && src === logits ? firstAt(logits, offset, n, hint.max) : argmax(src, base, n);
+      lse = hint ? hint.lse : logSumExp(logits, offset, n, src === logits ? logits[offset + token]! : undefined);
     } else {
-      const r = this.draw(src, base, n, logits, offset);
+      const r = this.draw(src, base, n, logits, offset, hint);
       token = r.token;
       lse = r.rawLse;
     }
@@ -135,8 +147,8 @@ export class Sampler {
   }
 
   /** Steps 2–6 at temperature > 0; also returns the raw logits' log-sum-exp. */
-  private draw(src: Float32Array, base: number, n: number, raw: Float32Array, rawBase: number): { token: number; rawLse: number } {
-    const c = candidates(src, base, n, this.filter, raw, rawBase);
+  private draw(src: Float32Array, base: number, n: number, raw: Float32Array, rawBase: number, stats: LogitStats | undefined): { token: number; rawLse: number } {
+    const c = candidates(src, base, n, this.filter, raw, rawBase, stats);
     const { w, bin, cand, binLimit, rawLse } = c;
     let u = this.rand() * c.mass;
     for (let i = 0; i < n; i++) if (bin[i]! < binLimit && (u -= w[i]!) < 0) return { token: i, rawLse };

@@ -63,6 +63,7 @@ export class AttentionBlock {
   /** Run the batch; appends each item's new K/V to its cache. */
   async run(items: readonly AttentionItem[]): Promise<AttentionOutput> {
     const { dModel: D, nKvHeads: KVH, headDim: hd } = this.cfg;
+    const G = this.cfg.nHeads / KVH;
     for (const it of items) it.kv.adopt(this.kvDtype);
     const B = items.length;
     const lens = items.map((it) => it.x.length / D);
@@ -74,7 +75,7 @@ export class AttentionBlock {
     const row = KVH * hd;
     const x = single ? items[0]!.x : new Float32Array(B * T * D);
     const positions = new Float64Array(B * T);
-    const mask = new Float32Array(B * T * S).fill(MASKED);
+    const mask = new Float32Array(B * G * T * S).fill(MASKED); // [B, 1, G·T, S]: rows j·T + t, one copy per query head of a group
     let pastKt: KvArray;
     let pastV: KvArray;
     if (single) {
@@ -95,9 +96,11 @@ export class AttentionBlock {
       }
       for (let t = 0; t < T; t++) {
         positions[b * T + t] = len + t;
-        const m0 = (b * T + t) * S;
-        mask.fill(0, m0, m0 + len);
-        mask.fill(0, m0 + P, m0 + P + t + 1);
+        for (let j = 0; j < G; j++) {
+          const m0 = ((b * G + j) * T + t) * S;
+          mask.fill(0, m0, m0 + len);
+          mask.fill(0, m0 + P, m0 + P + t + 1);
+        }
       }
     }
     const { cos, sin } = ropeTables(positions, hd, this.cfg.ropeBase);
@@ -108,7 +111,7 @@ export class AttentionBlock {
       sin: f32Tensor(sin, [B, T, hd / 2]),
       past_kt: kvTensor(this.kvDtype, pastKt, [B, KVH, hd, P]),
       past_v: kvTensor(this.kvDtype, pastV, [B, KVH, P, hd]),
-      mask: f32Tensor(mask, [B, 1, T, S]),
+      mask: f32Tensor(mask, [B, 1, G * T, S]),
     });
     const hAll = out.h!.data as Float32Array;
     const mAll = out.m!.data as Float32Array;

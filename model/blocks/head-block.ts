@@ -4,6 +4,16 @@ import { buildHeadGraph, type HeadWeights } from "../onnx/head.js";
 import type * as ort from "onnxruntime-node";
 import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
+/** What the head computes for R rows. */
+export interface HeadOutput {
+  /** [R, V]. */
+  readonly logits: Float32Array;
+  /** Per row [R]: largest and smallest logit, and log Σ exp(logits) (f32). */
+  readonly max: Float32Array;
+  readonly min: Float32Array;
+  readonly lse: Float32Array;
+}
+
 export class HeadBlock {
   private constructor(
     private readonly cfg: ModelConfig,
@@ -21,9 +31,14 @@ export class HeadBlock {
 
   /** Logits [R, V] of the hidden rows x [R, D]. */
   async run(x: Float32Array): Promise<Float32Array> {
+    return (await this.runWithStats(x)).logits;
+  }
+
+  /** Logits [R, V] of the hidden rows x [R, D] and each row's {@link LogitStats}. */
+  async runWithStats(x: Float32Array): Promise<HeadOutput> {
     const R = x.length / this.cfg.dModel;
     const out = await this.session.run({ x: f32Tensor(x, [R, this.cfg.dModel]), ...this.weights });
-    return out.logits!.data as Float32Array;
+    return { logits: out.logits!.data as Float32Array, max: out.max!.data as Float32Array, min: out.min!.data as Float32Array, lse: out.lse!.data as Float32Array };
   }
 
   async close(): Promise<void> {

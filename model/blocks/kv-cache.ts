@@ -93,7 +93,11 @@ export class LayerKv {
   append(kT: KvArray, v: KvArray, offset: number, T: number, n: number): void {
     this.reserve(n);
     const { kvHeads: KVH, headDim: hd, cap, len } = this;
-    for (let r = 0; r < KVH * hd; r++) this.k.set(kT.subarray(offset + r * T, offset + r * T + n), r * cap + len);
+    if (n === 1) {
+      // a decode step: one column of keys (element by element: a subarray per row costs more than the copy)
+      const k = this.k;
+      for (let r = 0; r < KVH * hd; r++) k[r * cap + len] = kT[offset + r * T]!;
+    } else for (let r = 0; r < KVH * hd; r++) this.k.set(kT.subarray(offset + r * T, offset + r * T + n), r * cap + len);
     for (let h = 0; h < KVH; h++) this.v.set(v.subarray(offset + h * T * hd, offset + (h * T + n) * hd), (h * cap + len) * hd);
     this.len += n;
   }

@@ -187,13 +187,14 @@ export class LayerRangeEngine {
     if (want.length === 0) return { sampled: [] };
     const x = new Float32Array(want.length * D);
     want.forEach((r, i) => x.set(h.subarray(r * D, (r + 1) * D), i * D));
-    const logits = await this.head!.run(x);
+    const head = await this.head!.runWithStats(x);
+    const logits = head.logits;
     const sampled: SampledRow[] = [];
     const logitRows: number[] = [];
     want.forEach((r, i) => {
       const f = rows.flags[r]!;
       if (f & ROW_FLAGS.logits) logitRows.push(i);
-      if (f & ROW_FLAGS.sample) sampled.push({ seq: rows.seq[r]!, ...this.live.get(rows.seq[r]!)!.sampler!.sample(logits, i * V, V) });
+      if (f & ROW_FLAGS.sample) sampled.push({ seq: rows.seq[r]!, ...this.live.get(rows.seq[r]!)!.sampler!.sample(logits, i * V, V, { max: head.max[i]!, min: head.min[i]!, lse: head.lse[i]! }) });
     });
     if (logitRows.length === 0) return { sampled };
     const values = logitRows.length === want.length ? logits : new Float32Array(logitRows.length * V);

@@ -21,13 +21,14 @@
  *
  * Inputs  x [B,T,D], cos/sin [B,T,hd/2] (RoPE angles of each new token),
  *         past_kt [B,KVH,hd,P] (rotated keys, transposed), past_v [B,KVH,P,hd],
- *         mask [B,1,T,P+T] (0 = visible, -1e30 = hidden; past columns first).
+ *         mask [B,1,G·T,P+T] (0 = visible, -1e30 = hidden; past columns first; rows j·T + t:
+ *         the [T, P+T] mask of the new tokens repeated for each of the G = H/KVH query heads of a group).
  * Outputs h [B,T,D], m [B,T,D], k_new [B,KVH,hd,T] (rotated keys, transposed),
  *         v_new [B,KVH,T,hd].
  */
 import type { ModelConfig } from "../config.js";
 import { Elem, GraphBuilder, type BuiltGraph } from "./builder.js";
-import { linear, linearShared, type LinearOptions, type LinearWeight } from "./linear.js";
+import { concatRows, linear, linearShared, splitLast, stacksShared, type LinearOptions, type LinearWeight } from "./linear.js";
 import { rmsNorm, softcap } from "./ops.js";
 
 /** Weights of one layer's attention block. Norm gains are [D]. */
@@ -55,17 +56,12 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   const kvElem = kvDtype === "f16" ? Elem.FLOAT16 : Elem.FLOAT;
   const pastKtIn = g.input("past_kt", kvElem, ["B", KVH, hd, "P"]);
   const pastVIn = g.input("past_v", kvElem, ["B", KVH, "P", hd]);
-  const mask = g.input("mask", Elem.FLOAT, ["B", 1, "T", "S"]);
+  const mask = g.input("mask", Elem.FLOAT, ["B", 1, "GT", "S"]);
   const toF32 = (t: string) => (kvDtype === "f16" ? g.op("Cast", [t], { to: Elem.FLOAT }) : t);
   const pastKt = toF32(pastKtIn);
   const pastV = toF32(pastVIn);
 
   const a = rmsNorm(g, x, w.attnNorm, cfg.rmsEps, "attn_norm");
-  const [q0, k0, v0] = linearShared(g, a, [w.q, w.k, w.v], "wqkv", opts);
-  const q = g.op("Reshape", [q0!, g.i64("q_shape", [0, 0, H, hd])]);
-  const k = g.op("Reshape", [k0!, g.i64("k_shape", [0, 0, KVH, hd])]);
-  const v = g.op("Reshape", [v0!, g.i64("v_shape", [0, 0, KVH, hd])]);
-
   const axes2 = g.i64("axes2", [2]);
   const cos4 = g.op("Unsqueeze", [cos, axes2]);
   const sin4 = g.op("Unsqueeze", [sin, axes2]);
@@ -75,8 +71,21 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
     const o2 = g.op("Add", [g.op("Mul", [x2!, cos4]), g.op("Mul", [x1!, sin4])]);
     return g.op("Concat", [o1, o2], { axis: 3 });
   };
-  const qr = rope(q);
-  const kr = rope(k);
+  let qr: string;
+  let kr: string;
+  let v: string;
+  if (stacksShared([w.q, w.k, w.v], opts)) {
+    // one matmul, one RoPE over the H + KVH query and key heads together (elementwise: the same numbers as two)
+    const [qk0, v0] = splitLast(g, linear(g, a, concatRows([w.q, w.k, w.v]), "wqkv", opts), [(H + KVH) * hd, KVH * hd], "wqkv_parts");
+    const qk = rope(g.op("Reshape", [qk0!, g.i64("qk_shape", [0, 0, H + KVH, hd])]));
+    [qr, kr] = g.opN("Split", [qk, g.i64("qk_split", [H, KVH])], 2, { axis: 2 }) as [string, string];
+    v = g.op("Reshape", [v0!, g.i64("v_shape", [0, 0, KVH, hd])]);
+  } else {
+    const [q0, k0, v0] = linearShared(g, a, [w.q, w.k, w.v], "wqkv", opts);
+    qr = rope(g.op("Reshape", [q0!, g.i64("q_shape", [0, 0, H, hd])]));
+    kr = rope(g.op("Reshape", [k0!, g.i64("k_shape", [0, 0, KVH, hd])]));
+    v = g.op("Reshape", [v0!, g.i64("v_shape", [0, 0, KVH, hd])]);
+  }
 
   // GQA: query head h = kv·G + j reads kv head kv. Rows of the score matrix are j·T + t.
   const qg = g.op("Reshape", [qr, g.i64("qg_shape", [0, 0, KVH, G, hd])]); // [B,T,KVH,G,hd]
@@ -99,8 +108,7 @@ export function buildAttentionGraph(cfg: ModelConfig, w: AttentionWeights, opts:
   let s = g.op("Concat", [sPast, sNew], { axis: 3 }); // [B,KVH,G·T,S]
   s = g.op("Mul", [s, g.scalar("attn_scale", cfg.attnScale)]);
   s = softcap(g, s, cfg.attnSoftcap, "softcap");
-  const maskG = g.op("Tile", [mask, g.i64("mask_rep", [1, 1, G, 1])]); // [B,1,G·T,S]
-  s = g.op("Add", [s, maskG]);
+  s = g.op("Add", [s, mask]); // the mask comes repeated per query head of a group: [B,1,G·T,S]
   const p = g.op("Softmax", [s], { axis: -1 });
   const sizes = g.op("Concat", [g.op("Shape", [pastKt], { start: 3, end: 4 }), g.op("Shape", [knT], { start: 3, end: 4 })], { axis: 0 }); // [P, T]
   const [pPast, pNew] = g.opN("Split", [p, sizes], 2, { axis: 3 });

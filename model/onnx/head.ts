@@ -14,12 +14,28 @@ export interface HeadWeights {
   readonly unembed: LinearWeight;
 }
 
-/** Build the serialized head graph. */
+/**
+ * Build the serialized head graph. Besides the logits it outputs, per row, their largest and
+ * smallest value (`max`, `min` [R]) and their log-sum-exp (`lse` [R], f32: max + log Σ exp(logit − max)),
+ * which sampling would otherwise compute in script over all V logits (vectorized here: a few
+ * tens of µs at V = 131072 against about 1 ms in script).
+ */
 export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOptions = {}): BuiltGraph {
   const g = new GraphBuilder("head");
   const x = g.input("x", Elem.FLOAT, ["R", cfg.dModel]);
   const z = rmsNorm(g, x, w.outputNorm, cfg.rmsEps, "output_norm");
   const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts), g.scalar("logit_scale", cfg.logitScale)]);
   g.output("logits", logits, Elem.FLOAT, ["R", w.unembed.out]);
+  logitStats(g, logits);
   return g.build();
+}
+
+/** Outputs `max`, `min` and `lse` [R] of logits [R, V] (see {@link buildHeadGraph}). */
+export function logitStats(g: GraphBuilder, logits: string): void {
+  const max = g.op("ReduceMax", [logits], { axes: [1], keepdims: 1 }); // [R, 1]
+  const sum = g.op("ReduceSum", [g.op("Exp", [g.op("Sub", [logits, max])]), g.i64("lse_axes", [1])], { keepdims: 0 }); // [R]
+  const max1 = g.op("Squeeze", [max, g.i64("max_axes", [1])]);
+  g.output("max", max1, Elem.FLOAT, ["R"]);
+  g.output("min", g.op("ReduceMin", [logits], { axes: [1], keepdims: 0 }), Elem.FLOAT, ["R"]);
+  g.output("lse", g.op("Add", [max1, g.op("Log", [sum])]), Elem.FLOAT, ["R"]);
 }

@@ -152,13 +152,16 @@ export function concatRows(ws: readonly LinearWeight[]): LinearWeight {
  * would copy gigabytes).
  */
 export function linearShared(g: GraphBuilder, x: string, ws: readonly LinearWeight[], prefix: string, opts: LinearOptions = {}): string[] {
-  const asF32 = (w: LinearWeight) => (w.kind === "f32" ? w.data.byteLength : opts.q8 === "dequantize" ? (w.blocks.byteLength / 34) * 128 : 0);
-  const f32Bytes = ws.reduce((a, w) => a + asF32(w), 0);
-  if (ws.length > 1 && f32Bytes > 0 && f32Bytes >= (opts.maxInitializerBytes ?? DEFAULT_MAX_INITIALIZER_BYTES)) {
-    return ws.map((w, i) => linear(g, x, w, `${prefix}${i}`, opts));
-  }
+  if (!stacksShared(ws, opts)) return ws.map((w, i) => linear(g, x, w, `${prefix}${i}`, opts));
   const y = linear(g, x, concatRows(ws), prefix, opts);
   return splitLast(g, y, ws.map((w) => w.out), `${prefix}_parts`);
+}
+
+/** Whether {@link linearShared} stacks `ws` into one matmul (else: f32 matrices together reaching the graph-input size, fed separately). */
+export function stacksShared(ws: readonly LinearWeight[], opts: LinearOptions = {}): boolean {
+  const asF32 = (w: LinearWeight) => (w.kind === "f32" ? w.data.byteLength : opts.q8 === "dequantize" ? (w.blocks.byteLength / 34) * 128 : 0);
+  const f32Bytes = ws.reduce((a, w) => a + asF32(w), 0);
+  return !(ws.length > 1 && f32Bytes > 0 && f32Bytes >= (opts.maxInitializerBytes ?? DEFAULT_MAX_INITIALIZER_BYTES));
 }
 
 /** Split y [..., Σ sizes] along its last axis into parts of the given sizes. */
