@@ -1,7 +1,7 @@
 /** onnxruntime-node session creation with the project's options. */
 import { availableParallelism } from "node:os";
 import * as ort from "onnxruntime-node";
-import type { BuiltGraph } from "../onnx/builder.js";
+import type { BuiltGraph, ExternalInitializer } from "../onnx/builder.js";
 import type { LinearOptions } from "../onnx/linear.js";
 
 /** Execution providers a host may ask for. */
@@ -73,14 +73,15 @@ export function sessionOptions(opts: ComputeOptions): ort.InferenceSession.Sessi
 /** A session over a built graph, with the feeds of the weights it takes as inputs (wrapping their arrays, no copy). */
 export async function createGraphSession(graph: BuiltGraph, opts: ComputeOptions = {}): Promise<{ session: ort.InferenceSession; weights: Record<string, ort.Tensor> }> {
   const weights = Object.fromEntries(graph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
-  return { session: await createSession(graph.model, opts), weights };
+  return { session: await createSession(graph.model, opts, graph.external), weights };
 }
 
 /** Create an inference session from serialized ModelProto bytes. */
-export async function createSession(model: Uint8Array, opts: ComputeOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = []): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider ?? "cpu";
   try {
-    return await ort.InferenceSession.create(model, sessionOptions(opts));
+    const so = sessionOptions(opts);
+    return await ort.InferenceSession.create(model, external.length ? { ...so, externalData: external.map((e) => ({ path: e.path, data: e.data })) } : so);
   } catch (e) {
     if (ep !== "cuda") throw e;
     throw new Error(

@@ -25,12 +25,37 @@ export interface GraphWeightInput {
   readonly dims: readonly number[];
 }
 
+/** Bytes of an initializer stored outside the protobuf: ONNX external data in a named in-memory "file". */
+export interface ExternalInitializer {
+  /** The `location` the TensorProto names (a relative file name, unique in the graph). */
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
 /** A serialized graph and the weights it takes as inputs. */
 export interface BuiltGraph {
   /** ModelProto bytes. */
   readonly model: Uint8Array;
   readonly weights: readonly GraphWeightInput[];
+  /**
+   * Initializers kept out of the protobuf (see {@link GraphBuilderOptions.externalMinBytes}), handed to
+   * onnxruntime as in-memory external data: no protobuf copy of the bytes is ever made.
+   */
+  readonly external: readonly ExternalInitializer[];
 }
+
+/** Options of a {@link GraphBuilder}. */
+export interface GraphBuilderOptions {
+  /**
+   * Initializers of at least this many bytes are stored as ONNX external data (default 1 MiB) instead of
+   * raw_data in the protobuf: the protobuf encoder would copy them once and onnxruntime's parser again.
+   * Infinity embeds everything.
+   */
+  readonly externalMinBytes?: number;
+}
+
+/** Default {@link GraphBuilderOptions.externalMinBytes}. */
+export const DEFAULT_EXTERNAL_MIN_BYTES = 1 << 20;
 
 /** Builds one graph; every method returns the name of the value it created. */
 export class GraphBuilder {
@@ -39,10 +64,17 @@ export class GraphBuilder {
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly weightInputs: GraphWeightInput[] = [];
+  private readonly external: ExternalInitializer[] = [];
+  private readonly externalMinBytes: number;
   private counter = 0;
   private usesMs = false;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    opts: GraphBuilderOptions = {},
+  ) {
+    this.externalMinBytes = opts.externalMinBytes ?? DEFAULT_EXTERNAL_MIN_BYTES;
+  }
 
   /** A fresh unique value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -74,7 +106,7 @@ export class GraphBuilder {
 
   /** The serialized graph with the weights it takes as inputs. */
   build(): BuiltGraph {
-    return { model: this.toBytes(), weights: [...this.weightInputs] };
+    return { model: this.toBytes(), weights: [...this.weightInputs], external: [...this.external] };
   }
 
   /** A float32 initializer of the given dims. */
@@ -100,7 +132,16 @@ export class GraphBuilder {
 
   private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[]): string {
     const name = this.fresh(prefix);
-    this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: raw }));
+    if (raw.byteLength >= this.externalMinBytes) {
+      const path = `${name}.bin`;
+      this.external.push({ path, data: raw });
+      const externalData = [
+        { key: "location", value: path },
+        { key: "offset", value: "0" },
+        { key: "length", value: String(raw.byteLength) },
+      ];
+      this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData }));
+    } else this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: raw }));
     return name;
   }
 
