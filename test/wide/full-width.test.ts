@@ -56,12 +56,20 @@ const ENV = hugePageEnv(process.env);
 /** The test prompt's ids (the real tokenizer's encoding of the generate test's text). */
 const PROMPT_IDS = [422, 3033, 356, 1180, 333, 9072, 360, 2175, 391];
 
-/** Run `moe ...` under /usr/bin/time -v. */
-function moe(...args: string[]): Timed {
+/**
+ * Run `moe ...` under /usr/bin/time -v. Asynchronous: a synchronous spawn would block the test worker for
+ * minutes and vitest's worker RPC times out ("Timeout calling onTaskUpdate").
+ */
+async function moe(...args: string[]): Promise<Timed> {
   const t0 = performance.now();
-  const r = spawnSync("/usr/bin/time", ["-v", process.execPath, ...CLI, ...args], { cwd: process.cwd(), encoding: "utf8", maxBuffer: 1 << 26, env: ENV });
-  const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(r.stderr);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, peakRss: kb ? Number(kb[1]) * 1024 : NaN, wallSeconds: (performance.now() - t0) / 1000 };
+  const child = spawn("/usr/bin/time", ["-v", process.execPath, ...CLI, ...args], { cwd: process.cwd(), env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
+  return { status, stdout, stderr, peakRss: kb ? Number(kb[1]) * 1024 : NaN, wallSeconds: (performance.now() - t0) / 1000 };
 }
 
 const gib = (b: number) => Math.round((b / 2 ** 30) * 100) / 100;
@@ -102,10 +110,10 @@ describe("Grok-1 at full width, 1 layer, Q8_0", () => {
   /** Greedy ids of `moe generate` for the test prompt (the cluster must give the same). */
   let singleIds: number[] | undefined;
 
-  it.skipIf(reuse)("moe model init streams it (never a whole f32 tensor in memory)", () => {
+  it.skipIf(reuse)("moe model init streams it (never a whole f32 tensor in memory)", async () => {
     rmSync(dir, { recursive: true, force: true });
     written.add(dir);
-    const r = moe("model", "init", "--preset", "grok-1", "--layers", "1", "--dtype", "q8_0", "--tokenizer", TOKENIZER, "--out", dir);
+    const r = await moe("model", "init", "--preset", "grok-1", "--layers", "1", "--dtype", "q8_0", "--tokenizer", TOKENIZER, "--out", dir);
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(r.stdout).toContain("wrote grok-1-1L");
     const bytes = Number(/\(([\d,]+) bytes\)/.exec(r.stdout)![1]!.replace(/,/g, ""));
@@ -119,8 +127,8 @@ describe("Grok-1 at full width, 1 layer, Q8_0", () => {
     report.q8_0Reference = await checkFirstToken(dir, 422, 1e-3);
   });
 
-  it("runs through moe generate (real tokenizer, int8 activations); peak RSS and tokens/s", () => {
-    const r = moe("generate", "--model", dir, "The answer to life the universe and everything is", "--max-tokens", "8", "--json", "--timing", "--threads", "2");
+  it("runs through moe generate (real tokenizer, int8 activations); peak RSS and tokens/s", async () => {
+    const r = await moe("generate", "--model", dir, "The answer to life the universe and everything is", "--max-tokens", "8", "--json", "--timing", "--threads", "2");
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { prompt_ids: number[]; ids: number[] };
     expect(out.prompt_ids).toEqual(PROMPT_IDS);
@@ -146,7 +154,7 @@ describe("Grok-1 at full width, 1 layer, Q8_0", () => {
         await new Promise((r) => setTimeout(r, 1000));
       }
       const loadSeconds = (performance.now() - t0) / 1000;
-      const g = moe("generate", "--cluster", runDir, "--prompt-ids", PROMPT_IDS.join(","), "--max-tokens", "8", "--json", "--timing");
+      const g = await moe("generate", "--cluster", runDir, "--prompt-ids", PROMPT_IDS.join(","), "--max-tokens", "8", "--json", "--timing");
       expect(g.status, g.stderr.slice(-2000)).toBe(0);
       const ids = (JSON.parse(g.stdout.trim().split("\n").at(-1)!) as { ids: number[] }).ids;
       if (singleIds) expect(ids).toEqual(singleIds);
@@ -184,11 +192,11 @@ describe("f32 tensors over 2 GB", () => {
       written.add(dir);
       const cfgFile = path.join(DIR, "grok-1-wide-f32.json");
       writeFileSync(cfgFile, JSON.stringify(WIDE_F32));
-      init = moe("model", "init", "--config", cfgFile, "--dtype", "f32", "--tokenizer", TOKENIZER, "--out", dir);
+      init = await moe("model", "init", "--config", cfgFile, "--dtype", "f32", "--tokenizer", TOKENIZER, "--out", dir);
       expect(init.status, init.stderr.slice(-2000)).toBe(0);
     }
     report.f32Reference = await checkFirstToken(dir, 1135, 1e-4);
-    const r = moe("generate", "--model", dir, "--prompt-ids", "1,422,3033", "--max-tokens", "4", "--json", "--timing", "--threads", "2");
+    const r = await moe("generate", "--model", dir, "--prompt-ids", "1,422,3033", "--max-tokens", "4", "--json", "--timing", "--threads", "2");
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     report.generateF32 = { model: "grok-1 width, 1 layer, 2 experts, f32", ...(init ? { initPeakRssGiB: gib(init.peakRss) } : { reused: true }), peakRssGiB: gib(r.peakRss), ...timing(r.stderr) };
   });
