@@ -60,11 +60,10 @@ export const DEFAULT_EXTERNAL_MIN_BYTES = 1 << 20;
 /** Builds one graph; every method returns the name of the value it created. */
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly initializers: { name: string; dataType: number; dims: number[]; raw: Uint8Array }[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly weightInputs: GraphWeightInput[] = [];
-  private readonly external: ExternalInitializer[] = [];
   private readonly externalMinBytes: number;
   private counter = 0;
   private usesMs = false;
@@ -104,9 +103,20 @@ export class GraphBuilder {
     return name;
   }
 
-  /** The serialized graph with the weights it takes as inputs. */
+  /**
+   * The serialized graph with the weights it takes as inputs; initializers of at least
+   * {@link GraphBuilderOptions.externalMinBytes} are left out of the protobuf as external data
+   * ({@link BuiltGraph.external}). ({@link toBytes} embeds everything, for callers that create the session themselves.)
+   */
   build(): BuiltGraph {
-    return { model: this.toBytes(), weights: [...this.weightInputs], external: [...this.external] };
+    const external: ExternalInitializer[] = [];
+    const model = this.serialize((t) => {
+      if (t.raw.byteLength < this.externalMinBytes) return undefined;
+      const path = `${t.name}.bin`;
+      external.push({ path, data: t.raw });
+      return path;
+    });
+    return { model, weights: [...this.weightInputs], external };
   }
 
   /** A float32 initializer of the given dims. */
@@ -132,16 +142,7 @@ export class GraphBuilder {
 
   private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[]): string {
     const name = this.fresh(prefix);
-    if (raw.byteLength >= this.externalMinBytes) {
-      const path = `${name}.bin`;
-      this.external.push({ path, data: raw });
-      const externalData = [
-        { key: "location", value: path },
-        { key: "offset", value: "0" },
-        { key: "length", value: String(raw.byteLength) },
-      ];
-      this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData }));
-    } else this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: raw }));
+    this.initializers.push({ name, dataType, dims: [...dims], raw });
     return name;
   }
 
@@ -167,8 +168,23 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Serialize to ModelProto bytes (opset 17 + com.microsoft 1 when used). */
+  /** Serialize to ModelProto bytes (opset 17 + com.microsoft 1 when used), every initializer embedded. */
   toBytes(): Uint8Array {
+    return this.serialize(() => undefined);
+  }
+
+  /** ModelProto bytes; an initializer for which `externalPath` names a file is stored as external data there. */
+  private serialize(externalPath: (t: { name: string; raw: Uint8Array }) => string | undefined): Uint8Array {
+    const initializer = this.initializers.map((t) => {
+      const path = externalPath(t);
+      if (path === undefined) return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: t.raw });
+      const externalData = [
+        { key: "location", value: path },
+        { key: "offset", value: "0" },
+        { key: "length", value: String(t.raw.byteLength) },
+      ];
+      return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData });
+    });
     const opsetImport = [onnx.OperatorSetIdProto.create({ domain: "", version: DEFAULT_OPSET })];
     if (this.usesMs) opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
     const model = onnx.ModelProto.create({
@@ -178,7 +194,7 @@ export class GraphBuilder {
       graph: onnx.GraphProto.create({
         name: this.name,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer,
         input: this.inputs,
         output: this.outputs,
       }),
