@@ -63,7 +63,9 @@ async function generateOnCluster(prompt: string | undefined, flags: GenerateFlag
  */
 async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokenizer, prompt: string | undefined, flags: GenerateFlags, t0: number): Promise<void> {
   const tLoaded = performance.now();
+  const cpuLoaded = process.cpuUsage();
   const times: number[] = [];
+  let cpuFirst = cpuLoaded;
   const promptIds = flags.promptIds ?? tokenizer.encode(prompt!);
   const decoder = new StreamDecoder(tokenizer);
   // a model file without a vocabulary: stream the ids themselves
@@ -89,6 +91,7 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
   });
   for await (const s of gen) {
     times.push(performance.now());
+    if (times.length === 1) cpuFirst = process.cpuUsage();
     ids.push(s.token);
     if (!flags.json) process.stdout.write(idsOnly ? `${s.token} ` : decoder.push(s.token));
   }
@@ -97,8 +100,13 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
   if (flags.timing) {
     const sec = (ms: number) => (ms / 1000).toFixed(2);
     const decode = times.length > 1 ? ((times.length - 1) * 1000) / (times.at(-1)! - times[0]!) : NaN;
+    // process CPU time (user + system) of each phase: other processes on the machine do not inflate it
+    const cpuS = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1e6;
+    const cpuEnd = process.cpuUsage();
+    const decodeCpuMs = times.length > 1 ? ((cpuS(cpuEnd) - cpuS(cpuFirst)) * 1000) / (times.length - 1) : NaN;
     console.error(
-      `moe: load ${sec(tLoaded - t0)} s, prefill ${promptIds.length} tokens ${times.length ? sec(times[0]! - tLoaded) : "-"} s, decode ${Math.max(0, times.length - 1)} tokens at ${decode.toFixed(3)} tokens/s`,
+      `moe: load ${sec(tLoaded - t0)} s, prefill ${promptIds.length} tokens ${times.length ? sec(times[0]! - tLoaded) : "-"} s, decode ${Math.max(0, times.length - 1)} tokens at ${decode.toFixed(3)} tokens/s` +
+        ` (CPU: load ${cpuS(cpuLoaded).toFixed(1)} s, prefill ${(cpuS(cpuFirst) - cpuS(cpuLoaded)).toFixed(1)} s, decode ${decodeCpuMs.toFixed(0)} ms per token)`,
     );
   }
 }

@@ -138,6 +138,8 @@ export {
   createGraphSession,
   createSession,
   defaultThreads,
+  hugePageEnv,
+  HUGE_PAGE_MIN_WEIGHT_BYTES,
   sessionOptions,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,

@@ -14,7 +14,7 @@ import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import { LayerKv, type KvArray } from "./kv-cache.js";
 import { ropeTables } from "./rope.js";
-import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
+import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
 export interface AttentionItem {
@@ -52,6 +52,7 @@ export class AttentionBlock {
   static async create(cfg: ModelConfig, weights: AttentionWeights, opts: ComputeOptions = {}): Promise<AttentionBlock> {
     const kvDtype = opts.kvDtype ?? "f32";
     const s = await createGraphSession(buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype), opts);
+    releaseBuildBuffers(s.externalBytes);
     return new AttentionBlock(cfg, s.session, kvDtype, s.weights);
   }
 

@@ -1,7 +1,7 @@
 /** Runs one (layer, expert) FFN graph: rows [R, D] in, [R, D] out. */
 import { buildExpertGraph, type ExpertWeights } from "../onnx/expert.js";
 import type * as ort from "onnxruntime-node";
-import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 export class ExpertBlock {
   private constructor(
@@ -14,6 +14,7 @@ export class ExpertBlock {
 
   static async create(weights: ExpertWeights, opts: ComputeOptions = {}): Promise<ExpertBlock> {
     const s = await createGraphSession(buildExpertGraph(weights, linearOptions(opts)), opts);
+    releaseBuildBuffers(s.externalBytes);
     return new ExpertBlock(weights.gate.in, s.session, s.weights);
   }
 

@@ -2,7 +2,7 @@
 import type { ModelConfig } from "../config.js";
 import { buildHeadGraph, type HeadWeights } from "../onnx/head.js";
 import type * as ort from "onnxruntime-node";
-import { createGraphSession, f32Tensor, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
+import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type InferenceSession } from "./session.js";
 
 /** What the head computes for R rows. */
 export interface HeadOutput {
@@ -26,6 +26,7 @@ export class HeadBlock {
 
   static async create(cfg: ModelConfig, weights: HeadWeights, opts: ComputeOptions = {}): Promise<HeadBlock> {
     const s = await createGraphSession(buildHeadGraph(cfg, weights, linearOptions(opts)), opts);
+    releaseBuildBuffers(s.externalBytes);
     return new HeadBlock(cfg, weights.unembed.out, s.session, s.weights);
   }
 

@@ -20,7 +20,16 @@ export function linearWeight(reader: WeightReader, name: string, expert?: number
   if (info.dtype === "Q8_0") {
     if (inDim % 32 !== 0)
       throw new WeightFileError(`${reader.file}: tensor '${name}' is Q8_0 but its input width ${inDim} is not a multiple of 32`, { file: reader.file, tensor: name });
-    return { kind: "q8_0", out, in: inDim, blocks: reader.readRaw(name, expert).bytes };
+    // read on demand, a chunk of rows at a time, when the reader can: the GGUF blocks are never whole in memory
+    const rowBytes = (inDim / 32) * 34;
+    let scratch: Uint8Array | undefined; // one read buffer per matrix, reused chunk after chunk
+    const rows = (first: number, count: number) => {
+      if (!scratch || scratch.byteLength < count * rowBytes) scratch = new Uint8Array(count * rowBytes);
+      return reader.readRawRange!(name, expert, first * rowBytes, count * rowBytes, scratch);
+    };
+    const blocks = reader.readRawRange ? { byteLength: out * rowBytes, rows } : reader.readRaw(name, expert).bytes;
+    if (reader.readRawRange) reader.readRawRange(name, expert, 0, 0); // a bad expert index is reported now, not at graph build
+    return { kind: "q8_0", out, in: inDim, blocks };
   }
   return { kind: "f32", out, in: inDim, data: reader.readF32(name, expert) };
 }

@@ -25,24 +25,55 @@ export interface GraphWeightInput {
   readonly dims: readonly number[];
 }
 
+/** Bytes of an initializer stored outside the protobuf: ONNX external data in a named in-memory "file". */
+export interface ExternalInitializer {
+  /** The `location` the TensorProto names (a relative file name, unique in the graph). */
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
 /** A serialized graph and the weights it takes as inputs. */
 export interface BuiltGraph {
   /** ModelProto bytes. */
   readonly model: Uint8Array;
   readonly weights: readonly GraphWeightInput[];
+  /**
+   * Initializers kept out of the protobuf (see {@link GraphBuilderOptions.externalMinBytes}), handed to
+   * onnxruntime as in-memory external data: no protobuf copy of the bytes is ever made.
+   */
+  readonly external: readonly ExternalInitializer[];
 }
+
+/** Options of a {@link GraphBuilder}. */
+export interface GraphBuilderOptions {
+  /**
+   * Initializers of at least this many bytes are stored as ONNX external data (default 1 MiB) instead of
+   * raw_data in the protobuf: the protobuf encoder would copy them once and onnxruntime's parser again.
+   * Infinity embeds everything.
+   */
+  readonly externalMinBytes?: number;
+}
+
+/** Default {@link GraphBuilderOptions.externalMinBytes}. */
+export const DEFAULT_EXTERNAL_MIN_BYTES = 1 << 20;
 
 /** Builds one graph; every method returns the name of the value it created. */
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
+  private readonly initializers: { name: string; dataType: number; dims: number[]; raw: Uint8Array }[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly weightInputs: GraphWeightInput[] = [];
+  private readonly externalMinBytes: number;
   private counter = 0;
   private usesMs = false;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    opts: GraphBuilderOptions = {},
+  ) {
+    this.externalMinBytes = opts.externalMinBytes ?? DEFAULT_EXTERNAL_MIN_BYTES;
+  }
 
   /** A fresh unique value name with a readable prefix. */
   fresh(prefix: string): string {
@@ -72,9 +103,20 @@ export class GraphBuilder {
     return name;
   }
 
-  /** The serialized graph with the weights it takes as inputs. */
+  /**
+   * The serialized graph with the weights it takes as inputs; initializers of at least
+   * {@link GraphBuilderOptions.externalMinBytes} are left out of the protobuf as external data
+   * ({@link BuiltGraph.external}). ({@link toBytes} embeds everything, for callers that create the session themselves.)
+   */
   build(): BuiltGraph {
-    return { model: this.toBytes(), weights: [...this.weightInputs] };
+    const external: ExternalInitializer[] = [];
+    const model = this.serialize((t) => {
+      if (t.raw.byteLength < this.externalMinBytes) return undefined;
+      const path = `${t.name}.bin`;
+      external.push({ path, data: t.raw });
+      return path;
+    });
+    return { model, weights: [...this.weightInputs], external };
   }
 
   /** A float32 initializer of the given dims. */
@@ -100,7 +142,7 @@ export class GraphBuilder {
 
   private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[]): string {
     const name = this.fresh(prefix);
-    this.initializers.push(onnx.TensorProto.create({ name, dataType, dims: [...dims], rawData: raw }));
+    this.initializers.push({ name, dataType, dims: [...dims], raw });
     return name;
   }
 
@@ -126,8 +168,23 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Serialize to ModelProto bytes (opset 17 + com.microsoft 1 when used). */
+  /** Serialize to ModelProto bytes (opset 17 + com.microsoft 1 when used), every initializer embedded. */
   toBytes(): Uint8Array {
+    return this.serialize(() => undefined);
+  }
+
+  /** ModelProto bytes; an initializer for which `externalPath` names a file is stored as external data there. */
+  private serialize(externalPath: (t: { name: string; raw: Uint8Array }) => string | undefined): Uint8Array {
+    const initializer = this.initializers.map((t) => {
+      const path = externalPath(t);
+      if (path === undefined) return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: t.raw });
+      const externalData = [
+        { key: "location", value: path },
+        { key: "offset", value: "0" },
+        { key: "length", value: String(t.raw.byteLength) },
+      ];
+      return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, dataLocation: onnx.TensorProto.DataLocation.EXTERNAL, externalData });
+    });
     const opsetImport = [onnx.OperatorSetIdProto.create({ domain: "", version: DEFAULT_OPSET })];
     if (this.usesMs) opsetImport.push(onnx.OperatorSetIdProto.create({ domain: MS_DOMAIN, version: 1 }));
     const model = onnx.ModelProto.create({
@@ -137,7 +194,7 @@ export class GraphBuilder {
       graph: onnx.GraphProto.create({
         name: this.name,
         node: this.nodes,
-        initializer: this.initializers,
+        initializer,
         input: this.inputs,
         output: this.outputs,
       }),

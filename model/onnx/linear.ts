@@ -23,6 +23,30 @@
 import { dequantizeQ8_0, f16ToF32 } from "../dtype.js";
 import { GraphBuilder, MS_DOMAIN } from "./builder.js";
 
+/**
+ * Q8_0 bytes of a matrix read on demand, whole rows at a time: a large matrix is converted to
+ * MatMulNBits codes chunk by chunk and never held whole as GGUF blocks.
+ */
+export interface Q8RowSource {
+  /** Bytes of the whole matrix (rows × in/32 × 34). */
+  readonly byteLength: number;
+  /** The Q8_0 bytes of rows [first, first + count); may be a view of a buffer reused by the next call. */
+  rows(first: number, count: number): Uint8Array;
+}
+
+/** Q8_0 blocks in memory, or read on demand. */
+export type Q8Blocks = Uint8Array | Q8RowSource;
+
+/** The blocks of `b` in one array (reads a {@link Q8RowSource} whole). */
+export function q8Bytes(b: Q8Blocks, out: number): Uint8Array {
+  return b instanceof Uint8Array ? b : b.rows(0, out);
+}
+
+/** Rows [first, first+count) of `b`, each `rowBytes` long. */
+function q8Rows(b: Q8Blocks, rowBytes: number, first: number, count: number): Uint8Array {
+  return b instanceof Uint8Array ? b.subarray(first * rowBytes, (first + count) * rowBytes) : b.rows(first, count);
+}
+
 /** A weight matrix ready for a graph. */
 export type LinearWeight =
   | {
@@ -36,8 +60,8 @@ export type LinearWeight =
       readonly kind: "q8_0";
       readonly out: number;
       readonly in: number;
-      /** Raw GGUF Q8_0 bytes: per output row, in/32 blocks of {f16 d, int8 q[32]}. */
-      readonly blocks: Uint8Array;
+      /** Raw GGUF Q8_0 bytes: per output row, in/32 blocks of {f16 d, int8 q[32]} (or a source of them). */
+      readonly blocks: Q8Blocks;
     };
 
 /** How Q8_0 matmuls treat activations (see the module comment). */
@@ -68,7 +92,7 @@ const limbCache = new WeakMap<GraphBuilder, Map<string, string>>();
 /** Emit y = x·Wᵀ, x [..., in] → y [..., out]. */
 export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: string, opts: LinearOptions = {}): string {
   const mode = opts.q8 ?? "int8";
-  if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(w.blocks) };
+  if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(q8Bytes(w.blocks, w.out)) };
   if (w.kind === "f32") {
     // Gemm with transB reads the [out, in] matrix as stored: no transposed copy at load. A matrix too
     // large to embed is a graph input fed from its array on every run (no copy either).
@@ -132,18 +156,38 @@ export function concatRows(ws: readonly LinearWeight[]): LinearWeight {
   const out = ws.reduce((a, w) => a + w.out, 0);
   if (ws.some((w) => w.in !== inDim || w.kind !== ws[0]!.kind)) throw new Error("concatRows: weights differ in input width or dtype");
   if (ws.length === 1) return ws[0]!;
-  const parts = ws.map((w) => (w.kind === "f32" ? w.data : w.blocks));
-  const total = parts.reduce((a, p) => a + p.length, 0);
   if (ws[0]!.kind === "f32") {
-    const data = new Float32Array(total);
+    const parts = ws.map((w) => (w as { data: Float32Array }).data);
+    const data = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
     let at = 0;
     for (const p of parts) data.set(p, (at += p.length) - p.length);
     return { kind: "f32", out, in: inDim, data };
   }
-  const blocks = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) blocks.set(p, (at += p.length) - p.length);
-  return { kind: "q8_0", out, in: inDim, blocks };
+  return { kind: "q8_0", out, in: inDim, blocks: stackedRows(ws as readonly Extract<LinearWeight, { kind: "q8_0" }>[]) };
+}
+
+/** The Q8_0 rows of several matrices of one width, stacked, as a source that reads each part on demand (no copy of the whole). */
+function stackedRows(ws: readonly Extract<LinearWeight, { kind: "q8_0" }>[]): Q8RowSource {
+  const rowBytes = (ws[0]!.in / 32) * 34;
+  const out = ws.reduce((a, w) => a + w.out, 0);
+  return {
+    byteLength: out * rowBytes,
+    rows(first: number, count: number): Uint8Array {
+      const chunks: Uint8Array[] = [];
+      let start = 0;
+      for (const w of ws) {
+        const lo = Math.max(first, start);
+        const hi = Math.min(first + count, start + w.out);
+        if (lo < hi) chunks.push(q8Rows(w.blocks, rowBytes, lo - start, hi - lo));
+        start += w.out;
+      }
+      if (chunks.length === 1) return chunks[0]!;
+      const all = new Uint8Array(count * rowBytes);
+      let at = 0;
+      for (const c of chunks) all.set(c, (at += c.length) - c.length);
+      return all;
+    },
+  };
 }
 
 /**
@@ -190,20 +234,37 @@ export function transpose(a: Float32Array, rows: number, cols: number): Float32A
 /** f32 value of every f16 bit pattern (the Q8_0 scales). */
 let f16Table: Float32Array | undefined;
 
-/** Split Q8_0 blocks into MatMulNBits uint8 codes (q+128) and f32 scales [out, in/32]. */
-export function q8_0ToNBits(blocks: Uint8Array, out: number, inDim: number): { codes: Uint8Array; scales: Float32Array } {
+/** Rows converted per read of a {@link Q8RowSource} (≈ 13 MB of GGUF blocks at in = 6144). */
+const CHUNK_ROWS = 2048;
+
+/**
+ * Split Q8_0 blocks into MatMulNBits uint8 codes (q+128) and f32 scales [out, in/32]. A {@link Q8RowSource}
+ * is read {@link CHUNK_ROWS} rows at a time, so only the codes are ever whole in memory.
+ */
+export function q8_0ToNBits(blocks: Q8Blocks, out: number, inDim: number): { codes: Uint8Array; scales: Float32Array } {
   if (inDim % 32 !== 0) throw new Error(`Q8_0 input width ${inDim} is not a multiple of 32`);
   const nBlocks = (out * inDim) / 32;
   if (blocks.byteLength !== nBlocks * 34) throw new Error(`Q8_0 data is ${blocks.byteLength} bytes, expected ${nBlocks * 34}`);
   const codes = new Uint8Array(out * inDim);
   const scales = new Float32Array(nBlocks);
   const f16 = (f16Table ??= Float32Array.from({ length: 65536 }, (_, h) => f16ToF32(h)));
-  // int8 q as a byte b: code q + 128 = b ^ 0x80
-  for (let b = 0; b < nBlocks; b++) {
-    const off = b * 34;
-    scales[b] = f16[blocks[off]! | (blocks[off + 1]! << 8)]!;
-    const o = b * 32;
-    for (let i = 0; i < 32; i++) codes[o + i] = blocks[off + 2 + i]! ^ 0x80;
+  const rowBlocks = inDim / 32;
+  const codes16 = new Uint16Array(codes.buffer);
+  for (let r0 = 0; r0 < out; r0 += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, out - r0);
+    let src = q8Rows(blocks, rowBlocks * 34, r0, n);
+    // 16-bit reads need an even byte offset (GGUF data is 32-byte aligned; a subarray may not be)
+    if (src.byteOffset & 1) src = src.slice();
+    const src16 = new Uint16Array(src.buffer, src.byteOffset, src.byteLength >> 1);
+    const b0 = r0 * rowBlocks;
+    const nb = n * rowBlocks;
+    // per block of 34 bytes = 17 u16: the f16 scale, then 32 int8 q as 16 u16; code q + 128 = q ^ 0x80
+    for (let b = 0; b < nb; b++) {
+      const i = b * 17;
+      scales[b0 + b] = f16[src16[i]!]!;
+      const o = (b0 + b) * 16;
+      for (let k = 0; k < 16; k++) codes16[o + k] = src16[i + 1 + k]! ^ 0x8080;
+    }
   }
   return { codes, scales };
 }

@@ -124,6 +124,12 @@ export class SplitGgufReader implements WeightReader {
     return e.part.readInfo(e.info, expert);
   }
 
+  readRawRange(name: string, expert: number | undefined, start: number, length: number, into?: Uint8Array): Uint8Array {
+    this.info(name);
+    const e = this.byName.get(name)!;
+    return e.part.readInfoRange(e.info, expert, start, length, into);
+  }
+
   readF32(name: string, expert?: number): Float32Array {
     this.info(name);
     const e = this.byName.get(name)!;

@@ -138,6 +138,12 @@ export class PartReader implements WeightReader {
     return this.gguf.readRaw(name, local);
   }
 
+  readRawRange(name: string, expert: number | undefined, start: number, length: number, into?: Uint8Array): Uint8Array {
+    const list = this.experts.get(name);
+    if (!this.gguf.find(name) || (list && (expert === undefined || !list.includes(expert)))) this.readRaw(name, expert); // throws the reason
+    return this.gguf.readRawRange(name, list ? list.indexOf(expert!) : expert, start, length, into);
+  }
+
   readF32(name: string, expert?: number): Float32Array {
     return rawToF32(this.readRaw(name, expert));
   }

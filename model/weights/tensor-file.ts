@@ -53,15 +53,19 @@ export class RandomAccessFile {
     return this.read;
   }
 
-  /** Read exactly `length` bytes at `offset` into a fresh buffer; throws on a short read. */
-  readAt(offset: number, length: number, what: string): Uint8Array {
+  /**
+   * Read exactly `length` bytes at `offset` into a fresh buffer (or into `into`, which must hold `length`
+   * bytes: a view of its first `length` is returned); throws on a short read.
+   */
+  readAt(offset: number, length: number, what: string, into?: Uint8Array): Uint8Array {
     if (this.fd === undefined) throw new WeightFileError(`${this.file}: read after close (${what})`, { file: this.file });
     if (offset < 0 || offset + length > this.size)
       throw new WeightFileError(`${this.file}: ${what} lies at bytes [${offset}, ${offset + length}) beyond the end of the file (${this.size} bytes): the file is truncated`, {
         file: this.file,
         fix: "download or convert the file again",
       });
-    const buf = new Uint8Array(new ArrayBuffer(length));
+    if (into && into.byteLength < length) throw new RangeError(`${this.file}: a ${into.byteLength}-byte buffer cannot hold ${length} bytes (${what})`);
+    const buf = into ? into.subarray(0, length) : new Uint8Array(new ArrayBuffer(length));
     let done = 0;
     while (done < length) {
       const n = readSync(this.fd, buf, done, Math.min(length - done, MAX_READ), offset + done);
@@ -193,6 +197,20 @@ export class TensorFileReader implements WeightReader {
 
   readF32(name: string, expert?: number): Float32Array {
     return rawToF32(this.readRaw(name, expert));
+  }
+
+  readRawRange(name: string, expert: number | undefined, start: number, length: number, into?: Uint8Array): Uint8Array {
+    return this.readInfoRange(this.info(name), expert, start, length, into);
+  }
+
+  /** Bytes [start, start + length) of tensor `t` (of expert `expert`'s slice), into `into` when given. */
+  readInfoRange(t: TensorInfo, expert: number | undefined, start: number, length: number, into?: Uint8Array): Uint8Array {
+    const slice = expert === undefined ? t.byteLength : t.byteLength / t.shape[0]!;
+    if (expert !== undefined && (t.shape.length !== 3 || !Number.isInteger(expert) || expert < 0 || expert >= t.shape[0]!)) this.readInfo(t, expert); // throws the reason
+    if (!(Number.isInteger(start) && Number.isInteger(length) && start >= 0 && length >= 0 && start + length <= slice))
+      throw new RangeError(`${this.file}: tensor '${t.name}': bytes [${start}, ${start + length}) are outside its ${slice} bytes`);
+    const base = t.offset + (expert ?? 0) * (expert === undefined ? 0 : slice);
+    return this.raf.readAt(base + start, length, `tensor '${t.name}'${expert === undefined ? "" : ` expert ${expert}`}`, into);
   }
 
   /** {@link readInfo} converted exactly to f32. */

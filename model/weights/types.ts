@@ -51,6 +51,12 @@ export interface WeightReader {
   info(name: string): TensorInfo;
   /** Stored bytes of a whole tensor, or of expert `expert` of a stacked [E, ...] tensor. */
   readRaw(name: string, expert?: number): RawTensor;
+  /**
+   * Stored bytes [start, start + length) of a tensor (of expert `expert`'s slice of a stacked tensor), read
+   * alone (into `into` when given, returning a view of it): lets a large tensor be converted in pieces.
+   * Optional; readers without it are read whole.
+   */
+  readRawRange?(name: string, expert: number | undefined, start: number, length: number, into?: Uint8Array): Uint8Array;
   /** Values converted exactly to f32 (F16/BF16/Q8_0 dequantised), whole or one expert. */
   readF32(name: string, expert?: number): Float32Array;
   /** Total bytes read from disk so far (to prove range reads). */
