@@ -21,9 +21,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine, hugePageEnv, openModel, parseModelConfig, presetConfig, type ModelConfig } from "../../model/index.js";
-import { argmax, relMaxError } from "../reference/compare.js";
-import { oneTokenLogits } from "./one-token-ref.js";
+import { hugePageEnv, parseModelConfig, presetConfig, type ModelConfig } from "../../model/index.js";
 
 const DIR = path.resolve(process.env.MOE_WIDE_DIR ?? ".moe/wide");
 const TOKENIZER = path.resolve("../shared/grok-1/tokenizer.model");
@@ -74,26 +72,22 @@ async function moe(...args: string[]): Promise<Timed> {
 
 const gib = (b: number) => Math.round((b / 2 ** 30) * 100) / 100;
 
-/** The engine's logits for `token` at position 0 against the float64 reference. */
+/**
+ * The engine's logits for `token` at position 0 against the float64 reference, computed in a child process
+ * (`first-token-child.ts`: minutes of synchronous work that must not block this worker).
+ */
 async function checkFirstToken(dir: string, token: number, tol: number): Promise<{ relMaxError: number; loadSeconds: number }> {
-  const m = openModel(dir);
-  try {
-    const want = oneTokenLogits(m.config, m.weights, token);
-    const t0 = performance.now();
-    const engine = await Engine.create(m.config, m.weights, { threads: 2, exactQ8: true });
-    const loadSeconds = (performance.now() - t0) / 1000;
-    try {
-      const got = await engine.forward([{ seq: engine.newSequence(), tokens: [token] }]);
-      const err = relMaxError(got, want);
-      expect(argmax(got)).toBe(argmax(want));
-      expect(err).toBeLessThanOrEqual(tol);
-      return { relMaxError: err, loadSeconds };
-    } finally {
-      await engine.close();
-    }
-  } finally {
-    m.close();
-  }
+  const child = spawn(process.execPath, ["--import", "tsx", "test/wide/first-token-child.ts", dir, String(token)], { cwd: process.cwd(), env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  expect(status, stderr.slice(-2000)).toBe(0);
+  const r = JSON.parse(stdout.trim().split("\n").at(-1)!) as { relMaxError: number; argmaxGot: number; argmaxWant: number; loadSeconds: number };
+  expect(r.argmaxGot).toBe(r.argmaxWant);
+  expect(r.relMaxError).toBeLessThanOrEqual(tol);
+  return { relMaxError: r.relMaxError, loadSeconds: r.loadSeconds };
 }
 
 /** `moe generate --timing`'s figures (the CPU ones are the generate process's own: the client's, with --cluster). */
