@@ -110,6 +110,17 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
   const links = new Map<string, DelayProxy>();
   const joinUrl = (name: string) => `nats://${net.head}:${links.get(name)!.port}`;
   let ref: Awaited<ReturnType<typeof reference>>;
+  /** Lockstep generation through the stages of `rt` against the single-process reference: logits must be equal. */
+  async function expectExact(rt: ReturnType<typeof readRuntime>, lengths: number[], steps: number, seqBase: number): Promise<Awaited<ReturnType<typeof lockstep>>> {
+    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
+    try {
+      const r = await lockstep(client, ref.backend, prompts(ref.config, lengths), steps, seqBase);
+      expect(r.maxRelError).toBe(0);
+      return r;
+    } finally {
+      await client.close();
+    }
+  }
   let gatewayUrl = "";
   const runDir = join(tmp.dir, "run");
 
@@ -189,14 +200,8 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     expect(rt.dynamic?.version).toBe(1);
     expect(Object.keys(rt.expertHosts).sort()).toEqual(["nb", "nc"]);
     expect(rt.expertHosts.nb).toMatch(new RegExp(`^tcp://${net.hosts.nb!.ip.replace(/\./g, "\\.")}:\\d+$`));
-    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
-    try {
-      const r = await lockstep(client, ref.backend, prompts(ref.config, [1, 5, 11, 17]), 10, 700);
-      expect(r.maxRelError).toBe(0);
-      expect(r.tokens).toEqual(r.refTokens);
-    } finally {
-      await client.close();
-    }
+    const r = await expectExact(rt, [1, 5, 11, 17], 10, 700);
+    expect(r.tokens).toEqual(r.refTokens);
   });
 
   let baselineText = "";
@@ -246,13 +251,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const nb = after.members.find((m) => m.name === "nb")!;
     expect(nb.state).toBe("ready");
     // still exact on the new placement
-    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
-    try {
-      const r = await lockstep(client, ref.backend, prompts(ref.config, [3, 9]), 6, 900);
-      expect(r.maxRelError).toBe(0);
-    } finally {
-      await client.close();
-    }
+    await expectExact(rt, [3, 9], 6, 900);
     // what an operator sees
     const cli = spawnSync(moe.command, [...moe.args, "status", "--nats", nats!.url], { cwd: moe.root, encoding: "utf8" });
     expect(cli.stdout).toMatch(new RegExp(`cluster dyn-${process.pid}: serving, plan ${after.version} `));
@@ -299,13 +298,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const rt = readRuntime(runDir);
     expect(rt.processes.filter((p) => !p.local).map((p) => p.host)).toEqual(["nb", "nb"]);
     expect(rt.stages.length).toBe(1);
-    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
-    try {
-      const r = await lockstep(client, ref.backend, prompts(ref.config, [4, 8]), 6, 1100);
-      expect(r.maxRelError).toBe(0);
-    } finally {
-      await client.close();
-    }
+    await expectExact(rt, [4, 8], 6, 1100);
   });
 
   it("a host that comes back joins as standby; `moe cluster rebalance` plans afresh over every live host", async () => {
@@ -337,13 +330,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const fetchedAgain = nodes.get(`${name}-again`)!.lines.filter((l) => l.includes('"kind":"fetched"')).length;
     expect(fetchedAgain).toBe(naFiles.filter((f) => f !== "na.v1.gguf").length);
     const rt = readRuntime(runDir);
-    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
-    try {
-      const r = await lockstep(client, ref.backend, prompts(ref.config, [2, 6]), 6, 1300);
-      expect(r.maxRelError).toBe(0);
-    } finally {
-      await client.close();
-    }
+    await expectExact(rt, [2, 6], 6, 1300);
     const res = await complete();
     expect(res).toMatchObject({ ok: true, text: baselineText });
   });
@@ -383,13 +370,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
     const rt = readRuntime(runDir);
     expect(rt.dynamic?.version).toBe(after.version);
     expect(Object.keys(rt.expertHosts).every((h) => h !== "nc")).toBe(true);
-    const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: ref.config.vocabSize });
-    try {
-      const r = await lockstep(client, ref.backend, prompts(ref.config, [5, 3]), 6, 1500);
-      expect(r.maxRelError).toBe(0);
-    } finally {
-      await client.close();
-    }
+    await expectExact(rt, [5, 3], 6, 1500);
     expect(await complete()).toMatchObject({ ok: true, text: baselineText });
   });
 });
