@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Engine, openModel, presetConfig, parseModelConfig, GROK_DEFAULTS, type ModelConfig } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
 import { GrokReference } from "../reference/grok-ref.js";
+import { greedyAgainstReference } from "../reference/greedy.js";
 import { argmax, relMaxError } from "../reference/compare.js";
 
 const ODD: ModelConfig = parseModelConfig(
@@ -83,19 +84,9 @@ describe.each([
 
   it("prefill and 24 greedy decode steps through the KV cache", async () => {
     const [prompt] = prompts(cfg, [13]);
-    const seq = engine.newSequence();
-    const cache = ref.newCache();
-    let logits = await engine.forward([{ seq, tokens: prompt! }]);
-    let refLogits = ref.forward(prompt!, 0, cache).at(-1)!;
-    let worst = relMaxError(logits, refLogits);
-    for (let step = 0; step < 24; step++) {
-      const tok = argmax(refLogits);
-      expect(argmax(logits)).toBe(tok);
-      logits = await engine.forward([{ seq, tokens: [tok] }]);
-      refLogits = ref.forward([tok], cache.length, cache)[0]!;
-      worst = Math.max(worst, relMaxError(logits, refLogits));
-    }
-    expect(worst).toBeLessThanOrEqual(tol);
+    const r = await greedyAgainstReference(engine, ref, prompt!, 24);
+    expect(r.mismatches).toEqual([]);
+    expect(r.worst).toBeLessThanOrEqual(tol);
   });
 
   it("logits of every prompt position match (allPositions)", async () => {
@@ -174,23 +165,10 @@ describe("grok-1-tiny q8_0, default int8 activations vs float64 reference", () =
     try {
       const ref = new GrokReference(m.config, m.weights);
       const [prompt] = prompts(cfg, [13]);
-      const seq = engine.newSequence();
-      const cache = ref.newCache();
-      let logits = await engine.forward([{ seq, tokens: prompt! }]);
-      let refLogits = ref.forward(prompt!, 0, cache).at(-1)!;
-      let worst = relMaxError(logits, refLogits);
-      let same = 0;
-      for (let step = 0; step <= 24; step++) {
-        const tok = argmax(refLogits);
-        if (argmax(logits) === tok) same++;
-        if (step === 24) break;
-        logits = await engine.forward([{ seq, tokens: [tok] }]);
-        refLogits = ref.forward([tok], cache.length, cache)[0]!;
-        worst = Math.max(worst, relMaxError(logits, refLogits));
-      }
-      expect(worst).toBeLessThanOrEqual(0.6);
-      expect(worst).toBeGreaterThan(1e-4); // the int8 path is really taken
-      expect(same).toBeGreaterThanOrEqual(19);
+      const r = await greedyAgainstReference(engine, ref, prompt!, 24);
+      expect(r.worst).toBeLessThanOrEqual(0.6);
+      expect(r.worst).toBeGreaterThan(1e-4); // the int8 path is really taken
+      expect(25 - r.mismatches.length).toBeGreaterThanOrEqual(19);
     } finally {
       await engine.close();
       m.close();

@@ -29,6 +29,7 @@ import {
 import { RandomAccessFile } from "../../model/weights/tensor-file.js";
 import { argmax, maxAbsDiff, maxAbsDiffAt, readF32LE, relMaxError } from "../reference/compare.js";
 import { GrokReference } from "../reference/grok-ref.js";
+import { greedyAgainstReference } from "../reference/greedy.js";
 import { REF_DIR, tempDirs } from "./helpers.js";
 
 const XAI_B = path.join(REF_DIR, "xai-public-b");
@@ -195,20 +196,9 @@ describe("a checkpoint written by the test in xAI's format", () => {
     const engine = await Engine.create(m.config, m.weights, { threads: 1, exactQ8: true });
     const ref = new GrokReference(m.config, m.weights);
     try {
-      const prompt = [1, 77, 300, 12, 499, 260, 31];
-      const seq = engine.newSequence();
-      const cache = ref.newCache();
-      let logits = await engine.forward([{ seq, tokens: prompt }]);
-      let want = ref.forward(prompt, 0, cache).at(-1)!;
-      let worst = relMaxError(logits, want);
-      for (let k = 0; k < 16; k++) {
-        const tok = argmax(want);
-        expect(argmax(logits)).toBe(tok);
-        logits = await engine.forward([{ seq, tokens: [tok] }]);
-        want = ref.forward([tok], cache.length, cache)[0]!;
-        worst = Math.max(worst, relMaxError(logits, want));
-      }
-      expect(worst).toBeLessThanOrEqual(1e-3);
+      const r = await greedyAgainstReference(engine, ref, [1, 77, 300, 12, 499, 260, 31], 16);
+      expect(r.mismatches).toEqual([]);
+      expect(r.worst).toBeLessThanOrEqual(1e-3);
     } finally {
       await engine.close();
     }
