@@ -207,26 +207,33 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
   let baselineText = "";
   const complete = () => completeOnce(gatewayUrl);
   const startLoad = (n: number) => loadAt(gatewayUrl, n);
-
-  it("loses a host to SIGKILL under load: replicas take over, its experts are placed again, no request fails", async () => {
+  /**
+   * Under `clients` looping requests, once `warmup` have completed, SIGKILL host `name` and wait for the plan
+   * that serves without it (and the time from the kill to it).
+   */
+  async function killUnderLoad(name: string, clients: number, warmup: number) {
     const before = await status();
-    expect(before.phase).toBe("serving");
-    const baseline = await complete();
-    expect(baseline.ok).toBe(true);
-    baselineText = baseline.text;
-    const { results, stop } = startLoad(3);
-    await until("requests before the kill", () => (results.length >= 3 ? true : undefined), 60_000);
+    const load = startLoad(clients);
+    await until("requests before the kill", () => (load.results.length >= warmup ? true : undefined), 60_000);
     const killedAt = Date.now();
-    nodes.get("nc")!.child.kill("SIGKILL");
+    nodes.get(name)!.child.kill("SIGKILL");
     const after = await until(
       "the re-plan",
       async () => {
         const s = await status();
-        return s.phase === "serving" && s.version > before.version && s.members.find((m) => m.name === "nc")?.lost ? s : undefined;
+        return s.phase === "serving" && s.version > before.version && s.members.find((m) => m.name === name)?.lost ? s : undefined;
       },
       90_000,
     );
-    const recoverySeconds = (Date.now() - killedAt) / 1000;
+    return { ...load, after, killedAt, recoverySeconds: (Date.now() - killedAt) / 1000 };
+  }
+
+  it("loses a host to SIGKILL under load: replicas take over, its experts are placed again, no request fails", async () => {
+    expect((await status()).phase).toBe("serving");
+    const baseline = await complete();
+    expect(baseline.ok).toBe(true);
+    baselineText = baseline.text;
+    const { results, stop, after, killedAt, recoverySeconds } = await killUnderLoad("nc", 3, 3);
     const servedAfter = results.length;
     await until("requests after the re-plan", () => (results.length >= servedAfter + 3 ? true : undefined), 60_000);
     await stop();
@@ -272,20 +279,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
   });
 
   it("loses the stage host: the model is placed afresh on the survivor, the gateway follows the new stages, requests in flight fail clearly, then it serves again", async () => {
-    const before = await status();
-    const { results, stop } = startLoad(2);
-    await until("requests before the kill", () => (results.length >= 2 ? true : undefined), 60_000);
-    const killedAt = Date.now();
-    nodes.get("na")!.child.kill("SIGKILL");
-    const after = await until(
-      "the re-plan",
-      async () => {
-        const s = await status();
-        return s.phase === "serving" && s.version > before.version && s.members.find((m) => m.name === "na")?.lost ? s : undefined;
-      },
-      90_000,
-    );
-    const recoverySeconds = (Date.now() - killedAt) / 1000;
+    const { results, stop, after, recoverySeconds } = await killUnderLoad("na", 2, 2);
     const n = results.length;
     await until("requests on the new stages", () => (results.slice(n).filter((r) => r.ok).length >= 2 ? true : undefined), 60_000);
     await stop();
