@@ -21,7 +21,7 @@ import { connect, type Msg, type NatsConnection, type Subscription } from "nats"
 import type { Logger } from "pino";
 import type { RuntimeConfig } from "../config/index.js";
 import type { ModelConfig } from "../model/index.js";
-import { formatBytes, formatRate, makePlan, placeWithoutLost, type ClusterSpec, type PlanJson } from "../planner/index.js";
+import { formatBytes, formatRate, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { AlreadyRunningError, ControlError, PlanNotServableError } from "./errors.js";
 import { RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
 import { memberHost, memberStatus, type Member } from "./members.js";
@@ -32,6 +32,7 @@ import { bindHost, clusterName, computeRuntime, type Runtime, type RuntimeProces
 import { WeightServer } from "./weight-transfer.js";
 import { ChecksumCache } from "./weights.js";
 import { HostParts } from "./host-parts.js";
+import { planOverLiveHosts } from "./replan.js";
 
 /** Options of {@link Coordinator.start}. */
 export interface CoordinatorOptions {
@@ -361,34 +362,16 @@ export class Coordinator {
 
   /** The plan and runtime over `alive` hosts: survivors keep their parts when a current plan exists. */
   private planOver(alive: Member[], prev: Published | undefined, lost: ReadonlySet<string>): { plan: PlanJson; runtime: Runtime; moved: number; fresh: boolean } {
-    const cfg = this.o.config;
-    const hosts = alive.map((m) => m.spec!);
-    const names = new Set(hosts.map((h) => h.name));
-    const base: ClusterSpec = { ...this.o.cluster, hosts };
-    const opts = { dtype: this.o.cluster.dtype ?? "f32", modelSource: this.o.modelPath } as const;
-    let plan: PlanJson | undefined;
-    let moved = 0;
-    let fresh = true;
-    if (prev) {
-      const gone = new Set([...this.assigned(prev)].filter((h) => !names.has(h) || lost.has(h)));
-      const free = (h: string) => prev.plan.hosts.find((x) => x.name === h)?.memory.freeBytes ?? hosts.find((x) => x.name === h)!.memoryBytes - hosts.find((x) => x.name === h)!.reserveBytes;
-      const r = placeWithoutLost(prev.plan, gone, hosts, prev.plan.model.expertBytes, free);
-      if (r && "placement" in r) {
-        plan = makePlan(cfg, { ...base, placement: r.placement }, opts);
-        moved = r.moved.length;
-        fresh = false;
-      } else if (r) this.o.logger.warn({ reason: r.reason }, "cannot patch the plan; planning afresh");
-    }
-    if (!plan) {
-      const explicit = this.o.cluster.placement;
-      const usable = explicit && [...explicit.stages.map((s) => s.host), ...explicit.experts.flatMap((x) => x.hosts), ...(explicit.routers ?? []).map((r) => r.host)].every((h) => names.has(h));
-      plan = makePlan(cfg, usable ? base : { ...base, placement: undefined }, opts);
-    }
-    if (!plan.fits)
-      throw new PlanNotServableError(`the model does not fit on the ${hosts.length} live hosts (${hosts.map((h) => h.name).join(", ")}): ${plan.shortfall?.reason ?? "over capacity"}`, {
-        fix: "join more hosts (`moe node --join`) or lower min_hosts only when they suffice",
-      });
-    return { plan, runtime: this.layout(base, alive, plan), moved, fresh };
+    const { plan, cluster, moved, fresh } = planOverLiveHosts({
+      config: this.o.config,
+      cluster: this.o.cluster,
+      modelPath: this.o.modelPath,
+      hosts: alive.map((m) => m.spec!),
+      ...(prev ? { prev: { plan: prev.plan, hosts: this.assigned(prev) } } : {}),
+      lost,
+      logger: this.o.logger,
+    });
+    return { plan, runtime: this.layout(cluster, alive, plan), moved, fresh };
   }
 
   /** plan → runtime: node processes at the ports each host offered, the gateway here. */
