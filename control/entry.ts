@@ -23,8 +23,17 @@ export function moeCommand(): MoeCommand {
   if (here.endsWith(".ts")) {
     const root = resolve(dirname(here), "..");
     const tsx = createRequire(import.meta.url).resolve("tsx");
-    return { command: process.execPath, args: ["--import", pathToFileURL(tsx).href, join(root, "cli", "main.ts")], root };
+    return { command: process.execPath, args: [...profileArgs(), "--import", pathToFileURL(tsx).href, join(root, "cli", "main.ts")], root };
   }
   const root = resolve(dirname(here), "..", "..");
-  return { command: process.execPath, args: [join(root, "dist", "cli", "main.js")], root };
+  return { command: process.execPath, args: [...profileArgs(), join(root, "dist", "cli", "main.js")], root };
+}
+
+/**
+ * `MOE_CPU_PROF=DIR` in the environment: every `moe` child process started through {@link moeCommand}
+ * writes a V8 CPU profile (`--cpu-prof`) into DIR when it exits (Node refuses `--cpu-prof` in NODE_OPTIONS).
+ */
+function profileArgs(): string[] {
+  const dir = process.env.MOE_CPU_PROF;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
 }
