@@ -1,8 +1,11 @@
 /**
  * How to start another `moe` process with the same code as this one: from
  * the TypeScript sources (tests, `tsx`) it is `node --import tsx cli/main.ts`,
- * from the build it is `node dist/cli/main.js`.
+ * from the build it is `node dist/cli/main.js`. `$MOE_ENTRY` (a built
+ * `cli/main.js`) wins over both: the test setup points it at a transpile of
+ * the sources, so that child processes do not each load tsx and transpile.
  */
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -17,8 +20,10 @@ export interface MoeCommand {
   readonly root: string;
 }
 
-/** The `moe` entry point matching the code that is running now. */
+/** The `moe` entry point matching the code that is running now, or `$MOE_ENTRY` when set. */
 export function moeCommand(): MoeCommand {
+  const entry = process.env.MOE_ENTRY;
+  if (entry) return { command: process.execPath, args: [...profileArgs(), resolve(entry)], root: packageRoot(dirname(resolve(entry))) };
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith(".ts")) {
     const root = resolve(dirname(here), "..");
@@ -36,4 +41,12 @@ export function moeCommand(): MoeCommand {
 function profileArgs(): string[] {
   const dir = process.env.MOE_CPU_PROF;
   return dir ? ["--cpu-prof", `--cpu-prof-dir=${dir}`] : [];
+}
+
+/** The nearest folder at or above `dir` holding package.json (`dir` itself when none does). */
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, "package.json"))) return d;
+    if (dirname(d) === d) return dir;
+  }
 }

@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRuntime } from "../../control/index.js";
 import { alive, relMaxError, tempDir } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
-const CLI = ["--import", "tsx", "cli/main.ts"];
+const CLI = [...MOE_CLI];
 const tmp = tempDir("moe-cli-cluster-");
 const spawned: ChildProcess[] = [];
 

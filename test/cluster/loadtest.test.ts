@@ -24,6 +24,7 @@ import { METRIC_NAMES } from "../../transport/index.js";
 import { CHROMIUM, HAVE_CHROMIUM, dumpDom, screenshot } from "../loadtest/chromium.js";
 import { countColor } from "../loadtest/png.js";
 import { MODEL_DIR, alive, tempDir } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const KEY = "lt-s3cret";
 const TOKENIZER = join(MODEL_DIR, "tokenizer.model");
@@ -142,7 +143,7 @@ describe("moe loadtest against the gateway of a real cluster", () => {
 
   it("the CLI: $OPENAI_API_KEY, --rate 2,4 --header, JSON and HTML of the sweep", async () => {
     const out = join(tmp.dir, "sweep.json"), html = join(tmp.dir, "sweep.html");
-    const args = ["--import", "tsx", "cli/main.ts", "loadtest", "--url", url, "--rate", "2,4", "--requests", "4", "--prompt-tokens", "8", "--max-tokens", "4", "--header", "X-Run: cli", "--metrics-interval", "0.5", "--out", out, "--html", html];
+    const args = [...MOE_CLI, "loadtest", "--url", url, "--rate", "2,4", "--requests", "4", "--prompt-tokens", "8", "--max-tokens", "4", "--header", "X-Run: cli", "--metrics-interval", "0.5", "--out", out, "--html", html];
     // asynchronously: a blocked event loop would leave this process's idle keep-alive sockets to go stale unnoticed
     const r = await promisify(execFile)(process.execPath, args, { encoding: "utf8", timeout: 120_000, env: { ...process.env, OPENAI_API_KEY: KEY, CI: "1" } });
     expect(r.stdout).toMatch(/moe loadtest sweep \(rate\)/);

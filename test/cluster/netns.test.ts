@@ -14,6 +14,7 @@ import { stringify } from "yaml";
 import { launch, stageEndpoints, type RunningCluster } from "../../control/index.js";
 import { PipelineClient } from "../../stages/index.js";
 import { MODEL_DIR, alive, lockstep, prompts, reference, tempDir } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const N = 20 + (process.pid % 200); // subnet octet and name suffix, unique per test run
 const BR = `moebr${N}`;
@@ -91,7 +92,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
     const end = Date.now() + 60_000;
     while (!existsSync(runtimeFile) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     for (const h of ["ea", "eb"] as const)
-      remote.push(spawn("ip", ["netns", "exec", NS[h], process.execPath, "--import", "tsx", "cli/main.ts", "node", "--runtime", runtimeFile, "--process", h], { stdio: "ignore" }));
+      remote.push(spawn("ip", ["netns", "exec", NS[h], process.execPath, ...MOE_CLI, "node", "--runtime", runtimeFile, "--process", h], { stdio: "ignore" }));
     cluster = await started;
     const rt = cluster.runtime;
     const stage0 = rt.processes.find((p) => p.name === rt.stages[0])!;

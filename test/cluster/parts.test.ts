@@ -12,9 +12,10 @@ import { checkPartHost, engineLimits } from "../../control/index.js";
 import { layerTensorNames, openModel, openWeights, PartReader, WeightFileError } from "../../model/index.js";
 import type { PlanJson } from "../../planner/index.js";
 import { lockstep, MODEL_DIR, prompts, reference, startCluster, tearDown, tempDir, type Started } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const CLUSTER = "configs/clusters/local.yaml";
-const moe = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { encoding: "utf8", timeout: 120_000 });
+const moe = (...args: string[]) => spawnSync(process.execPath, [...MOE_CLI, ...args], { encoding: "utf8", timeout: 120_000 });
 
 describe("cluster from per-host parts (moe model slice)", () => {
   const tmp = tempDir("moe-parts-");

@@ -14,6 +14,7 @@ import { launch, readPlanFile } from "../../control/index.js";
 import type { PlanJson } from "../../planner/index.js";
 import { loadCluster } from "../clusters.js";
 import { lockstep, prompts, reference, startCluster, tempDir, type Started, tearDown } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const CLUSTER = "configs/clusters/local.yaml";
 
@@ -30,7 +31,7 @@ describe("cluster: moe up --plan from moe plan --expert-load", () => {
     const load = join(tmp.dir, "expert-load.json");
     writeFileSync(load, JSON.stringify({ cluster: "local", model: "grok-1-tiny", updatedAt: new Date().toISOString(), counts }));
     const out = join(tmp.dir, "plan.json");
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "plan", "--cluster", CLUSTER, "--replan", "--expert-load", load, "--replicas", "2", "--out", out], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...MOE_CLI, "plan", "--cluster", CLUSTER, "--replan", "--expert-load", load, "--replicas", "2", "--out", out], { encoding: "utf8", timeout: 60_000 });
     expect(r.status, r.stderr).toBe(0);
     plan = JSON.parse(readFileSync(out, "utf8")) as PlanJson;
     c = await startCluster(CLUSTER, join(tmp.dir, "run"), { planFile: out });

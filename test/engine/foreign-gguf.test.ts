@@ -15,6 +15,7 @@ import { Engine, loadServingModel, openModel, presetConfig, TokenizerError, type
 import { generateModel, grokGgufMetadata, writeGguf } from "../../factory/index.js";
 import { startGateway } from "../../gateway/index.js";
 import { LocalBackend } from "../../stages/index.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-novocab-"));
 
@@ -78,7 +79,7 @@ describe("Grok GGUFs made elsewhere", () => {
 
   it("moe generate --prompt-ids gives the same ids as the model with its tokenizer (real process)", () => {
     const run = (model: string) =>
-      spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "generate", "--model", model, "--prompt-ids", "1,400,500,600", "--max-tokens", "8", "--json"], { encoding: "utf8", timeout: 60_000 });
+      spawnSync(process.execPath, [...MOE_CLI, "generate", "--model", model, "--prompt-ids", "1,400,500,600", "--max-tokens", "8", "--json"], { encoding: "utf8", timeout: 60_000 });
     const a = run(bare);
     const b = run(dir);
     expect(a.status, a.stderr).toBe(0);
@@ -88,7 +89,7 @@ describe("Grok GGUFs made elsewhere", () => {
     expect(ja.ids).toEqual(jb.ids);
     expect(ja.ids).toHaveLength(8);
     expect(ja.text).toBe("");
-    const c = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "generate", "--model", bare, "hello"], { encoding: "utf8", timeout: 60_000 });
+    const c = spawnSync(process.execPath, [...MOE_CLI, "generate", "--model", bare, "hello"], { encoding: "utf8", timeout: 60_000 });
     expect(c.status).toBe(1);
     expect(c.stderr).toMatch(/no usable tokenizer/);
   });

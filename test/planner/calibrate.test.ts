@@ -32,6 +32,7 @@ import {
   type Placement,
 } from "../../planner/index.js";
 import { loadCluster } from "../clusters.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const cfg = presetConfig("grok-1-tiny");
 const local = loadCluster("configs/clusters/local.yaml");
@@ -238,7 +239,7 @@ describe("calibration", () => {
 describe("moe plan --calibrate (real process)", () => {
   const moe = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile(process.execPath, ["--import", "tsx", "cli/main.ts", "plan", ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
+      execFile(process.execPath, [...MOE_CLI, "plan", ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
     );
 
   it("prints the calibration and its check, and records it in plan.json", async () => {

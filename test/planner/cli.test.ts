@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PlanJson } from "../../planner/index.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moe-plan-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -11,7 +12,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Run `moe plan ...` as a real process. */
 function moe(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "cli/main.ts", "plan", ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [...MOE_CLI, "plan", ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -13,13 +13,14 @@ import { generateModel } from "../../factory/index.js";
 import { ENGINE_KV_BYTES_PER_ELEMENT, kvBytesPerToken, presetConfig } from "../../model/index.js";
 import { makePlan, type PlanJson } from "../../planner/index.js";
 import { loadCluster } from "../clusters.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const dir = mkdtempSync(join(tmpdir(), "moe-dtype-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function plan(...args: string[]): PlanJson {
   const out = join(dir, `plan-${Math.random().toString(36).slice(2)}.json`);
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "plan", "--cluster", "configs/clusters/local.yaml", "--replan", "--out", out, ...args], { encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...MOE_CLI, "plan", "--cluster", "configs/clusters/local.yaml", "--replan", "--out", out, ...args], { encoding: "utf8", timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(readFileSync(out, "utf8")) as PlanJson;
 }

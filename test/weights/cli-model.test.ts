@@ -5,12 +5,13 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { accountModel, loadConfigJson } from "../../model/index.js";
 import { REF_CONFIG, REF_F32, SMALL, tempDirs } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const tmp = tempDirs("moe-cli-");
 afterAll(() => tmp.cleanup());
 
 function moe(...args: string[]) {
-  const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: process.cwd(), encoding: "utf8", timeout: 60_000 });
+  const r = spawnSync(process.execPath, [...MOE_CLI, ...args], { cwd: process.cwd(), encoding: "utf8", timeout: 60_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateModel, splitGguf, writeGguf } from "../../factory/index.js";
 import { Engine, GGUF_SPLIT_KEYS, ggufSplitName, openGguf, openModel, SplitGgufReader, WeightFileError, type LoadedModel } from "../../model/index.js";
 import { SMALL, tempDirs } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const tmp = tempDirs("moe-split-");
 let single: string;
@@ -133,7 +134,7 @@ describe("moe model inspect", () => {
   it("lists the splits", () => {
     const dir = tmp.make();
     const files = splitGguf(single, dir, "m", { parts: 3 });
-    const r = spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", "model", "inspect", files[0]!], { cwd: process.cwd(), encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [...MOE_CLI, "model", "inspect", files[0]!], { cwd: process.cwd(), encoding: "utf8", timeout: 60_000 });
     expect(r.stderr).toBe("");
     expect(r.status).toBe(0);
     expect(r.stdout).toContain("format:       GGUF v3, 3 splits");

@@ -31,6 +31,7 @@ import { argmax, maxAbsDiff, maxAbsDiffAt, readF32LE, relMaxError } from "../ref
 import { GrokReference } from "../reference/grok-ref.js";
 import { greedyAgainstReference } from "../reference/greedy.js";
 import { REF_DIR, tempDirs } from "./helpers.js";
+import { MOE_CLI } from "../moe-cli.js";
 
 const XAI_B = path.join(REF_DIR, "xai-public-b");
 const tmp = tempDirs("moe-xai-");
@@ -240,7 +241,7 @@ describe("a checkpoint written by the test in xAI's format", () => {
 
   it("moe model convert and moe model inspect on the checkpoint directory", () => {
     const out = path.join(tmp.make(), "c.gguf");
-    const moe = (...args: string[]) => spawnSync(process.execPath, ["--import", "tsx", "cli/main.ts", ...args], { cwd: process.cwd(), encoding: "utf8", timeout: 120_000 });
+    const moe = (...args: string[]) => spawnSync(process.execPath, [...MOE_CLI, ...args], { cwd: process.cwd(), encoding: "utf8", timeout: 120_000 });
     const c = moe("model", "convert", "--from", dir, "--to", out, "--dtype", "q8_0");
     expect(c.status).toBe(0);
     expect(c.stdout).toMatch(/wrote .*c\.gguf \([\d,]+ bytes, 146 tensors, q8_0, vocabulary embedded\)/);
