@@ -1,7 +1,11 @@
 /**
- * `moe loadtest` against the real gateway of a real multi-process cluster
- * (configs/clusters/local.yaml: 2 stages, 3 expert hosts, the gateway a child
- * process, started with an API key): a short concurrency sweep whose
+ * `moe up --api-key` (launch's `apiKey`) and `moe loadtest` against the real
+ * gateway of a real multi-process cluster (configs/clusters/local.yaml: 2
+ * stages, 3 expert hosts, the gateway a child process, started with an API key
+ * and a short `sequence_idle`; one cluster for both). The gateway refuses
+ * requests without the key with 401 and serves those with it; /health stays
+ * open; a sequence whose client died without releasing it is reclaimed on
+ * every stage and counted in the gateway's /metrics. Then the load tester: a short concurrency sweep whose
  * server-side half is complete (every series the report reads exists under the
  * names the gateway exports, and the deltas add up to what was sent), chat
  * requests replayed from the shipped ShareGPT-shaped dataset, an open-loop
@@ -14,13 +18,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launch, type RunningCluster } from "../../control/index.js";
+import { ClusterMonitor, launch, stageEndpoints, type RunningCluster } from "../../control/index.js";
 import {
   GatewayUnavailableError, PERCENTILE_COLORS, SERIES, WarmupFailedError, parsePrometheusText, prepare, renderSweepHtml, runLoadTest, runSweep,
   type LoadTestReport, type SweepReport,
 } from "../../loadtest/index.js";
 import { openModel } from "../../model/index.js";
+import { PipelineClient } from "../../stages/index.js";
 import { METRIC_NAMES } from "../../transport/index.js";
+import { waitFor } from "../gateway/helpers.js";
 import { CHROMIUM, HAVE_CHROMIUM, dumpDom, screenshot } from "../loadtest/chromium.js";
 import { countColor } from "../loadtest/png.js";
 import { MODEL_DIR, alive, tempDir } from "./helpers.js";
@@ -39,7 +45,8 @@ beforeAll(async () => {
   const m = openModel(MODEL_DIR);
   topK = m.config.nExpertsUsed;
   m.close();
-  cluster = await launch({ clusterFile: "configs/clusters/local.yaml", runDir: join(tmp.dir, "run"), gatewayPort: 0, apiKey: KEY, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 });
+  // the 8 s sequence idle timeout is for the reclaim test; no request of the load tests waits that long between steps
+  cluster = await launch({ clusterFile: "configs/clusters/local.yaml", runDir: join(tmp.dir, "run"), gatewayPort: 0, apiKey: KEY, timeouts: { sequenceIdleMs: 8000 }, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 });
   pids = cluster.states().map((s) => s.pid);
   url = cluster.gatewayUrl!;
 });
@@ -69,6 +76,41 @@ function expectServerSide(r: LoadTestReport): void {
   expect(sv.ttftMs!.count).toBe(r.summary.completed);
   expect(sv.queueDepth!.length).toBeGreaterThanOrEqual(2);
 }
+
+// first: the reclaim test expects no reclaimed sequence before its own
+describe("cluster gateway with an API key and an 8 s sequence idle timeout", () => {
+  it("answers 401 without the key, 200 with it; /health needs none", async () => {
+    const body = JSON.stringify({ prompt: [1, 300, 301], max_tokens: 3, temperature: 0 });
+    const headers = { "content-type": "application/json" };
+    const no = await fetch(`${url}/v1/completions`, { method: "POST", headers, body });
+    expect(no.status).toBe(401);
+    expect(((await no.json()) as { error: { code: string } }).error.code).toBe("invalid_api_key");
+    const wrong = await fetch(`${url}/v1/completions`, { method: "POST", headers: { ...headers, authorization: "Bearer nope" }, body });
+    expect(wrong.status).toBe(401);
+    const yes = await fetch(`${url}/v1/completions`, { method: "POST", headers: { ...headers, authorization: `Bearer ${KEY}` }, body });
+    expect(yes.status).toBe(200);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+  });
+
+  it("a sequence whose client died without releasing it is reclaimed on every stage and counted in /metrics", async () => {
+    const metrics = async () => {
+      const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${KEY}` } });
+      return Number(/^moe_reclaimed_sequences_total (\S+)$/m.exec(await res.text())?.[1] ?? NaN);
+    };
+    expect(await metrics()).toBe(0);
+    const monitor = new ClusterMonitor(cluster!.runtime);
+    try {
+      const orphan = new PipelineClient({ endpoints: stageEndpoints(cluster!.runtime), vocabSize: cluster!.runtime.model.vocabSize, name: "orphan" });
+      await orphan.step([{ seq: 4_000_000_001, pos: 0, tokens: [1, 300, 301] }]);
+      await orphan.close(); // gone without seq.release
+      expect((await monitor.poll()).filter((s) => s.status?.stage).every((s) => s.status!.stage!.live === 1)).toBe(true);
+      expect(await waitFor(async () => (await monitor.poll()).every((s) => (s.status?.stage?.live ?? 0) === 0), 20_000)).toBe(true);
+      expect(await waitFor(async () => (await metrics()) === 1, 5_000)).toBe(true);
+    } finally {
+      await monitor.close();
+    }
+  });
+});
 
 describe("moe loadtest against the gateway of a real cluster", () => {
   it("sweeps --concurrency 1,3 with the API key: every request completes, the server-side section is complete and adds up", async () => {
