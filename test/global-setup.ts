@@ -8,12 +8,15 @@
  * the esbuild that tsx itself uses, with tsx's settings, so the children run
  * the same JavaScript tsx would give them. Unchanged sources reuse the
  * previous build; the test processes themselves still import the .ts files.
+ * It also generates the tiny model (`.moe/models/grok-1-tiny`) when missing,
+ * once, before the two lanes of vitest.config.ts would both start on it.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureTinyModel } from "../factory/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILDS = join(ROOT, ".moe", "test-build");
@@ -78,4 +81,5 @@ async function build(): Promise<string> {
 export default async function setup(): Promise<void> {
   mkdirSync(BUILDS, { recursive: true });
   process.env.MOE_ENTRY = await build();
+  ensureTinyModel();
 }
