@@ -12,7 +12,7 @@
  * once, before the two lanes of vitest.config.ts would both start on it.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ import { ensureTinyModel } from "../factory/index.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const BUILDS = join(ROOT, ".moe", "test-build");
-/** Builds of other source versions older than this are removed. */
+/** Builds of other source versions not used for this long are removed. */
 const KEEP_MS = 3600_000;
 
 interface Esbuild {
@@ -71,6 +71,7 @@ async function build(): Promise<string> {
       rmSync(tmp, { recursive: true, force: true }); // a concurrent run built the same sources first
     }
   }
+  utimesSync(out, new Date(), new Date()); // in use now: not pruned by a run of other sources within KEEP_MS
   for (const d of readdirSync(BUILDS)) {
     const p = join(BUILDS, d);
     if (p !== out && Date.now() - statSync(p).mtimeMs > KEEP_MS) rmSync(p, { recursive: true, force: true });
