@@ -42,7 +42,7 @@ export interface ComputeOptions {
   readonly spinDurationUs?: number;
   /**
    * With threads > 1, a block whose graph holds at most {@link smallSessionMaxBytes} of weights gets a
-   * second, one-thread session for runs of at most this many rows (default 1: decode at batch 1): at
+   * second, one-thread session for runs of at most this many rows (default 4: decode at batch 1, an expert's rows at batch 16): at
    * d_model 192 a one-row matmul is too small to split, and waking a second thread costs more than
    * it saves. 0 turns this off.
    */
@@ -122,7 +122,7 @@ export async function createGraphSession(
   const weights = Object.fromEntries(graph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
   const externalBytes = graph.external.reduce((a, e) => a + e.data.byteLength, 0);
   const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
-  const smallRows = opts.singleThreadRows ?? 1;
+  const smallRows = opts.singleThreadRows ?? 4;
   const graphBytes = externalBytes + graph.model.byteLength;
   const session = await createSession(graph.model, opts, graph.external, kind);
   if (threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? 4 * 2 ** 20) || opts.executionProvider === "cuda")
