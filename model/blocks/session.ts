@@ -88,9 +88,11 @@ export function linearOptions(opts: ComputeOptions): LinearOptions {
 
 /**
  * onnxruntime session options shared by every block. Each session owns its intra-op pool
- * (onnxruntime-node offers no process-wide pool), so the pools must not spin: with spinning
- * on, the idle workers of dozens of sessions busy-wait against the one that runs, and 2 threads
- * ran 12–17× slower than 1 (README, benchmarks). Without spinning a pool's workers sleep between runs.
+ * (onnxruntime-node offers no process-wide pool), so the pools must not spin between runs: with
+ * spinning on, the idle workers of dozens of sessions busy-wait against the one that runs, and 2 threads
+ * ran 12–17× slower than 1 (README, benchmarks). By default a pool's workers sleep; with
+ * {@link ComputeOptions.spinning} they spin inside a run and stop when it ends (`session.force_spinning_stop`).
+ * `kind` picks the block's thread count ({@link ComputeOptions.blockThreads}).
  *
  * No CPU memory arena: each session's arena keeps the largest activations it ever held (a
  * 1024-token prompt left the Grok-shaped model 480 MB larger for good); without it they are freed
