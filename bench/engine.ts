@@ -49,7 +49,7 @@ export interface EngineBenchRow {
   prefillVsCompare?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -66,8 +66,14 @@ function bytesPerStep(cfg: ModelConfig, dtype: "f32" | "q8_0", batch: number): n
   return perLayer + acc.embeddingBytes + acc.outputBytes + acc.finalNormBytes;
 }
 
-function computeOf(v: Variant, threads: number): ComputeOptions {
-  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize" };
+/** Session settings of every engine: --spin, --single-thread-rows. */
+interface SessionFlags {
+  readonly spinning?: boolean;
+  readonly singleThreadRows?: number;
+}
+
+function computeOf(v: Variant, threads: number, s: SessionFlags): ComputeOptions {
+  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s };
 }
 
 /**
@@ -101,7 +107,7 @@ async function measure(engine: Engine, batch: number, prompt: number, steps: num
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; compare?: typeof Engine },
+  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
@@ -111,8 +117,8 @@ async function benchModel(
   try {
     for (const variant of variants)
       for (const threads of o.threads) {
-        engines.push({ variant, threads, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads)) });
-        if (o.compare) engines.push({ variant, threads, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads)) });
+        engines.push({ variant, threads, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads, o.session)) });
+        if (o.compare) engines.push({ variant, threads, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads, o.session)) });
       }
     for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
     const best = new Map<string, EngineBenchRow>();
@@ -165,6 +171,8 @@ export async function run(args: string[] = []): Promise<void> {
       reps: { type: "string" },
       variants: { type: "string" },
       compare: { type: "string" },
+      spin: { type: "boolean" },
+      "single-thread-rows": { type: "string" },
       json: { type: "boolean" },
     },
     strict: true,
@@ -176,7 +184,10 @@ export async function run(args: string[] = []): Promise<void> {
   const paths = values.model ?? ["grok-1-tiny", "grok-shaped"].flatMap((n) => [ensureBenchModel(n, "f32"), ensureBenchModel(n, "q8_0")]);
   const bandwidth = new BandwidthBest(threads);
   const compare = values.compare === undefined ? undefined : await loadCompareBuild(values.compare);
-  const o = { compare, threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const strows = values["single-thread-rows"];
+  if (strows !== undefined && !/^\d+$/.test(strows)) throw new Error(`--single-thread-rows takes a non-negative integer, got '${strows}'\n${USAGE}`);
+  const session: SessionFlags = { ...(values.spin ? { spinning: true } : {}), ...(strows !== undefined ? { singleThreadRows: Number(strows) } : {}) };
+  const o = { compare, session, threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);

@@ -36,10 +36,12 @@ export interface ComputeFlags {
   int8Activations?: boolean;
   dequantizeQ8?: boolean;
   kvDtype: string;
+  spin?: boolean;
+  singleThreadRows?: number;
 }
 
 /**
- * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype and the old
+ * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype, --spin, --single-thread-rows and the old
  * --int8-activations (accepted, a no-op: int8 activations are the default).
  */
 export function addComputeFlags(cmd: Command): Command {
@@ -49,6 +51,12 @@ export function addComputeFlags(cmd: Command): Command {
     .option("--exact-8bit", "Q8_0 matmuls lossless to f32 rounding (activations as three int8 limbs); default: int8 activations per block of 32, as llama.cpp")
     .option("--dequantize-q8", "expand Q8_0 weights to f32 at load: the same numbers as --exact-8bit, 4.25x the weight memory")
     .option("--kv-dtype <dtype>", "KV cache element type: f32 or f16 (half the KV memory)", "f32")
+    .option("--spin", "with --threads > 1: thread pools spin inside a run (faster hand-offs on an otherwise idle host; costly on a busy one) and stop when it ends")
+    .option(
+      "--single-thread-rows <n>",
+      "with --threads > 1: runs of at most this many rows through a small block (<= 4 MiB of weights) use a one-thread session of it (0: off)",
+      parseIntOption("--single-thread-rows", 0),
+    )
     .addOption(new Option("--int8-activations", "no-op: int8 activations are the default now (use --exact-8bit for the lossless path)").hideHelp());
 }
 
@@ -66,5 +74,7 @@ export function computeOptionsOf(flags: ComputeFlags, threads: number): ComputeO
     exactQ8: flags.exact8bit === true,
     dequantizeQ8: flags.dequantizeQ8 === true,
     kvDtype: flags.kvDtype,
+    ...(flags.spin === true ? { spinning: true } : {}),
+    ...(flags.singleThreadRows !== undefined ? { singleThreadRows: flags.singleThreadRows } : {}),
   };
 }

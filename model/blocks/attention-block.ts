@@ -14,7 +14,7 @@ import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import { LayerKv, type KvArray } from "./kv-cache.js";
 import { ropeTables } from "./rope.js";
-import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type InferenceSession, type KvDtype } from "./session.js";
+import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type BlockSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
 export interface AttentionItem {
@@ -41,7 +41,7 @@ function kvTensor(dtype: KvDtype, data: KvArray, dims: readonly number[]): ort.T
 export class AttentionBlock {
   private constructor(
     private readonly cfg: ModelConfig,
-    private readonly session: InferenceSession,
+    private readonly session: BlockSession,
     /** Element type of the caches this block reads and writes. */
     readonly kvDtype: KvDtype,
     /** Weights fed as graph inputs (large f32 matrices). */
@@ -51,7 +51,7 @@ export class AttentionBlock {
   /** Build the graph from the layer's weights and open its session. */
   static async create(cfg: ModelConfig, weights: AttentionWeights, opts: ComputeOptions = {}): Promise<AttentionBlock> {
     const kvDtype = opts.kvDtype ?? "f32";
-    const s = await createGraphSession(buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype), opts);
+    const s = await createGraphSession(buildAttentionGraph(cfg, weights, linearOptions(opts), kvDtype), opts, "attention");
     releaseBuildBuffers(s.externalBytes);
     return new AttentionBlock(cfg, s.session, kvDtype, s.weights);
   }
@@ -105,7 +105,7 @@ export class AttentionBlock {
       }
     }
     const { cos, sin } = ropeTables(positions, hd, this.cfg.ropeBase);
-    const out = await this.session.run({
+    const out = await this.session.run(B * T, {
       ...this.weights,
       x: f32Tensor(x, [B, T, D]),
       cos: f32Tensor(cos, [B, T, hd / 2]),

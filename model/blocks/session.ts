@@ -32,9 +32,31 @@ export interface ComputeOptions {
   readonly int8Activations?: boolean;
   /** KV cache element type: "f32" (default, SPEC's f32 target) or "f16" (half the memory; keys and values rounded to f16). */
   readonly kvDtype?: KvDtype;
+  /**
+   * Pools spin inside a run (fast hand-offs between a run's parallel ops) and stop spinning when the run
+   * ends (`session.force_spinning_stop`), so idle pools of other sessions do not compete. Only matters
+   * with threads > 1.
+   */
+  readonly spinning?: boolean;
+  /** How long a pool spins before sleeping, µs (`session.intra_op.spin_duration_us`); onnxruntime's default when absent. */
+  readonly spinDurationUs?: number;
+  /**
+   * With threads > 1, a block whose graph holds at most {@link smallSessionMaxBytes} of weights gets a
+   * second, one-thread session for runs of at most this many rows (default 4: decode at batch 1, an expert's rows at batch 16): at
+   * d_model 192 a one-row matmul is too small to split, and waking a second thread costs more than
+   * it saves. 0 turns this off.
+   */
+  readonly singleThreadRows?: number;
+  /** Largest graph (bytes of weights) that gets the one-thread session of {@link singleThreadRows}; default 4 MiB. */
+  readonly smallSessionMaxBytes?: number;
+  /** Intra-op threads of one kind of block, overriding `threads` for it. */
+  readonly blockThreads?: Partial<Record<BlockKind, number>>;
   /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
   readonly maxInitializerBytes?: number;
 }
+
+/** The kinds of graphs a process runs (for per-kind thread counts). */
+export type BlockKind = "attention" | "expert" | "head";
 
 /** Weight files of at least this many bytes get {@link hugePageEnv} in the processes that serve them. */
 export const HUGE_PAGE_MIN_WEIGHT_BYTES = 2 ** 30;
@@ -66,24 +88,30 @@ export function linearOptions(opts: ComputeOptions): LinearOptions {
 
 /**
  * onnxruntime session options shared by every block. Each session owns its intra-op pool
- * (onnxruntime-node offers no process-wide pool), so the pools must not spin: with spinning
- * on, the idle workers of dozens of sessions busy-wait against the one that runs, and 2 threads
- * ran 12–17× slower than 1 (README, benchmarks). Without spinning a pool's workers sleep between runs.
+ * (onnxruntime-node offers no process-wide pool), so the pools must not spin between runs: with
+ * spinning on, the idle workers of dozens of sessions busy-wait against the one that runs, and 2 threads
+ * ran 12–17× slower than 1 (README, benchmarks). By default a pool's workers sleep; with
+ * {@link ComputeOptions.spinning} they spin inside a run and stop when it ends (`session.force_spinning_stop`).
+ * `kind` picks the block's thread count ({@link ComputeOptions.blockThreads}).
  *
  * No CPU memory arena: each session's arena keeps the largest activations it ever held (a
  * 1024-token prompt left the Grok-shaped model 480 MB larger for good); without it they are freed
  * after the run, at no measured cost in speed.
  */
-export function sessionOptions(opts: ComputeOptions): ort.InferenceSession.SessionOptions {
+export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? "cpu";
+  const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
+  const spin = opts.spinning === true && threads > 1;
+  const intra: Record<string, string> = { allow_spinning: spin ? "1" : "0" };
+  if (spin && opts.spinDurationUs !== undefined) intra.spin_duration_us = String(opts.spinDurationUs);
   return {
     executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
-    intraOpNumThreads: opts.threads ?? 1,
+    intraOpNumThreads: threads,
     interOpNumThreads: 1,
     graphOptimizationLevel: "all",
     executionMode: "sequential",
     enableCpuMemArena: false,
-    extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
+    extra: { session: { ...(spin ? { force_spinning_stop: "1" } : {}), intra_op: intra, inter_op: { allow_spinning: "0" } } },
   };
 }
 
@@ -91,10 +119,50 @@ export function sessionOptions(opts: ComputeOptions): ort.InferenceSession.Sessi
 export async function createGraphSession(
   graph: BuiltGraph,
   opts: ComputeOptions = {},
-): Promise<{ session: ort.InferenceSession; weights: Record<string, ort.Tensor>; externalBytes: number }> {
+  kind?: BlockKind,
+): Promise<{ session: BlockSession; weights: Record<string, ort.Tensor>; externalBytes: number }> {
   const weights = Object.fromEntries(graph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
   const externalBytes = graph.external.reduce((a, e) => a + e.data.byteLength, 0);
-  return { session: await createSession(graph.model, opts, graph.external), weights, externalBytes };
+  const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
+  const smallRows = opts.singleThreadRows ?? 4;
+  const graphBytes = externalBytes + graph.model.byteLength;
+  const session = await createSession(graph.model, opts, graph.external, kind);
+  if (threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? 4 * 2 ** 20) || opts.executionProvider === "cuda")
+    return { session: new BlockSession(session), weights, externalBytes };
+  const one: ComputeOptions = { ...opts, threads: 1, blockThreads: {} };
+  try {
+    return { session: new BlockSession(session, await createSession(graph.model, one, graph.external, kind), smallRows), weights, externalBytes };
+  } catch (e) {
+    await session.release();
+    throw e;
+  }
+}
+
+/**
+ * A block's graph in one session with the block's threads, and for a small graph at threads > 1 a
+ * second one-thread session that runs the small runs ({@link ComputeOptions.singleThreadRows}).
+ */
+export class BlockSession {
+  constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly single?: ort.InferenceSession,
+    private readonly singleRows = 0,
+  ) {}
+
+  /** Whether runs of few rows go to a one-thread session. */
+  get hasSingleThread(): boolean {
+    return this.single !== undefined;
+  }
+
+  /** Run `feeds`; `rows` (the rows of activations fed) picks the session. */
+  run(rows: number, feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
+    return (this.single !== undefined && rows <= this.singleRows ? this.single : this.session).run(feeds);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+    await this.single?.release();
+  }
 }
 
 /** A block whose graph handed onnxruntime this many bytes of initializers collects garbage once built ({@link releaseBuildBuffers}). */
@@ -123,10 +191,10 @@ export function releaseBuildBuffers(externalBytes: number): void {
 }
 
 /** Create an inference session from serialized ModelProto bytes. */
-export async function createSession(model: Uint8Array, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = []): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = [], kind?: BlockKind): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider ?? "cpu";
   try {
-    const so = sessionOptions(opts);
+    const so = sessionOptions(opts, kind);
     return await ort.InferenceSession.create(model, external.length ? { ...so, externalData: external.map((e) => ({ path: e.path, data: e.data })) } : so);
   } catch (e) {
     if (ep !== "cuda") throw e;

@@ -24,6 +24,12 @@ describe("compute flags", () => {
     });
   });
 
+  it("--spin and --single-thread-rows", () => {
+    expect(computeOptionsOf(parse(["--threads", "2", "--spin", "--single-thread-rows", "0"]), 8)).toMatchObject({ threads: 2, spinning: true, singleThreadRows: 0 });
+    expect(computeOptionsOf(parse([]), 8)).not.toHaveProperty("spinning");
+    expect(() => parse(["--single-thread-rows", "-1"])).toThrow(/--single-thread-rows must be an integer >= 0/);
+  });
+
   it("--int8-activations is still accepted and changes nothing", () => {
     expect(computeOptionsOf(parse(["--int8-activations"]), 4)).toEqual(computeOptionsOf(parse([]), 4));
   });
