@@ -125,6 +125,29 @@ describe("fast writer", () => {
   });
 });
 
+describe("verified schemas", () => {
+  /** Offset of the first occurrence of ASCII `text` in `frame`. */
+  const find = (frame: Uint8Array, text: string): number => Buffer.from(frame).indexOf(Buffer.from(text, "latin1"));
+
+  it("a frame like one already verified still has its own values read and its own structure checked", () => {
+    const msg = { ...sample("moe.dispatch", dModel, 4), sender: "cache-probe" };
+    const frame = encode(msg);
+    expect(decode(frame, expect16).sender).toBe("cache-probe"); // the shape is now known
+    const renamed = frame.slice();
+    renamed[find(renamed, "cache-probe") + 10] = "X".charCodeAt(0);
+    expect(decode(renamed, expect16).sender).toBe("cache-probX");
+    const nonAscii = frame.slice();
+    nonAscii[find(nonAscii, "cache-probe")] = 0xff; // not UTF-8: the full walk rejects it
+    expect(() => decode(nonAscii, expect16)).toThrow(MalformedFrameError);
+    const column = frame.slice();
+    column[find(column, "expert")] = "X".charCodeAt(0); // a column name, outside the header values
+    expect(() => decode(column, expect16)).toThrow(SchemaMismatchError);
+    const badKind = frame.slice();
+    badKind[find(badKind, "moe.dispatch") + 4] = "X".charCodeAt(0);
+    expect(() => decode(badKind, expect16)).toThrow(UnknownKindError);
+  });
+});
+
 describe("zero-copy views", () => {
   it("decoded columns are views of the received frame's buffer (f32)", () => {
     const frame = encode(sample("moe.dispatch", dModel, 8));
