@@ -13,6 +13,7 @@
 import { EncodeError, FrameTooLargeError, InvalidMessageError, MalformedFrameError } from "./errors.js";
 import { f16ArrayToF32, f32ArrayToF16, firstNonFiniteF16 } from "./f16.js";
 import { verifyIpcStream, type IpcLayout } from "./ipc.js";
+import { writeIpcFrame } from "./ipc-template.js";
 import { writeIpcStream, type IpcColumn } from "./ipc-writer.js";
 import { COLUMN_TYPES, HEADER_LIMITS, KINDS, PROTOCOL_VERSION, type ColumnName, type Message } from "./messages.js";
 import {
@@ -43,32 +44,51 @@ function nameField(kind: string, key: string, value: unknown): string {
   return value;
 }
 
+/** A message's header as schema metadata: `keys[i] = values[i]`, in wire order. */
+interface Header {
+  readonly keys: string[];
+  readonly values: string[];
+}
+
+/** Names already checked by {@link nameField} (senders and origins recur on every message). */
+const checkedNames = new Set<string>();
+
+function checkedName(kind: string, key: string, value: unknown): string {
+  if (typeof value === "string" && checkedNames.has(value)) return value;
+  const name = nameField(kind, key, value);
+  if (checkedNames.size < 4096) checkedNames.add(name);
+  return name;
+}
+
 /** The header of `msg` as schema metadata. */
-function headerOf(msg: Message): Map<string, string> {
+function headerOf(msg: Message): Header {
   const { kind } = msg;
-  const h = new Map<string, string>([
-    ["kind", kind],
-    ["v", String(PROTOCOL_VERSION)],
-    ["id", uintField(kind, "id", msg.id ?? 0, Number.MAX_SAFE_INTEGER)],
-  ]);
-  if (msg.batch !== undefined) h.set("batch", uintField(kind, "batch", msg.batch, 0xffffffff));
-  if (msg.deadline !== undefined && msg.deadline !== 0) h.set("deadline", uintField(kind, "deadline", Math.ceil(msg.deadline), Number.MAX_SAFE_INTEGER));
-  if (msg.sender !== undefined) h.set("sender", nameField(kind, "sender", msg.sender));
-  if (msg.origin !== undefined) h.set("origin", nameField(kind, "origin", msg.origin));
+  const keys = ["kind", "v", "id"];
+  const values = [kind, PROTOCOL_VERSION_TEXT, uintField(kind, "id", msg.id ?? 0, Number.MAX_SAFE_INTEGER)];
+  const set = (k: string, v: string): void => {
+    keys.push(k);
+    values.push(v);
+  };
+  if (msg.batch !== undefined) set("batch", uintField(kind, "batch", msg.batch, 0xffffffff));
+  if (msg.deadline !== undefined && msg.deadline !== 0) set("deadline", uintField(kind, "deadline", Math.ceil(msg.deadline), Number.MAX_SAFE_INTEGER));
+  if (msg.sender !== undefined) set("sender", checkedName(kind, "sender", msg.sender));
+  if (msg.origin !== undefined) set("origin", checkedName(kind, "origin", msg.origin));
   const m = msg as { layer?: number; expert?: unknown };
-  if (m.layer !== undefined) h.set("layer", uintField(kind, "layer", m.layer, 0xffffffff));
-  if (msg.kind === "error" && msg.expert !== undefined) h.set("expert", uintField(kind, "expert", msg.expert, 0xffffffff));
+  if (m.layer !== undefined) set("layer", uintField(kind, "layer", m.layer, 0xffffffff));
+  if (msg.kind === "error" && msg.expert !== undefined) set("expert", uintField(kind, "expert", msg.expert, 0xffffffff));
   if (msg.kind === "error") {
     if (typeof msg.code !== "string" || !/^[A-Za-z0-9_.:-]{1,64}$/.test(msg.code)) {
       throw new EncodeError(`error: code "${String(msg.code).slice(0, 80)}" must be 1–64 characters of [A-Za-z0-9_.:-]`, { kind, field: "code" });
     }
-    h.set("code", msg.code);
+    set("code", msg.code);
     // the text may quote bytes of a rejected frame: no NULs, bounded length
-    h.set("message", String(msg.message).replace(/\0/g, "\uFFFD").slice(0, HEADER_LIMITS.message));
-    if (msg.host !== undefined) h.set("host", nameField(kind, "host", msg.host));
+    set("message", String(msg.message).replace(/\0/g, "\uFFFD").slice(0, HEADER_LIMITS.message));
+    if (msg.host !== undefined) set("host", checkedName(kind, "host", msg.host));
   }
-  return h;
+  return { keys, values };
 }
+
+const PROTOCOL_VERSION_TEXT = String(PROTOCOL_VERSION);
 
 function column<T extends Uint32Array | Float32Array | Float64Array>(kind: string, name: ColumnName, value: unknown, rows: number, ctor: { new (n: number): T; name: string }): T {
   if (!(value instanceof ctor) || value.length !== rows) {
@@ -85,6 +105,23 @@ function column<T extends Uint32Array | Float32Array | Float64Array>(kind: strin
  * @throws EncodeError when columns or header values are malformed
  */
 export function encode(msg: Message): Uint8Array {
+  const { header, columns, rows, shape } = prepare(msg);
+  return writeIpcFrame(shape, header.keys, header.values, columns, rows);
+}
+
+/**
+ * {@link encode} through the general flatbuffers builder on every message (no templates): the same bytes,
+ * slower. For tests and benchmarks that check the fast writer against it.
+ */
+export function encodeReference(msg: Message): Uint8Array {
+  const { header, columns, rows } = prepare(msg);
+  const metadata = new Map<string, string>();
+  header.keys.forEach((k, i) => metadata.set(k, header.values[i]!));
+  return writeIpcStream(metadata, columns, rows);
+}
+
+/** A message's header, its columns as the writer takes them, its row count and its shape (kind, dtype, d_model). */
+function prepare(msg: Message): { header: Header; columns: IpcColumn[]; rows: number; shape: string } {
   const spec = KINDS[msg.kind];
   if (spec === undefined) throw new EncodeError(`unknown message kind "${String(msg.kind)}"`, { field: "kind" });
   const header = headerOf(msg);
@@ -92,6 +129,7 @@ export function encode(msg: Message): Uint8Array {
   const first = spec.columns[0];
   const rows = first === undefined ? 0 : ((cols[first] as { length?: number } | undefined)?.length ?? 0);
   const out: IpcColumn[] = [];
+  let shape: string = msg.kind;
   for (const name of spec.columns) {
     const type = COLUMN_TYPES[name];
     if (type === "u32") {
@@ -121,10 +159,11 @@ export function encode(msg: Message): Uint8Array {
       throw new EncodeError(`${msg.kind}: hidden has ${values.length} values, expected rows × dModel = ${rows} × ${dModel}`, { kind: msg.kind, field: "hidden" });
     }
     out.push({ name, type: "list", listSize: dModel, half: wireDtype === "f16", values });
-    header.set("dtype", wireDtype);
-    header.set("d_model", String(dModel));
+    header.keys.push("dtype", "d_model");
+    header.values.push(wireDtype, String(dModel));
+    shape = `${msg.kind}|${wireDtype}|${dModel}`;
   }
-  return writeIpcStream(header, out, rows);
+  return { header, columns: out, rows, shape };
 }
 
 function envelope(h: ParsedHeader): Record<string, unknown> {

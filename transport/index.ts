@@ -46,7 +46,7 @@ export type {
   StatusRequest,
   WireDtype,
 } from "./messages.js";
-export { decode, encode } from "./codec.js";
+export { decode, encode, encodeReference } from "./codec.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, compileExpectation } from "./validate.js";
 export type { CompiledExpectation, Expectation } from "./validate.js";
 export { f16ArrayToF32, f16BitsToNumber, f32ArrayToF16, f32ToF16Bits, roundThroughF16 } from "./f16.js";

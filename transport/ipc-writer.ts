@@ -105,13 +105,23 @@ function finishMessage(b: Builder, headerType: number, header: number, bodyLengt
 }
 
 function schemaMessage(metadata: ReadonlyMap<string, string>, columns: readonly IpcColumn[]): Uint8Array {
+  return schemaMessageWithValues(metadata, columns).bytes;
+}
+
+/**
+ * The schema message of `metadata` and `columns`, and where each metadata value's UTF-8 bytes lie in it
+ * (in `metadata` order; `ipc-template.ts` overwrites them to reuse the message for other values of the same lengths).
+ */
+export function schemaMessageWithValues(metadata: ReadonlyMap<string, string>, columns: readonly IpcColumn[]): { bytes: Uint8Array; valueAt: number[] } {
   const b = schemaBuilder;
   b.clear();
   const fields = columns.map((c) => field(b, c));
   const fieldsVec = vectorOfOffsets(b, fields);
+  const valueOffsets: number[] = [];
   const kvs = [...metadata].map(([k, v]) => {
     const key = b.createString(utf8(k, true));
     const value = b.createString(utf8(v, RECURRING_VALUES.has(k)));
+    valueOffsets.push(value);
     b.startObject(2);
     b.addFieldOffset(0, key, 0);
     b.addFieldOffset(1, value, 0);
@@ -123,7 +133,10 @@ function schemaMessage(metadata: ReadonlyMap<string, string>, columns: readonly 
   b.addFieldOffset(2, metaVec, 0);
   b.addFieldInt16(0, 0, 0); // little endian
   const schema = b.endObject();
-  return finishMessage(b, MESSAGE_HEADER_SCHEMA, schema, 0);
+  const bytes = finishMessage(b, MESSAGE_HEADER_SCHEMA, schema, 0);
+  // a builder offset counts from the end of the finished (unpadded) bytes; a string's bytes follow its length
+  const end = b.offset();
+  return { bytes, valueAt: valueOffsets.map((o) => end - o + 4) };
 }
 
 function field(b: Builder, c: IpcColumn): number {
@@ -181,7 +194,8 @@ function vectorOfOffsets(b: Builder, offsets: readonly number[]): number {
   return b.endVector();
 }
 
-function recordBatchMessage(rows: number, nodes: readonly { length: number }[], buffers: readonly { offset: number; length: number }[], bodyLength: number): Uint8Array {
+/** The record batch message of `rows` rows with these field nodes and body buffers (offsets and lengths in bytes). */
+export function recordBatchMessage(rows: number, nodes: readonly { length: number }[], buffers: readonly { offset: number; length: number }[], bodyLength: number): Uint8Array {
   const b = batchBuilder;
   b.clear();
   // vectors of structs are written back to front; a struct's fields back to front too

@@ -18,6 +18,7 @@
  * FixedSizeList only.
  */
 import { MalformedFrameError, SchemaMismatchError } from "./errors.js";
+import { knownSchema, rememberSchema } from "./ipc-schemas.js";
 import { MESSAGE_HEADER_RECORD_BATCH, MESSAGE_HEADER_SCHEMA, METADATA_V5, PRECISIONS, TYPE_FIXED_SIZE_LIST, TYPE_FLOAT, TYPE_INT } from "./ipc-format.js";
 
 /** Arrow type of a verified field. */
@@ -198,10 +199,14 @@ class Flatbuffer {
     return out;
   }
 
+  /** Start (within the metadata) and length of the last string {@link string} read, bytes. */
+  lastString = { start: 0, length: 0 };
+
   /** A UTF-8 string field (null-terminated, valid UTF-8), or null when absent. */
   string(t: Table, index: number, max: number, what: string): string | null {
     const v = this.vector(t, index, 1, max, what);
     if (v === null) return null;
+    this.lastString = v;
     if (this.u8(v.start + v.length) !== 0) malformed(`${what} string is not null-terminated`);
     try {
       return utf8.decode(this.bytes.subarray(v.start, v.start + v.length));
@@ -211,12 +216,16 @@ class Flatbuffer {
   }
 }
 
-/** Key/value pairs of a `custom_metadata` vector. */
-function keyValues(fb: Flatbuffer, t: Table, index: number, what: string): [string, string][] {
+/**
+ * Key/value pairs of a `custom_metadata` vector; with `spans`, where each value's bytes lie in the metadata
+ * (`[start, length]`; an absent value as `[-1, 0]`).
+ */
+function keyValues(fb: Flatbuffer, t: Table, index: number, what: string, spans?: [number, number][]): [string, string][] {
   return fb.tables(t, index, LIMITS.metadata, what).map((kv) => {
     const key = fb.string(kv, 0, LIMITS.name, `${what} key`);
     const value = fb.string(kv, 1, LIMITS.value, `${what} value`);
     if (key === null) malformed(`${what} entry without a key`);
+    spans?.push(value === null ? [-1, 0] : [fb.lastString.start, fb.lastString.length]);
     return [key, value ?? ""];
   });
 }
@@ -291,7 +300,7 @@ function message(frame: Uint8Array, view: DataView, pos: number, which: string):
   return { headerType, header, fb, bodyOffset, bodyLength, end: bodyOffset + bodyLength };
 }
 
-function schema(m: RawMessage): { fields: IpcField[]; metadata: [string, string][] } {
+function schema(m: RawMessage): { fields: IpcField[]; metadata: [string, string][]; spans: [number, number][] } {
   const { fb, header } = m;
   if (m.headerType !== MESSAGE_HEADER_SCHEMA) malformed(`first message has header type ${m.headerType}, expected Schema`);
   if (m.bodyLength !== 0) malformed(`schema message has a ${m.bodyLength}-byte body`);
@@ -299,7 +308,8 @@ function schema(m: RawMessage): { fields: IpcField[]; metadata: [string, string]
   if (endianness !== 0) malformed("schema is big-endian; the protocol is little-endian");
   fb.vector(header, 3, 8, 16, "Schema.features");
   const fields = fb.tables(header, 1, LIMITS.fields, "Schema.fields").map((f) => field(fb, f, 1));
-  return { fields, metadata: keyValues(fb, header, 2, "Schema.custom_metadata") };
+  const spans: [number, number][] = [];
+  return { fields, metadata: keyValues(fb, header, 2, "Schema.custom_metadata", spans), spans };
 }
 
 function recordBatch(m: RawMessage): { rows: number; nodes: IpcNode[]; buffers: IpcBuffer[] } {
@@ -336,9 +346,15 @@ function recordBatch(m: RawMessage): { rows: number; nodes: IpcNode[]; buffers: 
  */
 export function verifyIpcStream(frame: Uint8Array): IpcLayout {
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  const first = message(frame, view, 0, "schema");
-  const { fields, metadata } = schema(first);
-  const second = message(frame, view, first.end, "record batch");
+  let known = knownSchema(frame, view);
+  if (known === undefined) {
+    const first = message(frame, view, 0, "schema");
+    const s = schema(first);
+    known = { fields: s.fields, metadata: s.metadata, end: first.end };
+    rememberSchema(frame, first.end - 8, s.fields, s.metadata, s.spans);
+  }
+  const { fields, metadata } = known;
+  const second = message(frame, view, known.end, "record batch");
   const { rows, nodes, buffers } = recordBatch(second);
   const rest = frame.byteLength - second.end;
   if (rest !== 0) {

@@ -292,6 +292,10 @@ export function checkBatch(layout: IpcLayout, header: ParsedHeader, expect: Comp
 
 /** Index of the first NaN or ±Infinity in `values`, or -1. */
 export function firstNonFinite(values: Float32Array | Float64Array): number {
+  // v × 0 is 0 for a finite v and NaN for NaN or ±Infinity, and NaN stays in the sum: one test at the end
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) sum += values[i]! * 0;
+  if (sum === 0) return -1;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v - v !== 0) return i;

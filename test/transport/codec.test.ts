@@ -13,12 +13,13 @@ import {
   UnsupportedVersionError,
   decode,
   encode,
+  encodeReference,
   f32ArrayToF16,
   KINDS,
   roundThroughF16,
   type Message,
 } from "../../transport/index.js";
-import { HIDDEN_KINDS, forge, hiddenColumns, hiddenHeader, sample, wrongTypes } from "./helpers.js";
+import { HIDDEN_KINDS, forge, hiddenColumns, hiddenHeader, prng, randInt, sample, wrongTypes } from "./helpers.js";
 
 const dModel = 16;
 const expect16 = { dModel };
@@ -94,6 +95,56 @@ describe("interoperability", () => {
         if (!HIDDEN_KINDS.includes(kind as never)) break;
       }
     }
+  });
+});
+
+describe("fast writer", () => {
+  it("writes the same bytes as the flatbuffers builder for every kind, dtype, row count and header (and apache-arrow reads them)", () => {
+    const rand = prng(7);
+    let compared = 0;
+    for (let round = 0; round < 40; round++) {
+      for (const kind of ALL_KINDS) {
+        const rows = round % 7 === 0 ? 0 : 1 + randInt(rand, 40);
+        const wireDtype = round % 2 === 0 ? "f32" : "f16";
+        const header = {
+          id: [1, 42, 2 ** 31 + round, Number.MAX_SAFE_INTEGER][round % 4],
+          deadline: round % 3 === 0 ? undefined : 1.7e12 + randInt(rand, 1e9) + 0.5,
+          batch: round % 5 === 0 ? undefined : randInt(rand, 2 ** 32),
+          sender: ["a", "router-0", "stage-1-x".repeat(1 + (round % 3))][round % 3],
+          origin: round % 4 === 1 ? undefined : `gw-${round}`,
+        };
+        const msg = { ...sample(kind, 8 + (round % 3) * 8, rows, round + 1), ...header, ...(HIDDEN_KINDS.includes(kind as never) ? { wireDtype } : {}) } as Message;
+        if ("layer" in msg && msg.kind !== "error") (msg as { layer: number }).layer = randInt(rand, 100);
+        const fast = encode(msg);
+        expect(Buffer.from(fast).equals(Buffer.from(encodeReference(msg))), `${kind} rows ${rows} round ${round}`).toBe(true);
+        expect(tableFromIPC(fast).numRows).toBe(KINDS[kind].columns.length ? rows : 0);
+        compared++;
+      }
+    }
+    expect(compared).toBe(40 * ALL_KINDS.length);
+  });
+});
+
+describe("verified schemas", () => {
+  /** Offset of the first occurrence of ASCII `text` in `frame`. */
+  const find = (frame: Uint8Array, text: string): number => Buffer.from(frame).indexOf(Buffer.from(text, "latin1"));
+
+  it("a frame like one already verified still has its own values read and its own structure checked", () => {
+    const msg = { ...sample("moe.dispatch", dModel, 4), sender: "cache-probe" };
+    const frame = encode(msg);
+    expect(decode(frame, expect16).sender).toBe("cache-probe"); // the shape is now known
+    const renamed = frame.slice();
+    renamed[find(renamed, "cache-probe") + 10] = "X".charCodeAt(0);
+    expect(decode(renamed, expect16).sender).toBe("cache-probX");
+    const nonAscii = frame.slice();
+    nonAscii[find(nonAscii, "cache-probe")] = 0xff; // not UTF-8: the full walk rejects it
+    expect(() => decode(nonAscii, expect16)).toThrow(MalformedFrameError);
+    const column = frame.slice();
+    column[find(column, "expert")] = "X".charCodeAt(0); // a column name, outside the header values
+    expect(() => decode(column, expect16)).toThrow(SchemaMismatchError);
+    const badKind = frame.slice();
+    badKind[find(badKind, "moe.dispatch") + 4] = "X".charCodeAt(0);
+    expect(() => decode(badKind, expect16)).toThrow(UnknownKindError);
   });
 });
 
