@@ -16,8 +16,8 @@ import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
 import { pino } from "pino";
-import { readRuntime, startNode, type RunningNode } from "../control/index.js";
-import { joinAction, type JoinFlags } from "./node-join.js";
+import { readRuntime, startNode, type RunningNode } from "../control/node-entry.js";
+import type { JoinFlags } from "./node-join.js";
 
 interface NodeFlags extends Partial<Omit<JoinFlags, "logLevel">> {
   runtime?: string;
@@ -32,6 +32,8 @@ interface NodeFlags extends Partial<Omit<JoinFlags, "logLevel">> {
 export async function action(f: NodeFlags): Promise<void> {
   if (f.join !== undefined) {
     if (f.runtime !== undefined || f.process !== undefined) throw new InvalidArgumentError("--join (dynamic mode) and --runtime/--process (static mode) exclude each other");
+    // dynamic mode (NATS, the agent) loads only here: a static process does not pay for it
+    const { joinAction } = await import("./node-join.js");
     return joinAction({ ...f, join: f.join, logLevel: f.logLevel });
   }
   if (f.runtime === undefined || f.process === undefined) throw new InvalidArgumentError("give --runtime FILE --process NAME (a static cluster) or --join nats://HOST:PORT --name NAME (a dynamic one)");
