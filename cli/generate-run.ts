@@ -3,7 +3,6 @@
  * `--cluster`, from a running cluster.
  */
 import { writeFileSync } from "node:fs";
-import { locateRuntime, stageEndpoints } from "../control/index.js";
 import { defaultThreads, loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
@@ -33,6 +32,8 @@ interface GenerateFlags extends ComputeFlags {
 /** `moe generate --cluster`: the same output through a running cluster's pipeline. */
 async function generateOnCluster(prompt: string | undefined, flags: GenerateFlags): Promise<void> {
   const t0 = performance.now();
+  // control/ (the launcher, NATS, ...) only for --cluster: a local run does not load it
+  const { locateRuntime, stageEndpoints } = await import("../control/index.js");
   const runtime = locateRuntime({ cluster: flags.cluster, runDir: flags.runDir });
   // the tokenizer and config come from the cluster's model, or from a local copy of it (--model)
   const m = openModel(flags.model ?? runtime.model.path);
