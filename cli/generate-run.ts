@@ -113,15 +113,15 @@ async function run(backend: StepBackend, config: ModelConfig, tokenizer: Tokeniz
 
 /** The action of `moe generate`. */
 export const action = async (prompt: string | undefined, flags: GenerateFlags) => {
-      if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
-      if (flags.cluster !== undefined || flags.runDir !== undefined) {
-        return generateOnCluster(prompt, flags);
-      }
-      const t0 = performance.now();
-      const served = await loadServingModel(ensureModelPath(flags.model), computeOptionsOf(flags, defaultThreads()));
-      try {
-        await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags, t0);
-      } finally {
-        await served.close();
-      }
-    };
+  if (prompt === undefined && !flags.promptIds) throw new Error("give a prompt or --prompt-ids");
+  if (flags.cluster !== undefined || flags.runDir !== undefined) {
+    return generateOnCluster(prompt, flags);
+  }
+  const t0 = performance.now();
+  const served = await loadServingModel(ensureModelPath(flags.model), computeOptionsOf(flags, defaultThreads()));
+  try {
+    await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags, t0);
+  } finally {
+    await served.close();
+  }
+};

@@ -8,11 +8,11 @@ import { KEY_FILES, generateClusterKeys } from "../transport/index.js";
 
 /** The action of `moe keys`. */
 export const action = (opts: { out: string; force: boolean }) => {
-      const dir = resolve(opts.out);
-      const keys = generateClusterKeys(dir, { force: opts.force });
-      for (const file of KEY_FILES) console.log(`wrote ${join(dir, file)}`);
-      console.log(`server public key: ${keys.server.publicKey}`);
-      console.log(`client public key: ${keys.client.publicKey}`);
-      console.log(`copy ${dir} to every host (keep it private) and enable CURVE in the cluster config with this directory;`);
-      console.log(`extra clients: put their public certificates (*.key) in ${join(dir, "authorized")}`);
-    };
+  const dir = resolve(opts.out);
+  const keys = generateClusterKeys(dir, { force: opts.force });
+  for (const file of KEY_FILES) console.log(`wrote ${join(dir, file)}`);
+  console.log(`server public key: ${keys.server.publicKey}`);
+  console.log(`client public key: ${keys.client.publicKey}`);
+  console.log(`copy ${dir} to every host (keep it private) and enable CURVE in the cluster config with this directory;`);
+  console.log(`extra clients: put their public certificates (*.key) in ${join(dir, "authorized")}`);
+};

@@ -80,28 +80,28 @@ async function run(flags: LoadtestFlags, signal: AbortSignal): Promise<{ report:
 
 /** The action of `moe loadtest`. */
 export const action = async (flags: LoadtestFlags) => {
-      const stop = new AbortController();
-      const onSigint = (): void => {
-        if (stop.signal.aborted) process.exit(130);
-        process.stderr.write("\nmoe loadtest: stopping (Ctrl-C again to quit now); the report covers what ran\n");
-        stop.abort();
-      };
-      process.on("SIGINT", onSigint);
-      try {
-        const { report, completed } = await run(flags, stop.signal);
-        if (flags.out) {
-          write(flags.out, serializeReport(report));
-          console.error(`JSON report: ${flags.out}`);
-        }
-        if (flags.html) {
-          write(flags.html, "curve" in report ? renderSweepHtml(report) : renderHtml(report));
-          console.error(`HTML report: ${flags.html}`);
-        }
-        if (completed === 0) {
-          console.error("moe loadtest: no request completed (see the errors above)");
-          process.exitCode = 1;
-        }
-      } finally {
-        process.off("SIGINT", onSigint);
-      }
-    };
+  const stop = new AbortController();
+  const onSigint = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    process.stderr.write("\nmoe loadtest: stopping (Ctrl-C again to quit now); the report covers what ran\n");
+    stop.abort();
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    const { report, completed } = await run(flags, stop.signal);
+    if (flags.out) {
+      write(flags.out, serializeReport(report));
+      console.error(`JSON report: ${flags.out}`);
+    }
+    if (flags.html) {
+      write(flags.html, "curve" in report ? renderSweepHtml(report) : renderHtml(report));
+      console.error(`HTML report: ${flags.html}`);
+    }
+    if (completed === 0) {
+      console.error("moe loadtest: no request completed (see the errors above)");
+      process.exitCode = 1;
+    }
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+};

@@ -139,42 +139,42 @@ function summarize(v: unknown, type?: string): string {
 
 /** The action of `moe model init`. */
 export const initAction = (o: { preset: string; out: string; config?: string; format: GenerateFormat; dtype: GenerateDType; seed: number; layers?: number; tokenizer?: string }) => {
-      const base = o.config ? loadConfigJson(o.config) : presetConfig(o.preset);
-      const config = o.layers === undefined || o.layers === base.nLayers ? base : parseModelConfig({ ...base, name: `${base.name}-${o.layers}L`, nLayers: o.layers }, "--layers");
-      const t0 = Date.now();
-      const progress = (name: string, i: number, n: number) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60));
-      const tokenizerModel = o.tokenizer ? readFileSync(o.tokenizer) : undefined;
-      const r = generateModel({ config, outDir: o.out, format: o.format, dtype: o.dtype, seed: o.seed, tokenizerModel, onTensor: process.stderr.isTTY ? progress : undefined });
-      if (process.stderr.isTTY) process.stderr.write("\n");
-      const w = openWeights(r.weightsPath);
-      const params = w.tensors().reduce((a, t) => a + count(t.shape), 0);
-      const bytes = w.fileSize;
-      w.close();
-      console.log(`wrote ${config.name} (${fmt(params)} parameters, ${o.format} ${o.dtype}, seed ${o.seed}) to ${r.dir} in ${Date.now() - t0} ms`);
-      console.log(`  ${r.configPath}\n  ${r.weightsPath} (${fmt(bytes)} bytes)\n  ${r.tokenizerPath}`);
-    };
+  const base = o.config ? loadConfigJson(o.config) : presetConfig(o.preset);
+  const config = o.layers === undefined || o.layers === base.nLayers ? base : parseModelConfig({ ...base, name: `${base.name}-${o.layers}L`, nLayers: o.layers }, "--layers");
+  const t0 = Date.now();
+  const progress = (name: string, i: number, n: number) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60));
+  const tokenizerModel = o.tokenizer ? readFileSync(o.tokenizer) : undefined;
+  const r = generateModel({ config, outDir: o.out, format: o.format, dtype: o.dtype, seed: o.seed, tokenizerModel, onTensor: process.stderr.isTTY ? progress : undefined });
+  if (process.stderr.isTTY) process.stderr.write("\n");
+  const w = openWeights(r.weightsPath);
+  const params = w.tensors().reduce((a, t) => a + count(t.shape), 0);
+  const bytes = w.fileSize;
+  w.close();
+  console.log(`wrote ${config.name} (${fmt(params)} parameters, ${o.format} ${o.dtype}, seed ${o.seed}) to ${r.dir} in ${Date.now() - t0} ms`);
+  console.log(`  ${r.configPath}\n  ${r.weightsPath} (${fmt(bytes)} bytes)\n  ${r.tokenizerPath}`);
+};
 
 /** The action of `moe model convert`. */
 export const convertAction = (o: { from: string; to: string; dtype: GenerateDType }) => {
-      const t0 = Date.now();
-      const r = convertModel({ from: o.from, to: o.to, dtype: o.dtype, onTensor: (name, i, n) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60)) });
-      process.stderr.write("\n");
-      console.log(`wrote ${r.to} (${fmt(r.bytes)} bytes, ${r.tensors} tensors, ${o.dtype}${r.vocab ? ", vocabulary embedded" : ", no vocabulary"}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      console.log(`  ${r.copied.length} tensors copied byte for byte; ${r.reencoded.length} re-encoded with rounding${r.reencoded.length ? `: ${r.reencoded.slice(0, 4).join(", ")}${r.reencoded.length > 4 ? ", …" : ""}` : ""}`);
-    };
+  const t0 = Date.now();
+  const r = convertModel({ from: o.from, to: o.to, dtype: o.dtype, onTensor: (name, i, n) => process.stderr.write(`\r  ${i + 1}/${n} ${name}`.padEnd(60)) });
+  process.stderr.write("\n");
+  console.log(`wrote ${r.to} (${fmt(r.bytes)} bytes, ${r.tensors} tensors, ${o.dtype}${r.vocab ? ", vocabulary embedded" : ", no vocabulary"}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  console.log(`  ${r.copied.length} tensors copied byte for byte; ${r.reencoded.length} re-encoded with rounding${r.reencoded.length ? `: ${r.reencoded.slice(0, 4).join(", ")}${r.reencoded.length > 4 ? ", …" : ""}` : ""}`);
+};
 
 /** The action of `moe model slice`. */
 export const sliceAction = (o: { plan: string; out: string; model?: string }) => {
-      const plan = JSON.parse(readFileSync(o.plan, "utf8")) as SlicePlan & { model?: { source?: string } };
-      const model = o.model ?? plan.model?.source;
-      if (!model) throw new Error(`${o.plan}: names no model source; pass --model PATH`);
-      const t0 = Date.now();
-      const parts = sliceModel({ model, plan, outDir: o.out });
-      const w = Math.max(...parts.map((p) => p.host.length));
-      console.log(`sliced ${model} into ${parts.length} parts in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
-      for (const p of parts) console.log(`  ${p.host.padEnd(w)}  ${p.file}  ${fmt(p.tensorBytes).padStart(15)} bytes of tensors  (${fmt(p.bytes)} bytes)`);
-      console.log(`run it with: moe up CLUSTER.yaml --plan ${o.plan} --parts ${o.out}`);
-    };
+  const plan = JSON.parse(readFileSync(o.plan, "utf8")) as SlicePlan & { model?: { source?: string } };
+  const model = o.model ?? plan.model?.source;
+  if (!model) throw new Error(`${o.plan}: names no model source; pass --model PATH`);
+  const t0 = Date.now();
+  const parts = sliceModel({ model, plan, outDir: o.out });
+  const w = Math.max(...parts.map((p) => p.host.length));
+  console.log(`sliced ${model} into ${parts.length} parts in ${((Date.now() - t0) / 1000).toFixed(1)} s:`);
+  for (const p of parts) console.log(`  ${p.host.padEnd(w)}  ${p.file}  ${fmt(p.tensorBytes).padStart(15)} bytes of tensors  (${fmt(p.bytes)} bytes)`);
+  console.log(`run it with: moe up CLUSTER.yaml --plan ${o.plan} --parts ${o.out}`);
+};
 
 /** The action of `moe model inspect`. */
 export const inspectAction = (path: string, o: { json?: boolean }) => inspect(path, Boolean(o.json));
