@@ -1,6 +1,6 @@
 /** `moe bench <name>`: the same benchmarks as `npm run bench -- <name>` (never part of `npm test`). */
 import type { Command } from "commander";
-import { BENCHES, runBenches } from "../bench/index.js";
+import { BENCHES, runBenches } from "../bench/light.js";
 
 export function register(program: Command): void {
   program

@@ -4,12 +4,12 @@
  * {@link SweepReport}. A stop (signal) ends the current point and skips the rest; the report
  * covers what ran.
  */
-import { parseRate } from "./arrivals.js";
-import { LoadTestOptionError } from "./errors.js";
 import { check, compileLoad, type LoadSpec, type LoadTestOptions, type LoadTestProgress } from "./options.js";
 import type { LoadTestReport } from "./report-json.js";
 import { buildSweepReport, type SweepReport } from "./report-sweep.js";
 import { prepare, runPoint } from "./run.js";
+
+export { parseLoadList } from "./load-list.js";
 
 /** Options of {@link runSweep}: those of a single run, with lists of loads instead of one. */
 export interface SweepOptions extends Omit<LoadTestOptions, "rate" | "concurrency" | "onProgress"> {
@@ -25,19 +25,6 @@ export interface SweepOptions extends Omit<LoadTestOptions, "rate" | "concurrenc
   readonly onPoint?: (point: number, load: LoadSpec) => void;
 }
 
-/** Parse a comma-separated list of rates (`1,2,4,inf`) or integers ≥ 1 (`1,4,16`) for `field`. */
-export function parseLoadList(spec: string, field: "--rate" | "--concurrency"): number[] {
-  const parts = spec.split(",").map((s) => s.trim());
-  if (parts.length === 0 || parts.some((p) => p === "")) throw new LoadTestOptionError(`${field} must be a value or a comma-separated list, got '${spec}'`, { field, fix: `e.g. ${field} ${field === "--rate" ? "1,2,4,8" : "1,4,16"}` });
-  const values = parts.map((p) => {
-    if (field === "--rate") return parseRate(p, field);
-    const n = Number(p);
-    if (!Number.isInteger(n) || n < 1) throw new LoadTestOptionError(`${field} values must be integers >= 1, got '${p}'`, { field });
-    return n;
-  });
-  if (new Set(values).size !== values.length) throw new LoadTestOptionError(`${field} lists a value twice: '${spec}'`, { field });
-  return values;
-}
 
 /** The load of every point, validated. @throws LoadTestOptionError naming the flag. */
 export function compileSweep(o: SweepOptions): LoadSpec[] {

@@ -1,0 +1,31 @@
+/**
+ * The light entry of bench/: the benchmark names and the runner, which imports each benchmark only
+ * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
+ */
+
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic"] as const;
+
+type Bench = { run(args: string[]): Promise<void> };
+const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
+  engine: () => import("./engine.js"),
+  kernels: () => import("./kernels.js"),
+  sampling: () => import("./sampling.js"),
+  planner: () => import("./planner.js"),
+  cluster: () => import("./cluster.js"),
+  serve: () => import("./serve.js"),
+  dynamic: () => import("./dynamic.js"),
+};
+
+/** Run the named benchmarks in order (all when none is named); each prints its own figures. */
+export async function runBenches(names: readonly string[], args: string[]): Promise<void> {
+  for (const n of names.length ? names : BENCHES) {
+    if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark '${n}'; choose one of: ${BENCHES.join(", ")}`);
+    const mod = await LOADERS[n as (typeof BENCHES)[number]]();
+    // with --json stdout carries only the JSON
+    if (args.includes("--json")) process.stderr.write(`=== bench ${n} ===
+`);
+    else console.log(`
+=== bench ${n} ===`);
+    await mod.run(args);
+  }
+}
