@@ -37,6 +37,8 @@ class Slot {
   private readonly pending = new Map<number, Pending>();
   private lost: Error | undefined;
   private closing = false;
+  /** Whether the thread has exited. */
+  exited = false;
 
   constructor(
     readonly index: number,
@@ -52,7 +54,10 @@ class Slot {
       else p.resolve(r);
     });
     worker.on("error", (e) => this.fail(`failed: ${e.message}`));
-    worker.on("exit", (code) => this.fail(`exited with code ${code}`));
+    worker.on("exit", (code) => {
+      this.exited = true;
+      this.fail(`exited with code ${code}`);
+    });
   }
 
   private fail(why: string): void {
@@ -76,6 +81,8 @@ class Slot {
   async close(): Promise<void> {
     this.closing = true;
     await this.worker.terminate();
+    this.exited = true;
+    this.fail("was closed");
   }
 }
 
@@ -104,6 +111,11 @@ export class ExpertWorkers {
       slots.push(new Slot(i, worker));
     }
     return new ExpertWorkers(shares, slots);
+  }
+
+  /** Worker threads still running. */
+  get running(): number {
+    return this.slots.filter((s) => !s.exited).length;
   }
 
   /** The share holding `expert` (0 = the calling thread). */

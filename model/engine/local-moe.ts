@@ -16,6 +16,8 @@ import type { MoeExecutor } from "./layer-stack.js";
 export class LocalMoe implements MoeExecutor {
   /** Tokens routed to each (layer, expert) so far: counts[layer][expert]. */
   readonly counts: number[][];
+  /** Rows run by worker threads so far (the rest ran on the calling thread). */
+  workerRows = 0;
 
   private constructor(
     private readonly cfg: ModelConfig,
@@ -59,6 +61,11 @@ export class LocalMoe implements MoeExecutor {
     return new LocalMoe(cfg, routers, experts, workers);
   }
 
+  /** Expert worker threads running now (0 without {@link ComputeOptions.expertWorkers}, and after close). */
+  get workerThreads(): number {
+    return this.workers?.running ?? 0;
+  }
+
   async run(layer: number, m: Float32Array): Promise<Float32Array> {
     const D = this.cfg.dModel;
     const routing = routeRows(m, this.routers.get(layer)!, this.cfg.nExperts, this.cfg.nExpertsUsed);
@@ -79,6 +86,7 @@ export class LocalMoe implements MoeExecutor {
       let list = jobs.get(share);
       if (!list) jobs.set(share, (list = []));
       list.push({ expert: g.expert, x: gatherRows(m, D, g.rows) });
+      this.workerRows += g.rows.length;
     }
     const remote = [...jobs].map(async ([share, list]) => {
       const experts = list.map((j) => j.expert);
