@@ -33,6 +33,8 @@ export interface EngineBenchRow {
   build: "this" | "compare";
   variant: Variant;
   threads: number;
+  /** Expert shares (main thread + worker threads, {@link ComputeOptions.expertWorkers}); 0 = off. */
+  expertWorkers: number;
   batch: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
@@ -49,7 +51,7 @@ export interface EngineBenchRow {
   prefillVsCompare?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -72,8 +74,8 @@ interface SessionFlags {
   readonly singleThreadRows?: number;
 }
 
-function computeOf(v: Variant, threads: number, s: SessionFlags): ComputeOptions {
-  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s };
+function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0): ComputeOptions {
+  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s, ...(expertWorkers > 1 ? { expertWorkers } : {}) };
 }
 
 /**
@@ -107,19 +109,20 @@ async function measure(engine: Engine, batch: number, prompt: number, steps: num
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
+  o: { threads: number[]; expertWorkers: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
-  const engines: { variant: Variant; threads: number; build: "this" | "compare"; engine: Engine }[] = [];
+  const engines: { variant: Variant; threads: number; ew: number; build: "this" | "compare"; engine: Engine }[] = [];
   try {
     for (const variant of variants)
-      for (const threads of o.threads) {
-        engines.push({ variant, threads, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads, o.session)) });
-        if (o.compare) engines.push({ variant, threads, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads, o.session)) });
-      }
+      for (const threads of o.threads)
+        for (const ew of o.expertWorkers) {
+          engines.push({ variant, threads, ew, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads, o.session, ew)) });
+          if (o.compare) engines.push({ variant, threads, ew, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads, o.session, ew)) });
+        }
     for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
@@ -127,7 +130,7 @@ async function benchModel(
       for (const e of engines)
         for (const batch of o.batches) {
           const r = await measure(e.engine, batch, o.prompt, o.steps);
-          const key = `${e.build}/${e.variant}/${e.threads}/${batch}`;
+          const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
           best.set(key, {
@@ -135,6 +138,7 @@ async function benchModel(
             build: e.build,
             variant: e.variant,
             threads: e.threads,
+            expertWorkers: e.ew,
             batch,
             prefillTokensPerSecond: Math.max(old?.prefillTokensPerSecond ?? 0, r.prefill),
             decodeTokensPerSecond: Math.max(old?.decodeTokensPerSecond ?? 0, r.decode),
@@ -149,7 +153,7 @@ async function benchModel(
     const bw = o.bandwidth.best();
     const rows = [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
     for (const r of rows) {
-      const c = best.get(`compare/${r.variant}/${r.threads}/${r.batch}`);
+      const c = best.get(`compare/${r.variant}/${r.threads}/${r.expertWorkers}/${r.batch}`);
       if (r.build === "this" && c) (r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond), (r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond);
     }
     return rows;
@@ -173,6 +177,7 @@ export async function run(args: string[] = []): Promise<void> {
       compare: { type: "string" },
       spin: { type: "boolean" },
       "single-thread-rows": { type: "string" },
+      "expert-workers": { type: "string" },
       json: { type: "boolean" },
     },
     strict: true,
@@ -187,7 +192,10 @@ export async function run(args: string[] = []): Promise<void> {
   const strows = values["single-thread-rows"];
   if (strows !== undefined && !/^\d+$/.test(strows)) throw new Error(`--single-thread-rows takes a non-negative integer, got '${strows}'\n${USAGE}`);
   const session: SessionFlags = { ...(values.spin ? { spinning: true } : {}), ...(strows !== undefined ? { singleThreadRows: Number(strows) } : {}) };
-  const o = { compare, session, threads, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const ewFlag = values["expert-workers"];
+  if (ewFlag !== undefined && !/^\d+(,\d+)*$/.test(ewFlag)) throw new Error(`--expert-workers takes a comma-separated list of non-negative integers, got '${ewFlag}'\n${USAGE}`);
+  const expertWorkers = ewFlag === undefined ? [0] : ewFlag.split(",").map(Number);
+  const o = { compare, session, threads, expertWorkers, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
@@ -230,13 +238,14 @@ class BandwidthBest {
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {
   console.log(`\n${rows[0]?.model ?? path} (${path})`);
-  console.log("build    variant     threads batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
+  console.log("build    variant     threads  ew batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
   for (const r of rows)
     console.log(
       [
         r.build.padEnd(8),
         r.variant.padEnd(11),
         String(r.threads).padStart(7),
+        String(r.expertWorkers).padStart(3),
         String(r.batch).padStart(5),
         r.prefillTokensPerSecond.toFixed(0).padStart(14),
         r.decodeTokensPerSecond.toFixed(1).padStart(13),

@@ -38,10 +38,11 @@ export interface ComputeFlags {
   kvDtype: string;
   spin?: boolean;
   singleThreadRows?: number;
+  expertWorkers?: number;
 }
 
 /**
- * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype, --spin, --single-thread-rows and the old
+ * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype, --spin, --single-thread-rows, --expert-workers and the old
  * --int8-activations (accepted, a no-op: int8 activations are the default).
  */
 export function addComputeFlags(cmd: Command): Command {
@@ -56,6 +57,11 @@ export function addComputeFlags(cmd: Command): Command {
       "--single-thread-rows <n>",
       "with --threads > 1: runs of at most this many rows through a small block (<= 4 MiB of weights) use a one-thread session of it (0: off)",
       parseIntOption("--single-thread-rows", 0),
+    )
+    .option(
+      "--expert-workers <n>",
+      "split each layer's experts over n threads (this one + n-1 worker threads, one-thread sessions) and run a layer's experts concurrently; bit-identical results (0/1: off)",
+      parseIntOption("--expert-workers", 0),
     )
     .addOption(new Option("--int8-activations", "no-op: int8 activations are the default now (use --exact-8bit for the lossless path)").hideHelp());
 }
@@ -76,5 +82,6 @@ export function computeOptionsOf(flags: ComputeFlags, threads: number): ComputeO
     kvDtype: flags.kvDtype,
     ...(flags.spin === true ? { spinning: true } : {}),
     ...(flags.singleThreadRows !== undefined ? { singleThreadRows: flags.singleThreadRows } : {}),
+    ...(flags.expertWorkers !== undefined && flags.expertWorkers > 1 ? { expertWorkers: flags.expertWorkers } : {}),
   };
 }

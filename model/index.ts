@@ -164,6 +164,8 @@ export {
   Engine,
   LayerRangeEngine,
   LayerStack,
+  ExpertWorkerError,
+  ExpertWorkers,
   LocalMoe,
   ROW_FLAGS,
   groupRows,

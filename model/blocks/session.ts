@@ -51,6 +51,13 @@ export interface ComputeOptions {
   readonly smallSessionMaxBytes?: number;
   /** Intra-op threads of one kind of block, overriding `threads` for it. */
   readonly blockThreads?: Partial<Record<BlockKind, number>>;
+  /**
+   * Expert parallelism inside the single-process engine: the experts of each layer are split
+   * round-robin over this many shares, one on the calling thread and the others in worker threads, and
+   * a layer's expert groups run concurrently, one core each (their sessions are one-thread). Results
+   * are bit-identical to the serial engine. 0 or 1 (default): off.
+   */
+  readonly expertWorkers?: number;
   /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
   readonly maxInitializerBytes?: number;
 }

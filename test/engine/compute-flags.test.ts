@@ -30,6 +30,13 @@ describe("compute flags", () => {
     expect(() => parse(["--single-thread-rows", "-1"])).toThrow(/--single-thread-rows must be an integer >= 0/);
   });
 
+  it("--expert-workers: 2 or more turns it on; 0 and 1 leave it off", () => {
+    expect(computeOptionsOf(parse(["--expert-workers", "2"]), 2)).toMatchObject({ threads: 2, expertWorkers: 2 });
+    expect(computeOptionsOf(parse(["--expert-workers", "1"]), 2)).not.toHaveProperty("expertWorkers");
+    expect(computeOptionsOf(parse([]), 2)).not.toHaveProperty("expertWorkers");
+    expect(() => parse(["--expert-workers", "x"])).toThrow(/--expert-workers must be an integer >= 0/);
+  });
+
   it("--int8-activations is still accepted and changes nothing", () => {
     expect(computeOptionsOf(parse(["--int8-activations"]), 4)).toEqual(computeOptionsOf(parse([]), 4));
   });
