@@ -7,6 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { ComputeOptions } from "../blocks/session.js";
+import { ModelError } from "../errors.js";
 import type { ExpertWeights } from "../onnx/expert.js";
 import { q8Bytes, type LinearWeight } from "../onnx/linear.js";
 
@@ -21,9 +22,11 @@ export type WorkerReply =
   | { readonly type: "done"; readonly id: number; readonly outs: Float32Array[] }
   | { readonly type: "error"; readonly id: number; readonly message: string; readonly stack: string };
 
-/** An expert worker that failed or was lost: names the worker and what went wrong. */
-export class ExpertWorkerError extends Error {
-  override readonly name = "ExpertWorkerError";
+/** An expert worker that failed or was lost (code `EXPERT_WORKER`): names the worker and what went wrong. */
+export class ExpertWorkerError extends ModelError {
+  constructor(message: string) {
+    super("EXPERT_WORKER", message, { fix: "run without --expert-workers to compute every expert on the main thread" });
+  }
 }
 
 interface Pending {
