@@ -132,7 +132,8 @@ export async function createGraphSession(
   const externalBytes = graph.external.reduce((a, e) => a + e.data.byteLength, 0);
   const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
   const smallRows = opts.singleThreadRows ?? 4;
-  const graphBytes = externalBytes + graph.model.byteLength;
+  // every weight the graph reads: embedded, external and fed as inputs (full-width f32 matrices are inputs)
+  const graphBytes = externalBytes + graph.model.byteLength + graph.weights.reduce((a, w) => a + w.data.byteLength, 0);
   const session = await createSession(graph.model, opts, graph.external, kind);
   if (threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? 4 * 2 ** 20) || opts.executionProvider === "cuda")
     return { session: new BlockSession(session), weights, externalBytes };

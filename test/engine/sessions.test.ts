@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine, openModel, presetConfig, sessionOptions, type ComputeOptions } from "../../model/index.js";
+import { createGraphSession, Elem, Engine, GraphBuilder, openModel, presetConfig, sessionOptions, type ComputeOptions } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-sessions-"));
@@ -30,6 +30,38 @@ describe("session options", () => {
     expect(sessionOptions(o, "attention").intraOpNumThreads).toBe(1);
     expect(sessionOptions(o, "head").intraOpNumThreads).toBe(4);
     expect(sessionOptions(o).intraOpNumThreads).toBe(4);
+  });
+});
+
+describe("the one-thread session of small blocks", () => {
+  /** y = x·Wᵀ with W [out, in], embedded or (maxInitializerBytes exceeded) fed as a graph input. */
+  function gemm(out: number, inp: number, asInput: boolean) {
+    const g = new GraphBuilder("gemm");
+    const x = g.input("x", Elem.FLOAT, ["R", inp]);
+    const data = new Float32Array(out * inp).map((_, i) => Math.sin(i));
+    const w = asInput ? g.weightInput("w", data, [out, inp]) : g.f32("w", data, [out, inp]);
+    g.output("y", g.op("Gemm", [x, w], { transB: 1 }), Elem.FLOAT, ["R", out]);
+    return g.build();
+  }
+
+  it("counts every weight of the graph, the ones fed as inputs too (full-width f32 matrices are inputs)", async () => {
+    const cases = [
+      { graph: gemm(64, 64, false), single: true }, // 16 KiB embedded: small
+      { graph: gemm(64, 64, true), single: true }, // 16 KiB as an input: small
+      { graph: gemm(2048, 1024, false), single: false }, // 8 MiB embedded
+      { graph: gemm(2048, 1024, true), single: false }, // 8 MiB as an input: not small either
+    ];
+    for (const c of cases) {
+      const s = await createGraphSession(c.graph, { threads: 2 });
+      try {
+        expect(s.session.hasSingleThread).toBe(c.single);
+      } finally {
+        await s.session.release();
+      }
+    }
+    const one = await createGraphSession(gemm(64, 64, true), { threads: 1 });
+    expect(one.session.hasSingleThread).toBe(false);
+    await one.session.release();
   });
 });
 
