@@ -107,7 +107,7 @@ export function linearOptions(opts: ComputeOptions): LinearOptions {
  */
 export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? "cpu";
-  const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
+  const threads = threadsOf(opts, kind);
   const spin = opts.spinning === true && threads > 1;
   const intra: Record<string, string> = { allow_spinning: spin ? "1" : "0" };
   if (spin && opts.spinDurationUs !== undefined) intra.spin_duration_us = String(opts.spinDurationUs);
@@ -122,6 +122,11 @@ export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.Infe
   };
 }
 
+/** Intra-op threads of a block of `kind`: its {@link ComputeOptions.blockThreads} entry, else `threads` (default 1). */
+function threadsOf(opts: ComputeOptions, kind: BlockKind | undefined): number {
+  return (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
+}
+
 /** A session over a built graph, with the feeds of the weights it takes as inputs (wrapping their arrays, no copy). */
 export async function createGraphSession(
   graph: BuiltGraph,
@@ -130,7 +135,7 @@ export async function createGraphSession(
 ): Promise<{ session: BlockSession; weights: Record<string, ort.Tensor>; externalBytes: number }> {
   const weights = Object.fromEntries(graph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
   const externalBytes = graph.external.reduce((a, e) => a + e.data.byteLength, 0);
-  const threads = (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
+  const threads = threadsOf(opts, kind);
   const smallRows = opts.singleThreadRows ?? 4;
   // every weight the graph reads: embedded, external and fed as inputs (full-width f32 matrices are inputs)
   const graphBytes = externalBytes + graph.model.byteLength + graph.weights.reduce((a, w) => a + w.data.byteLength, 0);
