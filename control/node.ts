@@ -10,7 +10,7 @@ import { loadTokenizerOrIds, openModel, routerWeights, type ModelConfig } from "
 import { RemoteRouter, RouterCore, RouterService, ZmqExpertTransport, placementKey } from "../router/index.js";
 import { ExpertHost, PipelineClient, StageHost } from "../stages/index.js";
 import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
-import { startGateway, type Gateway } from "../gateway/index.js";
+import type { Gateway } from "../gateway/index.js";
 import { RuntimeLayoutError } from "./errors.js";
 import { ClusterMonitor } from "./monitor.js";
 import { checkPartHost, modelPathFor } from "./parts.js";
@@ -372,6 +372,8 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   const [host, port] = splitHostPort(p.bind);
   let gateway: Gateway;
   try {
+    // imported here: stage and expert processes never load the HTTP gateway (~40 ms of CPU each)
+    const { startGateway } = await import("../gateway/index.js");
     gateway = await startGateway({
       backend,
       tokenizer,
