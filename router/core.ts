@@ -6,7 +6,7 @@
  * and combine in rank order in f32. Per-expert token counts are kept for the
  * planner.
  */
-import { combine, gatherRows, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
+import { combine, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
 import { ExpertUnavailableError, PlacementError } from "./errors.js";
 import { coolDownMs, rankReplicas, type HostHealth } from "./replicas.js";
 
@@ -71,13 +71,33 @@ export interface MoeRouter {
   moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array>;
 }
 
-/** Rows [a, b) of one expert's group, bound for one host. */
+/** Rows [at, at + rows) of one expert's group, bound for one host. */
 interface Piece {
   readonly expert: number;
   readonly rows: DispatchRows;
-  /** Output of the whole group; this piece fills rows from `at`. */
-  readonly out: Float32Array;
+  /** First row of this piece in its expert's group. */
   readonly at: number;
+  /** Rows in the expert's whole group (the piece is the whole group when it has them all). */
+  readonly groupRows: number;
+}
+
+/** Where the rows of an expert's group go: [host, firstRow, endRow) of its rows `group`. */
+interface Share {
+  readonly expert: number;
+  readonly group: Int32Array;
+  readonly a: number;
+  readonly b: number;
+}
+
+/**
+ * Store a piece's output `y` [rows, D] in `outputs` (expert → its group's output rows): a piece that is
+ * the whole group is used as it came (no copy); pieces of a split group fill one buffer of the group.
+ */
+function place(outputs: Map<number, Float32Array>, p: Piece, y: Float32Array, dModel: number): void {
+  if (p.at === 0 && p.rows.row.length === p.groupRows) return void outputs.set(p.expert, y);
+  let out = outputs.get(p.expert);
+  if (!out) outputs.set(p.expert, (out = new Float32Array(p.groupRows * dModel)));
+  out.set(y, p.at * dModel);
 }
 
 export class RouterCore implements MoeRouter {
@@ -167,29 +187,44 @@ export class RouterCore implements MoeRouter {
     const D = this.cfg.dModel;
     const routing = routeRows(m, router, this.cfg.nExperts, this.cfg.nExpertsUsed);
     const groups = groupByExpert(routing, this.cfg.nExperts);
-    const outputs = new Map<number, Float32Array>();
-    const byHost = new Map<string, Piece[]>();
+    const byHost = new Map<string, Share[]>();
     const now = this.now();
     for (const g of groups) {
       this.load[layer]![g.expert]! += g.rows.length;
-      const n = g.rows.length;
-      const rows: DispatchRows = { row: new Uint32Array(n), seq: new Uint32Array(n), pos: new Uint32Array(n), hidden: gatherRows(m, D, g.rows) };
-      for (let i = 0; i < n; i++) {
-        const r = g.rows[i]!;
-        rows.row[i] = r;
-        rows.seq[i] = seq[r]!;
-        rows.pos[i] = pos[r]!;
-      }
-      const out = new Float32Array(rows.hidden.length);
-      outputs.set(g.expert, out);
-      for (const [host, a, b] of this.assign(layer, g.expert, rows.row.length, now)) {
-        const piece: Piece = { expert: g.expert, out, at: a, rows: a === 0 && b === rows.row.length ? rows : { row: rows.row.subarray(a, b), seq: rows.seq.subarray(a, b), pos: rows.pos.subarray(a, b), hidden: rows.hidden.subarray(a * D, b * D) } };
+      for (const [host, a, b] of this.assign(layer, g.expert, g.rows.length, now)) {
         let list = byHost.get(host);
         if (!list) byHost.set(host, (list = []));
-        list.push(piece);
+        list.push({ expert: g.expert, group: g.rows, a, b });
       }
     }
-    await Promise.all([...byHost].map(([host, pieces]) => this.sendHost(layer, host, pieces, deadline)));
+    // every host's rows gathered once into one buffer, its pieces views of it in order (the transport sends it as is)
+    const outputs = new Map<number, Float32Array>();
+    const sends: Promise<void>[] = [];
+    for (const [host, shares] of byHost) {
+      let n = 0;
+      for (const x of shares) n += x.b - x.a;
+      const row = new Uint32Array(n);
+      const sq = new Uint32Array(n);
+      const ps = new Uint32Array(n);
+      const hidden = new Float32Array(n * D);
+      const pieces: Piece[] = [];
+      let at = 0;
+      for (const x of shares) {
+        const k = x.b - x.a;
+        for (let i = 0; i < k; i++) {
+          const r = x.group[x.a + i]!;
+          row[at + i] = r;
+          sq[at + i] = seq[r]!;
+          ps[at + i] = pos[r]!;
+          hidden.set(m.subarray(r * D, (r + 1) * D), (at + i) * D);
+        }
+        const rows: DispatchRows = { row: row.subarray(at, at + k), seq: sq.subarray(at, at + k), pos: ps.subarray(at, at + k), hidden: hidden.subarray(at * D, (at + k) * D) };
+        pieces.push({ expert: x.expert, rows, at: x.a, groupRows: x.group.length });
+        at += k;
+      }
+      sends.push(this.sendHost(layer, host, pieces, deadline, outputs));
+    }
+    await Promise.all(sends);
     return combine(routing, groups, outputs, D);
   }
 
@@ -213,7 +248,7 @@ export class RouterCore implements MoeRouter {
   }
 
   /** One message to `host` with all its pieces; on failure each piece is retried on its other replicas. */
-  private async sendHost(layer: number, host: string, pieces: readonly Piece[], deadline: number): Promise<void> {
+  private async sendHost(layer: number, host: string, pieces: readonly Piece[], deadline: number, outputs: Map<number, Float32Array>): Promise<void> {
     const D = this.cfg.dModel;
     const h = this.state(host);
     const rows = pieces.reduce((a, p) => a + p.rows.row.length, 0);
@@ -225,7 +260,7 @@ export class RouterCore implements MoeRouter {
         const ys = await this.transport.call(host, layer, pieces, Math.min(deadline, this.now() + this.dispatchTimeoutMs));
         h.failures = 0;
         h.downUntil = 0;
-        pieces.forEach((p, i) => p.out.set(ys[i]!, p.at * D));
+        pieces.forEach((p, i) => place(outputs, p, ys[i]!, D));
         return;
       } catch (e) {
         h.failures++;
@@ -235,7 +270,7 @@ export class RouterCore implements MoeRouter {
         h.inflightRows -= rows;
       }
     }
-    await Promise.all(pieces.map(async (p) => p.out.set(await this.dispatch(layer, p.expert, p.rows, deadline, failed!), p.at * D)));
+    await Promise.all(pieces.map(async (p) => place(outputs, p, await this.dispatch(layer, p.expert, p.rows, deadline, failed!), D)));
   }
 
   /**

@@ -61,21 +61,14 @@ export class ZmqExpertTransport implements ExpertTransport {
     if (!client) throw new Error(`no endpoint known for expert host '${host}'`);
     const D = this.opts.dModel;
     const n = parts.reduce((a, p) => a + p.rows.row.length, 0);
-    const row = new Uint32Array(n);
-    const seq = new Uint32Array(n);
-    const pos = new Uint32Array(n);
     const expert = new Uint32Array(n);
-    const hidden = parts.length === 1 ? parts[0]!.rows.hidden : new Float32Array(n * D);
     let r = 0;
     for (const p of parts) {
-      const k = p.rows.row.length;
-      row.set(p.rows.row, r);
-      seq.set(p.rows.seq, r);
-      pos.set(p.rows.pos, r);
-      expert.fill(p.expert, r, r + k);
-      if (hidden !== p.rows.hidden) hidden.set(p.rows.hidden, r * D);
-      r += k;
+      expert.fill(p.expert, r, r + p.rows.row.length);
+      r += p.rows.row.length;
     }
+    // RouterCore gathers a host's rows into one buffer, its parts views of it in order: send that as is
+    const { row, seq, pos, hidden } = contiguous(parts, n, D) ?? concat(parts, n, D);
     const reply = await client.request(
       { kind: "moe.dispatch", layer, row, seq, pos, expert, hidden, dModel: D, wireDtype: this.opts.wireDtype ?? "f32" },
       { deadlineMs: msUntil(deadline) },
@@ -100,4 +93,37 @@ export class ZmqExpertTransport implements ExpertTransport {
   async close(): Promise<void> {
     await Promise.all([...this.clients.values()].map((c) => c.close()));
   }
+}
+
+type Columns = { row: Uint32Array; seq: Uint32Array; pos: Uint32Array; hidden: Float32Array };
+
+/** The parts' columns as single views when each part's arrays follow the previous part's in one buffer; else undefined. */
+function contiguous(parts: readonly DispatchPart[], n: number, D: number): Columns | undefined {
+  const f = parts[0]!.rows;
+  if (parts.length === 1) return f;
+  let r = 0;
+  for (const p of parts) {
+    const x = p.rows;
+    if (x.row.buffer !== f.row.buffer || x.row.byteOffset !== f.row.byteOffset + 4 * r) return undefined;
+    if (x.seq.buffer !== f.seq.buffer || x.seq.byteOffset !== f.seq.byteOffset + 4 * r) return undefined;
+    if (x.pos.buffer !== f.pos.buffer || x.pos.byteOffset !== f.pos.byteOffset + 4 * r) return undefined;
+    if (x.hidden.buffer !== f.hidden.buffer || x.hidden.byteOffset !== f.hidden.byteOffset + 4 * r * D) return undefined;
+    r += x.row.length;
+  }
+  const view = <T extends Uint32Array | Float32Array>(a: T, ctor: new (b: ArrayBufferLike, o: number, l: number) => T, len: number): T => new ctor(a.buffer, a.byteOffset, len);
+  return { row: view(f.row, Uint32Array, n), seq: view(f.seq, Uint32Array, n), pos: view(f.pos, Uint32Array, n), hidden: view(f.hidden, Float32Array, n * D) };
+}
+
+/** The parts' columns copied into one array each. */
+function concat(parts: readonly DispatchPart[], n: number, D: number): Columns {
+  const out: Columns = { row: new Uint32Array(n), seq: new Uint32Array(n), pos: new Uint32Array(n), hidden: new Float32Array(n * D) };
+  let r = 0;
+  for (const p of parts) {
+    out.row.set(p.rows.row, r);
+    out.seq.set(p.rows.seq, r);
+    out.pos.set(p.rows.pos, r);
+    out.hidden.set(p.rows.hidden, r * D);
+    r += p.rows.row.length;
+  }
+  return out;
 }

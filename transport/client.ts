@@ -238,20 +238,28 @@ export class RpcClient {
     return performance.now() - t0;
   }
 
-  /** Queue a frame; for requests, skip it when its request already settled (deadline). */
-  private transmit(frame: Uint8Array, kind: Kind, id: number | undefined): Promise<void> {
+  /**
+   * Send a frame: at once when the socket's queue is idle (the usual case), else in turn; a queued request's
+   * frame is skipped when its request already settled (deadline).
+   */
+  private async transmit(frame: Uint8Array, kind: Kind, id: number | undefined): Promise<void> {
     const peer = this.options.endpoint;
-    return this.sendQueue.run(async () => {
-      if (id !== undefined && !this.pending.has(id)) return;
-      try {
-        await this.socket.send(frame);
-      } catch (err) {
-        const e = mapSendError(err, { peer, kind, id });
-        this.metrics.error(peer, e.code);
-        throw e;
+    try {
+      if (this.sendQueue.idle) await this.sendQueue.send(this.socket, frame);
+      else {
+        const sent = await this.sendQueue.run(async () => {
+          if (id !== undefined && !this.pending.has(id)) return false;
+          await this.socket.send(frame);
+          return true;
+        });
+        if (!sent) return;
       }
-      this.metrics.sent(peer, frame.byteLength);
-    });
+    } catch (err) {
+      const e = mapSendError(err, { peer, kind, id });
+      this.metrics.error(peer, e.code);
+      throw e;
+    }
+    this.metrics.sent(peer, frame.byteLength);
   }
 
   /** Resolve or reject the pending request `id`. */

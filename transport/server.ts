@@ -180,17 +180,36 @@ export class RpcServer {
   /**
    * Answer requests with `handler` until the server is closed. Replies carry
    * the request's id; a handler that throws answers with an `error` message.
+   * Reads the socket directly (not through the async iterator): a message costs
+   * no generator hop between its receipt and its handler.
    * @param options.concurrency most handlers running at once (default 64)
    */
   async serve(handler: Handler, options: { concurrency?: number } = {}): Promise<void> {
+    if (this.consuming) throw new TransportConfigError("an RpcServer has one consumer at a time", { fix: "use one loop (or serve()) per server" });
+    this.consuming = true;
     const limit = options.concurrency ?? 64;
-    const running = new Set<Promise<void>>();
-    for await (const request of this) {
-      const task = this.handle(handler, request).finally(() => running.delete(task));
-      running.add(task);
-      if (running.size >= limit) await Promise.race(running);
+    let running = 0;
+    let room: (() => void) | undefined;
+    const done = (): void => {
+      running--;
+      if (room !== undefined) {
+        const wake = room;
+        room = undefined;
+        wake();
+      }
+    };
+    try {
+      for await (const frames of this.socket) {
+        const request = this.accept(frames);
+        if (request === undefined) continue;
+        running++;
+        this.handle(handler, request).then(done, done);
+        if (running >= limit) await new Promise<void>((resolve) => (room = resolve));
+      }
+      while (running > 0) await new Promise<void>((resolve) => (room = resolve));
+    } finally {
+      this.consuming = false;
     }
-    await Promise.allSettled(running);
   }
 
   private async handle(handler: Handler, request: Incoming): Promise<void> {
@@ -219,7 +238,8 @@ export class RpcServer {
    * @throws PeerUnreachableError when the requester has gone; PeerBusyError when its queue is full
    */
   async reply(request: Incoming, message: Message): Promise<void> {
-    await this.send(request.peer, { ...message, id: request.message.id });
+    const m = this.options.name !== undefined && message.sender === undefined ? { ...message, id: request.message.id, sender: this.options.name } : { ...message, id: request.message.id };
+    await this.sendFrame(request.peer, request.peerLabel, m);
     this.metrics.latency(request.peerLabel, performance.now() - request.receivedAt);
   }
 
@@ -229,11 +249,15 @@ export class RpcServer {
    * @throws PeerUnreachableError (EHOSTUNREACH: not connected), PeerBusyError (queue full),
    *   SocketClosedError, EncodeError
    */
-  async send(peer: Uint8Array, message: Message): Promise<void> {
-    const label = peerLabel(peer);
-    const frame = encode(this.options.name !== undefined && message.sender === undefined ? { ...message, sender: this.options.name } : message);
+  send(peer: Uint8Array, message: Message): Promise<void> {
+    return this.sendFrame(peer, peerLabel(peer), this.options.name !== undefined && message.sender === undefined ? { ...message, sender: this.options.name } : message);
+  }
+
+  /** Encode and send `message` (its sender already set) to `peer`, whose label is `label`. */
+  private async sendFrame(peer: Uint8Array, label: string, message: Message): Promise<void> {
+    const frame = encode(message);
     try {
-      await this.sendQueue.run(() => this.socket.send([peer, frame]));
+      await this.sendQueue.send(this.socket, [peer, frame]);
     } catch (err) {
       const e = mapSendError(err, { peer: label, kind: message.kind, id: message.id });
       this.metrics.error(label, e.code);

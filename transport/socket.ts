@@ -134,13 +134,30 @@ export class SendQueue {
   private tail: Promise<unknown> = Promise.resolve();
   /** Tasks queued or running. */
   private busy = 0;
+  private readonly settled = (): void => void this.busy--;
+
+  /** Nothing queued or running: a send now goes to ZeroMQ at once. */
+  get idle(): boolean {
+    return this.busy === 0;
+  }
 
   /** Run `task` after every task queued before it (now, when there is none). */
   run<T>(task: () => Promise<T>): Promise<T> {
     const result = this.busy === 0 ? task() : this.tail.then(task, task);
     this.busy++;
-    const settled = (): void => void this.busy--;
-    this.tail = result.then(settled, settled);
+    this.tail = result.then(this.settled, this.settled);
+    return result;
+  }
+
+  /**
+   * `socket.send(message)` in turn: at once when nothing is queued (no closure: the hot path of every
+   * reply and request), else after the sends queued before it.
+   */
+  send(socket: { send(message: never): Promise<void> }, message: unknown): Promise<void> {
+    if (this.busy !== 0) return this.run(() => socket.send(message as never));
+    const result = socket.send(message as never);
+    this.busy++;
+    this.tail = result.then(this.settled, this.settled);
     return result;
   }
 }

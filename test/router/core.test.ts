@@ -159,3 +159,28 @@ describe("RouterCore over ZeroMQ expert hosts", () => {
     expect((err as Error).message).toMatch(/is not loaded on host unload-a/);
   });
 });
+
+describe("ZmqExpertTransport", () => {
+  it("sends parts that are views of one buffer as they are and parts in separate buffers copied together, with the same results", async () => {
+    const h = await host("parts", [2, 5]);
+    const t = new ZmqExpertTransport({ hosts: new Map([["parts", h.endpoint]]), dModel: m.config.dModel, name: "parts-router" });
+    transports.push(t);
+    const D = m.config.dModel;
+    const x = rows(5, 8);
+    const row = Uint32Array.from([0, 1, 2, 3, 4]);
+    // one buffer: expert 2 gets rows 0–2, expert 5 rows 3–4 (views in order, as RouterCore builds them)
+    const view = (a: number, b: number) => ({ row: row.subarray(a, b), seq: x.seq.subarray(a, b), pos: x.pos.subarray(a, b), hidden: x.m.subarray(a * D, b * D) });
+    const joined = await t.call("parts", 0, [{ expert: 2, rows: view(0, 3) }, { expert: 5, rows: view(3, 5) }], Date.now() + 5000);
+    // separate buffers, and views of one buffer out of order: copied into one message
+    const copy = (a: number, b: number) => ({ row: row.slice(a, b), seq: x.seq.slice(a, b), pos: x.pos.slice(a, b), hidden: x.m.slice(a * D, b * D) });
+    const separate = await t.call("parts", 0, [{ expert: 2, rows: copy(0, 3) }, { expert: 5, rows: copy(3, 5) }], Date.now() + 5000);
+    const swapped = await t.call("parts", 0, [{ expert: 5, rows: view(3, 5) }, { expert: 2, rows: view(0, 3) }], Date.now() + 5000);
+    const alone = [await t.call("parts", 0, [{ expert: 2, rows: copy(0, 3) }], Date.now() + 5000), await t.call("parts", 0, [{ expert: 5, rows: copy(3, 5) }], Date.now() + 5000)];
+    expect(joined.map((y) => y.length)).toEqual([3 * D, 2 * D]);
+    expect(joined[0]).toEqual(alone[0]![0]);
+    expect(joined[1]).toEqual(alone[1]![0]);
+    expect(separate).toEqual(joined);
+    expect(swapped).toEqual([joined[1], joined[0]]);
+    expect(joined[0]!.some((v) => v !== 0)).toBe(true);
+  });
+});
