@@ -1,5 +1,7 @@
 /** onnxruntime-node session creation with the project's options. */
+import { readdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as ort from "onnxruntime-node";
@@ -78,6 +80,19 @@ export const HUGE_PAGE_MIN_WEIGHT_BYTES = 2 ** 30;
 export function hugePageEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   if (process.platform !== "linux" || env.GLIBC_TUNABLES !== undefined) return env;
   return { ...env, GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" };
+}
+
+/** Bytes of the weights at `path`: a file's size, or the sum of a directory's .gguf/.safetensors files (0 when unreadable). */
+export function weightFileBytes(path: string): number {
+  try {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.size;
+    return readdirSync(path)
+      .filter((f) => /\.(gguf|safetensors)$/.test(f))
+      .reduce((a, f) => a + statSync(join(path, f)).size, 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** The host's cores: what a process that has the machine to itself should use. */
