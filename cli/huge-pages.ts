@@ -8,7 +8,8 @@
  * (and SIGINT/SIGQUIT when no terminal is attached: a terminal's Ctrl-C already reaches the whole
  * foreground process group, child included, and a second SIGINT would cut its clean shutdown short),
  * and ends as the child ended: the same exit code, or killed by the same signal. No re-exec when
- * GLIBC_TUNABLES is already set, in the child itself (`MOE_HUGE_PAGES_CHILD=1`), with `--no-huge-pages`
+ * GLIBC_TUNABLES is already set, in the child itself (`MOE_HUGE_PAGES_CHILD=<parent pid>`; it stops
+ * when that parent is gone), with `--no-huge-pages`
  * or `MOE_HUGE_PAGES=0`, off Linux, or for weights under {@link HUGE_PAGE_MIN_WEIGHT_BYTES}
  * (`MOE_HUGE_PAGES_MIN_BYTES` overrides the threshold).
  */
@@ -16,7 +17,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, weightFileBytes } from "../model/index.js";
 
-/** Set in the re-executed child; a process that has it never re-executes. */
+/** Set in the re-executed child to the parent's pid; a process that has it never re-executes. */
 export const HUGE_PAGES_CHILD_ENV = "MOE_HUGE_PAGES_CHILD";
 
 /** Signals the parent passes on to the child (SIGINT/SIGQUIT only without a terminal, see the module comment). */
@@ -37,8 +38,9 @@ export function wantsHugePageReexec(modelPath: string, enabled: boolean, env: No
  * child could not be started (the command then runs here, as before).
  */
 export async function reexecWithHugePages(modelPath: string, enabled: boolean): Promise<boolean> {
+  watchParent();
   if (!wantsHugePageReexec(modelPath, enabled)) return false;
-  const env = { ...hugePageEnv(process.env), [HUGE_PAGES_CHILD_ENV]: "1" };
+  const env = { ...hugePageEnv(process.env), [HUGE_PAGES_CHILD_ENV]: String(process.pid) };
   const tty = process.stdin.isTTY === true || process.stdout.isTTY === true || process.stderr.isTTY === true;
   const forwarded: NodeJS.Signals[] = tty ? [...ALWAYS] : [...ALWAYS, ...NO_TTY];
   // handlers before the spawn: a signal meanwhile is passed on once the child runs (never lost, never
@@ -74,4 +76,16 @@ export async function reexecWithHugePages(modelPath: string, enabled: boolean): 
     process.exit(128 + (constants.signals[signal] ?? 0));
   }
   process.exit(code ?? 1);
+}
+
+/**
+ * In the re-run child: stop (SIGTERM to itself, the command's clean shutdown) when the parent is gone —
+ * killed with SIGKILL it could not pass anything on, and the child must not outlive it.
+ */
+function watchParent(): void {
+  const parent = Number(process.env[HUGE_PAGES_CHILD_ENV]);
+  if (!Number.isInteger(parent) || parent <= 1) return;
+  setInterval(() => {
+    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
+  }, 500).unref();
 }

@@ -48,7 +48,11 @@ interface Serve {
 
 const started: ChildProcess[] = [];
 afterEach(() => {
-  for (const p of started.splice(0)) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+  for (const p of started.splice(0))
+    if (p.exitCode === null && p.signalCode === null) {
+      for (const k of children(p.pid!)) process.kill(k, "SIGKILL");
+      p.kill("SIGKILL");
+    }
 });
 
 /** `moe serve` on the tiny model, resolved once it prints its URL. */
@@ -83,7 +87,7 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
       expect(kids).toHaveLength(1);
       const childEnv = environ(kids[0]!);
       expect(childEnv.get("GLIBC_TUNABLES")).toBe("glibc.malloc.hugetlb=1");
-      expect(childEnv.get("MOE_HUGE_PAGES_CHILD")).toBe("1");
+      expect(childEnv.get("MOE_HUGE_PAGES_CHILD")).toBe(String(s.proc.pid));
       expect(environ(s.proc.pid!).has("GLIBC_TUNABLES")).toBe(false);
       expect(children(kids[0]!)).toEqual([]); // the child did not re-run itself again
       const health = await fetch(`${s.url}/health`);
@@ -101,6 +105,17 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
     expect(kid).toBeDefined();
     process.kill(kid!, "SIGKILL");
     expect(await s.exit).toEqual({ code: null, signal: "SIGKILL" });
+  });
+
+  it("the child stops when the parent is killed with SIGKILL (nothing could be passed on)", async () => {
+    const s = await serve([], env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+    const [kid] = children(s.proc.pid!);
+    expect(kid).toBeDefined();
+    s.proc.kill("SIGKILL");
+    await s.exit;
+    const t0 = Date.now();
+    while (existsSync(`/proc/${kid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${kid}/status`, "utf8")) && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(`/proc/${kid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${kid}/status`, "utf8"))).toBe(false);
   });
 
   it("no re-exec with --no-huge-pages, MOE_HUGE_PAGES=0, GLIBC_TUNABLES already set, or weights under the threshold", async () => {
