@@ -56,7 +56,9 @@ export async function reexecWithHugePages(modelPath: string, enabled: boolean): 
     for (const [sig, h] of handlers) process.off(sig, h);
     for (const sig of NO_TTY) process.off(sig, ignore);
   };
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: "inherit", env });
+  // the same node flags (e.g. --import tsx), except a debugger's: its port is this process's
+  const execArgv = process.execArgv.filter((a) => !/^--inspect/.test(a));
+  const child = spawn(process.execPath, [...execArgv, ...process.argv.slice(1)], { stdio: "inherit", env });
   running = await new Promise<boolean>((resolve) => {
     child.once("spawn", () => resolve(true));
     child.once("error", () => resolve(false));
