@@ -63,9 +63,9 @@ export interface ComputeOptions {
   readonly expertWorkers?: number;
   /**
    * A block whose graph has at least this many bytes of external initializers (Q8_0 codes and scales) is
-   * built from files in a temporary directory ({@link buildDir}; model/blocks/build-files.ts):
+   * built from files (its codes) in a temporary directory ({@link buildDir}; model/blocks/build-files.ts):
    * onnxruntime maps them instead of copying them and the JS arrays are freed first, which lowers the peak
-   * memory of a load (full-width Grok-1 Q8_0: 8.66 → 7.79 GiB). Default 64 MiB; Infinity builds every
+   * memory of a load (full-width Grok-1 Q8_0: 8.66 → 7.82 GiB, same decode speed). Default 64 MiB; Infinity builds every
    * session from memory. CPU only; blocks that get a one-thread session too are built from memory.
    */
   readonly buildFromFilesMinBytes?: number;
