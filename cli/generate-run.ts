@@ -7,10 +7,13 @@ import { defaultThreads, loadServingModel, loadTokenizerOrIds, openModel, IdsOnl
 import { ensureModelPath } from "../factory/index.js";
 import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
+import { reexecWithHugePages } from "./huge-pages.js";
 import { computeOptionsOf, type ComputeFlags } from "./options.js";
 
 interface GenerateFlags extends ComputeFlags {
   model?: string;
+  /** false with --no-huge-pages. */
+  hugePages?: boolean;
   maxTokens: number;
   temperature: number;
   topP: number;
@@ -117,8 +120,10 @@ export const action = async (prompt: string | undefined, flags: GenerateFlags) =
   if (flags.cluster !== undefined || flags.runDir !== undefined) {
     return generateOnCluster(prompt, flags);
   }
+  const modelPath = ensureModelPath(flags.model);
+  if (await reexecWithHugePages(modelPath, flags.hugePages !== false)) return;
   const t0 = performance.now();
-  const served = await loadServingModel(ensureModelPath(flags.model), computeOptionsOf(flags, defaultThreads()));
+  const served = await loadServingModel(modelPath, computeOptionsOf(flags, defaultThreads()));
   try {
     await run(new LocalBackend(served.engine), served.engine.config, served.tokenizer, prompt, flags, t0);
   } finally {

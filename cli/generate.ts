@@ -24,6 +24,7 @@ export function register(program: Command): void {
     .option("--logits-out <file>", "write the last prompt position's logits (little-endian float32, vocab values)")
     .option("--cluster <file>", "generate through a running cluster: its YAML (run by `moe up`), runtime.json or run directory")
     .option("--run-dir <dir>", "run directory of the cluster (default .moe/run/<cluster>); implies --cluster")
-    .option("--timing", "print load time, prefill time and decode tokens/s to stderr");
+    .option("--timing", "print load time, prefill time and decode tokens/s to stderr")
+    .option("--no-huge-pages", "on Linux, weights of 1 GiB or more are served by a re-run of this command with glibc malloc on transparent huge pages (GLIBC_TUNABLES=glibc.malloc.hugetlb=1; loads several times faster); this flag (or MOE_HUGE_PAGES=0) keeps the default malloc");
   addComputeFlags(cmd).action(lazy(async () => (await import("./generate-run.js")).action));
 }

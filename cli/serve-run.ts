@@ -7,10 +7,13 @@ import { startGateway } from "../gateway/index.js";
 import { defaultThreads, loadServingModel } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { LocalBackend } from "../stages/index.js";
+import { reexecWithHugePages } from "./huge-pages.js";
 import { computeOptionsOf, type ComputeFlags } from "./options.js";
 
 interface ServeFlags extends ComputeFlags {
   model?: string;
+  /** false with --no-huge-pages. */
+  hugePages?: boolean;
   host: string;
   port: number;
   apiKey?: string;
@@ -25,8 +28,10 @@ interface ServeFlags extends ComputeFlags {
 /** The action of `moe serve`. */
 export const action = async (flags: ServeFlags) => {
   const compute = computeOptionsOf(flags, defaultThreads());
+  const modelPath = ensureModelPath(flags.model);
+  if (await reexecWithHugePages(modelPath, flags.hugePages !== false)) return;
   const logger = pino({ level: flags.logLevel }, pino.destination(2));
-  const served = await loadServingModel(ensureModelPath(flags.model), compute);
+  const served = await loadServingModel(modelPath, compute);
   const apiKey = flags.apiKey ?? process.env.MOE_API_KEY;
   let gw;
   try {
@@ -50,9 +55,8 @@ export const action = async (flags: ServeFlags) => {
   }
   const name = flags.servedModelName ?? served.config.name;
   const auth = apiKey ? ` -H 'Authorization: Bearer ${apiKey === flags.apiKey ? apiKey : "$MOE_API_KEY"}'` : "";
-  console.log(`moe serve: ${name} ready at ${gw.url}/v1  (metrics ${gw.url}/metrics, health ${gw.url}/health; Ctrl-C stops)`);
-  console.log(`  curl ${gw.url}/v1/completions -H 'Content-Type: application/json'${auth} -d '{"model": "${name}", "prompt": "The answer is", "max_tokens": 16}'`);
-  await new Promise<void>((resolve) => {
+  // the signal handlers are in place before the ready line: a supervisor may stop us as soon as it reads it
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string): void => {
       if (stopping) return;
@@ -66,4 +70,7 @@ export const action = async (flags: ServeFlags) => {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+  console.log(`moe serve: ${name} ready at ${gw.url}/v1  (metrics ${gw.url}/metrics, health ${gw.url}/health; Ctrl-C stops)`);
+  console.log(`  curl ${gw.url}/v1/completions -H 'Content-Type: application/json'${auth} -d '{"model": "${name}", "prompt": "The answer is", "max_tokens": 16}'`);
+  await stopped;
 };

@@ -12,7 +12,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "pino";
-import { ENGINE_KV_BYTES_PER_ELEMENT, hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, openModel, PRESETS, weightDTypeOf, type ModelConfig } from "../model/index.js";
+import { ENGINE_KV_BYTES_PER_ELEMENT, hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, openModel, weightFileBytes, PRESETS, weightDTypeOf, type ModelConfig } from "../model/index.js";
 import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel } from "../factory/index.js";
 import { loadClusterConfig, type ClusterConfig, type RuntimeConfig } from "../config/index.js";
 import { makePlan, resolveCluster, type ClusterSpec, type PlanJson } from "../planner/index.js";
@@ -127,18 +127,6 @@ function anyPart(dir: string, parts: Record<string, string>): string {
 }
 
 /** Bytes of a model file, or of the weight files (.gguf, .safetensors) of a model directory; 0 when unreadable. */
-function weightBytes(path: string): number {
-  try {
-    const st = statSync(path);
-    if (!st.isDirectory()) return st.size;
-    return readdirSync(path)
-      .filter((f) => /\.(gguf|safetensors)$/.test(f))
-      .reduce((a, f) => a + statSync(join(path, f)).size, 0);
-  } catch {
-    return 0;
-  }
-}
-
 function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -313,7 +301,7 @@ export class RunningCluster {
     // the gateway process reads its API key from the environment, never from a file or its command line
     let env = this.o.apiKey !== undefined ? { ...process.env, MOE_API_KEY: this.o.apiKey } : process.env;
     // large weights load with transparent huge pages (a third of the load time at Grok-1 width)
-    if (weightBytes(this.runtime_.model.path) >= HUGE_PAGE_MIN_WEIGHT_BYTES) env = hugePageEnv(env);
+    if (weightFileBytes(this.runtime_.model.path) >= HUGE_PAGE_MIN_WEIGHT_BYTES) env = hugePageEnv(env);
     const remote = this.ssh.get(p.host);
     const { cmd, args } = remote ? sshNodeCommand(remote, p.name) : { cmd: moeCommand(), args: ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)] };
     const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env);

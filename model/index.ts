@@ -140,6 +140,7 @@ export {
   defaultThreads,
   hugePageEnv,
   HUGE_PAGE_MIN_WEIGHT_BYTES,
+  weightFileBytes,
   sessionOptions,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,

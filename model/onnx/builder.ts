@@ -30,6 +30,8 @@ export interface ExternalInitializer {
   /** The `location` the TensorProto names (a relative file name, unique in the graph). */
   readonly path: string;
   readonly data: Uint8Array;
+  /** ONNX element type of the tensor ({@link Elem}). */
+  readonly elem: number;
 }
 
 /** A serialized graph and the weights it takes as inputs. */
@@ -113,7 +115,7 @@ export class GraphBuilder {
     const model = this.serialize((t) => {
       if (t.raw.byteLength < this.externalMinBytes) return undefined;
       const path = `${t.name}.bin`;
-      external.push({ path, data: t.raw });
+      external.push({ path, data: t.raw, elem: t.dataType });
       return path;
     });
     return { model, weights: [...this.weightInputs], external };
@@ -174,7 +176,7 @@ export class GraphBuilder {
   }
 
   /** ModelProto bytes; an initializer for which `externalPath` names a file is stored as external data there. */
-  private serialize(externalPath: (t: { name: string; raw: Uint8Array }) => string | undefined): Uint8Array {
+  private serialize(externalPath: (t: { name: string; dataType: number; raw: Uint8Array }) => string | undefined): Uint8Array {
     const initializer = this.initializers.map((t) => {
       const path = externalPath(t);
       if (path === undefined) return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: t.raw });
@@ -230,3 +232,20 @@ function attribute(name: string, v: AttrValue) {
 }
 
 export { MS_DOMAIN };
+
+/**
+ * `model` (ModelProto bytes) with the initializers stored as the given external data embedded as raw_data
+ * instead (the others stay external).
+ */
+export function embedExternal(model: Uint8Array, external: readonly ExternalInitializer[]): Uint8Array {
+  const byPath = new Map(external.map((e) => [e.path, e.data]));
+  const m = onnx.ModelProto.decode(model);
+  m.graph!.initializer = (m.graph!.initializer ?? []).map((t) => {
+    const at = t.externalData?.find((kv) => kv.key === "location")?.value;
+    const data = at != null ? byPath.get(at) : undefined;
+    if (data === undefined) return t;
+    return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: data });
+  });
+  return onnx.ModelProto.encode(m).finish();
+}
+
