@@ -113,6 +113,7 @@ export { argmax, logprobOf, MAX_TOP_LOGPROBS, mulberry32, Sampler, samplingSuppo
 export {
   buildAttentionGraph,
   buildExpertGraph,
+  buildExpertLayerGraph,
   buildHeadGraph,
   logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
@@ -143,7 +144,9 @@ export {
   sessionOptions,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,
+  DEFAULT_EXPERT_EXECUTOR,
   ExpertBlock,
+  ExpertLayerBlock,
   expertWeights,
   f32Tensor,
   HeadBlock,
@@ -157,7 +160,9 @@ export {
   type AttentionOutput,
   type ComputeOptions,
   type ExecutionProvider,
+  type ExpertRows,
   type KvDtype,
+  type LayerExpert,
 } from "./blocks/index.js";
 // engine
 export {
