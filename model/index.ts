@@ -147,6 +147,7 @@ export {
   DEFAULT_EXPERT_EXECUTOR,
   ExpertBlock,
   ExpertLayerBlock,
+  expertSessionsOf,
   expertWeights,
   f32Tensor,
   HeadBlock,

@@ -2,10 +2,10 @@
  * The expert sessions of an expert host: per layer, the experts it holds in layer-of-experts sessions
  * ({@link ExpertLayerBlock}), so that a message's rows for one layer run in one onnxruntime run per
  * session instead of one per expert. The experts loaded together (at start, or by one re-plan) share a
- * session; with {@link ComputeOptions.expertSessions} "expert" each expert is a session of its own
+ * session; where {@link expertSessionsOf} says "expert" each expert is a session of its own
  * (the previous behaviour, one run per expert). Weights live once: in the session that holds them.
  */
-import { ExpertLayerBlock, expertWeights, type ComputeOptions, type ModelConfig, type WeightReader } from "../model/index.js";
+import { ExpertLayerBlock, expertSessionsOf, expertWeights, type ComputeOptions, type ModelConfig, type WeightReader } from "../model/index.js";
 
 const key = (layer: number, expert: number) => `${layer}:${expert}`;
 
@@ -53,7 +53,7 @@ export class ExpertSessions {
       if (dormant) this.held.set(key(layer, expert), dormant);
       else fresh.set(layer, [...(fresh.get(layer) ?? []), expert]);
     }
-    const perExpert = this.compute.expertSessions === "expert";
+    const perExpert = expertSessionsOf(this.compute) === "expert";
     for (const [layer, list] of fresh)
       for (const part of perExpert ? list.map((e) => [e]) : [list]) {
         const block = await ExpertLayerBlock.create(

@@ -18,6 +18,15 @@ import { createGraphSession, f32Tensor, linearOptions, releaseBuildBuffers, type
 /** How a layer session uses threads > 1 unless {@link ComputeOptions.expertExecutor} says otherwise (chosen by `moe bench engine`, README). */
 export const DEFAULT_EXPERT_EXECUTOR: "parallel" | "sequential" = "sequential";
 
+/**
+ * How a process runs its experts: {@link ComputeOptions.expertSessions}, else "layer", except on the exact
+ * 8-bit path ("expert"): its expert subgraph is ~60 ops, and at decode the six experts of a layer that get
+ * no rows cost more in a layer session (~120 µs a layer) than the runs it saves (README, benchmarks).
+ */
+export function expertSessionsOf(opts: ComputeOptions): "layer" | "expert" {
+  return opts.expertSessions ?? (opts.exactQ8 === true && opts.dequantizeQ8 !== true ? "expert" : "layer");
+}
+
 /** One expert of a layer session: its index in the model and its weights. */
 export interface LayerExpert {
   readonly expert: number;

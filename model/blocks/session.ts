@@ -61,9 +61,10 @@ export interface ComputeOptions {
   /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
   readonly maxInitializerBytes?: number;
   /**
-   * How a layer's experts run (model/blocks/expert-layer-block.ts): "layer" (default), one session per
-   * layer holding all the layer's experts (an expert host: the experts it holds), run once per step;
-   * "expert", one session per (layer, expert), run once per routed expert. Bit-identical results.
+   * How a layer's experts run (model/blocks/expert-layer-block.ts): "layer", one session per layer holding
+   * all the layer's experts (an expert host: the experts it holds), run once per step; "expert", one
+   * session per (layer, expert), run once per routed expert. Bit-identical results. Default: "layer",
+   * "expert" on the exact 8-bit path (`expertSessionsOf`).
    */
   readonly expertSessions?: "layer" | "expert";
   /**

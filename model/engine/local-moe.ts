@@ -1,7 +1,7 @@
 /**
  * In-process MoE: router gating (plain TS, f32) + expert FFN sessions +
  * combine — the same gating/combine functions the distributed router uses.
- * By default ({@link ComputeOptions.expertSessions} "layer") each layer's experts are one session
+ * By default ({@link expertSessionsOf}: "layer") each layer's experts are one session
  * ({@link ExpertLayerBlock}), run once per layer per step; with "expert", one session per expert, run
  * once per routed expert. With {@link ComputeOptions.expertWorkers} > 1 the experts (one session
  * each) are split over the calling thread and worker threads ({@link ExpertWorkers}) and a layer's
@@ -9,7 +9,7 @@
  */
 import type { ModelConfig } from "../config.js";
 import { ExpertBlock } from "../blocks/expert-block.js";
-import { ExpertLayerBlock } from "../blocks/expert-layer-block.js";
+import { ExpertLayerBlock, expertSessionsOf } from "../blocks/expert-layer-block.js";
 import { expertWeights, routerWeights } from "../blocks/load-weights.js";
 import type { ComputeOptions } from "../blocks/session.js";
 import { combine, gatherRows, groupByExpert, routeRows } from "../gating.js";
@@ -44,7 +44,7 @@ export class LocalMoe implements MoeExecutor {
     const expertOpts: ComputeOptions = shares > 1 ? { ...opts, threads: 1, blockThreads: {}, expertWorkers: 0 } : opts;
     const workers = shares > 1 ? ExpertWorkers.start(shares, expertOpts) : undefined;
     const layers = new Map<number, ExpertLayerBlock>();
-    const layerMode = !workers && (opts.expertSessions ?? "layer") === "layer";
+    const layerMode = !workers && expertSessionsOf(opts) === "layer";
     try {
       for (let l = first; l < end; l++) {
         routers.set(l, routerWeights(reader, cfg, l).router);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, ExpertBlock, ExpertLayerBlock, expertWeights, gatherRows, mulberry32, openModel, presetConfig, stepRows, type ComputeOptions, type LoadedModel, type RowItem } from "../../model/index.js";
+import { Engine, ExpertBlock, ExpertLayerBlock, expertSessionsOf, expertWeights, gatherRows, mulberry32, openModel, presetConfig, stepRows, type ComputeOptions, type LoadedModel, type RowItem } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-expert-layer-"));
@@ -131,13 +131,21 @@ async function trace(e: Engine): Promise<{ logits: number[][]; tokens: number[][
 }
 
 describe("engine on layer sessions", () => {
+  it("defaults: layer sessions, except on the exact 8-bit path; an explicit setting wins", () => {
+    expect(expertSessionsOf({})).toBe("layer");
+    expect(expertSessionsOf({ exactQ8: true })).toBe("expert");
+    expect(expertSessionsOf({ exactQ8: true, dequantizeQ8: true })).toBe("layer");
+    expect(expertSessionsOf({ exactQ8: true, expertSessions: "layer" })).toBe("layer");
+    expect(expertSessionsOf({ expertSessions: "expert" })).toBe("expert");
+  });
+
   it.each(VARIANTS)("%s: prefill, decode and greedy steps equal the per-expert engine's bit for bit, at 1 and 2 threads", async (_name, dtype, base) => {
     const m = models.get(dtype)!;
     const perExpert = await Engine.create(m.config, m.weights, { ...base, threads: 1, expertSessions: "expert" });
     const layered = [
-      await Engine.create(m.config, m.weights, { ...base, threads: 1 }),
-      await Engine.create(m.config, m.weights, { ...base, threads: 2, expertExecutor: "parallel" }),
-      await Engine.create(m.config, m.weights, { ...base, threads: 2, expertExecutor: "sequential" }),
+      await Engine.create(m.config, m.weights, { ...base, threads: 1, expertSessions: "layer" }),
+      await Engine.create(m.config, m.weights, { ...base, threads: 2, expertSessions: "layer", expertExecutor: "parallel" }),
+      await Engine.create(m.config, m.weights, { ...base, threads: 2, expertSessions: "layer", expertExecutor: "sequential" }),
     ];
     try {
       expect(perExpert.moe.layerSessions).toBe(false);
