@@ -1,11 +1,11 @@
 /**
  * The expert sessions of an expert host: per layer, the experts it holds in layer-of-experts sessions
  * ({@link ExpertLayerBlock}), so that a message's rows for one layer run in one onnxruntime run per
- * session instead of one per expert. The experts loaded together (at start, or by one re-plan) share a
- * session; where {@link expertSessionsOf} says "expert" each expert is a session of its own
+ * session instead of one per expert. The experts of a layer loaded together (at start, or by one re-plan)
+ * share a session (several past `LAYER_SESSION_MAX_BYTES`); where {@link expertSessionsOf} says "expert" each expert is a session of its own
  * (the previous behaviour, one run per expert). Weights live once: in the session that holds them.
  */
-import { ExpertLayerBlock, expertSessionsOf, expertWeights, type ComputeOptions, type ModelConfig, type WeightReader } from "../model/index.js";
+import { buildLayerSessions, expertSessionsOf, expertWeights, type ComputeOptions, type ExpertLayerBlock, type ModelConfig, type WeightReader } from "../model/index.js";
 
 const key = (layer: number, expert: number) => `${layer}:${expert}`;
 
@@ -55,14 +55,11 @@ export class ExpertSessions {
     }
     const perExpert = expertSessionsOf(this.compute) === "expert";
     for (const [layer, list] of fresh)
-      for (const part of perExpert ? list.map((e) => [e]) : [list]) {
-        const block = await ExpertLayerBlock.create(
-          part.map((expert) => ({ expert, weights: expertWeights(weights, layer, expert) })),
-          this.compute,
-        );
-        this.byLayer.set(layer, [...(this.byLayer.get(layer) ?? []), block]);
-        for (const e of part) this.held.set(key(layer, e), block);
-      }
+      for (const part of perExpert ? list.map((e) => [e]) : [list])
+        for (const block of await buildLayerSessions(part, (e) => expertWeights(weights, layer, e), this.compute)) {
+          this.byLayer.set(layer, [...(this.byLayer.get(layer) ?? []), block]);
+          for (const e of block.experts) this.held.set(key(layer, e), block);
+        }
     return n;
   }
 

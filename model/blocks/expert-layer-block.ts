@@ -1,6 +1,6 @@
 /**
  * A layer of experts in ONE onnxruntime session (graph: model/onnx/expert-layer.ts), run once per
- * layer per step: x [R, D] and each expert's row indices in, each expert's rows [n_e, D] out. Routing
+ * layer per step: x [R, D] and each expert's row indices in, y [N, D] out (each expert's rows in turn). Routing
  * and combine stay in TS (model/gating.ts); per expert the session runs the same ops on the same shapes
  * as the one-expert session ({@link ExpertBlock}), so the outputs are bit-identical, with one run's fixed
  * cost per layer instead of one per routed expert.
@@ -25,6 +25,53 @@ export const DEFAULT_EXPERT_EXECUTOR: "parallel" | "sequential" = "sequential";
  */
 export function expertSessionsOf(opts: ComputeOptions): "layer" | "expert" {
   return opts.expertSessions ?? (opts.exactQ8 === true && opts.dequantizeQ8 !== true ? "expert" : "layer");
+}
+
+/**
+ * Most weight bytes (as stored) in one layer session: a layer whose experts hold more is split into several
+ * sessions ({@link buildLayerSessions}). Building a session holds its weights twice for a moment (the arrays
+ * built for the graph and onnxruntime's copy), so one session over a full-width Grok-1 layer (8 experts,
+ * 5.1 GB in Q8_0) would double the peak memory; at that width a run is milliseconds of compute and one
+ * session per expert costs nothing that matters. 1 GiB.
+ */
+export const LAYER_SESSION_MAX_BYTES = 2 ** 30;
+
+/** Bytes of an expert's weights as stored (f32 values or Q8_0 blocks). */
+export function expertWeightBytes(w: ExpertWeights): number {
+  return [w.gate, w.up, w.down].reduce((a, m) => a + (m.kind === "f32" ? m.data.byteLength : m.blocks.byteLength), 0);
+}
+
+/**
+ * The sessions of `experts` (of one layer, in this order), each holding consecutive experts up to
+ * {@link LAYER_SESSION_MAX_BYTES} (at least one each); weights are read with `load` one session at a time.
+ */
+export async function buildLayerSessions(
+  experts: readonly number[],
+  load: (expert: number) => ExpertWeights,
+  opts: ComputeOptions = {},
+  maxBytes = LAYER_SESSION_MAX_BYTES,
+): Promise<ExpertLayerBlock[]> {
+  const out: ExpertLayerBlock[] = [];
+  try {
+    let part: LayerExpert[] = [];
+    let bytes = 0;
+    for (const [i, expert] of experts.entries()) {
+      const weights = load(expert);
+      part.push({ expert, weights });
+      bytes += expertWeightBytes(weights);
+      const next = experts[i + 1];
+      // the next expert is assumed as large as this one: the session closes before it would pass the limit
+      if (next === undefined || bytes + expertWeightBytes(weights) > maxBytes) {
+        out.push(await ExpertLayerBlock.create(part, opts));
+        part = [];
+        bytes = 0;
+      }
+    }
+  } catch (e) {
+    for (const b of out) await b.close();
+    throw e;
+  }
+  return out;
 }
 
 /** One expert of a layer session: its index in the model and its weights. */

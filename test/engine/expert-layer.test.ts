@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Engine, ExpertBlock, ExpertLayerBlock, expertSessionsOf, expertWeights, gatherRows, mulberry32, openModel, presetConfig, stepRows, type ComputeOptions, type LoadedModel, type RowItem } from "../../model/index.js";
+import { buildLayerSessions, Engine, ExpertBlock, ExpertLayerBlock, expertSessionsOf, expertWeightBytes, expertWeights, gatherRows, mulberry32, openModel, presetConfig, stepRows, type ComputeOptions, type LoadedModel, type RowItem } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-expert-layer-"));
@@ -88,6 +88,35 @@ describe("ExpertLayerBlock", () => {
       expect(y.some((v) => v !== 0)).toBe(true);
     } finally {
       for (const b of [...own, ...fused]) await b.close();
+    }
+  });
+
+  it("buildLayerSessions splits a layer's experts by weight bytes (consecutive, at least one each); each part answers exactly", async () => {
+    const m = models.get("q8_0")!;
+    const load = (e: number) => expertWeights(m.weights, 2, e);
+    const one = expertWeightBytes(load(0));
+    expect(one).toBeGreaterThan(0);
+    const x = rows(9, 4);
+    for (const [max, want] of [
+      [Infinity, [[0, 1, 2, 3, 4, 5, 6, 7]]],
+      [2.5 * one, [[0, 1], [2, 3], [4, 5], [6, 7]]],
+      [0, [[0], [1], [2], [3], [4], [5], [6], [7]]],
+    ] as const) {
+      const parts = await buildLayerSessions([0, 1, 2, 3, 4, 5, 6, 7], load, { threads: 1 }, max);
+      try {
+        expect(parts.map((p) => p.experts)).toEqual(want);
+        for (const p of parts) {
+          const idx = p.experts.map((_, i) => Int32Array.from([i, 8 - i]));
+          const got = await p.runPerExpert(x, { experts: [...p.experts], rows: idx });
+          for (const [i, e] of p.experts.entries()) {
+            const ref = await ExpertBlock.create(load(e), { threads: 1 });
+            expect(bits(got.get(e)!)).toEqual(bits(await ref.run(gatherRows(x, cfg.dModel, idx[i]!))));
+            await ref.close();
+          }
+        }
+      } finally {
+        for (const p of parts) await p.close();
+      }
     }
   });
 
