@@ -15,6 +15,9 @@ import type { ExpertWeights } from "../onnx/expert.js";
 import { buildExpertLayerGraph } from "../onnx/expert-layer.js";
 import { createGraphSession, f32Tensor, linearOptions, releaseBuildBuffers, type BlockSession, type ComputeOptions } from "./session.js";
 
+/** {@link ComputeOptions.smallSessionMaxBytes}'s default (session.ts), per expert of a layer session. */
+const SMALL_SESSION_MAX_BYTES = 4 * 2 ** 20;
+
 /** How a layer session uses threads > 1 unless {@link ComputeOptions.expertExecutor} says otherwise (chosen by `moe bench engine`, README). */
 export const DEFAULT_EXPERT_EXECUTOR: "parallel" | "sequential" = "sequential";
 
@@ -110,7 +113,12 @@ export class ExpertLayerBlock {
     const threads = opts.blockThreads?.expert ?? opts.threads ?? 1;
     const parallel = threads > 1 && experts.length > 1 && opts.executionProvider !== "cuda" && (opts.expertExecutor ?? DEFAULT_EXPERT_EXECUTOR) === "parallel";
     // parallel: the cores go to the branches (inter-op), each op runs on one thread
-    const so: ComputeOptions = parallel ? { ...opts, blockThreads: { ...opts.blockThreads, expert: 1 }, interOpThreads: Math.min(threads, experts.length) } : opts;
+    // sequential: a layer of small experts gets the one-thread twin for runs of few rows (decode) that each of
+    // its experts got as a session of its own (ComputeOptions.singleThreadRows): the same weights, no more
+    const small = (opts.smallSessionMaxBytes ?? SMALL_SESSION_MAX_BYTES) * experts.length;
+    const so: ComputeOptions = parallel
+      ? { ...opts, blockThreads: { ...opts.blockThreads, expert: 1 }, interOpThreads: Math.min(threads, experts.length) }
+      : { ...opts, smallSessionMaxBytes: small };
     const s = await createGraphSession(buildExpertLayerGraph(experts.map((x) => x.weights), linearOptions(opts)), so, "expert");
     releaseBuildBuffers(s.externalBytes);
     return new ExpertLayerBlock(experts[0]!.weights.gate.in, experts.map((x) => x.expert), parallel, s.session, s.weights);
