@@ -11,6 +11,9 @@
  * and the measurements interleave (rep 1 of every variant and thread count, then rep 2, ...), keeping
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
  *
+ * `--experts expert,layer,layer-par` measures the ways a layer's experts can run side by side (one session per
+ * expert; one per layer, sequential; one per layer, parallel executor; default: layer).
+ *
  * `--compare DIR` loads a second build of this project (DIR: its `dist/` folder, e.g. the previous
  * commit's, built apart) and measures its engines interleaved with this build's on the same weights:
  * before/after ratios from one run. Its rows say `build: "compare"`; this build's rows get
@@ -26,6 +29,14 @@ import { ensureBenchModel } from "./engine-models.js";
 
 type Variant = "f32" | "int8" | "exact" | "dequantize";
 
+/**
+ * How the experts run ({@link ComputeOptions.expertSessions}, {@link ComputeOptions.expertExecutor}): "expert", one session per
+ * expert (the previous engine); "layer", one session per layer, sequential executor; "layer-par", one per layer, onnxruntime's
+ * parallel executor (the same as "layer" at one thread, so measured only at threads > 1).
+ */
+type ExpertMode = "expert" | "layer" | "layer-par";
+const EXPERT_MODES: readonly ExpertMode[] = ["expert", "layer", "layer-par"];
+
 /** One measured configuration (best over reps). */
 export interface EngineBenchRow {
   model: string;
@@ -35,6 +46,8 @@ export interface EngineBenchRow {
   threads: number;
   /** Expert shares (main thread + worker threads, {@link ComputeOptions.expertWorkers}); 0 = off. */
   expertWorkers: number;
+  /** How the experts ran (--experts). */
+  experts: ExpertMode;
   batch: number;
   prefillTokensPerSecond: number;
   decodeTokensPerSecond: number;
@@ -51,7 +64,7 @@ export interface EngineBenchRow {
   prefillVsCompare?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -74,8 +87,9 @@ interface SessionFlags {
   readonly singleThreadRows?: number;
 }
 
-function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0): ComputeOptions {
-  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s, ...(expertWorkers > 1 ? { expertWorkers } : {}) };
+function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0, experts: ExpertMode = "layer"): ComputeOptions {
+  const how: ComputeOptions = experts === "expert" ? { expertSessions: "expert" } : { expertSessions: "layer", expertExecutor: experts === "layer-par" ? "parallel" : "sequential" };
+  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s, ...how, ...(expertWorkers > 1 ? { expertWorkers } : {}) };
 }
 
 /**
@@ -109,20 +123,24 @@ async function measure(engine: Engine, batch: number, prompt: number, steps: num
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; expertWorkers: number[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
+  o: { threads: number[]; expertWorkers: number[]; experts: ExpertMode[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
-  const engines: { variant: Variant; threads: number; ew: number; build: "this" | "compare"; engine: Engine }[] = [];
+  const engines: { variant: Variant; threads: number; ew: number; ex: ExpertMode; build: "this" | "compare"; engine: Engine }[] = [];
   try {
     for (const variant of variants)
       for (const threads of o.threads)
-        for (const ew of o.expertWorkers) {
-          engines.push({ variant, threads, ew, build: "this", engine: await Engine.create(cfg, m.weights, computeOf(variant, threads, o.session, ew)) });
-          if (o.compare) engines.push({ variant, threads, ew, build: "compare", engine: await o.compare.create(cfg, m.weights, computeOf(variant, threads, o.session, ew)) });
-        }
+        for (const ew of o.expertWorkers)
+          for (const ex of o.experts) {
+            // worker threads run one session per expert; the parallel executor needs threads > 1
+            if ((ew > 1 && ex !== o.experts[0]) || (ex === "layer-par" && threads < 2)) continue;
+            const opts = computeOf(variant, threads, o.session, ew, ex);
+            engines.push({ variant, threads, ew, ex, build: "this", engine: await Engine.create(cfg, m.weights, opts) });
+            if (o.compare) engines.push({ variant, threads, ew, ex, build: "compare", engine: await o.compare.create(cfg, m.weights, opts) });
+          }
     for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
@@ -130,7 +148,7 @@ async function benchModel(
       for (const e of engines)
         for (const batch of o.batches) {
           const r = await measure(e.engine, batch, o.prompt, o.steps);
-          const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${batch}`;
+          const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${e.ex}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
           best.set(key, {
@@ -139,6 +157,7 @@ async function benchModel(
             variant: e.variant,
             threads: e.threads,
             expertWorkers: e.ew,
+            experts: e.ex,
             batch,
             prefillTokensPerSecond: Math.max(old?.prefillTokensPerSecond ?? 0, r.prefill),
             decodeTokensPerSecond: Math.max(old?.decodeTokensPerSecond ?? 0, r.decode),
@@ -153,7 +172,7 @@ async function benchModel(
     const bw = o.bandwidth.best();
     const rows = [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
     for (const r of rows) {
-      const c = best.get(`compare/${r.variant}/${r.threads}/${r.expertWorkers}/${r.batch}`);
+      const c = best.get(`compare/${r.variant}/${r.threads}/${r.expertWorkers}/${r.experts}/${r.batch}`);
       if (r.build === "this" && c) (r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond), (r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond);
     }
     return rows;
@@ -178,6 +197,7 @@ export async function run(args: string[] = []): Promise<void> {
       spin: { type: "boolean" },
       "single-thread-rows": { type: "string" },
       "expert-workers": { type: "string" },
+      experts: { type: "string" },
       json: { type: "boolean" },
     },
     strict: true,
@@ -195,7 +215,10 @@ export async function run(args: string[] = []): Promise<void> {
   const ewFlag = values["expert-workers"];
   if (ewFlag !== undefined && !/^\d+(,\d+)*$/.test(ewFlag)) throw new Error(`--expert-workers takes a comma-separated list of non-negative integers, got '${ewFlag}'\n${USAGE}`);
   const expertWorkers = ewFlag === undefined ? [0] : ewFlag.split(",").map(Number);
-  const o = { compare, session, threads, expertWorkers, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const experts = (values.experts ?? "layer").split(",") as ExpertMode[];
+  const badMode = experts.find((x) => !EXPERT_MODES.includes(x));
+  if (badMode) throw new Error(`unknown --experts '${badMode}': choose from ${EXPERT_MODES.join(", ")}\n${USAGE}`);
+  const o = { compare, session, threads, expertWorkers, experts, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
@@ -238,7 +261,7 @@ class BandwidthBest {
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {
   console.log(`\n${rows[0]?.model ?? path} (${path})`);
-  console.log("build    variant     threads  ew batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
+  console.log("build    variant     threads  ew experts    batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
   for (const r of rows)
     console.log(
       [
@@ -246,6 +269,7 @@ function print(path: string, rows: readonly EngineBenchRow[]): void {
         r.variant.padEnd(11),
         String(r.threads).padStart(7),
         String(r.expertWorkers).padStart(3),
+        r.experts.padEnd(10),
         String(r.batch).padStart(5),
         r.prefillTokensPerSecond.toFixed(0).padStart(14),
         r.decodeTokensPerSecond.toFixed(1).padStart(13),

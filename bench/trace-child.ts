@@ -1,8 +1,9 @@
 /**
  * Child process of `moe bench cluster`: an expert host's request path built
  * from the same parts as stages/expert-host.ts (transport's RpcServer, a
- * batch flushed on the next event-loop turn like ExpertBatcher, one
- * onnxruntime session per expert via model's ExpertBlock), with a timestamp
+ * batch flushed on the next event-loop turn like ExpertBatcher, the layer's
+ * experts in one onnxruntime session, run once per message, via model's
+ * buildLayerSessions, as stages/expert-sessions.ts holds them), with a timestamp
  * at every step. Timestamps are CLOCK_MONOTONIC milliseconds
  * (`process.hrtime`), the same clock in every process of the machine, so the
  * parent can line them up with its own.
@@ -10,7 +11,7 @@
  * argv: MODEL_PATH LAYER THREADS. IPC: sends `{endpoint}` once bound;
  * answers "dump" with `{records}` (and forgets them); "close" closes and exits.
  */
-import { ExpertBlock, expertWeights, openModel } from "../model/index.js";
+import { buildLayerSessions, expertWeights, openModel } from "../model/index.js";
 import { RpcServer, type Incoming, type MoeDispatch } from "../transport/index.js";
 import type { TraceRecord } from "./trace.js";
 
@@ -21,8 +22,11 @@ const mono = (): number => Number(process.hrtime.bigint()) / 1e6;
 
 const model = openModel(modelPath!);
 const cfg = model.config;
-const blocks: ExpertBlock[] = [];
-for (let e = 0; e < cfg.nExperts; e++) blocks.push(await ExpertBlock.create(expertWeights(model.weights, layer, e), { threads }));
+const blocks = await buildLayerSessions(
+  Array.from({ length: cfg.nExperts }, (_, e) => e),
+  (e) => expertWeights(model.weights, layer, e),
+  { threads },
+);
 const server = await RpcServer.bind({ endpoint: "tcp://127.0.0.1:0", name: "trace-expert", expect: { dModel: cfg.dModel, kinds: ["moe.dispatch"] } });
 
 let records: TraceRecord[] = [];
@@ -50,13 +54,17 @@ async function flush(): Promise<void> {
   for (const { req, handler, recv } of work) {
     const m = req.message as MoeDispatch;
     const D = cfg.dModel;
-    // one session run per expert run of the message (its rows are contiguous), as ExpertHost.dispatch does
+    // one run per layer session for all the message's expert runs (each contiguous), as the expert host does
     const runStart = mono();
     const runs = expertRuns(m.expert);
-    const ys: Float32Array[] = [];
-    for (const r of runs) ys.push(await blocks[r.expert]!.run(m.hidden.subarray(r.a * D, r.b * D)));
-    const y = ys.length === 1 ? ys[0]! : new Float32Array(m.hidden.length);
-    if (y !== ys[0]) runs.forEach((r, k) => y.set(ys[k]!, r.a * D));
+    const y = new Float32Array(m.hidden.length);
+    for (const b of blocks) {
+      const mine = runs.filter((r) => b.holds(r.expert)).sort((p, q) => b.experts.indexOf(p.expert) - b.experts.indexOf(q.expert));
+      if (!mine.length) continue;
+      const out = await b.run(m.hidden, { experts: mine.map((r) => r.expert), rows: mine.map((r) => Int32Array.from({ length: r.b - r.a }, (_, i) => r.a + i)) });
+      let o = 0;
+      for (const r of mine) y.set(out.subarray(o, (o += (r.b - r.a) * D)), r.a * D);
+    }
     const runEnd = mono();
     const rec: TraceRecord = { id: m.id!, rows: m.row.length, recv, handler, wake, runStart, runEnd, replied: 0 };
     records.push(rec);

@@ -36,7 +36,7 @@ export const TRACE_PARTS = [
   ["serverDecode", "expert host decodes and validates the frame; the receive loop hands it to the handler"],
   ["batchWake", "expert host waits one event-loop turn for the batch flush (setImmediate)"],
   ["queued", "waits while the same flush runs other messages' sessions"],
-  ["ortRun", "onnxruntime session runs of the message's experts, one after another"],
+  ["ortRun", "onnxruntime runs of the message's experts: one per layer session"],
   ["reply", "expert host encodes the result and sends it; ZeroMQ hop back; router wakes, decodes, validates and settles the request"],
 ] as const;
 

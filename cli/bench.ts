@@ -7,7 +7,7 @@ export function register(program: Command): void {
     .command("bench")
     .description(
       `run a benchmark: ${BENCHES.join(", ")} (all when none is named); ` +
-        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--json], kernels [--threads 1,2] [--json], " +
+        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json], kernels [--threads 1,2] [--json], " +
         "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE]",
     )
     .argument("[name]", "which benchmark")

@@ -39,10 +39,13 @@ export interface ComputeFlags {
   spin?: boolean;
   singleThreadRows?: number;
   expertWorkers?: number;
+  expertSessions?: string;
+  expertExecutor?: string;
 }
 
 /**
- * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype, --spin, --single-thread-rows, --expert-workers and the old
+ * Add --threads, --execution-provider, --exact-8bit, --dequantize-q8, --kv-dtype, --spin, --single-thread-rows, --expert-workers,
+ * --expert-sessions, --expert-executor and the old
  * --int8-activations (accepted, a no-op: int8 activations are the default).
  */
 export function addComputeFlags(cmd: Command): Command {
@@ -63,6 +66,8 @@ export function addComputeFlags(cmd: Command): Command {
       "split each layer's experts over n threads (this one + n-1 worker threads, one-thread sessions) and run a layer's experts concurrently; bit-identical results (0/1: off)",
       parseIntOption("--expert-workers", 0),
     )
+    .option("--expert-sessions <how>", "layer: one session per layer holding its experts, run once per step (default); expert: one session per expert, run per routed expert; bit-identical")
+    .option("--expert-executor <how>", "with --threads > 1, how a layer session uses them: sequential (intra-op threads, default) or parallel (onnxruntime's parallel executor: experts on different cores)")
     .addOption(new Option("--int8-activations", "no-op: int8 activations are the default now (use --exact-8bit for the lossless path)").hideHelp());
 }
 
@@ -74,6 +79,10 @@ export function computeOptionsOf(flags: ComputeFlags, threads: number): ComputeO
   if (flags.executionProvider !== "cpu" && flags.executionProvider !== "cuda")
     throw new InvalidArgumentError(`--execution-provider must be cpu or cuda, got '${flags.executionProvider}'`);
   if (flags.kvDtype !== "f32" && flags.kvDtype !== "f16") throw new InvalidArgumentError(`--kv-dtype must be f32 or f16, got '${flags.kvDtype}'`);
+  const sessions = flags.expertSessions;
+  if (sessions !== undefined && sessions !== "layer" && sessions !== "expert") throw new InvalidArgumentError(`--expert-sessions must be layer or expert, got '${sessions}'`);
+  const executor = flags.expertExecutor;
+  if (executor !== undefined && executor !== "sequential" && executor !== "parallel") throw new InvalidArgumentError(`--expert-executor must be sequential or parallel, got '${executor}'`);
   return {
     threads: flags.threads ?? threads,
     executionProvider: flags.executionProvider,
@@ -83,5 +92,7 @@ export function computeOptionsOf(flags: ComputeFlags, threads: number): ComputeO
     ...(flags.spin === true ? { spinning: true } : {}),
     ...(flags.singleThreadRows !== undefined ? { singleThreadRows: flags.singleThreadRows } : {}),
     ...(flags.expertWorkers !== undefined && flags.expertWorkers > 1 ? { expertWorkers: flags.expertWorkers } : {}),
+    ...(sessions !== undefined ? { expertSessions: sessions } : {}),
+    ...(executor !== undefined ? { expertExecutor: executor } : {}),
   };
 }

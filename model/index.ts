@@ -113,6 +113,7 @@ export { argmax, logprobOf, MAX_TOP_LOGPROBS, mulberry32, Sampler, samplingSuppo
 export {
   buildAttentionGraph,
   buildExpertGraph,
+  buildExpertLayerGraph,
   buildHeadGraph,
   logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
@@ -144,7 +145,13 @@ export {
   sessionOptions,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,
+  buildLayerSessions,
+  DEFAULT_EXPERT_EXECUTOR,
   ExpertBlock,
+  ExpertLayerBlock,
+  expertSessionsOf,
+  expertWeightBytes,
+  LAYER_SESSION_MAX_BYTES,
   expertWeights,
   f32Tensor,
   HeadBlock,
@@ -158,7 +165,9 @@ export {
   type AttentionOutput,
   type ComputeOptions,
   type ExecutionProvider,
+  type ExpertRows,
   type KvDtype,
+  type LayerExpert,
 } from "./blocks/index.js";
 // engine
 export {

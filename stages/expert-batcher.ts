@@ -1,13 +1,17 @@
 /**
- * Batches rows for the same (layer, expert) that arrive close together — from
- * any number of routers — into one onnxruntime run, then splits the output
- * back to each caller. A flush is scheduled on the next turn of the event
- * loop after the first submission, so every request already received joins.
+ * Batches the rows for one layer that arrive close together — from any number of routers, for any of
+ * the layer's experts held here — into one onnxruntime run per layer session ({@link ExpertSessions}),
+ * then hands each caller its rows. A flush is scheduled on the next turn of the event loop after the
+ * first submission, so every request already received joins.
  */
-import type { ExpertBlock } from "../model/index.js";
+import type { ExpertLayerBlock } from "../model/index.js";
+import type { ExpertSessions } from "./expert-sessions.js";
 
 interface Pending {
+  /** Rows [R, D]. */
   readonly hidden: Float32Array;
+  /** Expert of each row [R]. */
+  readonly expert: ArrayLike<number>;
   resolve(y: Float32Array): void;
   reject(e: unknown): void;
 }
@@ -18,34 +22,38 @@ export interface BatcherStats {
   runs: number;
   /** Requests served. */
   requests: number;
-  /** Rows computed. */
+  /** Rows computed (one per row and expert). */
   rows: number;
 }
 
 export class ExpertBatcher {
-  private readonly queues = new Map<string, Pending[]>();
+  private readonly queues = new Map<number, Pending[]>();
   private scheduled = false;
+  private running: Promise<void> | undefined;
   readonly stats: BatcherStats = { runs: 0, requests: 0, rows: 0 };
 
   constructor(
-    /** Loaded experts by "layer:expert" (the expert host adds and removes entries on a re-plan). */
-    private readonly blocks: ReadonlyMap<string, ExpertBlock>,
+    /** The host's sessions (a re-plan adds and removes experts). */
+    private readonly sessions: ExpertSessions,
     private readonly dModel: number,
   ) {}
 
   /** Whether this host holds (layer, expert). */
   holds(layer: number, expert: number): boolean {
-    return this.blocks.has(`${layer}:${expert}`);
+    return this.sessions.holds(layer, expert);
   }
 
-  /** y = expert(hidden) for rows [R, D]; resolves once the batch it joined has run. */
-  submit(layer: number, expert: number, hidden: Float32Array): Promise<Float32Array> {
-    const key = `${layer}:${expert}`;
-    if (!this.blocks.has(key)) return Promise.reject(new Error(`expert ${expert} of layer ${layer} is not loaded on this host`));
+  /**
+   * y[r] = expert[r](hidden[r]) for rows hidden [R, D] of `layer` (each row's expert held here);
+   * resolves with y [R, D] in the same row order once the batch it joined has run.
+   */
+  submit(layer: number, hidden: Float32Array, expert: ArrayLike<number>): Promise<Float32Array> {
+    for (let r = 0; r < expert.length; r++)
+      if (!this.holds(layer, expert[r]!)) return Promise.reject(new Error(`expert ${expert[r]} of layer ${layer} is not loaded on this host`));
     return new Promise((resolve, reject) => {
-      let q = this.queues.get(key);
-      if (!q) this.queues.set(key, (q = []));
-      q.push({ hidden, resolve, reject });
+      let q = this.queues.get(layer);
+      if (!q) this.queues.set(layer, (q = []));
+      q.push({ hidden, expert, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.flush());
@@ -53,12 +61,10 @@ export class ExpertBatcher {
     });
   }
 
-  /** Resolves when no batch is running (a removed expert's session may then be closed). */
+  /** Resolves when no batch is running (an unloaded expert's session may then be closed). */
   async idle(): Promise<void> {
     while (this.running) await this.running;
   }
-
-  private running: Promise<void> | undefined;
 
   private flush(): Promise<void> {
     const run = this.flushNow().finally(() => {
@@ -72,34 +78,64 @@ export class ExpertBatcher {
     this.scheduled = false;
     const work = [...this.queues.entries()];
     this.queues.clear();
-    for (const [key, pending] of work) {
-      const total = pending.reduce((a, p) => a + p.hidden.length, 0);
-      // one request (the usual case): its rows are the batch, no copy
-      const x = pending.length === 1 ? pending[0]!.hidden : new Float32Array(total);
-      let o = 0;
-      if (x !== pending[0]!.hidden)
-        for (const p of pending) {
-          x.set(p.hidden, o);
-          o += p.hidden.length;
-        }
+    for (const [layer, pending] of work) {
       try {
-        const block = this.blocks.get(key);
-        if (!block) {
-          const [layer, expert] = key.split(":");
-          throw new Error(`expert ${expert} of layer ${layer} was unloaded (re-plan)`);
-        }
-        const y = await block.run(x);
-        this.stats.runs++;
-        this.stats.requests += pending.length;
-        this.stats.rows += total / this.dModel;
-        o = 0;
-        for (const p of pending) {
-          p.resolve(pending.length === 1 ? y : y.subarray(o, o + p.hidden.length)); // views of this run's own output
-          o += p.hidden.length;
-        }
+        const ys = await this.runLayer(layer, pending);
+        pending.forEach((p, i) => p.resolve(ys[i]!));
       } catch (e) {
         for (const p of pending) p.reject(e);
       }
     }
   }
+
+  /** All `pending` rows of `layer`: one run per session they touch; each request's y [R, D] in its row order. */
+  private async runLayer(layer: number, pending: readonly Pending[]): Promise<Float32Array[]> {
+    const D = this.dModel;
+    // one request (the usual case): its rows are the batch, no copy
+    const x = pending.length === 1 ? pending[0]!.hidden : concat(pending.map((p) => p.hidden));
+    const total = x.length / D;
+    // rows (of x) of each (session, expert), in row order
+    const plan = new Map<ExpertLayerBlock, Map<number, number[]>>();
+    let at = 0;
+    for (const p of pending)
+      for (let r = 0; r < p.expert.length; r++, at++) {
+        const e = p.expert[r]!;
+        const s = this.sessions.sessionOf(layer, e);
+        if (!s) throw new Error(`expert ${e} of layer ${layer} was unloaded (re-plan)`);
+        let experts = plan.get(s);
+        if (!experts) plan.set(s, (experts = new Map()));
+        let rows = experts.get(e);
+        if (!rows) experts.set(e, (rows = []));
+        rows.push(at);
+      }
+    const y = new Float32Array(total * D);
+    for (const [s, experts] of plan) {
+      // the run's output: the session's experts in its order, each expert's rows in row order
+      const order = s.experts.filter((e) => experts.has(e));
+      const rows = order.map((e) => Int32Array.from(experts.get(e)!));
+      const out = await s.run(x, { experts: order, rows });
+      this.stats.runs++;
+      let o = 0;
+      for (const idx of rows) for (const r of idx) y.set(out.subarray(o * D, ++o * D), r * D);
+    }
+    this.stats.requests += pending.length;
+    this.stats.rows += total;
+    const ys: Float32Array[] = [];
+    at = 0;
+    for (const p of pending) {
+      ys.push(pending.length === 1 ? y : y.subarray(at * D, (at += p.expert.length) * D));
+    }
+    return ys;
+  }
+}
+
+/** The arrays one after another. */
+function concat(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

@@ -7,3 +7,4 @@ export { PipelineClient, type PipelineClientOptions } from "./pipeline-client.js
 export { StageHost, type StageHostOptions, type StageStats } from "./stage-host.js";
 export { ExpertHost, type ExpertHostOptions } from "./expert-host.js";
 export { ExpertBatcher, type BatcherStats } from "./expert-batcher.js";
+export { ExpertSessions } from "./expert-sessions.js";

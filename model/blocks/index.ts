@@ -1,6 +1,7 @@
 // model/blocks: onnxruntime sessions of the compute blocks and their glue.
 export { AttentionBlock, type AttentionItem, type AttentionOutput } from "./attention-block.js";
 export { ExpertBlock } from "./expert-block.js";
+export { buildLayerSessions, DEFAULT_EXPERT_EXECUTOR, ExpertLayerBlock, expertSessionsOf, expertWeightBytes, LAYER_SESSION_MAX_BYTES, type ExpertRows, type LayerExpert } from "./expert-layer-block.js";
 export { HeadBlock, type HeadOutput } from "./head-block.js";
 export { EmbeddingTable } from "./embedding.js";
 export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";

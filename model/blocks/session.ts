@@ -73,6 +73,21 @@ export interface ComputeOptions {
   readonly buildDir?: string;
   /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
   readonly maxInitializerBytes?: number;
+  /**
+   * How a layer's experts run (model/blocks/expert-layer-block.ts): "layer", one session per layer holding
+   * all the layer's experts (an expert host: the experts it holds), run once per step; "expert", one
+   * session per (layer, expert), run once per routed expert. Bit-identical results. Default: "layer",
+   * "expert" on the exact 8-bit path (`expertSessionsOf`).
+   */
+  readonly expertSessions?: "layer" | "expert";
+  /**
+   * With threads > 1, how a layer session uses them: "parallel", onnxruntime's parallel executor
+   * (independent expert branches on different cores, inter-op threads = threads, intra-op 1), or
+   * "sequential", one op at a time with intra-op threads. Default: see expert-layer-block.ts.
+   */
+  readonly expertExecutor?: "parallel" | "sequential";
+  /** onnxruntime inter-op threads; above 1 the session runs the parallel executor (independent branches at once). Default 1. */
+  readonly interOpThreads?: number;
 }
 
 /** The kinds of graphs a process runs (for per-kind thread counts). */
@@ -136,15 +151,17 @@ export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.Infe
   const threads = threadsOf(opts, kind);
   const spin = opts.spinning === true && threads > 1;
   const intra: Record<string, string> = { allow_spinning: spin ? "1" : "0" };
+  const inter = opts.interOpThreads ?? 1;
+  const spinInter = opts.spinning === true && inter > 1;
   if (spin && opts.spinDurationUs !== undefined) intra.spin_duration_us = String(opts.spinDurationUs);
   return {
     executionProviders: ep === "cuda" ? ["cuda", "cpu"] : ["cpu"],
     intraOpNumThreads: threads,
-    interOpNumThreads: 1,
+    interOpNumThreads: inter,
     graphOptimizationLevel: "all",
-    executionMode: "sequential",
+    executionMode: inter > 1 ? "parallel" : "sequential",
     enableCpuMemArena: false,
-    extra: { session: { ...(spin ? { force_spinning_stop: "1" } : {}), intra_op: intra, inter_op: { allow_spinning: "0" } } },
+    extra: { session: { ...(spin || spinInter ? { force_spinning_stop: "1" } : {}), intra_op: intra, inter_op: { allow_spinning: spinInter ? "1" : "0" } } },
   };
 }
 

@@ -1,11 +1,15 @@
 /**
  * In-process MoE: router gating (plain TS, f32) + expert FFN sessions +
  * combine — the same gating/combine functions the distributed router uses.
- * With {@link ComputeOptions.expertWorkers} > 1 the experts are split over the calling thread and
- * worker threads ({@link ExpertWorkers}) and a layer's expert groups run concurrently.
+ * By default ({@link expertSessionsOf}: "layer") each layer's experts are one session
+ * ({@link ExpertLayerBlock}; several where they pass {@link LAYER_SESSION_MAX_BYTES}), run once per layer per step; with "expert", one session per expert, run
+ * once per routed expert. With {@link ComputeOptions.expertWorkers} > 1 the experts (one session
+ * each) are split over the calling thread and worker threads ({@link ExpertWorkers}) and a layer's
+ * expert groups run concurrently. All three give bit-identical results.
  */
 import type { ModelConfig } from "../config.js";
 import { ExpertBlock } from "../blocks/expert-block.js";
+import { buildLayerSessions, expertSessionsOf, type ExpertLayerBlock } from "../blocks/expert-layer-block.js";
 import { expertWeights, routerWeights } from "../blocks/load-weights.js";
 import type { ComputeOptions } from "../blocks/session.js";
 import { combine, gatherRows, groupByExpert, routeRows } from "../gating.js";
@@ -24,6 +28,8 @@ export class LocalMoe implements MoeExecutor {
     private readonly routers: Map<number, Float32Array>,
     /** Per layer, per expert: the block, or undefined where a worker holds it. */
     private readonly experts: Map<number, (ExpertBlock | undefined)[]>,
+    /** Per layer: the session(s) of its experts (layer mode; `experts` is then empty): one, unless the layer's experts pass {@link LAYER_SESSION_MAX_BYTES}. */
+    private readonly layers: Map<number, ExpertLayerBlock[]>,
     private readonly workers?: ExpertWorkers,
   ) {
     this.counts = Array.from({ length: cfg.nLayers }, () => new Array<number>(cfg.nExperts).fill(0));
@@ -37,9 +43,16 @@ export class LocalMoe implements MoeExecutor {
     // with workers every expert session is one-thread: the parallelism is across experts
     const expertOpts: ComputeOptions = shares > 1 ? { ...opts, threads: 1, blockThreads: {}, expertWorkers: 0 } : opts;
     const workers = shares > 1 ? ExpertWorkers.start(shares, expertOpts) : undefined;
+    const layers = new Map<number, ExpertLayerBlock[]>();
+    const layerMode = !workers && expertSessionsOf(opts) === "layer";
     try {
       for (let l = first; l < end; l++) {
         routers.set(l, routerWeights(reader, cfg, l).router);
+        if (layerMode) {
+          const all = Array.from({ length: cfg.nExperts }, (_, e) => e);
+          layers.set(l, await buildLayerSessions(all, (e) => expertWeights(reader, l, e), opts));
+          continue;
+        }
         const blocks: (ExpertBlock | undefined)[] = [];
         const loads: Promise<void>[] = [];
         for (let e = 0; e < cfg.nExperts; e++) {
@@ -55,10 +68,11 @@ export class LocalMoe implements MoeExecutor {
       }
     } catch (e) {
       for (const blocks of experts.values()) for (const b of blocks) await b?.close();
+      for (const bs of layers.values()) for (const b of bs) await b.close();
       await workers?.close();
       throw e;
     }
-    return new LocalMoe(cfg, routers, experts, workers);
+    return new LocalMoe(cfg, routers, experts, layers, workers);
   }
 
   /** Expert worker threads running now (0 without {@link ComputeOptions.expertWorkers}, and after close). */
@@ -73,6 +87,14 @@ export class LocalMoe implements MoeExecutor {
     const outputs = new Map<number, Float32Array>();
     const blocks = this.experts.get(layer)!;
     for (const g of groups) this.counts[layer]![g.expert]! += g.rows.length;
+    const fused = this.layers.get(layer);
+    if (fused) {
+      for (const b of fused) {
+        const mine = groups.filter((g) => b.holds(g.expert));
+        if (mine.length) for (const [e, y] of await b.runPerExpert(m, { experts: mine.map((g) => g.expert), rows: mine.map((g) => g.rows) })) outputs.set(e, y);
+      }
+      return combine(routing, groups, outputs, D);
+    }
     const workers = this.workers;
     if (!workers) {
       for (const g of groups) outputs.set(g.expert, await blocks[g.expert]!.run(gatherRows(m, D, g.rows)));
@@ -103,7 +125,14 @@ export class LocalMoe implements MoeExecutor {
     return combine(routing, groups, outputs, D);
   }
 
+  /** Whether each layer's experts run as one session ({@link ComputeOptions.expertSessions} "layer"). */
+  get layerSessions(): boolean {
+    return this.layers.size > 0;
+  }
+
   async close(): Promise<void> {
+    for (const bs of this.layers.values()) for (const b of bs) await b.close();
+    this.layers.clear();
     for (const blocks of this.experts.values()) for (const b of blocks) await b?.close();
     await this.workers?.close();
   }

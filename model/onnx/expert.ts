@@ -15,14 +15,22 @@ export interface ExpertWeights {
   readonly down: LinearWeight;
 }
 
+/**
+ * Emit one expert's FFN on the value `x` [R, D] of `g`; returns y [R, D]. The one subgraph of both
+ * the one-expert graph and the layer-of-experts graph (model/onnx/expert-layer.ts): same ops, same
+ * shapes per expert, so the same kernels and the same numbers.
+ */
+export function expertFfn(g: GraphBuilder, x: string, w: ExpertWeights, opts: LinearOptions = {}): string {
+  const [gate, up] = linearShared(g, x, [w.gate, w.up], "w_gate_up", opts);
+  const hidden = g.op("Mul", [geluTanh(g, gate!, "gelu"), up!]);
+  return linear(g, hidden, w.down, "w_down", opts);
+}
+
 /** Build the serialized graph of one expert. */
 export function buildExpertGraph(w: ExpertWeights, opts: LinearOptions = {}): BuiltGraph {
   const D = w.gate.in;
   const g = new GraphBuilder("expert");
   const x = g.input("x", Elem.FLOAT, ["R", D]);
-  const [gate, up] = linearShared(g, x, [w.gate, w.up], "w_gate_up", opts);
-  const hidden = g.op("Mul", [geluTanh(g, gate!, "gelu"), up!]);
-  const y = linear(g, hidden, w.down, "w_down", opts);
-  g.output("y", y, Elem.FLOAT, ["R", w.down.out]);
+  g.output("y", expertFfn(g, x, w, opts), Elem.FLOAT, ["R", w.down.out]);
   return g.build();
 }

@@ -2,5 +2,6 @@
 export { GraphBuilder, Elem, embedExternal, type BuiltGraph, type ExternalInitializer, type GraphWeightInput } from "./builder.js";
 export { concatRows, DEFAULT_MAX_INITIALIZER_BYTES, linear, linearShared, splitLast, transpose, q8_0ToNBits, type LinearWeight, type LinearOptions, type Q8Mode } from "./linear.js";
 export { buildAttentionGraph, type AttentionWeights } from "./attention.js";
-export { buildExpertGraph, type ExpertWeights } from "./expert.js";
+export { buildExpertGraph, expertFfn, type ExpertWeights } from "./expert.js";
+export { buildExpertLayerGraph } from "./expert-layer.js";
 export { buildHeadGraph, logitStats, type HeadWeights } from "./head.js";

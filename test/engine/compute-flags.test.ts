@@ -37,6 +37,15 @@ describe("compute flags", () => {
     expect(() => parse(["--expert-workers", "x"])).toThrow(/--expert-workers must be an integer >= 0/);
   });
 
+  it("--expert-sessions layer|expert and --expert-executor sequential|parallel; absent by default; bad values name the flag", () => {
+    expect(computeOptionsOf(parse(["--expert-sessions", "expert"]), 2)).toMatchObject({ expertSessions: "expert" });
+    expect(computeOptionsOf(parse(["--expert-sessions", "layer", "--expert-executor", "parallel"]), 2)).toMatchObject({ expertSessions: "layer", expertExecutor: "parallel" });
+    expect(computeOptionsOf(parse([]), 2)).not.toHaveProperty("expertSessions");
+    expect(computeOptionsOf(parse([]), 2)).not.toHaveProperty("expertExecutor");
+    expect(() => computeOptionsOf(parse(["--expert-sessions", "layers"]), 2)).toThrow(/--expert-sessions must be layer or expert, got 'layers'/);
+    expect(() => computeOptionsOf(parse(["--expert-executor", "inter"]), 2)).toThrow(/--expert-executor must be sequential or parallel, got 'inter'/);
+  });
+
   it("--int8-activations is still accepted and changes nothing", () => {
     expect(computeOptionsOf(parse(["--int8-activations"]), 4)).toEqual(computeOptionsOf(parse([]), 4));
   });
