@@ -114,6 +114,7 @@ export {
   buildAttentionGraph,
   buildExpertGraph,
   buildHeadGraph,
+  buildLogitStatsGraph,
   logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
   Elem,

@@ -3,4 +3,4 @@ export { GraphBuilder, Elem, type BuiltGraph, type GraphWeightInput } from "./bu
 export { concatRows, DEFAULT_MAX_INITIALIZER_BYTES, linear, linearShared, splitLast, transpose, q8_0ToNBits, type LinearWeight, type LinearOptions, type Q8Mode } from "./linear.js";
 export { buildAttentionGraph, type AttentionWeights } from "./attention.js";
 export { buildExpertGraph, type ExpertWeights } from "./expert.js";
-export { buildHeadGraph, logitStats, type HeadWeights } from "./head.js";
+export { buildHeadGraph, buildLogitStatsGraph, logitStats, type HeadWeights } from "./head.js";
