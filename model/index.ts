@@ -141,7 +141,12 @@ export {
   defaultThreads,
   hugePageEnv,
   HUGE_PAGE_MIN_WEIGHT_BYTES,
+  linearOptions,
+  MAX_LOOP_HOLD_MS,
+  nativeBinding,
   sessionOptions,
+  BlockSession,
+  CHECKED_ORT_VERSIONS,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,
   ExpertBlock,
@@ -159,6 +164,7 @@ export {
   type ComputeOptions,
   type ExecutionProvider,
   type KvDtype,
+  type RunOutputs,
 } from "./blocks/index.js";
 // engine
 export {

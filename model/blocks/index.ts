@@ -7,4 +7,24 @@ export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
 export { ropeTables } from "./rope.js";
 export { addNormedResidual } from "./residual.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";
-export { BlockSession, createGraphSession, createSession, defaultThreads, hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, f32Tensor, linearOptions, sessionOptions, type BlockKind, type ComputeOptions, type ExecutionProvider, type KvDtype } from "./session.js";
+export {
+  BlockSession,
+  CHECKED_ORT_VERSIONS,
+  createGraphSession,
+  createSession,
+  defaultThreads,
+  hugePageEnv,
+  HUGE_PAGE_MIN_WEIGHT_BYTES,
+  f32Tensor,
+  linearOptions,
+  MAX_LOOP_HOLD_MS,
+  nativeBinding,
+  openRunner,
+  sessionOptions,
+  type BlockKind,
+  type ComputeOptions,
+  type ExecutionProvider,
+  type GraphRunner,
+  type KvDtype,
+  type RunOutputs,
+} from "./session.js";
