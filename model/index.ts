@@ -153,6 +153,7 @@ export {
   expertWeights,
   f32Tensor,
   HeadBlock,
+  STATS_ROWS,
   headWeights,
   LayerKv,
   linearWeight,

@@ -14,6 +14,9 @@ export interface HeadOutput {
   readonly lse: Float32Array;
 }
 
+/** Rows of logits per run of the statistics graph: bounds its arena to a few V-wide rows. */
+export const STATS_ROWS = 8;
+
 /**
  * The head graph outputs the logits only; their statistics (max, min, log-sum-exp: what sampling
  * reads) come from a second, weightless graph run on those logits ({@link runWithStats}), so that a
@@ -36,7 +39,9 @@ export class HeadBlock {
     releaseBuildBuffers(s.externalBytes);
     try {
       // the same threads as the head's session for every row count, as when the statistics were part of its graph
-      const statsOpts: ComputeOptions = s.session.hasSingleThread ? opts : { ...opts, singleThreadRows: 0 };
+      // an arena: the intermediates (Sub, Exp: V floats per row) are reused run after run instead of
+      // allocated afresh (0.7 → 0.2 ms per decode step at V = 131072); bounded by STATS_ROWS rows a run
+      const statsOpts: ComputeOptions = { ...opts, memArena: true, ...(s.session.hasSingleThread ? {} : { singleThreadRows: 0 }) };
       const stats = await createGraphSession(buildLogitStatsGraph(weights.unembed.out), statsOpts, "head");
       return new HeadBlock(cfg, weights.unembed.out, s.session, stats.session, s.weights);
     } catch (e) {
@@ -56,8 +61,23 @@ export class HeadBlock {
   async runWithStats(x: Float32Array): Promise<HeadOutput> {
     const logits = await this.run(x);
     const R = x.length / this.cfg.dModel;
-    const out = await this.stats.run(R, { logits: f32Tensor(logits, [R, this.vocabSize]) });
-    return { logits, max: out.max!.data as Float32Array, min: out.min!.data as Float32Array, lse: out.lse!.data as Float32Array };
+    const V = this.vocabSize;
+    if (R <= STATS_ROWS) {
+      const out = await this.stats.run(R, { logits: f32Tensor(logits, [R, V]) });
+      return { logits, max: out.max!.data as Float32Array, min: out.min!.data as Float32Array, lse: out.lse!.data as Float32Array };
+    }
+    // each row's statistics are its own (one row's reduction never spans runs): chunks change no value
+    const max = new Float32Array(R);
+    const min = new Float32Array(R);
+    const lse = new Float32Array(R);
+    for (let r = 0; r < R; r += STATS_ROWS) {
+      const n = Math.min(STATS_ROWS, R - r);
+      const out = await this.stats.run(n, { logits: f32Tensor(logits.subarray(r * V, (r + n) * V), [n, V]) });
+      max.set(out.max!.data as Float32Array, r);
+      min.set(out.min!.data as Float32Array, r);
+      lse.set(out.lse!.data as Float32Array, r);
+    }
+    return { logits, max, min, lse };
   }
 
   async close(): Promise<void> {

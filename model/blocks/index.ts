@@ -1,7 +1,7 @@
 // model/blocks: onnxruntime sessions of the compute blocks and their glue.
 export { AttentionBlock, type AttentionItem, type AttentionOutput } from "./attention-block.js";
 export { ExpertBlock } from "./expert-block.js";
-export { HeadBlock, type HeadOutput } from "./head-block.js";
+export { HeadBlock, STATS_ROWS, type HeadOutput } from "./head-block.js";
 export { EmbeddingTable } from "./embedding.js";
 export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
 export { ropeTables } from "./rope.js";

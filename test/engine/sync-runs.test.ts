@@ -24,6 +24,7 @@ import {
   openModel,
   presetConfig,
   quantizeQ8_0,
+  STATS_ROWS,
   stepRows,
   type ComputeOptions,
   type HeadWeights,
@@ -103,31 +104,35 @@ describe("the native binding", () => {
 });
 
 describe("the head's statistics from a second graph", () => {
-  // Grok-1's vocabulary: reductions long enough to be split over threads
-  const cfg: ModelConfig = { ...presetConfig("grok-1-tiny"), dModel: 64, vocabSize: 131072 };
-  const V = cfg.vocabSize;
-  const D = cfg.dModel;
-  const unembed = new Float32Array(V * D).map((_, i) => Math.sin(i * 0.0137) * (1 + (i % 5)));
-  const outputNorm = new Float32Array(D).map((_, i) => 0.5 + (i % 3) * 0.25);
-  const weights: Record<string, () => HeadWeights> = {
-    f32: () => ({ outputNorm, unembed: { kind: "f32", out: V, in: D, data: unembed } }),
-    q8_0: () => ({ outputNorm, unembed: { kind: "q8_0", out: V, in: D, blocks: quantizeQ8_0(unembed) } }),
+  // Grok-1's vocabulary (reductions long enough to be split over threads; a head too large for a
+  // one-thread session), and a small one (a head with a one-thread session for runs of <= 4 rows)
+  const headOf = (V: number, dtype: string): { cfg: ModelConfig; w: () => HeadWeights } => {
+    const D = 64;
+    const cfg: ModelConfig = { ...presetConfig("grok-1-tiny"), dModel: D, vocabSize: V };
+    const unembed = new Float32Array(V * D).map((_, i) => Math.sin(i * 0.0137) * (1 + (i % 5)));
+    const outputNorm = new Float32Array(D).map((_, i) => 0.5 + (i % 3) * 0.25);
+    const blocks = dtype === "q8_0" ? quantizeQ8_0(unembed) : undefined;
+    return { cfg, w: () => ({ outputNorm, unembed: blocks ? { kind: "q8_0", out: V, in: D, blocks } : { kind: "f32", out: V, in: D, data: unembed } }) };
   };
-  const cases: [string, ComputeOptions][] = [
-    ["f32", { threads: 1 }],
-    ["f32", { threads: 2 }],
-    ["q8_0", { threads: 1 }],
-    ["q8_0", { threads: 2 }],
-    ["q8_0", { threads: 2, exactQ8: true }],
+  const cases: [number, string, ComputeOptions][] = [
+    [131072, "f32", { threads: 1 }],
+    [131072, "f32", { threads: 2 }],
+    [131072, "q8_0", { threads: 1 }],
+    [131072, "q8_0", { threads: 2 }],
+    [131072, "q8_0", { threads: 2, exactQ8: true }],
+    [2048, "f32", { threads: 2 }],
+    [2048, "q8_0", { threads: 2 }],
   ];
-  for (const [dtype, opts] of cases)
-    it(`${dtype} ${JSON.stringify(opts)}: logits, max, min and lse equal to the fused head graph's`, async () => {
-      const fusedGraph = buildHeadGraph(cfg, weights[dtype]!(), linearOptions(opts));
+  for (const [V, dtype, opts] of cases)
+    it(`V ${V} ${dtype} ${JSON.stringify(opts)}: logits, max, min and lse equal to the fused head graph's (1, 3 and ${STATS_ROWS + 3} rows)`, async () => {
+      const { cfg, w } = headOf(V, dtype);
+      const D = cfg.dModel;
+      const fusedGraph = buildHeadGraph(cfg, w(), linearOptions(opts));
       const fused = await createSession(fusedGraph.model, { ...opts, syncRuns: false }, fusedGraph.external, "head");
-      const fusedFeeds = Object.fromEntries(fusedGraph.weights.map((w) => [w.name, new ort.Tensor("float32", w.data, [...w.dims])]));
-      const head = await HeadBlock.create(cfg, weights[dtype]!(), opts);
+      const fusedFeeds = Object.fromEntries(fusedGraph.weights.map((x) => [x.name, new ort.Tensor("float32", x.data, [...x.dims])]));
+      const head = await HeadBlock.create(cfg, w(), opts);
       try {
-        for (const R of [1, 3]) {
+        for (const R of [1, 3, STATS_ROWS + 3]) {
           const x = new Float32Array(R * D).map((_, i) => Math.sin(i * 0.37 + R) * (1 + (i % 7)));
           const want = await fused.run({ x: f32Tensor(x, [R, D]), ...fusedFeeds });
           const got = await head.runWithStats(x);
