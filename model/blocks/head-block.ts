@@ -38,10 +38,11 @@ export class HeadBlock {
     const s = await createGraphSession(buildHeadGraph(cfg, weights, linearOptions(opts), false), opts, "head");
     releaseBuildBuffers(s.externalBytes);
     try {
-      // the same threads as the head's session for every row count, as when the statistics were part of its graph
-      // an arena: the intermediates (Sub, Exp: V floats per row) are reused run after run instead of
+      // one thread: waking a pool for a few hundred µs of reductions costs more than it saves, and each row's
+      // reductions are its own whatever the threads (the same values as the fused graph on any thread count, tested).
+      // An arena: the intermediates (Sub, Exp: V floats per row) are reused run after run instead of
       // allocated afresh (0.7 → 0.2 ms per decode step at V = 131072); bounded by STATS_ROWS rows a run
-      const statsOpts: ComputeOptions = { ...opts, memArena: true, ...(s.session.hasSingleThread ? {} : { singleThreadRows: 0 }) };
+      const statsOpts: ComputeOptions = { ...opts, threads: 1, blockThreads: {}, memArena: true };
       const stats = await createGraphSession(buildLogitStatsGraph(weights.unembed.out), statsOpts, "head");
       return new HeadBlock(cfg, weights.unembed.out, s.session, stats.session, s.weights);
     } catch (e) {
