@@ -63,7 +63,8 @@ export interface ComputeOptions {
   /**
    * Run the blocks' sessions through onnxruntime-node's native binding, synchronously (default true;
    * falls back to the public async API, warned once, where the binding is not the one checked, and
-   * always for "cuda"). Same results, about 10 µs less per run (model/blocks/native-session.ts).
+   * always for "cuda"; `MOE_ORT_SYNC=0` in the environment turns it off for the process). Same results,
+   * about 10 µs less per run (model/blocks/native-session.ts).
    */
   readonly syncRuns?: boolean;
   /**
@@ -192,11 +193,12 @@ export function releaseBuildBuffers(externalBytes: number): void {
 
 /**
  * A session over serialized ModelProto bytes: on onnxruntime-node's native binding (synchronous runs)
- * unless {@link ComputeOptions.syncRuns} is false, the provider is "cuda", or the binding is not as
- * expected (then the public API, warned once).
+ * unless {@link ComputeOptions.syncRuns} is false, `MOE_ORT_SYNC=0`, the provider is "cuda", or the binding
+ * is not as expected (then the public API, warned once).
  */
 export async function openRunner(model: Uint8Array, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = [], kind?: BlockKind): Promise<GraphRunner> {
-  if (opts.syncRuns === false || (opts.executionProvider ?? "cpu") !== "cpu") return publicRunner(await createSession(model, opts, external, kind));
+  if (opts.syncRuns === false || process.env.MOE_ORT_SYNC === "0" || (opts.executionProvider ?? "cpu") !== "cpu")
+    return publicRunner(await createSession(model, opts, external, kind));
   const { binding, reason } = nativeBinding();
   if (!binding) {
     warnFallbackOnce(reason!);
