@@ -115,6 +115,7 @@ export {
   buildExpertGraph,
   buildExpertLayerGraph,
   buildHeadGraph,
+  buildLogitStatsGraph,
   logitStats,
   DEFAULT_MAX_INITIALIZER_BYTES,
   Elem,
@@ -142,7 +143,12 @@ export {
   hugePageEnv,
   HUGE_PAGE_MIN_WEIGHT_BYTES,
   weightFileBytes,
+  linearOptions,
+  MAX_LOOP_HOLD_MS,
+  nativeBinding,
   sessionOptions,
+  BlockSession,
+  CHECKED_ORT_VERSIONS,
   EmbeddingTable,
   ENGINE_KV_BYTES_PER_ELEMENT,
   buildLayerSessions,
@@ -155,6 +161,7 @@ export {
   expertWeights,
   f32Tensor,
   HeadBlock,
+  STATS_ROWS,
   headWeights,
   LayerKv,
   linearWeight,
@@ -168,6 +175,7 @@ export {
   type ExpertRows,
   type KvDtype,
   type LayerExpert,
+  type RunOutputs,
 } from "./blocks/index.js";
 // engine
 export {

@@ -8,6 +8,8 @@ import * as ort from "onnxruntime-node";
 import type { BuiltGraph, ExternalInitializer } from "../onnx/builder.js";
 import type { LinearOptions } from "../onnx/linear.js";
 import { removeBuildFiles, writeBuildFiles } from "./build-files.js";
+import { BlockSession, nativeRunner, publicRunner, type GraphRunner } from "./block-session.js";
+import { nativeBinding, NativeSession, warnFallbackOnce } from "./native-session.js";
 
 /** Execution providers a host may ask for. */
 export type ExecutionProvider = "cpu" | "cuda";
@@ -71,6 +73,19 @@ export interface ComputeOptions {
   readonly buildFromFilesMinBytes?: number;
   /** Where those files go (a new directory inside, removed once the session is built); default $MOE_BUILD_DIR, else the OS's temporary directory. */
   readonly buildDir?: string;
+  /**
+   * Run the blocks' sessions through onnxruntime-node's native binding, synchronously (default true;
+   * falls back to the public async API, warned once, where the binding is not the one checked, and
+   * always for "cuda"; `MOE_ORT_SYNC=0` in the environment turns it off for the process). Same results,
+   * about 10 µs less per run (model/blocks/native-session.ts).
+   */
+  readonly syncRuns?: boolean;
+  /**
+   * Give the sessions a CPU memory arena (default off, see {@link sessionOptions}). Only for graphs whose
+   * activations are bounded by their caller: the head's statistics graph, run a few rows at a time,
+   * allocates 2–3 fresh V-wide intermediates per row and ran 3× faster with one.
+   */
+  readonly memArena?: boolean;
   /** f32 matrices of at least this many bytes are fed as graph inputs rather than embedded (default 256 MiB; ONNX protobufs stop at 2 GB). */
   readonly maxInitializerBytes?: number;
   /**
@@ -142,9 +157,9 @@ export function linearOptions(opts: ComputeOptions): LinearOptions {
  * {@link ComputeOptions.spinning} they spin inside a run and stop when it ends (`session.force_spinning_stop`).
  * `kind` picks the block's thread count ({@link ComputeOptions.blockThreads}).
  *
- * No CPU memory arena: each session's arena keeps the largest activations it ever held (a
- * 1024-token prompt left the Grok-shaped model 480 MB larger for good); without it they are freed
- * after the run, at no measured cost in speed.
+ * No CPU memory arena (unless {@link ComputeOptions.memArena}): each session's arena keeps the largest
+ * activations it ever held (a 1024-token prompt left the Grok-shaped model 480 MB larger for good);
+ * without it they are freed after the run, at no measured cost in speed for the blocks' graphs.
  */
 export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.InferenceSession.SessionOptions {
   const ep = opts.executionProvider ?? "cpu";
@@ -160,7 +175,7 @@ export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.Infe
     interOpNumThreads: inter,
     graphOptimizationLevel: "all",
     executionMode: inter > 1 ? "parallel" : "sequential",
-    enableCpuMemArena: false,
+    enableCpuMemArena: opts.memArena === true,
     extra: { session: { ...(spin || spinInter ? { force_spinning_stop: "1" } : {}), intra_op: intra, inter_op: { allow_spinning: spinInter ? "1" : "0" } } },
   };
 }
@@ -189,11 +204,11 @@ export async function createGraphSession(
   const single = !(threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? 4 * 2 ** 20) || opts.executionProvider === "cuda");
   const fromFiles = !single && externalBytes >= (opts.buildFromFilesMinBytes ?? DEFAULT_BUILD_FROM_FILES_MIN_BYTES) && (opts.executionProvider ?? "cpu") === "cpu";
   const filed = fromFiles ? await createFromFiles(graph, opts, kind) : undefined;
-  const session = filed ?? (await createSession(graph.model, opts, graph.external, kind));
+  const session = filed ?? (await openRunner(graph.model, opts, graph.external, kind));
   if (!single) return { session: new BlockSession(session), weights, externalBytes, builtFromFiles: filed !== undefined };
   const one: ComputeOptions = { ...opts, threads: 1, blockThreads: {} };
   try {
-    return { session: new BlockSession(session, await createSession(graph.model, one, graph.external, kind), smallRows), weights, externalBytes, builtFromFiles: false };
+    return { session: new BlockSession(session, await openRunner(graph.model, one, graph.external, kind), smallRows), weights, externalBytes, builtFromFiles: false };
   } catch (e) {
     await session.release();
     throw e;
@@ -207,42 +222,15 @@ export const DEFAULT_BUILD_FROM_FILES_MIN_BYTES = 64 * 1024 * 1024;
  * Build `graph`'s session from files ({@link writeBuildFiles}), dropping the graph's arrays of external data
  * (and collecting them) before onnxruntime loads it. Undefined when the files could not be written.
  */
-async function createFromFiles(graph: BuiltGraph, opts: ComputeOptions, kind: BlockKind | undefined): Promise<ort.InferenceSession | undefined> {
+async function createFromFiles(graph: BuiltGraph, opts: ComputeOptions, kind: BlockKind | undefined): Promise<GraphRunner | undefined> {
   const files = writeBuildFiles(graph.model, graph.external, opts.buildDir);
   if (!files) return undefined;
   try {
     (graph.external as ExternalInitializer[]).length = 0; // the graph's only references to the codes and scales
     collectGarbage();
-    return await ort.InferenceSession.create(files.model, sessionOptions(opts, kind));
+    return await openRunner(files.model, opts, [], kind);
   } finally {
     removeBuildFiles(files);
-  }
-}
-
-/**
- * A block's graph in one session with the block's threads, and for a small graph at threads > 1 a
- * second one-thread session that runs the small runs ({@link ComputeOptions.singleThreadRows}).
- */
-export class BlockSession {
-  constructor(
-    private readonly session: ort.InferenceSession,
-    private readonly single?: ort.InferenceSession,
-    private readonly singleRows = 0,
-  ) {}
-
-  /** Whether runs of few rows go to a one-thread session. */
-  get hasSingleThread(): boolean {
-    return this.single !== undefined;
-  }
-
-  /** Run `feeds`; `rows` (the rows of activations fed) picks the session. */
-  run(rows: number, feeds: ort.InferenceSession.FeedsType): Promise<ort.InferenceSession.ReturnType> {
-    return (this.single !== undefined && rows <= this.singleRows ? this.single : this.session).run(feeds);
-  }
-
-  async release(): Promise<void> {
-    await this.session.release();
-    await this.single?.release();
   }
 }
 
@@ -275,12 +263,32 @@ function collectGarbage(): void {
   gc?.();
 }
 
-/** Create an inference session from serialized ModelProto bytes. */
-export async function createSession(model: Uint8Array, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = [], kind?: BlockKind): Promise<ort.InferenceSession> {
+/**
+ * A session over serialized ModelProto bytes (or an .onnx file's path): on onnxruntime-node's native binding (synchronous runs)
+ * unless {@link ComputeOptions.syncRuns} is false, `MOE_ORT_SYNC=0`, the provider is "cuda", or the binding
+ * is not as expected (then the public API, warned once).
+ */
+export async function openRunner(model: Uint8Array | string, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = [], kind?: BlockKind): Promise<GraphRunner> {
+  if (opts.syncRuns === false || process.env.MOE_ORT_SYNC === "0" || (opts.executionProvider ?? "cpu") !== "cpu")
+    return publicRunner(await createSession(model, opts, external, kind));
+  const { binding, reason } = nativeBinding();
+  if (!binding) {
+    warnFallbackOnce(reason!);
+    return publicRunner(await createSession(model, opts, external, kind));
+  }
+  return nativeRunner(NativeSession.load(binding, model, withExternal(sessionOptions(opts, kind), external)));
+}
+
+function withExternal(so: ort.InferenceSession.SessionOptions, external: readonly ExternalInitializer[]): ort.InferenceSession.SessionOptions {
+  return external.length ? { ...so, externalData: external.map((e) => ({ path: e.path, data: e.data })) } : so;
+}
+
+/** Create an inference session (public API) from serialized ModelProto bytes. */
+export async function createSession(model: Uint8Array | string, opts: ComputeOptions = {}, external: readonly ExternalInitializer[] = [], kind?: BlockKind): Promise<ort.InferenceSession> {
   const ep = opts.executionProvider ?? "cpu";
   try {
-    const so = sessionOptions(opts, kind);
-    return await ort.InferenceSession.create(model, external.length ? { ...so, externalData: external.map((e) => ({ path: e.path, data: e.data })) } : so);
+    const so = withExternal(sessionOptions(opts, kind), external);
+    return await (typeof model === "string" ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so));
   } catch (e) {
     if (ep !== "cuda") throw e;
     throw new Error(
@@ -297,3 +305,5 @@ export function f32Tensor(data: Float32Array, dims: readonly number[]): ort.Tens
 }
 
 export type { InferenceSession } from "onnxruntime-node";
+export { BlockSession, MAX_LOOP_HOLD_MS, type GraphRunner } from "./block-session.js";
+export { CHECKED_ORT_VERSIONS, nativeBinding, type RunOutputs } from "./native-session.js";

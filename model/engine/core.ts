@@ -8,7 +8,7 @@
  */
 import type { ModelConfig } from "../config.js";
 import { EmbeddingTable } from "../blocks/embedding.js";
-import { HeadBlock } from "../blocks/head-block.js";
+import { HeadBlock, type HeadOutput } from "../blocks/head-block.js";
 import type { LayerKv } from "../blocks/kv-cache.js";
 import { headWeights } from "../blocks/load-weights.js";
 import type { ComputeOptions } from "../blocks/session.js";
@@ -185,16 +185,21 @@ export class LayerRangeEngine {
       for (let i = g.start; i < g.start + g.count; i++) if (rows.flags[i]! & ROW_FLAGS.prompt) sampler.observePrompt(rows.token.subarray(i, i + 1));
     }
     if (want.length === 0) return { sampled: [] };
-    const x = new Float32Array(want.length * D);
-    want.forEach((r, i) => x.set(h.subarray(r * D, (r + 1) * D), i * D));
-    const head = await this.head!.runWithStats(x);
+    let x = h; // every row wanted (a decode step): the rows as they are
+    if (want.length * D !== h.length) {
+      x = new Float32Array(want.length * D);
+      want.forEach((r, i) => x.set(h.subarray(r * D, (r + 1) * D), i * D));
+    }
+    // the logits' statistics only when a row samples (a logits-only step, Engine.forward, skips them)
+    const sampling = want.some((r) => rows.flags[r]! & ROW_FLAGS.sample);
+    const head: Partial<HeadOutput> & { logits: Float32Array } = sampling ? await this.head!.runWithStats(x) : { logits: await this.head!.run(x) };
     const logits = head.logits;
     const sampled: SampledRow[] = [];
     const logitRows: number[] = [];
     want.forEach((r, i) => {
       const f = rows.flags[r]!;
       if (f & ROW_FLAGS.logits) logitRows.push(i);
-      if (f & ROW_FLAGS.sample) sampled.push({ seq: rows.seq[r]!, ...this.live.get(rows.seq[r]!)!.sampler!.sample(logits, i * V, V, { max: head.max[i]!, min: head.min[i]!, lse: head.lse[i]! }) });
+      if (f & ROW_FLAGS.sample) sampled.push({ seq: rows.seq[r]!, ...this.live.get(rows.seq[r]!)!.sampler!.sample(logits, i * V, V, { max: head.max![i]!, min: head.min![i]!, lse: head.lse![i]! }) });
     });
     if (logitRows.length === 0) return { sampled };
     const values = logitRows.length === want.length ? logits : new Float32Array(logitRows.length * V);

@@ -15,18 +15,28 @@ export interface HeadWeights {
 }
 
 /**
- * Build the serialized head graph. Besides the logits it outputs, per row, their largest and
- * smallest value (`max`, `min` [R]) and their log-sum-exp (`lse` [R], f32: max + log Σ exp(logit − max)),
- * which sampling would otherwise compute in script over all V logits (vectorized here: a few
- * tens of µs at V = 131072 against about 1 ms in script).
+ * Build the serialized head graph. With `withStats` (default) it also outputs, per row, the logits'
+ * largest and smallest value (`max`, `min` [R]) and their log-sum-exp (`lse` [R], f32: max + log Σ
+ * exp(logit − max)), which sampling would otherwise compute in script over all V logits (vectorized
+ * here: a few tens of µs at V = 131072 against about 1 ms in script). onnxruntime computes every node
+ * of a graph whatever outputs a run fetches, so a caller that does not always need them builds the
+ * head without (`withStats` false) and runs {@link buildLogitStatsGraph} on the logits when it does:
+ * the same values, bit for bit.
  */
-export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOptions = {}): BuiltGraph {
+export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOptions = {}, withStats = true): BuiltGraph {
   const g = new GraphBuilder("head");
   const x = g.input("x", Elem.FLOAT, ["R", cfg.dModel]);
   const z = rmsNorm(g, x, w.outputNorm, cfg.rmsEps, "output_norm");
   const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts), g.scalar("logit_scale", cfg.logitScale)]);
   g.output("logits", logits, Elem.FLOAT, ["R", w.unembed.out]);
-  logitStats(g, logits);
+  if (withStats) logitStats(g, logits);
+  return g.build();
+}
+
+/** A graph of the statistics alone: logits [R, V] in; `max`, `min`, `lse` [R] out (see {@link buildHeadGraph}). */
+export function buildLogitStatsGraph(vocabSize: number): BuiltGraph {
+  const g = new GraphBuilder("logit_stats");
+  logitStats(g, g.input("logits", Elem.FLOAT, ["R", vocabSize]));
   return g.build();
 }
 

@@ -4,4 +4,4 @@ export { concatRows, DEFAULT_MAX_INITIALIZER_BYTES, linear, linearShared, splitL
 export { buildAttentionGraph, type AttentionWeights } from "./attention.js";
 export { buildExpertGraph, expertFfn, type ExpertWeights } from "./expert.js";
 export { buildExpertLayerGraph } from "./expert-layer.js";
-export { buildHeadGraph, logitStats, type HeadWeights } from "./head.js";
+export { buildHeadGraph, buildLogitStatsGraph, logitStats, type HeadWeights } from "./head.js";
