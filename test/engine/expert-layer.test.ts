@@ -9,8 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildLayerSessions, Engine, ExpertBlock, ExpertLayerBlock, expertSessionsOf, expertWeightBytes, expertWeights, gatherRows, mulberry32, openModel, presetConfig, stepRows, type ComputeOptions, type LoadedModel, type RowItem } from "../../model/index.js";
+import { buildLayerSessions, Engine, ExpertBlock, ExpertLayerBlock, expertSessionsOf, expertWeightBytes, expertWeights, gatherRows, mulberry32, openModel, presetConfig, type ComputeOptions, type LoadedModel } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
+import { engineTrace } from "./engine-trace.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-expert-layer-"));
 const cfg = presetConfig("grok-1-tiny");
@@ -138,27 +139,6 @@ describe("ExpertLayerBlock", () => {
   });
 });
 
-/** Logits of a prompt (every position) and 3 decode rows of one sequence; greedy tokens of a batch of 3. */
-async function trace(e: Engine): Promise<{ logits: number[][]; tokens: number[][] }> {
-  const V = cfg.vocabSize;
-  const prompt = (b: number) => Array.from({ length: 20 + b * 7 }, (_, i) => 4 + ((b * 31 + i * 7919) % (V - 4)));
-  const seq = e.newSequence();
-  const logits = [Array.from(await e.forward([{ seq, tokens: prompt(0) }], { allPositions: true }))];
-  for (const t of [5, 9, 11]) logits.push(Array.from(await e.forward([{ seq, tokens: [t] }])));
-  e.release(seq);
-  const seqs = [1, 2, 3];
-  const last = new Map<number, number>();
-  const tokens: number[][] = [];
-  const run = async (items: RowItem[]) => {
-    for (const s of (await e.step(stepRows(items))).sampled ?? []) last.set(s.seq, s.token);
-    tokens.push(seqs.map((s) => last.get(s)!));
-  };
-  await run(seqs.map((s, b) => ({ seq: s, pos: 0, tokens: prompt(b), prompt: true })));
-  for (let k = 0; k < 4; k++) await run(seqs.map((s, b) => ({ seq: s, pos: prompt(b).length + k, tokens: [last.get(s)!] })));
-  e.core.release(seqs);
-  return { logits, tokens };
-}
-
 describe("engine on layer sessions", () => {
   it("defaults: layer sessions, except on the exact 8-bit path; an explicit setting wins", () => {
     expect(expertSessionsOf({})).toBe("layer");
@@ -178,11 +158,11 @@ describe("engine on layer sessions", () => {
     ];
     try {
       expect(perExpert.moe.layerSessions).toBe(false);
-      const want = await trace(perExpert);
+      const want = await engineTrace(perExpert, cfg.vocabSize);
       expect(want.tokens.flat().every((t) => Number.isInteger(t) && t >= 0)).toBe(true);
       for (const e of layered) {
         expect(e.moe.layerSessions).toBe(true);
-        const got = await trace(e);
+        const got = await engineTrace(e, cfg.vocabSize);
         expect(got.tokens).toEqual(want.tokens);
         expect(got.logits.length).toBe(want.logits.length);
         for (let i = 0; i < want.logits.length; i++) expect(got.logits[i]).toEqual(want.logits[i]);

@@ -7,32 +7,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { Engine, ExpertWorkerError, ExpertWorkers, openModel, presetConfig, stepRows, type ComputeOptions, type RowItem } from "../../model/index.js";
+import { Engine, ExpertWorkerError, ExpertWorkers, openModel, presetConfig, type ComputeOptions } from "../../model/index.js";
 import { generateModel } from "../../factory/index.js";
+import { engineTrace } from "./engine-trace.js";
 
 const root = mkdtempSync(join(tmpdir(), "moe-expert-workers-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
-
-/** Logits of a prompt (every position) and of 3 decode rows, for one sequence; then greedy tokens of a batch of 3. */
-async function trace(e: Engine, vocab: number): Promise<{ logits: number[][]; tokens: number[][] }> {
-  const prompt = (b: number) => Array.from({ length: 20 + b * 7 }, (_, i) => 4 + ((b * 31 + i * 7919) % (vocab - 4)));
-  const seq = e.newSequence();
-  const logits = [Array.from(await e.forward([{ seq, tokens: prompt(0) }], { allPositions: true }))];
-  for (const t of [5, 9, 11]) logits.push(Array.from(await e.forward([{ seq, tokens: [t] }])));
-  e.release(seq);
-  const seqs = [1, 2, 3];
-  const last = new Map<number, number>();
-  const tokens: number[][] = [];
-  const run = async (items: RowItem[]) => {
-    const out = await e.step(stepRows(items));
-    for (const s of out.sampled ?? []) last.set(s.seq, s.token);
-    tokens.push(seqs.map((s) => last.get(s)!));
-  };
-  await run(seqs.map((s, b) => ({ seq: s, pos: 0, tokens: prompt(b), prompt: true })));
-  for (let k = 0; k < 4; k++) await run(seqs.map((s, b) => ({ seq: s, pos: prompt(b).length + k, tokens: [last.get(s)!] })));
-  e.core.release(seqs);
-  return { logits, tokens };
-}
 
 describe("expert worker threads", () => {
   it("grok-1-tiny f32 and Q8_0 (int8 and exact): prefill, decode and greedy steps equal the serial engine's bit for bit; close ends the workers", async () => {
@@ -50,10 +30,10 @@ describe("expert worker threads", () => {
           const split = [await Engine.create(m.config, m.weights, { ...base, threads: 1, expertWorkers: 2 }), await Engine.create(m.config, m.weights, { ...base, threads: 2, expertWorkers: 3 })];
           try {
             expect(split.map((e) => e.moe.workerThreads)).toEqual([1, 2]);
-            const want = await trace(serial, cfg.vocabSize);
+            const want = await engineTrace(serial, cfg.vocabSize);
             expect(want.tokens.flat().every((t) => Number.isInteger(t) && t >= 0)).toBe(true);
             for (const e of split) {
-              const got = await trace(e, cfg.vocabSize);
+              const got = await engineTrace(e, cfg.vocabSize);
               expect(got.tokens).toEqual(want.tokens);
               expect(got.logits.length).toBe(want.logits.length);
               for (let i = 0; i < want.logits.length; i++) expect(got.logits[i]).toEqual(want.logits[i]);
