@@ -13,10 +13,7 @@ import type * as ort from "onnxruntime-node";
 import { Tensor } from "onnxruntime-node";
 import type { ExpertWeights } from "../onnx/expert.js";
 import { buildExpertLayerGraph } from "../onnx/expert-layer.js";
-import { createGraphSession, f32Tensor, linearOptions, releaseBuildBuffers, type BlockSession, type ComputeOptions } from "./session.js";
-
-/** {@link ComputeOptions.smallSessionMaxBytes}'s default (session.ts), per expert of a layer session. */
-const SMALL_SESSION_MAX_BYTES = 4 * 2 ** 20;
+import { createGraphSession, DEFAULT_SMALL_SESSION_MAX_BYTES, f32Tensor, linearOptions, releaseBuildBuffers, threadsOf, type BlockSession, type ComputeOptions } from "./session.js";
 
 /** How a layer session uses threads > 1 unless {@link ComputeOptions.expertExecutor} says otherwise (chosen by `moe bench engine`, README). */
 export const DEFAULT_EXPERT_EXECUTOR: "parallel" | "sequential" = "sequential";
@@ -110,12 +107,12 @@ export class ExpertLayerBlock {
   static async create(experts: readonly LayerExpert[], opts: ComputeOptions = {}): Promise<ExpertLayerBlock> {
     if (experts.length === 0) throw new RangeError("ExpertLayerBlock: no experts");
     if (new Set(experts.map((x) => x.expert)).size !== experts.length) throw new RangeError("ExpertLayerBlock: an expert is listed twice");
-    const threads = opts.blockThreads?.expert ?? opts.threads ?? 1;
+    const threads = threadsOf(opts, "expert");
     const parallel = threads > 1 && experts.length > 1 && opts.executionProvider !== "cuda" && (opts.expertExecutor ?? DEFAULT_EXPERT_EXECUTOR) === "parallel";
     // parallel: the cores go to the branches (inter-op), each op runs on one thread
     // sequential: a layer of small experts gets the one-thread twin for runs of few rows (decode) that each of
     // its experts got as a session of its own (ComputeOptions.singleThreadRows): the same weights, no more
-    const small = (opts.smallSessionMaxBytes ?? SMALL_SESSION_MAX_BYTES) * experts.length;
+    const small = (opts.smallSessionMaxBytes ?? DEFAULT_SMALL_SESSION_MAX_BYTES) * experts.length;
     const so: ComputeOptions = parallel
       ? { ...opts, blockThreads: { ...opts.blockThreads, expert: 1 }, interOpThreads: Math.min(threads, experts.length) }
       : { ...opts, smallSessionMaxBytes: small };

@@ -180,8 +180,11 @@ export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.Infe
   };
 }
 
+/** Default {@link ComputeOptions.smallSessionMaxBytes}: 4 MiB. */
+export const DEFAULT_SMALL_SESSION_MAX_BYTES = 4 * 2 ** 20;
+
 /** Intra-op threads of a block of `kind`: its {@link ComputeOptions.blockThreads} entry, else `threads` (default 1). */
-function threadsOf(opts: ComputeOptions, kind: BlockKind | undefined): number {
+export function threadsOf(opts: ComputeOptions, kind: BlockKind | undefined): number {
   return (kind !== undefined ? opts.blockThreads?.[kind] : undefined) ?? opts.threads ?? 1;
 }
 
@@ -201,7 +204,7 @@ export async function createGraphSession(
   const smallRows = opts.singleThreadRows ?? 4;
   // every weight the graph reads: embedded, external and fed as inputs (full-width f32 matrices are inputs)
   const graphBytes = externalBytes + graph.model.byteLength + graph.weights.reduce((a, w) => a + w.data.byteLength, 0);
-  const single = !(threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? 4 * 2 ** 20) || opts.executionProvider === "cuda");
+  const single = !(threads <= 1 || smallRows < 1 || graphBytes > (opts.smallSessionMaxBytes ?? DEFAULT_SMALL_SESSION_MAX_BYTES) || opts.executionProvider === "cuda");
   const fromFiles = !single && externalBytes >= (opts.buildFromFilesMinBytes ?? DEFAULT_BUILD_FROM_FILES_MIN_BYTES) && (opts.executionProvider ?? "cpu") === "cpu";
   const filed = fromFiles ? await createFromFiles(graph, opts, kind) : undefined;
   const session = filed ?? (await openRunner(graph.model, opts, graph.external, kind));
