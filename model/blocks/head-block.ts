@@ -63,11 +63,8 @@ export class HeadBlock {
     const logits = await this.run(x);
     const R = x.length / this.cfg.dModel;
     const V = this.vocabSize;
-    if (R <= STATS_ROWS) {
-      const out = await this.stats.run(R, { logits: f32Tensor(logits, [R, V]) });
-      return { logits, max: out.max!.data as Float32Array, min: out.min!.data as Float32Array, lse: out.lse!.data as Float32Array };
-    }
-    // each row's statistics are its own (one row's reduction never spans runs): chunks change no value
+    // runs of at most STATS_ROWS rows; each row's statistics are its own (one row's reduction never spans
+    // runs): chunks change no value
     const max = new Float32Array(R);
     const min = new Float32Array(R);
     const lse = new Float32Array(R);
