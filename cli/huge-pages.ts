@@ -16,6 +16,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:os";
 import { hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, weightFileBytes } from "../model/index.js";
+import { whenParentGone } from "./parent-watch.js";
 
 /** Set in the re-executed child to the parent's pid; a process that has it never re-executes. */
 export const HUGE_PAGES_CHILD_ENV = "MOE_HUGE_PAGES_CHILD";
@@ -87,7 +88,5 @@ export async function reexecWithHugePages(modelPath: string, enabled: boolean): 
 function watchParent(): void {
   const parent = Number(process.env[HUGE_PAGES_CHILD_ENV]);
   if (!Number.isInteger(parent) || parent <= 1) return;
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, "SIGTERM");
-  }, 500).unref();
+  whenParentGone(parent, () => process.kill(process.pid, "SIGTERM"));
 }

@@ -18,6 +18,7 @@ import { InvalidArgumentError } from "commander";
 import { pino } from "pino";
 import { readRuntime, startNode, type RunningNode } from "../control/node-entry.js";
 import type { JoinFlags } from "./node-join.js";
+import { whenParentGone } from "./parent-watch.js";
 
 interface NodeFlags extends Partial<Omit<JoinFlags, "logLevel">> {
   runtime?: string;
@@ -76,9 +77,7 @@ async function runProcess(f: NodeFlags & { runtime: string; process: string }): 
   }
   if (f.parentPid !== undefined) {
     const parent = f.parentPid;
-    setInterval(() => {
-      if (process.ppid !== parent) void shutdown(`parent ${parent} is gone`);
-    }, 500).unref();
+    whenParentGone(parent, () => void shutdown(`parent ${parent} is gone`));
     process.stdin.on("end", () => void shutdown("stdin closed (parent gone)"));
     process.stdin.on("error", () => void shutdown("stdin failed (parent gone)"));
     process.stdin.resume();
