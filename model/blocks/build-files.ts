@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { embedExternal, type ExternalInitializer } from "../onnx/index.js";
+import { Elem, embedExternal, type ExternalInitializer } from "../onnx/index.js";
 
 /** A graph's files: the model to load by path, and the directory to remove afterwards. */
 export interface BuildFiles {
@@ -45,11 +45,8 @@ export function writeBuildFiles(model: Uint8Array, external: readonly ExternalIn
  * 8–10% slower.
  */
 export function inFile(e: ExternalInitializer): boolean {
-  return e.elem === UINT8;
+  return e.elem === Elem.UINT8;
 }
-
-/** ONNX TensorProto.DataType UINT8. */
-const UINT8 = 2;
 
 /** Remove a graph's files. */
 export function removeBuildFiles(f: BuildFiles): void {
