@@ -64,7 +64,7 @@ const netns = makeNetwork(process.pid, NAMES, { rate: "1gbit", subnet: 78 });
 // where namespaces are not allowed (not root, no `ip`), the same cluster runs on loopback: separate processes and directories, one network stack
 const net = netns.usable
   ? netns
-  : { head: "127.0.0.1", hosts: Object.fromEntries(NAMES.map((n) => [n, { ns: "", ip: "127.0.0.1" }])) as Record<string, { ns: string; ip: string }>, exec: (): string[] => [], tearDown: () => undefined };
+  : { head: "127.0.0.1", hosts: Object.fromEntries(NAMES.map((n) => [n, { ns: "", ip: "127.0.0.1" }])) as Record<string, { ns: string; ip: string }>, exec: (): string[] => [], setUp: () => undefined, tearDown: () => undefined };
 if (!netns.usable && !NATS_MISSING) console.warn("dynamic.test.ts: network namespaces are not allowed here (needs root and `ip netns`): the three hosts run on loopback instead");
 
 /** A child with its stdout lines. */
@@ -127,6 +127,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
   const status = async (): Promise<ClusterStatusMessage> => decodeJson(clusterStatusSchema, (await nc!.request(subjects().status, encodeJson({}), { timeout: 3000 })).data, "status");
 
   beforeAll(async () => {
+    net.setUp();
     ref = await reference();
     const cfg = ref.config;
     nats = await startNatsServer({ host: net.head, port: (await freePorts(1, net.head))[0]! });

@@ -6,7 +6,7 @@
  * on another machine. Generation through the cluster then equals the
  * single-process engine exactly. Needs root (ip netns); skipped otherwise.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,48 +15,12 @@ import { launch, stageEndpoints, type RunningCluster } from "../../control/index
 import { PipelineClient } from "../../stages/index.js";
 import { MODEL_DIR, alive, lockstep, prompts, reference, tempDir } from "./helpers.js";
 import { MOE_CLI } from "../moe-cli.js";
+import { makeNetwork } from "./netns.js";
 
-const N = 20 + (process.pid % 200); // subnet octet and name suffix, unique per test run
-const BR = `moebr${N}`;
-const NS = { ea: `moe${N}a`, eb: `moe${N}b` } as const;
-const IP = { head: `10.77.${N}.1`, ea: `10.77.${N}.2`, eb: `10.77.${N}.3` } as const;
+const net = makeNetwork(process.pid, ["ea", "eb"], { subnet: 77 });
+const IP = { head: net.head, ea: net.hosts.ea!.ip, eb: net.hosts.eb!.ip } as const;
 
-function sh(...args: string[]): boolean {
-  return spawnSync(args[0]!, args.slice(1), { stdio: "ignore" }).status === 0;
-}
-
-/** Build the bridge and the two namespaces; false when this machine does not allow it. */
-function setUpNetwork(): boolean {
-  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip")) return false;
-  const ok =
-    sh("ip", "link", "add", BR, "type", "bridge") &&
-    sh("ip", "addr", "add", `${IP.head}/24`, "dev", BR) &&
-    sh("ip", "link", "set", BR, "up") &&
-    (["ea", "eb"] as const).every((h, i) => {
-      const [outer, inner] = [`mv${N}${"ab"[i]}0`, `mv${N}${"ab"[i]}1`];
-      return (
-        sh("ip", "netns", "add", NS[h]) &&
-        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner) &&
-        sh("ip", "link", "set", inner, "netns", NS[h]) &&
-        sh("ip", "link", "set", outer, "master", BR) &&
-        sh("ip", "link", "set", outer, "up") &&
-        sh("ip", "netns", "exec", NS[h], "ip", "addr", "add", `${IP[h]}/24`, "dev", inner) &&
-        sh("ip", "netns", "exec", NS[h], "ip", "link", "set", inner, "up") &&
-        sh("ip", "netns", "exec", NS[h], "ip", "link", "set", "lo", "up")
-      );
-    });
-  return ok;
-}
-
-function tearDownNetwork(): void {
-  for (const ns of Object.values(NS)) sh("ip", "netns", "del", ns);
-  sh("ip", "link", "del", BR);
-}
-
-const usable = setUpNetwork();
-if (!usable) tearDownNetwork();
-
-describe.skipIf(!usable)("cluster across network namespaces (expert hosts as remote machines)", () => {
+describe.skipIf(!net.usable)("cluster across network namespaces (expert hosts as remote machines)", () => {
   const tmp = tempDir("moe-netns-");
   const remote: ChildProcess[] = [];
   let cluster: RunningCluster | undefined;
@@ -64,6 +28,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
   let ref: Awaited<ReturnType<typeof reference>>;
 
   beforeAll(async () => {
+    net.setUp();
     ref = await reference();
     const cfg = ref.config;
     const file = join(tmp.dir, "netns.yaml");
@@ -71,7 +36,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
     writeFileSync(
       file,
       stringify({
-        name: `netns-${N}`,
+        name: `netns-${process.pid % 250}`,
         model: MODEL_DIR,
         dtype: "f32",
         hosts: [host("head", IP.head, ["stage", "router", "gateway"]), host("ea", IP.ea, ["expert"], 7300), host("eb", IP.eb, ["expert"], 7300)],
@@ -92,7 +57,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
     const end = Date.now() + 60_000;
     while (!existsSync(runtimeFile) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
     for (const h of ["ea", "eb"] as const)
-      remote.push(spawn("ip", ["netns", "exec", NS[h], process.execPath, ...MOE_CLI, "node", "--runtime", runtimeFile, "--process", h], { stdio: "ignore" }));
+      remote.push(spawn(net.exec(h)[0]!, [...net.exec(h).slice(1), process.execPath, ...MOE_CLI, "node", "--runtime", runtimeFile, "--process", h], { stdio: "ignore" }));
     cluster = await started;
     const rt = cluster.runtime;
     const stage0 = rt.processes.find((p) => p.name === rt.stages[0])!;
@@ -107,7 +72,7 @@ describe.skipIf(!usable)("cluster across network namespaces (expert hosts as rem
     for (const p of remote) p.kill("SIGTERM");
     await Promise.all(remote.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => p.once("exit", r)))));
     await ref?.close();
-    tearDownNetwork();
+    net.tearDown();
     tmp.cleanup();
     for (const p of remote) expect(alive(p.pid!)).toBe(false);
   });

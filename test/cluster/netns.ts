@@ -46,13 +46,16 @@ export interface TestNetwork {
   readonly hosts: Readonly<Record<string, { readonly ns: string; readonly ip: string }>>;
   /** argv prefix that runs a command inside a host's namespace. */
   exec(host: string): string[];
+  /** Build the bridge, namespaces and links (call it in `beforeAll`: importing the file builds nothing). */
+  setUp(): void;
   /** Remove the namespaces, links and bridge. */
   tearDown(): void;
 }
 
 /**
- * Make the bridge and one namespace per host name. `tag` (the test process's pid) keeps names and subnets
- * unique per test run; what a killed run left behind is removed first. `rate` (e.g. `1gbit`) shapes each host's link with htb when `tc` is there.
+ * A bridge and one namespace per host name, built by `setUp()` (in a `beforeAll`) and removed by `tearDown()`.
+ * `tag` (the test process's pid) keeps names and subnets unique per test run; `setUp` first removes what a
+ * killed run left behind. `rate` (e.g. `1gbit`) shapes each host's link with htb when `tc` is there.
  */
 export function makeNetwork(tag: number, names: readonly string[], o: { rate?: string; subnet?: number } = {}): TestNetwork {
   const octet = o.subnet ?? 77;
@@ -68,41 +71,60 @@ export function makeNetwork(tag: number, names: readonly string[], o: { rate?: s
   };
   const exec = (h: string) => ["ip", "netns", "exec", hosts[h]!.ns];
   const head = `10.${octet}.${N}.1`;
-  const fail = { usable: false, head, hosts, exec, tearDown } as const;
-  // MOE_TEST_NO_NETNS=1 runs the tests' loopback fallback on a machine that allows namespaces
-  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip") || process.env.MOE_TEST_NO_NETNS === "1") return fail;
-  removeStale(octet); // leftovers of runs that were killed
-  tearDown();
-  const ok =
-    sh("ip", "link", "add", br, "type", "bridge") &&
-    sh("ip", "link", "set", "dev", br, "alias", `moe-test-pid-${tag}`) &&
-    sh("ip", "addr", "add", `${head}/24`, "dev", br) &&
-    sh("ip", "link", "set", br, "up") &&
-    names.every((h, i) => {
-      const { ns, ip } = hosts[h]!;
-      const [outer, inner] = [veth(i, 0), veth(i, 1)];
-      return (
-        sh("ip", "netns", "add", ns) &&
-        sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner) &&
-        sh("ip", "link", "set", inner, "netns", ns) &&
-        sh("ip", "link", "set", outer, "master", br) &&
-        sh("ip", "link", "set", outer, "up") &&
-        sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/24`, "dev", inner) &&
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up") &&
-        sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
-      );
-    });
-  if (!ok) {
+  const setUp = (): void => {
+    removeStale(octet); // leftovers of runs that were killed
     tearDown();
-    return fail;
+    const ok =
+      sh("ip", "link", "add", br, "type", "bridge") &&
+      sh("ip", "link", "set", "dev", br, "alias", `moe-test-pid-${tag}`) &&
+      sh("ip", "addr", "add", `${head}/24`, "dev", br) &&
+      sh("ip", "link", "set", br, "up") &&
+      names.every((h, i) => {
+        const { ns, ip } = hosts[h]!;
+        const [outer, inner] = [veth(i, 0), veth(i, 1)];
+        return (
+          sh("ip", "netns", "add", ns) &&
+          sh("ip", "link", "add", outer, "type", "veth", "peer", "name", inner) &&
+          sh("ip", "link", "set", inner, "netns", ns) &&
+          sh("ip", "link", "set", outer, "master", br) &&
+          sh("ip", "link", "set", outer, "up") &&
+          sh("ip", "netns", "exec", ns, "ip", "addr", "add", `${ip}/24`, "dev", inner) &&
+          sh("ip", "netns", "exec", ns, "ip", "link", "set", inner, "up") &&
+          sh("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up")
+        );
+      });
+    if (!ok) {
+      tearDown();
+      throw new Error(`could not build the test network ${br} (${names.join(", ")}) although a probe namespace and bridge could be made: run \`ip netns list\` / \`ip link\` for leftovers`);
+    }
+    // a real link speed on each host's side (htb; `tc netem` is not available here): best effort
+    if (o.rate && existsSync("/usr/sbin/tc"))
+      names.forEach((h, i) => {
+        sh("tc", "qdisc", "add", "dev", veth(i, 0), "root", "handle", "1:", "htb", "default", "10");
+        sh("tc", "class", "add", "dev", veth(i, 0), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
+        sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "qdisc", "add", "dev", veth(i, 1), "root", "handle", "1:", "htb", "default", "10");
+        sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "class", "add", "dev", veth(i, 1), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
+      });
+  };
+  return { usable: canMakeNetworks(), head, hosts, exec, setUp, tearDown };
+}
+
+let probed: boolean | undefined;
+
+/**
+ * Whether this machine lets the tests make namespaces and bridges: Linux, root, `ip`, and a probe namespace
+ * and bridge that are removed at once (nothing stays behind, also when only collecting tests).
+ * MOE_TEST_NO_NETNS=1 answers false (the tests' loopback fallback on a machine that allows namespaces).
+ */
+function canMakeNetworks(): boolean {
+  if (process.platform !== "linux" || process.getuid?.() !== 0 || !existsSync("/usr/sbin/ip") || process.env.MOE_TEST_NO_NETNS === "1") return false;
+  if (probed === undefined) {
+    const name = `mprobe${process.pid}`.slice(0, 15);
+    const ns = sh("ip", "netns", "add", name);
+    if (ns) sh("ip", "netns", "del", name);
+    const br = sh("ip", "link", "add", name, "type", "bridge");
+    if (br) sh("ip", "link", "del", name);
+    probed = ns && br;
   }
-  // a real link speed on each host's side (htb; `tc netem` is not available here): best effort
-  if (o.rate && existsSync("/usr/sbin/tc"))
-    names.forEach((h, i) => {
-      sh("tc", "qdisc", "add", "dev", veth(i, 0), "root", "handle", "1:", "htb", "default", "10");
-      sh("tc", "class", "add", "dev", veth(i, 0), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
-      sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "qdisc", "add", "dev", veth(i, 1), "root", "handle", "1:", "htb", "default", "10");
-      sh("ip", "netns", "exec", hosts[h]!.ns, "tc", "class", "add", "dev", veth(i, 1), "parent", "1:", "classid", "1:10", "htb", "rate", o.rate!);
-    });
-  return { usable: true, head, hosts, exec, tearDown };
+  return probed;
 }

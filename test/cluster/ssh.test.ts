@@ -53,6 +53,7 @@ describe.skipIf(!net?.usable)("static cluster over ssh, hosts in network namespa
   });
 
   beforeAll(async () => {
+    net!.setUp();
     ref = await reference();
     const cfg = ref.config;
     mkdirSync("/run/sshd", { recursive: true }); // sshd's privilege-separation directory
