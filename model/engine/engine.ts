@@ -42,11 +42,16 @@ export class Engine {
   /** Build every block from the weights (reads the whole model once). */
   static async create(config: ModelConfig, reader: WeightReader, opts: EngineOptions = {}): Promise<Engine> {
     const { idleTimeoutMs, ...compute } = opts;
-    const core = await LayerRangeEngine.create(config, reader, { compute, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+    // the experts are built between the head and the attention blocks (CoreOptions.afterHead: the peak memory of a load)
+    let moe: LocalMoe | undefined;
+    const afterHead = async () => {
+      moe = await LocalMoe.create(config, reader, 0, config.nLayers, compute);
+    };
     try {
-      return new Engine(core, await LocalMoe.create(config, reader, 0, config.nLayers, compute));
+      const core = await LayerRangeEngine.create(config, reader, { compute, afterHead, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+      return new Engine(core, moe!);
     } catch (e) {
-      await core.close();
+      await moe?.close();
       throw e;
     }
   }
