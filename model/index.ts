@@ -140,6 +140,8 @@ export {
   createGraphSession,
   createSession,
   defaultThreads,
+  packedScalesDroppable,
+  PACKED_SCALES_CHECKED_ORT_VERSIONS,
   hugePageEnv,
   HUGE_PAGE_MIN_WEIGHT_BYTES,
   weightFileBytes,

@@ -7,7 +7,7 @@ import { runInNewContext } from "node:vm";
 import * as ort from "onnxruntime-node";
 import type { BuiltGraph, ExternalInitializer } from "../onnx/builder.js";
 import type { LinearOptions } from "../onnx/linear.js";
-import { removeBuildFiles, writeBuildFiles } from "./build-files.js";
+import { dropPackedOnly, packedScalesDroppable, removeBuildFiles, writeBuildFiles } from "./build-files.js";
 import { BlockSession, nativeRunner, publicRunner, type GraphRunner } from "./block-session.js";
 import { nativeBinding, NativeSession, warnFallbackOnce } from "./native-session.js";
 
@@ -73,6 +73,12 @@ export interface ComputeOptions {
   readonly buildFromFilesMinBytes?: number;
   /** Where those files go (a new directory inside, removed once the session is built); default $MOE_BUILD_DIR, else the OS's temporary directory. */
   readonly buildDir?: string;
+  /**
+   * A session built from files drops the MatMulNBits scales onnxruntime keeps but never reads again (their
+   * file is truncated once the session is built: 0.125 bytes per 8-bit weight; see
+   * model/blocks/build-files.ts). Default true where that holds ({@link packedScalesDroppable}); false keeps them.
+   */
+  readonly dropPackedScales?: boolean;
   /**
    * Run the blocks' sessions through onnxruntime-node's native binding, synchronously (default true;
    * falls back to the public async API, warned once, where the binding is not the one checked, and
@@ -226,12 +232,14 @@ export const DEFAULT_BUILD_FROM_FILES_MIN_BYTES = 64 * 1024 * 1024;
  * (and collecting them) before onnxruntime loads it. Undefined when the files could not be written.
  */
 async function createFromFiles(graph: BuiltGraph, opts: ComputeOptions, kind: BlockKind | undefined): Promise<GraphRunner | undefined> {
-  const files = writeBuildFiles(graph.model, graph.external, opts.buildDir);
+  const files = writeBuildFiles(graph.model, graph.external, opts.buildDir, opts.dropPackedScales !== false && packedScalesDroppable());
   if (!files) return undefined;
   try {
     (graph.external as ExternalInitializer[]).length = 0; // the graph's only references to the codes and scales
     collectGarbage();
-    return await openRunner(files.model, opts, [], kind);
+    const runner = await openRunner(files.model, opts, [], kind);
+    dropPackedOnly(files);
+    return runner;
   } finally {
     removeBuildFiles(files);
   }

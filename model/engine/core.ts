@@ -27,6 +27,15 @@ export interface CoreOptions {
   readonly idleTimeoutMs?: number;
   /** Clock (ms), for tests. */
   readonly now?: () => number;
+  /**
+   * When given, the head is built first, then this runs (the single-process engine builds its experts
+   * there), then the layers' attention blocks; without it, the attention blocks come first, then the head.
+   * Build order sets the peak memory of a load: building a session holds, for a moment, the weights being
+   * packed on top of everything already built, so for 8-bit models the largest transients (the head's
+   * 131072-row matrix, then the experts') come while the process is emptier and the small attention blocks
+   * last (full-width Grok-1 Q8_0: README).
+   */
+  readonly afterHead?: () => Promise<void>;
 }
 
 /** A sampled token of one sequence. */
@@ -88,19 +97,32 @@ export class LayerRangeEngine {
     this.now = opts.now ?? Date.now;
   }
 
-  /** Load layers [first, end) (and the embedding / head when the range starts / ends the model). */
+  /**
+   * Load layers [first, end) (and the embedding / head when the range starts / ends the model): the head
+   * first, then {@link CoreOptions.afterHead}, then the layers' attention blocks (see there why).
+   */
   static async create(cfg: ModelConfig, reader: WeightReader, opts: CoreOptions = {}): Promise<LayerRangeEngine> {
     const [first, end] = opts.layers ?? [0, cfg.nLayers];
-    const stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
     const embedding = first === 0 ? EmbeddingTable.load(reader, cfg) : undefined;
-    let head: HeadBlock | undefined;
+    const createHead = () => (end === cfg.nLayers ? HeadBlock.create(cfg, headWeights(reader, cfg, embedding?.f32Values ?? undefined), opts.compute) : Promise.resolve(undefined));
+    if (!opts.afterHead) {
+      const stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
+      try {
+        return new LayerRangeEngine(cfg, first, end, stack, embedding, await createHead(), opts);
+      } catch (e) {
+        await stack.close();
+        throw e;
+      }
+    }
+    const head = await createHead();
     try {
-      head = end === cfg.nLayers ? await HeadBlock.create(cfg, headWeights(reader, cfg, embedding?.f32Values ?? undefined), opts.compute) : undefined;
+      await opts.afterHead();
+      const stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
+      return new LayerRangeEngine(cfg, first, end, stack, embedding, head, opts);
     } catch (e) {
-      await stack.close();
+      await head?.close();
       throw e;
     }
-    return new LayerRangeEngine(cfg, first, end, stack, embedding, head, opts);
   }
 
   /** This range starts the model (takes token ids). */

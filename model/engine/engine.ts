@@ -6,6 +6,7 @@
  */
 import type { ModelConfig } from "../config.js";
 import type { ComputeOptions } from "../blocks/session.js";
+import { layerTensorNames } from "../accounting.js";
 import type { WeightReader } from "../weights/types.js";
 import { LayerRangeEngine, type StepOutput } from "./core.js";
 import { LocalMoe } from "./local-moe.js";
@@ -30,6 +31,22 @@ export interface EngineOptions extends ComputeOptions {
   readonly idleTimeoutMs?: number;
 }
 
+/**
+ * Whether the model's matrices are 8-bit ones onnxruntime pre-packs (Q8_0 not expanded to f32): building such a
+ * session holds its codes for a moment on top of what is built, a transient that grows with the session, so
+ * the head (largest) goes first, then the experts, then the attention blocks. f32 models keep the attention
+ * first: their large matrices are graph inputs (no packing) and the attention's embedded, pre-packed matrices
+ * are the largest transient (full-width f32: 7.98 GiB peak attention first, 8.48 last).
+ */
+function packedEightBit(config: ModelConfig, reader: WeightReader, compute: ComputeOptions): boolean {
+  if (compute.dequantizeQ8 || config.nLayers === 0) return false;
+  try {
+    return reader.info(layerTensorNames(0).q).dtype === "Q8_0";
+  } catch {
+    return false;
+  }
+}
+
 export class Engine {
   private nextId = 1;
   private readonly started = new Set<number>();
@@ -42,7 +59,21 @@ export class Engine {
   /** Build every block from the weights (reads the whole model once). */
   static async create(config: ModelConfig, reader: WeightReader, opts: EngineOptions = {}): Promise<Engine> {
     const { idleTimeoutMs, ...compute } = opts;
-    const core = await LayerRangeEngine.create(config, reader, { compute, ...(idleTimeoutMs !== undefined ? { idleTimeoutMs } : {}) });
+    const idle = idleTimeoutMs !== undefined ? { idleTimeoutMs } : {};
+    if (packedEightBit(config, reader, compute)) {
+      // the experts are built between the head and the attention blocks (CoreOptions.afterHead: the peak memory of a load)
+      let moe: LocalMoe | undefined;
+      const afterHead = async () => {
+        moe = await LocalMoe.create(config, reader, 0, config.nLayers, compute);
+      };
+      try {
+        return new Engine(await LayerRangeEngine.create(config, reader, { compute, afterHead, ...idle }), moe!);
+      } catch (e) {
+        await moe?.close();
+        throw e;
+      }
+    }
+    const core = await LayerRangeEngine.create(config, reader, { compute, ...idle });
     try {
       return new Engine(core, await LocalMoe.create(config, reader, 0, config.nLayers, compute));
     } catch (e) {

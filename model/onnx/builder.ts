@@ -32,6 +32,19 @@ export interface ExternalInitializer {
   readonly data: Uint8Array;
   /** ONNX element type of the tensor ({@link Elem}). */
   readonly elem: number;
+  /** See {@link TensorOptions.packedOnly}. */
+  readonly packedOnly?: boolean;
+}
+
+/** Options of an initializer. */
+export interface TensorOptions {
+  /**
+   * onnxruntime copies this tensor into a kernel's pre-packed weights and never reads it again once the
+   * session is built, although it keeps it (MatMulNBits' f32 scales on x86-64 with int8 activations:
+   * the packed B holds its own copy of the scales and the block sums). A session built from files may
+   * drop such a tensor's pages afterwards (model/blocks/build-files.ts).
+   */
+  readonly packedOnly?: boolean;
 }
 
 /** A serialized graph and the weights it takes as inputs. */
@@ -62,7 +75,7 @@ export const DEFAULT_EXTERNAL_MIN_BYTES = 1 << 20;
 /** Builds one graph; every method returns the name of the value it created. */
 export class GraphBuilder {
   private readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
-  private readonly initializers: { name: string; dataType: number; dims: number[]; raw: Uint8Array }[] = [];
+  private readonly initializers: { name: string; dataType: number; dims: number[]; raw: Uint8Array; packedOnly: boolean }[] = [];
   private readonly inputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly outputs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   private readonly weightInputs: GraphWeightInput[] = [];
@@ -115,15 +128,15 @@ export class GraphBuilder {
     const model = this.serialize((t) => {
       if (t.raw.byteLength < this.externalMinBytes) return undefined;
       const path = `${t.name}.bin`;
-      external.push({ path, data: t.raw, elem: t.dataType });
+      external.push({ path, data: t.raw, elem: t.dataType, ...(t.packedOnly ? { packedOnly: true } : {}) });
       return path;
     });
     return { model, weights: [...this.weightInputs], external };
   }
 
   /** A float32 initializer of the given dims. */
-  f32(prefix: string, data: Float32Array, dims: readonly number[]): string {
-    return this.tensor(prefix, Elem.FLOAT, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
+  f32(prefix: string, data: Float32Array, dims: readonly number[], opts: TensorOptions = {}): string {
+    return this.tensor(prefix, Elem.FLOAT, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims, opts);
   }
 
   /** A uint8 initializer of the given dims. */
@@ -142,9 +155,9 @@ export class GraphBuilder {
     return this.f32(prefix, new Float32Array([v]), []);
   }
 
-  private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[]): string {
+  private tensor(prefix: string, dataType: number, raw: Uint8Array, dims: readonly number[], opts: TensorOptions = {}): string {
     const name = this.fresh(prefix);
-    this.initializers.push({ name, dataType, dims: [...dims], raw });
+    this.initializers.push({ name, dataType, dims: [...dims], raw, packedOnly: opts.packedOnly === true });
     return name;
   }
 
@@ -176,7 +189,7 @@ export class GraphBuilder {
   }
 
   /** ModelProto bytes; an initializer for which `externalPath` names a file is stored as external data there. */
-  private serialize(externalPath: (t: { name: string; dataType: number; raw: Uint8Array }) => string | undefined): Uint8Array {
+  private serialize(externalPath: (t: { name: string; dataType: number; raw: Uint8Array; packedOnly: boolean }) => string | undefined): Uint8Array {
     const initializer = this.initializers.map((t) => {
       const path = externalPath(t);
       if (path === undefined) return onnx.TensorProto.create({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: t.raw });

@@ -104,8 +104,10 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   const { codes, scales } = q8_0ToNBits(w.blocks, w.out, w.in);
   const nBlocks = w.in / 32;
   const b = g.u8(`${prefix}_q`, codes, [w.out, nBlocks, 32]);
-  const s = g.f32(`${prefix}_s`, scales, [w.out, nBlocks]);
   const attrs = { K: w.in, N: w.out, bits: 8, block_size: 32, accuracy_level: 4 };
+  // accuracy level 4 (int8 activations) copies the scales into the packed weights (TensorOptions.packedOnly);
+  // at levels 0-1 every run reads them (dropping them there would fault)
+  const s = g.f32(`${prefix}_s`, scales, [w.out, nBlocks], { packedOnly: attrs.accuracy_level === 4 });
   if (mode === "int8") return g.op("MatMulNBits", [x, b, s], attrs, MS_DOMAIN);
   // exact: [LIMBS·R, in] rows through one int8 matmul, then the sum of the LIMBS partial products
   const rows = limbs(g, x, w.in);

@@ -144,9 +144,10 @@ describe("Grok-1 at full width, 1 layer, Q8_0", () => {
     const ratio = (r.peakRss - kvBytes) / fileBytes;
     report.generateQ8_0 = { threads: 2, activations: "int8", glibcTunables: "set by moe generate (re-run)", tokens: out.ids.length, ids: out.ids, peakRssGiB: gib(r.peakRss), peakRssOverFile: Math.round(ratio * 1000) / 1000, ...timing(r.stderr) };
     // The issue's bound is 1.2 × the file + KV; not reachable with onnxruntime's packed 8-bit weights, which
-    // alone are 1.29× the file (README, full width). This guards what is reached: 1.37× measured (building
-    // large sessions from files), 1.53× before.
-    expect(ratio).toBeLessThanOrEqual(1.45);
+    // alone are 1.178× the file (1.2523 bytes per weight against Q8_0's 1.0625), leaving 0.13 GiB for the
+    // process itself (README, full width: the accounting). This guards what is reached: 1.25× measured
+    // (packed-only scales dropped, head → experts → attention load order), 1.38× before, 1.53× before that.
+    expect(ratio).toBeLessThanOrEqual(1.3);
   });
 
   it("runs as a local cluster (configs/clusters/wide-local.yaml) with the same greedy tokens", async () => {
