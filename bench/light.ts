@@ -5,8 +5,8 @@
 
 export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama"] as const;
 
-/** Run only when named: `llama` installs llama.cpp (~730 MB) on first use. */
-const ON_DEMAND: readonly string[] = ["llama"];
+/** What runs when no benchmark is named: all but `llama`, which installs llama.cpp (~730 MB) on first use. */
+export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => b !== "llama");
 
 type Bench = { run(args: string[]): Promise<void> };
 const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
@@ -22,7 +22,7 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
 
 /** Run the named benchmarks in order (all but the on-demand `llama` when none is named); each prints its own figures. */
 export async function runBenches(names: readonly string[], args: string[]): Promise<void> {
-  for (const n of names.length ? names : BENCHES.filter((b) => !ON_DEMAND.includes(b))) {
+  for (const n of names.length ? names : DEFAULT_BENCHES) {
     if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark '${n}'; choose one of: ${BENCHES.join(", ")}`);
     const mod = await LOADERS[n as (typeof BENCHES)[number]]();
     // with --json stdout carries only the JSON

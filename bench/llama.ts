@@ -103,10 +103,12 @@ export async function run(args: string[] = []): Promise<void> {
   try {
     for (const p of paths) loaded.push(await load(p, o, llama.entry));
     const fewest = Math.min(...o.threads);
+    // warm-up at the measured sizes (a short one left the first rep of both sides 2–3× slow)
+    const warm = Math.min(o.steps, 8);
     for (const l of loaded)
       for (const t of o.threads) {
-        await measure(l.engines.get(t)!, 1, 8, 2); // warm-up
-        await l.peer!.generate(t, benchPrompt(l.model.config.vocabSize, 8), 2);
+        await measure(l.engines.get(t)!, 1, o.prompt, warm);
+        await l.peer!.generate(t, benchPrompt(l.model.config.vocabSize, o.prompt), warm);
       }
     if (o.checkTokens > 0) for (const l of loaded) checks.set(l, await tokenCheck(l, o.checkTokens, fewest));
     for (let rep = 0; rep < o.reps; rep++) {
