@@ -97,10 +97,10 @@ export function installNotice(benchDir: string): string {
   );
 }
 
-/** Run `command args`, its output on stderr; rejects on a non-zero exit. */
+/** Run `command args`, all its output on stderr (stdout stays the report's, JSON with --json); rejects on a non-zero exit. */
 async function runInstall(command: string, args: readonly string[]): Promise<void> {
   await new Promise<void>((ok, fail) => {
-    const p = spawn(command, [...args], { stdio: ["ignore", "inherit", "inherit"] });
+    const p = spawn(command, [...args], { stdio: ["ignore", 2, 2] });
     p.once("error", fail);
     p.once("exit", (code, signal) => (code === 0 ? ok() : fail(new Error(`\`${[command, ...args].join(" ")}\` exited with ${signal ?? `code ${code}`}`))));
   });
