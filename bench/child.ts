@@ -8,7 +8,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Start `bench/<name>` as a child `node` process with an IPC channel (stdout ignored, stderr inherited). */
-export function forkBenchChild(name: "echo-child" | "trace-child", args: readonly string[] = []): ChildProcess {
+export function forkBenchChild(name: "echo-child" | "trace-child" | "llama-child", args: readonly string[] = []): ChildProcess {
   const fromSource = fileURLToPath(import.meta.url).endsWith(".ts");
   const file = fileURLToPath(new URL(`./${name}.${fromSource ? "ts" : "js"}`, import.meta.url));
   const execArgv = fromSource ? ["--import", pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href] : [];

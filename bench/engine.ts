@@ -74,7 +74,7 @@ function list(v: string | undefined, d: number[]): number[] {
 }
 
 /** Weight bytes one decode step reads at batch B, as the engine stores them. */
-function bytesPerStep(cfg: ModelConfig, dtype: "f32" | "q8_0", batch: number): number {
+export function bytesPerStep(cfg: ModelConfig, dtype: "f32" | "q8_0", batch: number): number {
   const acc = accountModel(cfg, dtype);
   const distinct = cfg.nExperts * (1 - Math.pow(1 - cfg.nExpertsUsed / cfg.nExperts, batch));
   const perLayer = acc.layers.reduce((a, l) => a + l.attentionBytes + l.routerBytes + l.normBytes + distinct * l.expertBytes, 0);
@@ -87,23 +87,32 @@ interface SessionFlags {
   readonly singleThreadRows?: number;
 }
 
-function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0, experts: ExpertMode = "layer"): ComputeOptions {
+export function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0, experts: ExpertMode = "layer"): ComputeOptions {
   const how: ComputeOptions = experts === "expert" ? { expertSessions: "expert" } : { expertSessions: "layer", expertExecutor: experts === "layer-par" ? "parallel" : "sequential" };
   return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s, ...how, ...(expertWorkers > 1 ? { expertWorkers } : {}) };
 }
 
+/** The bench's prompt `b` of `length` token ids (spread over the vocabulary of `vocabSize`, skipping ids 0–3). */
+export function benchPrompt(vocabSize: number, length: number, b = 0): number[] {
+  return Array.from({ length }, (_, i) => 4 + ((b * 7919 + i * 104729) % (vocabSize - 4)));
+}
+
 /**
  * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
- * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s and
- * CPU ms per step.
+ * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s, CPU ms
+ * per step, and the tokens the first sequence generated (steps + 1: the prefill's, then each step's).
  */
-async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number }> {
+export async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number; tokens: number[] }> {
   const V = engine.config.vocabSize;
-  const tokens = (b: number) => Array.from({ length: prompt }, (_, i) => 4 + ((b * 7919 + i * 104729) % (V - 4)));
+  const tokens = (b: number) => benchPrompt(V, prompt, b);
   const seqs = Array.from({ length: batch }, (_, b) => b + 1);
   const last = new Map<number, number>();
+  const first: number[] = [];
   const run = async (items: RowItem[]) => {
-    for (const s of (await engine.step(stepRows(items))).sampled ?? []) last.set(s.seq, s.token);
+    for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
+      last.set(s.seq, s.token);
+      if (s.seq === 1) first.push(s.token);
+    }
   };
   try {
     let t0 = performance.now();
@@ -114,7 +123,7 @@ async function measure(engine: Engine, batch: number, prompt: number, steps: num
     for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
-    return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps };
+    return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps, tokens: first };
   } finally {
     engine.core.release(seqs);
   }
@@ -245,14 +254,19 @@ async function loadCompareBuild(dir: string): Promise<typeof Engine> {
 }
 
 /** The best read bandwidth measured so far, per thread count (re-measured between reps: a shared machine's varies). */
-class BandwidthBest {
+export class BandwidthBest {
   private readonly seen = new Map<number, number>();
   constructor(private readonly threads: readonly number[]) {}
   async measure(): Promise<void> {
     for (const b of await readBandwidth(this.threads)) this.seen.set(b.threads, Math.max(this.seen.get(b.threads) ?? 0, b.bytesPerSecond));
   }
+  /** The best over every thread count, bytes/s: the roof. */
   best(): number {
     return Math.max(...this.seen.values());
+  }
+  /** The best at `threads` threads, bytes/s (0 before the first measure). */
+  at(threads: number): number {
+    return this.seen.get(threads) ?? 0;
   }
   report(): { threads: number; readGBs: number }[] {
     return [...this.seen].map(([threads, b]) => ({ threads, readGBs: +(b / 1e9).toFixed(2) }));

@@ -3,7 +3,10 @@
  * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama"] as const;
+
+/** What runs when no benchmark is named: all but `llama`, which installs llama.cpp (~730 MB) on first use. */
+export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => b !== "llama");
 
 type Bench = { run(args: string[]): Promise<void> };
 const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
@@ -14,11 +17,12 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   cluster: () => import("./cluster.js"),
   serve: () => import("./serve.js"),
   dynamic: () => import("./dynamic.js"),
+  llama: () => import("./llama.js"),
 };
 
-/** Run the named benchmarks in order (all when none is named); each prints its own figures. */
+/** Run the named benchmarks in order (all but the on-demand `llama` when none is named); each prints its own figures. */
 export async function runBenches(names: readonly string[], args: string[]): Promise<void> {
-  for (const n of names.length ? names : BENCHES) {
+  for (const n of names.length ? names : DEFAULT_BENCHES) {
     if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark '${n}'; choose one of: ${BENCHES.join(", ")}`);
     const mod = await LOADERS[n as (typeof BENCHES)[number]]();
     // with --json stdout carries only the JSON

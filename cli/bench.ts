@@ -6,9 +6,10 @@ export function register(program: Command): void {
   program
     .command("bench")
     .description(
-      `run a benchmark: ${BENCHES.join(", ")} (all when none is named); ` +
+      `run a benchmark: ${BENCHES.join(", ")} (all but llama when none is named); ` +
         "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json], kernels [--threads 1,2] [--json], " +
-        "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE]",
+        "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE], " +
+        "llama [--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
     )
     .argument("[name]", "which benchmark")
     .argument("[args...]", "arguments for the benchmark")
@@ -22,6 +23,7 @@ Examples:
   moe bench cluster --json > bench.json                # every figure as JSON (schema moe-bench-cluster/1)
   moe bench cluster --threads 2 --steps 64 --calls 80 --out bench.json
   moe bench cluster --warmup 0 --reps 1                # cold processes, one pass (the method before the warm-up)
+  moe bench llama --threads 1,2                         # ours vs llama.cpp on the Grok-shaped f32 and Q8_0 GGUFs, same run
   moe plan --cluster configs/clusters/local.yaml --calibrate bench.json`,
     )
     .action(async (name: string | undefined, args: string[]) => runBenches(name ? [name] : [], args));
