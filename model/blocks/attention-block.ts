@@ -38,6 +38,27 @@ function kvTensor(dtype: KvDtype, data: KvArray, dims: readonly number[]): ort.T
   return new ort.Tensor(dtype === "f16" ? "float16" : "float32", data, dims as number[]);
 }
 
+/**
+ * cos/sin [n, hd/2] → the graph's rotate-half tables [n, hd]: c = [cos, cos], s = [−sin, sin]
+ * (model/onnx/attention.ts; negation is exact, so the graph's numbers are SPEC's RoPE bit for bit).
+ */
+function rotateHalfTables(t: { cos: Float32Array; sin: Float32Array }, hd: number): { c: Float32Array; s: Float32Array } {
+  const half = hd / 2;
+  const n = t.cos.length / half;
+  const c = new Float32Array(n * hd);
+  const s = new Float32Array(n * hd);
+  for (let r = 0; r < n; r++)
+    for (let i = 0; i < half; i++) {
+      const cv = t.cos[r * half + i]!;
+      const sv = t.sin[r * half + i]!;
+      c[r * hd + i] = cv;
+      c[r * hd + half + i] = cv;
+      s[r * hd + i] = -sv;
+      s[r * hd + half + i] = sv;
+    }
+  return { c, s };
+}
+
 export class AttentionBlock {
   private constructor(
     private readonly cfg: ModelConfig,
@@ -104,12 +125,14 @@ export class AttentionBlock {
         }
       }
     }
-    const { cos, sin } = ropeTables(positions, hd, this.cfg.ropeBase);
+    const { c, s } = rotateHalfTables(ropeTables(positions, hd, this.cfg.ropeBase), hd);
     const out = await this.session.run(B * T, {
       ...this.weights,
-      x: f32Tensor(x, [B, T, D]),
-      cos: f32Tensor(cos, [B, T, hd / 2]),
-      sin: f32Tensor(sin, [B, T, hd / 2]),
+      x: f32Tensor(x, [B * T, D]),
+      rope_c: f32Tensor(c, [B, T, 1, hd]),
+      rope_s: f32Tensor(s, [B, T, 1, hd]),
+      bt_shape: new ort.Tensor("int64", BigInt64Array.of(BigInt(B), BigInt(T), -1n, BigInt(hd)), [4]),
+      ps_sizes: new ort.Tensor("int64", BigInt64Array.of(BigInt(P), BigInt(T)), [2]),
       past_kt: kvTensor(this.kvDtype, pastKt, [B, KVH, hd, P]),
       past_v: kvTensor(this.kvDtype, pastV, [B, KVH, P, hd]),
       mask: f32Tensor(mask, [B, 1, G * T, S]),

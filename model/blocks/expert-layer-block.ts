@@ -1,6 +1,6 @@
 /**
  * A layer of experts in ONE onnxruntime session (graph: model/onnx/expert-layer.ts), run once per
- * layer per step: x [R, D] and each expert's row indices in, y [N, D] out (each expert's rows in turn). Routing
+ * layer per step: each expert's rows of x in (gathered here), y [N, D] out (each expert's rows in turn). Routing
  * and combine stay in TS (model/gating.ts); per expert the session runs the same ops on the same shapes
  * as the one-expert session ({@link ExpertBlock}), so the outputs are bit-identical, with one run's fixed
  * cost per layer instead of one per routed expert.
@@ -143,10 +143,8 @@ export class ExpertLayerBlock {
       bySlot[i] = rows.rows[k]!;
     });
     const N = rows.rows.reduce((a, r) => a + r.length, 0);
-    const idx = new BigInt64Array(N);
+    const xs = new Float32Array(N * D);
     const counts = new BigInt64Array(S);
-    // little-endian int64 of a non-negative int32: low word = value, high word = 0
-    const words = new Int32Array(idx.buffer);
     const order = rows.experts.map((e) => this.slots.get(e)!).sort((a, b) => a - b);
     let j = 0;
     for (const i of order) {
@@ -155,12 +153,11 @@ export class ExpertLayerBlock {
       for (let k = 0; k < r.length; k++, j++) {
         const v = r[k]!;
         if (!(v >= 0 && v < R)) throw new RangeError(`ExpertLayerBlock: row index ${v} is outside [0, ${R})`);
-        words[2 * j] = v;
+        xs.set(x.subarray(v * D, (v + 1) * D), j * D);
       }
     }
     const out = await this.session.run(R, {
-      x: f32Tensor(x, [R, D]),
-      idx: new Tensor("int64", idx, [N]),
+      x: f32Tensor(xs, [N, D]),
       counts: new Tensor("int64", counts, [S]),
       ...this.weights,
     });

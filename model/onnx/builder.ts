@@ -82,6 +82,8 @@ export class GraphBuilder {
   private readonly externalMinBytes: number;
   private counter = 0;
   private usesMs = false;
+  /** Values renamed to a graph output's name ({@link output}). */
+  private readonly renamed = new Map<string, string>();
 
   constructor(
     private readonly name: string,
@@ -101,10 +103,30 @@ export class GraphBuilder {
     return name;
   }
 
-  /** Declare `value` as a graph output named `name` (adds an Identity when they differ). */
+  /**
+   * Declare `value` as a graph output named `name`. A value an op of this graph produced is renamed to
+   * `name` (in every node; later ops may still use the old name): an Identity would be one more node per
+   * run, and a copy of the output (the head's logits: 512 KB at V = 131072). Otherwise (a graph input, an
+   * initializer, a value already output under another name) an Identity copies it.
+   */
   output(name: string, value: string, elem: ElemType, dims: readonly (number | string)[]): void {
-    if (value !== name) this.nodes.push(onnx.NodeProto.create({ opType: "Identity", input: [value], output: [name], name: `out_${name}` }));
+    const v = this.resolve(value);
+    const producer = this.nodes.find((n) => n.output.includes(v));
+    const taken = this.outputs.some((o) => o.name === v || o.name === name) || this.inputs.some((i) => i.name === name) || this.initializers.some((t) => t.name === name);
+    if (v !== name && producer && !taken) {
+      for (const n of this.nodes) {
+        n.output = n.output.map((o) => (o === v ? name : o));
+        n.input = n.input.map((i) => (i === v ? name : i));
+      }
+      this.renamed.set(value, name);
+      if (v !== value) this.renamed.set(v, name);
+    } else if (v !== name) this.nodes.push(onnx.NodeProto.create({ opType: "Identity", input: [v], output: [name], name: `out_${name}` }));
     this.outputs.push(valueInfo(name, elem, dims));
+  }
+
+  /** The current name of a value (an output renamed it, see {@link output}). */
+  private resolve(value: string): string {
+    return this.renamed.get(value) ?? value;
   }
 
   /**
@@ -173,7 +195,7 @@ export class GraphBuilder {
     this.nodes.push(
       onnx.NodeProto.create({
         opType,
-        input: [...inputs],
+        input: inputs.map((i) => this.resolve(i)),
         output,
         name: this.fresh(`n_${opType}`),
         domain,

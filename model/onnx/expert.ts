@@ -16,14 +16,15 @@ export interface ExpertWeights {
 }
 
 /**
- * Emit one expert's FFN on the value `x` [R, D] of `g`; returns y [R, D]. The one subgraph of both
+ * Emit one expert's FFN on the value `x` [R, D] (2-D) of `g`; returns y [R, D]. The one subgraph of both
  * the one-expert graph and the layer-of-experts graph (model/onnx/expert-layer.ts): same ops, same
  * shapes per expert, so the same kernels and the same numbers.
  */
 export function expertFfn(g: GraphBuilder, x: string, w: ExpertWeights, opts: LinearOptions = {}): string {
-  const [gate, up] = linearShared(g, x, [w.gate, w.up], "w_gate_up", opts);
+  // x is 2-D: an f32 Gemm needs no reshaping around it (8 nodes fewer per expert in every run)
+  const [gate, up] = linearShared(g, x, [w.gate, w.up], "w_gate_up", opts, true);
   const hidden = g.op("Mul", [geluTanh(g, gate!, "gelu"), up!]);
-  return linear(g, hidden, w.down, "w_down", opts);
+  return linear(g, hidden, w.down, "w_down", opts, true);
 }
 
 /** Build the serialized graph of one expert. */

@@ -27,7 +27,7 @@ export function buildHeadGraph(cfg: ModelConfig, w: HeadWeights, opts: LinearOpt
   const g = new GraphBuilder("head");
   const x = g.input("x", Elem.FLOAT, ["R", cfg.dModel]);
   const z = rmsNorm(g, x, w.outputNorm, cfg.rmsEps, "output_norm");
-  const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts), g.scalar("logit_scale", cfg.logitScale)]);
+  const logits = g.op("Mul", [linear(g, z, w.unembed, "unembed", opts, true), g.scalar("logit_scale", cfg.logitScale)]);
   g.output("logits", logits, Elem.FLOAT, ["R", w.unembed.out]);
   if (withStats) logitStats(g, logits);
   return g.build();

@@ -89,8 +89,11 @@ const FLT_MIN = 1.1754943508222875e-38;
 /** Per builder: x → its stacked limbs (so q/k/v or gate/up share one decomposition). */
 const limbCache = new WeakMap<GraphBuilder, Map<string, string>>();
 
-/** Emit y = x·Wᵀ, x [..., in] → y [..., out]. */
-export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: string, opts: LinearOptions = {}): string {
+/**
+ * Emit y = x·Wᵀ, x [..., in] → y [..., out]. With `rows2d` the caller promises x is [R, in] (2-D): an f32
+ * matmul then needs no reshapes around its Gemm (4 nodes fewer per run; the same Gemm on the same rows).
+ */
+export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: string, opts: LinearOptions = {}, rows2d = false): string {
   const mode = opts.q8 ?? "int8";
   if (w.kind === "q8_0" && mode === "dequantize") w = { kind: "f32", out: w.out, in: w.in, data: dequantizeQ8_0(q8Bytes(w.blocks, w.out)) };
   if (w.kind === "f32") {
@@ -98,6 +101,7 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
     // large to embed is a graph input fed from its array on every run (no copy either).
     const big = w.data.byteLength >= (opts.maxInitializerBytes ?? DEFAULT_MAX_INITIALIZER_BYTES);
     const W = big ? g.weightInput(`${prefix}_w`, w.data, [w.out, w.in]) : g.f32(`${prefix}_w`, w.data, [w.out, w.in]);
+    if (rows2d) return g.op("Gemm", [x, W], { transB: 1 });
     const x2 = g.op("Reshape", [x, g.i64(`${prefix}_rows`, [-1, w.in])]);
     return backToLeadingDims(g, x, g.op("Gemm", [x2, W], { transB: 1 }), w.out, prefix);
   }
@@ -116,7 +120,8 @@ export function linear(g: GraphBuilder, x: string, w: LinearWeight, prefix: stri
   // leading axis cost 0.6 ms at R = 1 and 9 ms at R = 16 on the 131072-wide head, this ≤ 0.7 ms)
   const y3 = g.op("Reshape", [y, g.i64(`${prefix}_ys`, [LIMBS, -1])]);
   const sum = g.op("MatMul", [g.f32("limb_ones", new Float32Array(LIMBS).fill(1), [1, LIMBS]), y3]); // [1, R·out]
-  return backToLeadingDims(g, x, g.op("Reshape", [sum, g.i64(`${prefix}_rows`, [-1, w.out])]), w.out, prefix);
+  const y2 = g.op("Reshape", [sum, g.i64(`${prefix}_rows`, [-1, w.out])]);
+  return rows2d ? y2 : backToLeadingDims(g, x, y2, w.out, prefix);
 }
 
 /** y [R, out] → [..., out] with x's leading dims (x [..., in]). */
@@ -197,9 +202,9 @@ function stackedRows(ws: readonly Extract<LinearWeight, { kind: "q8_0" }>[]): Q8
  * unless they are f32 matrices that together reach the graph-input size, which are fed separately (stacking
  * would copy gigabytes).
  */
-export function linearShared(g: GraphBuilder, x: string, ws: readonly LinearWeight[], prefix: string, opts: LinearOptions = {}): string[] {
-  if (!stacksShared(ws, opts)) return ws.map((w, i) => linear(g, x, w, `${prefix}${i}`, opts));
-  const y = linear(g, x, concatRows(ws), prefix, opts);
+export function linearShared(g: GraphBuilder, x: string, ws: readonly LinearWeight[], prefix: string, opts: LinearOptions = {}, rows2d = false): string[] {
+  if (!stacksShared(ws, opts)) return ws.map((w, i) => linear(g, x, w, `${prefix}${i}`, opts, rows2d));
+  const y = linear(g, x, concatRows(ws), prefix, opts, rows2d);
   return splitLast(g, y, ws.map((w) => w.out), `${prefix}_parts`);
 }
 
