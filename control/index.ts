@@ -19,7 +19,7 @@ export { freePortRange, freePorts } from "./ports.js";
 export type { ChildState, ClusterExit, LaunchEvent, LaunchOptions } from "./launcher.js";
 export { describeExit } from "./child.js";
 export type { ChildExit, ReadyLine } from "./child.js";
-export { moeCommand } from "./entry.js";
+export { NODE_FLAGS, moeCommand } from "./entry.js";
 export type { MoeCommand } from "./entry.js";
 
 // Per-host model parts and the engine's real KV limits.

@@ -48,6 +48,12 @@ export interface RpcClientOptions extends SocketTuning {
   /** Deadline of a request when none is given, ms. Default 10000. */
   defaultDeadlineMs?: number;
   /**
+   * How long a send may wait for room when the queue to the server is at its high-water mark, ms (-1: until
+   * there is room). Default 0: the request fails at once with PeerBusyError, and a send goes to ZeroMQ without
+   * first asking the socket whether it is writable (zeromq.js skips a `ZMQ_EVENTS` query, one system call, per send).
+   */
+  sendTimeoutMs?: number;
+  /**
    * Receives valid messages that answer no pending request of this client (server pushes, e.g. a
    * pipeline step's `stage.tokens` sent by the last stage to the step's origin).
    */
@@ -136,11 +142,11 @@ export class RpcClient {
     const tuning = compileTuning(options, options.expect.maxMessageSize);
     const opts: RpcClientOptions = { ...options, expect: { ...options.expect, maxMessageSize: tuning.maxMessageSize } };
     compileExpectation(opts.expect);
-    for (const [name, value, min] of [["maxPending", opts.maxPending ?? 1024, 1], ["defaultDeadlineMs", opts.defaultDeadlineMs ?? 10_000, 1]] as const) {
+    for (const [name, value, min] of [["maxPending", opts.maxPending ?? 1024, 1], ["defaultDeadlineMs", opts.defaultDeadlineMs ?? 10_000, 1], ["sendTimeoutMs", opts.sendTimeoutMs ?? 0, -1]] as const) {
       if (!Number.isInteger(value) || value < min) throw new TransportConfigError(`${name} ${value} must be an integer ≥ ${min}`, { field: name });
     }
     checkName(opts.name);
-    const zmqOptions: Record<string, unknown> = socketOptions(tuning);
+    const zmqOptions: Record<string, unknown> = { ...socketOptions(tuning), sendTimeout: opts.sendTimeoutMs ?? 0 };
     if (opts.identity !== undefined) {
       if (!/^[\x21-\x7e]{1,255}$/.test(opts.identity)) throw new TransportConfigError(`identity "${opts.identity}" must be 1–255 printable characters`, { field: "identity" });
       zmqOptions.routingId = opts.identity;

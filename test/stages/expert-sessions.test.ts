@@ -78,6 +78,19 @@ describe("expert host layer sessions", () => {
     }
   });
 
+  it("answers a lone request with its rows in order whether or not they come grouped by expert in the session's order", async () => {
+    const h = await host("lone", layer0([0, 2, 5, 7]));
+    // grouped in the session's order (what a router sends: the run's output is the answer as it is), then
+    // interleaved and out of the session's order (the run's output rows are put back in the request's order)
+    for (const [i, experts] of [[0, 0, 2, 5, 5, 5, 7], [7, 0, 5, 0, 2, 7, 5], [5, 5, 2]].entries()) {
+      const q = request(experts, 10 + i);
+      const y = await h.batcher.submit(0, q.hidden, q.expert);
+      expect(y.length).toBe(q.hidden.length);
+      expect(Array.from(y)).toEqual((await reference(0, [q]))[0]);
+    }
+    expect(h.batcher.stats).toEqual({ runs: 3, requests: 3, rows: 17 });
+  });
+
   it("a re-plan's experts become a session of their own; dropped experts stop being served and a session serving none is closed; a dropped expert is held again without loading", async () => {
     const h = await host("replan", layer0([0, 1, 2, 3]));
     expect(await h.addExperts([...layer0([3, 4, 5]), [1, 2]])).toBe(3);

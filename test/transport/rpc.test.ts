@@ -225,6 +225,28 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     await it.return?.();
   });
 
+  it("fails a request at once with PeerBusyError when the queue to a server that reads nothing is full (sendTimeoutMs 0, the default)", async () => {
+    // a ROUTER that never receives: the client's queue (and the socket buffers) fill up
+    const stuck = closer.add(new zmq.Router({ linger: 0, receiveHighWaterMark: 2 }));
+    await stuck.bind(address(transport));
+    const cli = client(stuck.lastEndpoint!, { sendHighWaterMark: 2, maxPending: 100_000, defaultDeadlineMs: 60_000 });
+    const big = { ...sample("moe.dispatch", 4096, 64), dModel: 4096 }; // 1 MiB per frame
+    const pending: Promise<unknown>[] = [];
+    const t0 = Date.now();
+    const err = await untilThrows(async () => {
+      const p = cli.request(big);
+      pending.push(p.catch(() => undefined));
+      // a send that went out leaves the request pending: give it a moment to fail, then send the next
+      await Promise.race([p, sleep(5)]);
+    }, 20_000);
+    expect(err).toBeInstanceOf(PeerBusyError);
+    expect((err as PeerBusyError).peer).toBe(stuck.lastEndpoint);
+    expect(cli.metrics.snapshot().totals.errorsByCode.PEER_BUSY).toBe(1);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    await cli.close();
+    await Promise.all(pending);
+  });
+
   it("delivers one-way messages and server pushes", async () => {
     const srv = await server(transport);
     const got: string[] = [];
