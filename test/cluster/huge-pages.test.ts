@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_TINY_MODEL_DIR } from "../../factory/index.js";
+import { benchModelPaths } from "../../cli/bench.js";
 import { MOE_CLI } from "../moe-cli.js";
 
 const TINY = DEFAULT_TINY_MODEL_DIR;
@@ -172,3 +173,46 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
     expect(bad.err.match(/moe: error:/g)).toHaveLength(1);
   });
 });
+
+describe.skipIf(!linux)("moe bench re-runs itself on huge pages for a --model of 1 GiB or more", () => {
+  /** `moe bench ARGS`: exit code, stderr and the GLIBC_TUNABLES of its re-run child (null: no child seen). */
+  async function bench(args: string[], e: NodeJS.ProcessEnv): Promise<{ code: number | null; err: string; childTunables: string | undefined | null }> {
+    const p = spawn(process.execPath, [...MOE_CLI, "bench", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+    started.push(p);
+    let err = "";
+    p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+    let childTunables: string | undefined | null = null;
+    const watch = setInterval(() => {
+      for (const k of children(p.pid!))
+        try {
+          childTunables = environ(k).get("GLIBC_TUNABLES");
+        } catch {
+          // already gone
+        }
+    }, 10);
+    const code = await new Promise<number | null>((r) => p.once("close", (c) => r(c)));
+    clearInterval(watch);
+    return { code, err, childTunables };
+  }
+
+  it("--model PATH and --model=PATH re-run it (the child's exit status passes through); MOE_HUGE_PAGES=0 or a small model do not", async () => {
+    // an unknown benchmark name fails in the child, after the re-run: a quick, real run of the path
+    for (const args of [["nosuch", "--model", TINY], ["nosuch", `--model=${TINY}`]]) {
+      const r = await bench(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+      expect(r.code, r.err).toBe(1);
+      expect(r.childTunables).toBe("glibc.malloc.hugetlb=1");
+      expect(r.err.match(/unknown benchmark 'nosuch'/g)).toHaveLength(1);
+    }
+    for (const e of [env({ MOE_HUGE_PAGES_MIN_BYTES: "1", MOE_HUGE_PAGES: "0" }), env()]) {
+      const r = await bench(["nosuch", "--model", TINY], e);
+      expect(r.code, r.err).toBe(1);
+      expect(r.childTunables).toBeNull();
+    }
+  });
+
+  it("benchModelPaths: every --model value, in both spellings", () => {
+    expect(benchModelPaths(["--threads", "1", "--model", "a.gguf", "--model=b", "--json"])).toEqual(["a.gguf", "b"]);
+    expect(benchModelPaths(["--threads", "1", "--model"])).toEqual([]);
+  });
+});
+
