@@ -80,6 +80,28 @@ async function serve(args: string[], e: NodeJS.ProcessEnv): Promise<Serve> {
   return { proc, url, exit, stderr: () => err };
 }
 
+/** `moe ARGS`: exit code, stdout, stderr and the GLIBC_TUNABLES of its re-run child, watched while it runs (null: no child seen). */
+async function runWatched(args: string[], e: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string; childTunables: string | undefined | null }> {
+  const p = spawn(process.execPath, [...MOE_CLI, ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+  started.push(p);
+  let out = "";
+  let err = "";
+  p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
+  let childTunables: string | undefined | null = null;
+  const watch = setInterval(() => {
+    for (const k of children(p.pid!))
+      try {
+        childTunables = environ(k).get("GLIBC_TUNABLES");
+      } catch {
+        // already gone
+      }
+  }, 10);
+  const code = await new Promise<number | null>((r) => p.once("close", (c) => r(c)));
+  clearInterval(watch);
+  return { code, out, err, childTunables };
+}
+
 describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc on huge pages", () => {
   it("serve: one child with GLIBC_TUNABLES (no further re-exec) serves; SIGTERM and SIGINT to the parent stop both cleanly", async () => {
     for (const sig of ["SIGTERM", "SIGINT"] as const) {
@@ -137,27 +159,7 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
   });
 
   it("generate: the re-run child's stdout is the command's (same greedy ids as without it); its exit code passes through", async () => {
-    const gen = async (args: string[], e: NodeJS.ProcessEnv) => {
-      const p = spawn(process.execPath, [...MOE_CLI, "generate", "--model", TINY, ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
-      started.push(p);
-      let out = "";
-      let err = "";
-      p.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-      p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-      // watch the process tree while it runs: the re-run child's environment
-      let childTunables: string | undefined | null = null;
-      const watch = setInterval(() => {
-        for (const k of children(p.pid!))
-          try {
-            childTunables = environ(k).get("GLIBC_TUNABLES");
-          } catch {
-            // already gone
-          }
-      }, 10);
-      const code = await new Promise<number | null>((r) => p.once("close", (c) => r(c)));
-      clearInterval(watch);
-      return { code, out, err, childTunables };
-    };
+    const gen = (args: string[], e: NodeJS.ProcessEnv) => runWatched(["generate", "--model", TINY, ...args], e);
     const args = ["--prompt-ids", "1,422,1033", "--max-tokens", "4", "--json"];
     const re = await gen(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
     const plain = await gen(args, env());
@@ -175,25 +177,7 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
 });
 
 describe.skipIf(!linux)("moe bench re-runs itself on huge pages for a --model of 1 GiB or more", () => {
-  /** `moe bench ARGS`: exit code, stderr and the GLIBC_TUNABLES of its re-run child (null: no child seen). */
-  async function bench(args: string[], e: NodeJS.ProcessEnv): Promise<{ code: number | null; err: string; childTunables: string | undefined | null }> {
-    const p = spawn(process.execPath, [...MOE_CLI, "bench", ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
-    started.push(p);
-    let err = "";
-    p.stderr!.on("data", (d: Buffer) => (err += d.toString()));
-    let childTunables: string | undefined | null = null;
-    const watch = setInterval(() => {
-      for (const k of children(p.pid!))
-        try {
-          childTunables = environ(k).get("GLIBC_TUNABLES");
-        } catch {
-          // already gone
-        }
-    }, 10);
-    const code = await new Promise<number | null>((r) => p.once("close", (c) => r(c)));
-    clearInterval(watch);
-    return { code, err, childTunables };
-  }
+  const bench = (args: string[], e: NodeJS.ProcessEnv) => runWatched(["bench", ...args], e);
 
   it("--model PATH and --model=PATH re-run it (the child's exit status passes through); MOE_HUGE_PAGES=0 or a small model do not", async () => {
     // an unknown benchmark name fails in the child, after the re-run: a quick, real run of the path
