@@ -98,29 +98,25 @@ export class LayerRangeEngine {
   }
 
   /**
-   * Load layers [first, end) (and the embedding / head when the range starts / ends the model): the head
-   * first, then {@link CoreOptions.afterHead}, then the layers' attention blocks (see there why).
+   * Load layers [first, end) (and the embedding / head when the range starts / ends the model): the layers'
+   * attention blocks, then the head; with {@link CoreOptions.afterHead}, the head first, then afterHead, then
+   * the attention blocks (see there why).
    */
   static async create(cfg: ModelConfig, reader: WeightReader, opts: CoreOptions = {}): Promise<LayerRangeEngine> {
     const [first, end] = opts.layers ?? [0, cfg.nLayers];
     const embedding = first === 0 ? EmbeddingTable.load(reader, cfg) : undefined;
     const createHead = () => (end === cfg.nLayers ? HeadBlock.create(cfg, headWeights(reader, cfg, embedding?.f32Values ?? undefined), opts.compute) : Promise.resolve(undefined));
-    if (!opts.afterHead) {
-      const stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
-      try {
-        return new LayerRangeEngine(cfg, first, end, stack, embedding, await createHead(), opts);
-      } catch (e) {
-        await stack.close();
-        throw e;
-      }
-    }
-    const head = await createHead();
+    let stack: LayerStack | undefined;
+    let head: HeadBlock | undefined;
     try {
-      await opts.afterHead();
-      const stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
+      if (!opts.afterHead) stack = await LayerStack.create(cfg, reader, first, end, opts.compute);
+      head = await createHead();
+      await opts.afterHead?.();
+      stack ??= await LayerStack.create(cfg, reader, first, end, opts.compute);
       return new LayerRangeEngine(cfg, first, end, stack, embedding, head, opts);
     } catch (e) {
       await head?.close();
+      await stack?.close();
       throw e;
     }
   }

@@ -60,24 +60,20 @@ export class Engine {
   static async create(config: ModelConfig, reader: WeightReader, opts: EngineOptions = {}): Promise<Engine> {
     const { idleTimeoutMs, ...compute } = opts;
     const idle = idleTimeoutMs !== undefined ? { idleTimeoutMs } : {};
-    if (packedEightBit(config, reader, compute)) {
-      // the experts are built between the head and the attention blocks (CoreOptions.afterHead: the peak memory of a load)
-      let moe: LocalMoe | undefined;
-      const afterHead = async () => {
-        moe = await LocalMoe.create(config, reader, 0, config.nLayers, compute);
-      };
-      try {
-        return new Engine(await LayerRangeEngine.create(config, reader, { compute, afterHead, ...idle }), moe!);
-      } catch (e) {
-        await moe?.close();
-        throw e;
-      }
-    }
-    const core = await LayerRangeEngine.create(config, reader, { compute, ...idle });
+    // 8-bit: the experts are built between the head and the attention blocks (CoreOptions.afterHead: the peak memory of a load)
+    const headFirst = packedEightBit(config, reader, compute);
+    let moe: LocalMoe | undefined;
+    const createMoe = async () => {
+      moe = await LocalMoe.create(config, reader, 0, config.nLayers, compute);
+    };
+    let core: LayerRangeEngine | undefined;
     try {
-      return new Engine(core, await LocalMoe.create(config, reader, 0, config.nLayers, compute));
+      core = await LayerRangeEngine.create(config, reader, { compute, ...idle, ...(headFirst ? { afterHead: createMoe } : {}) });
+      if (!headFirst) await createMoe();
+      return new Engine(core, moe!);
     } catch (e) {
-      await core.close();
+      await moe?.close();
+      await core?.close();
       throw e;
     }
   }
