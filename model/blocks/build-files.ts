@@ -15,8 +15,8 @@
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as ort from "onnxruntime-node";
 import { Elem, embedExternal, type ExternalInitializer } from "../onnx/index.js";
+import { ortVersionIn } from "./native-session.js";
 
 /** onnxruntime-node versions whose MatMulNBits was checked to never read its scales after pre-packing on x86-64. */
 export const PACKED_SCALES_CHECKED_ORT_VERSIONS: readonly string[] = ["1.30"];
@@ -89,9 +89,7 @@ export function packedScalesDroppable(): boolean {
   if (process.env.MOE_DROP_PACKED_SCALES === "0") return false;
   if (droppable === undefined) {
     droppable = false;
-    const version = ort.env.versions.node ?? "unknown";
-    const checked = PACKED_SCALES_CHECKED_ORT_VERSIONS.some((v) => version === v || version.startsWith(`${v}.`));
-    if (checked && process.platform === "linux" && process.arch === "x64") {
+    if (ortVersionIn(PACKED_SCALES_CHECKED_ORT_VERSIONS) && process.platform === "linux" && process.arch === "x64") {
       try {
         droppable = /^flags\s*:.*\bavx2\b/m.test(readFileSync("/proc/cpuinfo", "utf8"));
       } catch {

@@ -40,6 +40,12 @@ interface Binding {
 
 let probed: { binding?: Binding; reason?: string } | undefined;
 
+/** Whether the running onnxruntime-node is one of `versions` ("1.30" matches 1.30 and 1.30.x). */
+export function ortVersionIn(versions: readonly string[]): boolean {
+  const version = ort.env.versions.node ?? "unknown";
+  return versions.some((v) => version === v || version.startsWith(`${v}.`));
+}
+
 /**
  * The native binding when this onnxruntime-node is one it was checked against and has the expected
  * shape; else `reason` says why not (the caller then uses the public API).
@@ -47,7 +53,7 @@ let probed: { binding?: Binding; reason?: string } | undefined;
 export function nativeBinding(): { binding?: Binding; reason?: string } {
   if (probed) return probed;
   const version = ort.env.versions.node ?? "unknown";
-  if (!CHECKED_ORT_VERSIONS.some((v) => version === v || version.startsWith(`${v}.`))) {
+  if (!ortVersionIn(CHECKED_ORT_VERSIONS)) {
     probed = { reason: `onnxruntime-node ${version} is not a version whose native binding was checked (${CHECKED_ORT_VERSIONS.join(", ")})` };
     return probed;
   }
