@@ -38,27 +38,6 @@ function kvTensor(dtype: KvDtype, data: KvArray, dims: readonly number[]): ort.T
   return new ort.Tensor(dtype === "f16" ? "float16" : "float32", data, dims as number[]);
 }
 
-/**
- * cos/sin [n, hd/2] → the graph's rotate-half tables [n, hd]: c = [cos, cos], s = [−sin, sin]
- * (model/onnx/attention.ts; negation is exact, so the graph's numbers are SPEC's RoPE bit for bit).
- */
-function rotateHalfTables(t: { cos: Float32Array; sin: Float32Array }, hd: number): { c: Float32Array; s: Float32Array } {
-  const half = hd / 2;
-  const n = t.cos.length / half;
-  const c = new Float32Array(n * hd);
-  const s = new Float32Array(n * hd);
-  for (let r = 0; r < n; r++)
-    for (let i = 0; i < half; i++) {
-      const cv = t.cos[r * half + i]!;
-      const sv = t.sin[r * half + i]!;
-      c[r * hd + i] = cv;
-      c[r * hd + half + i] = cv;
-      s[r * hd + i] = -sv;
-      s[r * hd + half + i] = sv;
-    }
-  return { c, s };
-}
-
 export class AttentionBlock {
   private constructor(
     private readonly cfg: ModelConfig,
@@ -125,7 +104,7 @@ export class AttentionBlock {
         }
       }
     }
-    const { c, s } = rotateHalfTables(ropeTables(positions, hd, this.cfg.ropeBase), hd);
+    const { c, s } = ropeTables(positions, hd, this.cfg.ropeBase);
     const out = await this.session.run(B * T, {
       ...this.weights,
       x: f32Tensor(x, [B * T, D]),
