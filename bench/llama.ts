@@ -13,10 +13,10 @@
  * accounting). llama.cpp runs in a child process (--in-process: in this one). Before the reps, both
  * generate greedily from the same short prompt and the tokens are compared.
  */
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
-import { join } from "node:path";
-import { Engine, openModel, type LoadedModel } from "../model/index.js";
+import { basename, extname } from "node:path";
+import { Engine, findModelFiles, findXaiCheckpoint, ModelConfigError, openModel, type LoadedModel } from "../model/index.js";
 import { BandwidthBest, benchPrompt, bytesPerStep, computeOf, measure } from "./engine.js";
 import { ensureBenchModel } from "./engine-models.js";
 import { openLlamaPeer } from "./llama-peer.js";
@@ -37,18 +37,25 @@ import {
 } from "./llama-report.js";
 import { ensureLlamaCpp, LLAMA_CPP_PACKAGE } from "./llama-setup.js";
 
-/** The GGUF file llama.cpp loads for `path`: the file itself, or a directory's model.gguf (its only .gguf, or a split set's first part). */
+/**
+ * The GGUF file llama.cpp loads for `path`: the file itself, or the weight file `openModel` (and so
+ * `moe generate`) opens in a directory (model/weights' `findModelFiles`: its only weight file, a split
+ * set's first part), so both sides of the race read the same weights.
+ * @throws ModelConfigError naming the path and the file(s) when there is no such GGUF: a missing path, a
+ *   file or a directory's weights that are not GGUF, a directory with no weight file or several
+ */
 export function ggufOf(path: string): string {
-  if (!existsSync(path)) throw new Error(`${path}: no such model file or directory\n${LLAMA_USAGE}`);
-  if (!statSync(path).isDirectory()) {
-    if (!path.toLowerCase().endsWith(".gguf")) throw new Error(`${path}: llama.cpp reads GGUF files only; pass a .gguf file or a directory holding one`);
-    return path;
-  }
-  if (existsSync(join(path, "model.gguf"))) return join(path, "model.gguf");
-  const ggufs = readdirSync(path).filter((f) => f.toLowerCase().endsWith(".gguf")).sort();
-  const first = ggufs.find((f) => /-00001-of-\d{5}\.gguf$/i.test(f)) ?? (ggufs.length === 1 ? ggufs[0] : undefined);
-  if (!first) throw new Error(`${path}: ${ggufs.length ? `several .gguf files (${ggufs.join(", ")}); pass one` : "no .gguf file: llama.cpp reads GGUF only"}`);
-  return join(path, first);
+  if (!existsSync(path)) throw new ModelConfigError(`${path}: no such model file or directory\n${LLAMA_USAGE}`, { file: path });
+  const dir = statSync(path).isDirectory();
+  if (dir && findXaiCheckpoint(path))
+    throw new ModelConfigError(`${path}: an xAI checkpoint; llama.cpp reads GGUF files only`, { file: path, fix: `write one with \`moe model convert --from ${path} --to FILE.gguf\`` });
+  const file = dir ? findModelFiles(path).weights : path;
+  if (extname(file).toLowerCase() !== ".gguf")
+    throw new ModelConfigError(`${path}: llama.cpp reads GGUF files only, and ${file === path ? "this file" : `the directory's weights (${basename(file)})`} is not one`, {
+      file,
+      fix: "pass a .gguf file, or a model directory whose one weight file is a .gguf (or a gguf-split set); `moe model convert` writes one",
+    });
+  return file;
 }
 
 /** One model with both sides loaded. */

@@ -28,6 +28,7 @@ import {
   sideFigures,
   type LlamaBenchJson,
 } from "../../bench/index.js";
+import { findModelFiles, ModelConfigError, openModel } from "../../model/index.js";
 
 const tmp = mkdtempSync(join(tmpdir(), "moe-bench-llama-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -228,11 +229,14 @@ describe("finding and installing node-llama-cpp", () => {
 });
 
 describe("ggufOf", () => {
-  it("takes a .gguf file, a directory's model.gguf, its only .gguf or a split set's first part", () => {
+  it("takes a .gguf file, or the weight file openModel opens in a directory: its only .gguf, a split set's first part", () => {
     const d = freshDir();
     writeFileSync(join(d, "model.gguf"), "");
+    writeFileSync(join(d, "config.json"), "{}");
+    writeFileSync(join(d, "tokenizer.model"), "");
     expect(ggufOf(join(d, "model.gguf"))).toBe(join(d, "model.gguf"));
     expect(ggufOf(d)).toBe(join(d, "model.gguf"));
+    expect(ggufOf(d)).toBe(findModelFiles(d).weights);
     const one = freshDir();
     writeFileSync(join(one, "x.gguf"), "");
     expect(ggufOf(one)).toBe(join(one, "x.gguf"));
@@ -240,16 +244,31 @@ describe("ggufOf", () => {
     for (const i of [2, 1, 3]) writeFileSync(join(split, `m-0000${i}-of-00003.gguf`), "");
     expect(ggufOf(split)).toBe(join(split, "m-00001-of-00003.gguf"));
   });
-  it("says what is wrong otherwise", () => {
+  it("names the path and the files when there is no one GGUF, as openModel does for a directory", () => {
+    // several weight files: openModel refuses the directory, so llama.cpp gets none of them (model.gguf is not preferred)
     const two = freshDir();
-    writeFileSync(join(two, "a.gguf"), "");
+    writeFileSync(join(two, "model.gguf"), "");
     writeFileSync(join(two, "b.gguf"), "");
-    expect(() => ggufOf(two)).toThrow(/several \.gguf files \(a\.gguf, b\.gguf\)/);
-    expect(() => ggufOf(freshDir())).toThrow(/no \.gguf file/);
+    writeFileSync(join(two, "config.json"), "{}");
+    expect(() => ggufOf(two)).toThrow(ModelConfigError);
+    expect(() => ggufOf(two)).toThrow(`${two}: model directory has several weight files (b.gguf, model.gguf); expected exactly one`);
+    expect(() => openModel(two)).toThrow(/several weight files \(b\.gguf, model\.gguf\)/);
+    const empty = freshDir();
+    expect(() => ggufOf(empty)).toThrow(`${empty}: model directory has no weight file (*.gguf or *.safetensors)`);
+    const splitGap = freshDir();
+    for (const i of [2, 3]) writeFileSync(join(splitGap, `m-0000${i}-of-00003.gguf`), "");
+    expect(() => ggufOf(splitGap)).toThrow(/holds split GGUF files \(m-00002-of-00003\.gguf, m-00003-of-00003\.gguf\) but not the first split/);
+    const stDir = freshDir();
+    writeFileSync(join(stDir, "m.safetensors"), "");
+    expect(() => ggufOf(stDir)).toThrow(`${stDir}: llama.cpp reads GGUF files only, and the directory's weights (m.safetensors) is not one`);
     const st = join(freshDir(), "m.safetensors");
     writeFileSync(st, "");
-    expect(() => ggufOf(st)).toThrow(/GGUF files only/);
-    expect(() => ggufOf(join(tmp, "nope"))).toThrow(/no such model file/);
+    expect(() => ggufOf(st)).toThrow(`${st}: llama.cpp reads GGUF files only, and this file is not one (fix: pass a .gguf file`);
+    const xai = freshDir();
+    mkdirSync(join(xai, "ckpt-0"));
+    writeFileSync(join(xai, "ckpt-0", "tensor00000_000"), "");
+    expect(() => ggufOf(xai)).toThrow(`${xai}: an xAI checkpoint; llama.cpp reads GGUF files only (fix: write one with \`moe model convert --from ${xai} --to FILE.gguf\`)`);
+    expect(() => ggufOf(join(tmp, "nope"))).toThrow(`${join(tmp, "nope")}: no such model file or directory\nusage: moe bench llama`);
   });
 });
 
