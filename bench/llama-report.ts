@@ -3,6 +3,7 @@
  * token comparison, and the report (text table and JSON, schema {@link LLAMA_BENCH_SCHEMA}).
  */
 import { parseArgs } from "node:util";
+import { median } from "./stats.js";
 
 /** Version tag of `moe bench llama --json`. */
 export const LLAMA_BENCH_SCHEMA = "moe-bench-llama/1";
@@ -152,12 +153,6 @@ export interface LlamaBenchJson {
   readonly steps: number;
   readonly reps: number;
   readonly models: LlamaBenchModel[];
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** One side's figures from its reps; `roof` and `threadBandwidth` in bytes/s. */

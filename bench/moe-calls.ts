@@ -10,6 +10,7 @@
 import { combine, gatherRows, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
 import { placementKey, rankReplicas, splitShares } from "../router/index.js";
 import { deadlineIn, decode, encode, type MoeDispatch, type MoeResult, type WireDtype } from "../transport/index.js";
+import { median } from "./stats.js";
 
 /** Where experts live: (layer, expert) → hosts and replica weights, host name → index. */
 export interface CallPlacement {
@@ -102,12 +103,6 @@ export function layerCall(cfg: ModelConfig, router: Float32Array, layer: number,
 /** Bytes of a call: dispatch frames out, result frames back. */
 export function callBytes(c: LayerCall): { out: number; back: number } {
   return { out: c.dispatches.reduce((a, d) => a + d.frame.byteLength, 0), back: c.dispatches.reduce((a, d) => a + d.resultFrame.byteLength, 0) };
-}
-
-/** Median of a non-empty list. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** Median ms of `reps` runs of `f` (after one warm-up run). */

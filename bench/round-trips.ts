@@ -12,7 +12,8 @@ import type { StepBackend } from "../stages/index.js";
 import { deadlineIn, type WireDtype } from "../transport/index.js";
 import type { BreakdownRow, PipelineRoundTrip, RoundTripLayer, RoundTripRow } from "./cluster-report.js";
 import { EchoChildren, EchoClient, EchoServer, type EchoFrame } from "./echo.js";
-import { callBytes, callCpu, layerCall, median, type CallPlacement, type LayerCall } from "./moe-calls.js";
+import { callBytes, callCpu, layerCall, type CallPlacement, type LayerCall } from "./moe-calls.js";
+import { median } from "./stats.js";
 import { TraceHost, traceCalls } from "./trace.js";
 
 /** Row counts measured: one sequence decoding, and a batch of 16. */

@@ -12,7 +12,7 @@ import { once } from "node:events";
 import { RpcClient, type Message } from "../transport/index.js";
 import { firstMessage, forkBenchChild } from "./child.js";
 import type { LayerCall } from "./moe-calls.js";
-import { median } from "./moe-calls.js";
+import { median } from "./stats.js";
 
 /** What the child stamps for one request, CLOCK_MONOTONIC ms. */
 export interface TraceRecord {
