@@ -167,6 +167,7 @@ export {
   headWeights,
   LayerKv,
   linearWeight,
+  RopeMemo,
   ropeTables,
   routerWeights,
   vectorWeight,

@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import { LayerKv, type KvArray } from "./kv-cache.js";
-import { ropeTables } from "./rope.js";
+import { RopeMemo, ropeTables } from "./rope.js";
 import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type BlockSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
@@ -61,8 +61,11 @@ export class AttentionBlock {
     return new LayerKv(this.cfg.nKvHeads, this.cfg.headDim, this.kvDtype);
   }
 
-  /** Run the batch; appends each item's new K/V to its cache. */
-  async run(items: readonly AttentionItem[]): Promise<AttentionOutput> {
+  /**
+   * Run the batch; appends each item's new K/V to its cache. `rope`: the step's RoPE tables, shared with
+   * the other layers' blocks (computed here when absent).
+   */
+  async run(items: readonly AttentionItem[], rope?: RopeMemo): Promise<AttentionOutput> {
     const { dModel: D, nKvHeads: KVH, headDim: hd } = this.cfg;
     const G = this.cfg.nHeads / KVH;
     for (const it of items) it.kv.adopt(this.kvDtype);
@@ -104,7 +107,7 @@ export class AttentionBlock {
         }
       }
     }
-    const { c, s } = ropeTables(positions, hd, this.cfg.ropeBase);
+    const { c, s } = rope ? rope.tables(positions) : ropeTables(positions, hd, this.cfg.ropeBase);
     const out = await this.session.run(B * T, {
       ...this.weights,
       x: f32Tensor(x, [B * T, D]),

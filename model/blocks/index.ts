@@ -5,7 +5,7 @@ export { buildLayerSessions, DEFAULT_EXPERT_EXECUTOR, ExpertLayerBlock, expertSe
 export { HeadBlock, STATS_ROWS, type HeadOutput } from "./head-block.js";
 export { EmbeddingTable } from "./embedding.js";
 export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
-export { ropeTables } from "./rope.js";
+export { RopeMemo, ropeTables } from "./rope.js";
 export { addNormedResidual } from "./residual.js";
 export { packedScalesDroppable, PACKED_SCALES_CHECKED_ORT_VERSIONS } from "./build-files.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";
