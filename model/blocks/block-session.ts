@@ -7,8 +7,6 @@ import type { NativeSession, RunOutputs } from "./native-session.js";
 
 /** One session of a block: how it runs. */
 export interface GraphRunner {
-  /** Run on the calling thread (native binding); absent where only the public async API is available. */
-  readonly runSync?: (feeds: ort.InferenceSession.FeedsType) => RunOutputs;
   /** Run; resolves with every output. */
   run(feeds: ort.InferenceSession.FeedsType): Promise<RunOutputs>;
   release(): Promise<void>;
@@ -47,7 +45,6 @@ export async function turnIfHeld(): Promise<void> {
 /** A runner over a {@link NativeSession}: synchronous runs; async ones let the loop turn when held too long. */
 export function nativeRunner(s: NativeSession): GraphRunner {
   return {
-    runSync: (feeds) => s.run(feeds),
     run: async (feeds) => {
       await turnIfHeld();
       return s.run(feeds);
@@ -77,11 +74,6 @@ export class BlockSession {
     return this.single !== undefined;
   }
 
-  /** Whether {@link runSync} is available (every session is on the native binding). */
-  get isSync(): boolean {
-    return this.session.runSync !== undefined && (this.single === undefined || this.single.runSync !== undefined);
-  }
-
   private pick(rows: number): GraphRunner {
     return this.single !== undefined && rows <= this.singleRows ? this.single : this.session;
   }
@@ -89,16 +81,6 @@ export class BlockSession {
   /** Run `feeds`; `rows` (the rows of activations fed) picks the session. Resolves with every output. */
   run(rows: number, feeds: ort.InferenceSession.FeedsType): Promise<RunOutputs> {
     return this.pick(rows).run(feeds);
-  }
-
-  /**
-   * Run `feeds` on the calling thread (blocking it for the run) and return every output.
-   * @throws Error when the sessions are not on the native binding ({@link isSync} false)
-   */
-  runSync(rows: number, feeds: ort.InferenceSession.FeedsType): RunOutputs {
-    const r = this.pick(rows);
-    if (!r.runSync) throw new Error("this block's sessions run through onnxruntime's public async API (no native binding): use run()");
-    return r.runSync(feeds);
   }
 
   async release(): Promise<void> {
