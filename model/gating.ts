@@ -80,9 +80,12 @@ export function groupByExpert(routing: Routing, nExperts: number): ExpertGroup[]
   return groups;
 }
 
-/** Gather the rows of `x` [N, D] listed in `rows` into a new [rows.length, D] array. */
-export function gatherRows(x: Float32Array, dModel: number, rows: Int32Array): Float32Array {
-  const out = new Float32Array(rows.length * dModel);
+/**
+ * Gather the rows of `x` [N, D] listed in `rows` into `out` [rows.length, D] (by default a new array; a
+ * view of a larger buffer gathers in place, without a copy) and return it.
+ */
+export function gatherRows(x: Float32Array, dModel: number, rows: ArrayLike<number>, out = new Float32Array(rows.length * dModel)): Float32Array {
+  if (out.length < rows.length * dModel) throw new RangeError(`gatherRows: out holds ${out.length} values, ${rows.length} rows of ${dModel} need ${rows.length * dModel}`);
   for (let i = 0; i < rows.length; i++) out.set(x.subarray(rows[i]! * dModel, (rows[i]! + 1) * dModel), i * dModel);
   return out;
 }

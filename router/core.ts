@@ -6,7 +6,7 @@
  * and combine in rank order in f32. Per-expert token counts are kept for the
  * planner.
  */
-import { combine, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
+import { combine, gatherRows, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
 import { ExpertUnavailableError, PlacementError } from "./errors.js";
 import { coolDownMs, rankReplicas, type HostHealth } from "./replicas.js";
 
@@ -216,9 +216,8 @@ export class RouterCore implements MoeRouter {
           row[at + i] = r;
           sq[at + i] = seq[r]!;
           ps[at + i] = pos[r]!;
-          hidden.set(m.subarray(r * D, (r + 1) * D), (at + i) * D);
         }
-        const rows: DispatchRows = { row: row.subarray(at, at + k), seq: sq.subarray(at, at + k), pos: ps.subarray(at, at + k), hidden: hidden.subarray(at * D, (at + k) * D) };
+        const rows: DispatchRows = { row: row.subarray(at, at + k), seq: sq.subarray(at, at + k), pos: ps.subarray(at, at + k), hidden: gatherRows(m, D, x.group.subarray(x.a, x.b), hidden.subarray(at * D, (at + k) * D)) };
         pieces.push({ expert: x.expert, rows, at: x.a, groupRows: x.group.length });
         at += k;
       }
