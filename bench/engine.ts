@@ -19,13 +19,15 @@
  * before/after ratios from one run. Its rows say `build: "compare"`; this build's rows get
  * `decodeVsCompare` / `prefillVsCompare` (this ÷ that).
  */
-import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
 import { readBandwidth } from "./bandwidth.js";
 import { ensureBenchModel } from "./engine-models.js";
+import { median } from "./stats.js";
 
 type Variant = "f32" | "int8" | "exact" | "dequantize";
 
@@ -59,9 +61,15 @@ export interface EngineBenchRow {
   roofTokensPerSecond: number;
   /** decode ÷ roof. */
   roofFraction: number;
-  /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch. */
+  /** Every rep's prefill and decode tokens/s, in rep order (with --compare, the builds' order is reversed in odd reps). */
+  prefillSamples: number[];
+  decodeSamples: number[];
+  /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch (bests). */
   decodeVsCompare?: number;
   prefillVsCompare?: number;
+  /** With --compare: the median over the reps of (this ÷ compare) within each rep, decode and prefill. */
+  decodeVsCompareMedian?: number;
+  prefillVsCompareMedian?: number;
 }
 
 const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]";
@@ -150,11 +158,14 @@ async function benchModel(
             engines.push({ variant, threads, ew, ex, build: "this", engine: await Engine.create(cfg, m.weights, opts) });
             if (o.compare) engines.push({ variant, threads, ew, ex, build: "compare", engine: await o.compare.create(cfg, m.weights, opts) });
           }
-    for (const e of engines) await measure(e.engine, 1, 8, 2); // warm-up
+    // warm-up of every engine at the measured sizes (a short one left the first rep's batch-16 prefill slow)
+    for (const e of engines) for (const batch of o.batches) await measure(e.engine, batch, o.prompt, Math.min(o.steps, 4));
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
       await o.bandwidth.measure();
-      for (const e of engines)
+      // odd reps run the engines in reverse order: neither build always goes first (after the bandwidth
+      // measurement, and before the other build of its pair)
+      for (const e of rep % 2 ? [...engines].reverse() : engines)
         for (const batch of o.batches) {
           const r = await measure(e.engine, batch, o.prompt, o.steps);
           const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${e.ex}/${batch}`;
@@ -174,6 +185,8 @@ async function benchModel(
             weightBytesPerToken: bytes,
             roofTokensPerSecond: 0,
             roofFraction: 0,
+            prefillSamples: [...(old?.prefillSamples ?? []), r.prefill],
+            decodeSamples: [...(old?.decodeSamples ?? []), r.decode],
           });
         }
     }
@@ -182,7 +195,11 @@ async function benchModel(
     const rows = [...best.values()].map((r) => ({ ...r, roofTokensPerSecond: bw / r.weightBytesPerToken, roofFraction: (r.decodeTokensPerSecond * r.weightBytesPerToken) / bw }));
     for (const r of rows) {
       const c = best.get(`compare/${r.variant}/${r.threads}/${r.expertWorkers}/${r.experts}/${r.batch}`);
-      if (r.build === "this" && c) (r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond), (r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond);
+      if (r.build !== "this" || !c) continue;
+      r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond;
+      r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond;
+      r.decodeVsCompareMedian = median(r.decodeSamples.map((x, i) => x / c.decodeSamples[i]!));
+      r.prefillVsCompareMedian = median(r.prefillSamples.map((x, i) => x / c.prefillSamples[i]!));
     }
     return rows;
   } finally {
@@ -243,14 +260,34 @@ export async function run(args: string[] = []): Promise<void> {
     );
 }
 
-/** The Engine class of another build of this project: DIR is its dist/ folder (or the checkout holding it). */
-async function loadCompareBuild(dir: string): Promise<typeof Engine> {
+/**
+ * The Engine class of another build of this project: DIR is its dist/ folder (or the checkout holding it).
+ * @throws Error naming the fix when there is no build there, or when it would load another copy of
+ *   onnxruntime-node (a second instance of its native binding aborts the process in `initOrt`)
+ */
+export async function loadCompareBuild(dir: string): Promise<typeof Engine> {
   const dist = existsSync(join(dir, "model", "index.js")) ? dir : join(dir, "dist");
   const file = join(resolve(dist), "model", "index.js");
   if (!existsSync(file)) throw new Error(`--compare ${dir}: no ${file}; give the dist/ folder of a built checkout (npx tsc -p tsconfig.json there)\n${USAGE}`);
+  const ours = ortPackage(import.meta.url)!; // this module imports it
+  const theirs = ortPackage(pathToFileURL(file).href);
+  if (theirs !== ours) {
+    const fix = `ln -sfn ${dirname(ours)} ${join(dirname(resolve(dist)), "node_modules")}`;
+    throw new Error(`--compare ${dir}: that build loads onnxruntime-node from ${theirs ?? "nowhere"}, this one from ${ours}; both builds must share this one (fix: ${fix})\n${USAGE}`);
+  }
   const mod = (await import(pathToFileURL(file).href)) as { Engine?: typeof Engine };
   if (typeof mod.Engine?.create !== "function") throw new Error(`--compare ${dir}: ${file} exports no Engine`);
   return mod.Engine;
+}
+
+/** The real path of the onnxruntime-node package a module at `url` imports (undefined: none found). */
+function ortPackage(url: string): string | undefined {
+  try {
+    const entry = realpathSync(createRequire(url).resolve("onnxruntime-node"));
+    return entry.slice(0, entry.lastIndexOf(`${sep}onnxruntime-node${sep}`) + `${sep}onnxruntime-node`.length);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The best read bandwidth measured so far, per thread count (re-measured between reps: a shared machine's varies). */

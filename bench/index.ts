@@ -5,6 +5,9 @@ export { BENCHES, DEFAULT_BENCHES, runBenches } from "./light.js";
 // statistics every benchmark reports with
 export { median } from "./stats.js";
 
+// the parts of `bench engine --compare`, for tests
+export { loadCompareBuild } from "./engine.js";
+
 // the parts of `bench cluster`, for tests
 export { CLUSTER_BENCH_SCHEMA, formatClusterBench, hopsBeyondRaw } from "./cluster-report.js";
 export type { BreakdownRow, ClusterBenchJson, DecodeRow, RoundTripLayer, RoundTripRow } from "./cluster-report.js";
