@@ -27,7 +27,7 @@ import { parseArgs } from "node:util";
 import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
 import { readBandwidth } from "./bandwidth.js";
 import { ensureBenchModel } from "./engine-models.js";
-import { median } from "./stats.js";
+import { alternatedRatio } from "./stats.js";
 
 type Variant = "f32" | "int8" | "exact" | "dequantize";
 
@@ -67,7 +67,10 @@ export interface EngineBenchRow {
   /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch (bests). */
   decodeVsCompare?: number;
   prefillVsCompare?: number;
-  /** With --compare: the median over the reps of (this ÷ compare) within each rep, decode and prefill. */
+  /**
+   * With --compare: this ÷ compare from the reps, the effect of going first cancelled (bench/stats.ts
+   * `alternatedRatio`: the median over pairs of reps, one with each build first, of the pair's geometric mean).
+   */
   decodeVsCompareMedian?: number;
   prefillVsCompareMedian?: number;
 }
@@ -198,8 +201,8 @@ async function benchModel(
       if (r.build !== "this" || !c) continue;
       r.decodeVsCompare = r.decodeTokensPerSecond / c.decodeTokensPerSecond;
       r.prefillVsCompare = r.prefillTokensPerSecond / c.prefillTokensPerSecond;
-      r.decodeVsCompareMedian = median(r.decodeSamples.map((x, i) => x / c.decodeSamples[i]!));
-      r.prefillVsCompareMedian = median(r.prefillSamples.map((x, i) => x / c.prefillSamples[i]!));
+      r.decodeVsCompareMedian = alternatedRatio(r.decodeSamples, c.decodeSamples);
+      r.prefillVsCompareMedian = alternatedRatio(r.prefillSamples, c.prefillSamples);
     }
     return rows;
   } finally {
@@ -312,7 +315,7 @@ export class BandwidthBest {
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {
   console.log(`\n${rows[0]?.model ?? path} (${path})`);
-  console.log("build    variant     threads  ew experts    batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare (prefill, decode)");
+  console.log("build    variant     threads  ew experts    batch  prefill tok/s  decode tok/s  CPU ms/step  weight MB/token  roof tok/s  of roof  vs compare: bests (prefill, decode)");
   for (const r of rows)
     console.log(
       [
@@ -328,7 +331,7 @@ function print(path: string, rows: readonly EngineBenchRow[]): void {
         (r.weightBytesPerToken / 1e6).toFixed(2).padStart(16),
         r.roofTokensPerSecond.toFixed(0).padStart(11),
         r.roofFraction.toFixed(2).padStart(8),
-        r.decodeVsCompare === undefined ? "" : `  ${r.prefillVsCompare!.toFixed(2)}, ${r.decodeVsCompare.toFixed(2)}`,
+        r.decodeVsCompare === undefined ? "" : `  ${r.prefillVsCompare!.toFixed(2)}, ${r.decodeVsCompare.toFixed(2)} (paired reps ${r.prefillVsCompareMedian!.toFixed(2)}, ${r.decodeVsCompareMedian!.toFixed(2)})`,
       ].join(" "),
     );
 }

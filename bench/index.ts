@@ -3,7 +3,7 @@
 export { BENCHES, DEFAULT_BENCHES, runBenches } from "./light.js";
 
 // statistics every benchmark reports with
-export { median } from "./stats.js";
+export { alternatedRatio, median } from "./stats.js";
 
 // the parts of `bench engine --compare`, for tests
 export { loadCompareBuild } from "./engine.js";
