@@ -17,7 +17,10 @@
  * `--compare DIR` loads a second build of this project (DIR: its `dist/` folder, e.g. the previous
  * commit's, built apart) and measures its engines interleaved with this build's on the same weights:
  * before/after ratios from one run. Its rows say `build: "compare"`; this build's rows get
- * `decodeVsCompare` / `prefillVsCompare` (this ÷ that).
+ * `decodeVsCompare` / `prefillVsCompare` (this ÷ that, bests) and `…VsCompareMedian` (paired reps). Every
+ * engine is warmed up at the measured sizes and odd reps run the engines in reverse order: the engine that
+ * goes first runs in another memory state (after the bandwidth pass), which moved batch-16 prefill by ~20 %.
+ * Both builds must resolve the same onnxruntime-node (one native binding per process).
  */
 import { existsSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";
