@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { MoeError } from "../common/index.js";
 
 /** The npm package that runs llama.cpp from Node. */
 export const LLAMA_CPP_PACKAGE = "node-llama-cpp";
@@ -28,14 +29,10 @@ export interface LlamaCppInstall {
 }
 
 /** A missing or broken llama.cpp install; the message says how to get one. */
-export class LlamaCppSetupError extends Error {
-  override readonly name = "LlamaCppSetupError";
-  constructor(
-    message: string,
-    readonly code: "NOT_INSTALLED" | "BAD_DIR" | "INSTALL_FAILED",
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
+export class LlamaCppSetupError extends MoeError {
+  declare readonly code: "NOT_INSTALLED" | "BAD_DIR" | "INSTALL_FAILED";
+  constructor(message: string, code: "NOT_INSTALLED" | "BAD_DIR" | "INSTALL_FAILED", options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 

@@ -6,11 +6,16 @@
  */
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
+import { MoeError } from "../common/index.js";
 import { IdsOnlyTokenizer, type Tokenizer, type TokenizerSource } from "../model/index.js";
 import { asGatewayError, InvalidRequestError } from "./errors.js";
 
 /** A worker died with the job: encode it again elsewhere. */
-class WorkerLostError extends Error {}
+class WorkerLostError extends MoeError {
+  constructor(message: string) {
+    super("TOKENIZER_WORKER_LOST", message);
+  }
+}
 
 interface Job {
   resolve(ids: number[]): void;
