@@ -13,7 +13,7 @@ import * as ort from "onnxruntime-node";
 import type { ModelConfig } from "../config.js";
 import { buildAttentionGraph, type AttentionWeights } from "../onnx/attention.js";
 import { LayerKv, type KvArray } from "./kv-cache.js";
-import { RopeMemo, ropeTables } from "./rope.js";
+import { StepMemo } from "./step-memo.js";
 import { createGraphSession, f32Tensor, releaseBuildBuffers, linearOptions, type ComputeOptions, type BlockSession, type KvDtype } from "./session.js";
 
 /** One sequence's share of an attention batch. */
@@ -32,7 +32,6 @@ export interface AttentionOutput {
   readonly m: Float32Array;
 }
 
-const MASKED = -1e30;
 
 function kvTensor(dtype: KvDtype, data: KvArray, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor(dtype === "f16" ? "float16" : "float32", data, dims as number[]);
@@ -62,10 +61,10 @@ export class AttentionBlock {
   }
 
   /**
-   * Run the batch; appends each item's new K/V to its cache. `rope`: the step's RoPE tables, shared with
-   * the other layers' blocks (computed here when absent).
+   * Run the batch; appends each item's new K/V to its cache. `step`: the step's RoPE tables and causal
+   * mask, shared with the other layers' blocks (a fresh one when absent).
    */
-  async run(items: readonly AttentionItem[], rope?: RopeMemo): Promise<AttentionOutput> {
+  async run(items: readonly AttentionItem[], step = new StepMemo(this.cfg.headDim, this.cfg.ropeBase)): Promise<AttentionOutput> {
     const { dModel: D, nKvHeads: KVH, headDim: hd } = this.cfg;
     const G = this.cfg.nHeads / KVH;
     for (const it of items) it.kv.adopt(this.kvDtype);
@@ -79,7 +78,6 @@ export class AttentionBlock {
     const row = KVH * hd;
     const x = single ? items[0]!.x : new Float32Array(B * T * D);
     const positions = new Float64Array(B * T);
-    const mask = new Float32Array(B * G * T * S).fill(MASKED); // [B, 1, G·T, S]: rows j·T + t, one copy per query head of a group
     let pastKt: KvArray;
     let pastV: KvArray;
     if (single) {
@@ -98,16 +96,10 @@ export class AttentionBlock {
         it.kv.copyKeysT(pastKt, b * P * row, P);
         it.kv.copyValues(pastV, b * P * row, P);
       }
-      for (let t = 0; t < T; t++) {
-        positions[b * T + t] = len + t;
-        for (let j = 0; j < G; j++) {
-          const m0 = ((b * G + j) * T + t) * S;
-          mask.fill(0, m0, m0 + len);
-          mask.fill(0, m0 + P, m0 + P + t + 1);
-        }
-      }
+      for (let t = 0; t < T; t++) positions[b * T + t] = len + t;
     }
-    const { c, s } = rope ? rope.tables(positions) : ropeTables(positions, hd, this.cfg.ropeBase);
+    const { c, s } = step.tables(positions);
+    const mask = step.mask(positions, G, T, P); // [B, 1, G·T, S]
     const out = await this.session.run(B * T, {
       ...this.weights,
       x: f32Tensor(x, [B * T, D]),

@@ -5,7 +5,8 @@ export { buildLayerSessions, DEFAULT_EXPERT_EXECUTOR, ExpertLayerBlock, expertSe
 export { HeadBlock, STATS_ROWS, type HeadOutput } from "./head-block.js";
 export { EmbeddingTable } from "./embedding.js";
 export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
-export { RopeMemo, ropeTables } from "./rope.js";
+export { ropeTables } from "./rope.js";
+export { causalMask, StepMemo } from "./step-memo.js";
 export { addNormedResidual } from "./residual.js";
 export { packedScalesDroppable, PACKED_SCALES_CHECKED_ORT_VERSIONS } from "./build-files.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";

@@ -29,37 +29,3 @@ export function ropeTables(positions: ArrayLike<number>, headDim: number, base: 
   }
   return { c, s };
 }
-
-/**
- * One step's rotate-half tables, shared by the attention blocks of every layer the step runs through:
- * computed by {@link ropeTables} the first time and again only when a block asks for other positions
- * (compared by content), so a step of L layers computes them once instead of L times. One per step
- * (never shared between steps that run concurrently); the tables it returns are read-only.
- */
-export class RopeMemo {
-  private positions?: Float64Array;
-  private last?: { c: Float32Array; s: Float32Array };
-  /** How many times the tables were computed (for tests). */
-  computed = 0;
-
-  constructor(
-    readonly headDim: number,
-    readonly base: number,
-  ) {}
-
-  /** {@link ropeTables}(positions, headDim, base), reused while `positions` holds the same values. */
-  tables(positions: Float64Array): { c: Float32Array; s: Float32Array } {
-    if (!this.last || !sameValues(this.positions!, positions)) {
-      this.last = ropeTables(positions, this.headDim, this.base);
-      this.positions = Float64Array.from(positions);
-      this.computed++;
-    }
-    return this.last;
-  }
-}
-
-function sameValues(a: Float64Array, b: Float64Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}

@@ -10,7 +10,7 @@ import { AttentionBlock } from "../blocks/attention-block.js";
 import { LayerKv } from "../blocks/kv-cache.js";
 import { attentionWeights, vectorWeight } from "../blocks/load-weights.js";
 import { addNormedResidual } from "../blocks/residual.js";
-import { RopeMemo } from "../blocks/rope.js";
+import { StepMemo } from "../blocks/step-memo.js";
 import type { ComputeOptions } from "../blocks/session.js";
 import type { WeightReader } from "../weights/types.js";
 
@@ -55,15 +55,15 @@ export class LayerStack {
 
   /**
    * Forward the batch through every layer; returns the residual rows [N, D] in item order. The layers share
-   * `rope` (the step's positions are the same in every layer: RoPE tables computed once per step).
+   * `step` (the step's positions are the same in every layer: RoPE tables and causal mask computed once per step).
    */
-  async forward(items: readonly StackItem[], moe: MoeExecutor, rope = new RopeMemo(this.cfg.headDim, this.cfg.ropeBase)): Promise<Float32Array> {
+  async forward(items: readonly StackItem[], moe: MoeExecutor, step = new StepMemo(this.cfg.headDim, this.cfg.ropeBase)): Promise<Float32Array> {
     let xs = items.map((it) => it.x);
     let out: Float32Array = new Float32Array(0);
     for (let i = 0; i < this.attention.length; i++) {
       const { h, m } = await this.attention[i]!.run(
         items.map((it, b) => ({ kv: it.kv[i]!, x: xs[b]! })),
-        rope,
+        step,
       );
       const y = await moe.run(this.first + i, m);
       addNormedResidual(h, y, this.outNorms[i]!, this.cfg.rmsEps);
