@@ -7,7 +7,8 @@ import type { TraceBreakdown } from "./trace.js";
 import { TRACE_PARTS } from "./trace.js";
 import type { CallCpu } from "./moe-calls.js";
 
-export const CLUSTER_BENCH_SCHEMA = "moe-bench-cluster/1";
+/** Version 2 added {@link DecodeRow.moeMsPerLayer} (the single process's in-step MoE), which `moe plan --calibrate` needs. */
+export const CLUSTER_BENCH_SCHEMA = "moe-bench-cluster/2";
 
 /** One decode measurement. */
 export interface DecodeRow {
@@ -28,6 +29,12 @@ export interface DecodeRow {
   readonly cpuMsPerToken?: Readonly<Record<string, number>>;
   /** Tokens/s of every timed repetition, in order (the row reports the median); absent in files from before warmed, repeated runs. */
   readonly repetitions?: readonly number[];
+  /**
+   * Single process only: mean ms of one layer's MoE (routing, expert sessions, combine) inside its own decode
+   * steps, from the same repetition as the rate (bench/in-step-moe.ts); the rest of the step is the stages'
+   * own compute (attention, norms, embedding, head). Absent for the cluster rows.
+   */
+  readonly moeMsPerLayer?: number;
 }
 
 /** Round trip of one layer call, one layer. */
@@ -142,8 +149,8 @@ export function formatClusterBench(j: ClusterBenchJson): string {
   out.push("\ndecode (tokens/s over all sequences; ms between two tokens of one sequence)");
   out.push(
     pad([
-      ["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single", "every repetition (tokens/s)"],
-      ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3), (d.repetitions ?? []).map((x) => f(x, 0)).join(" ")]),
+      ["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single", "MoE in step (ms/layer)", "every repetition (tokens/s)"],
+      ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3), d.moeMsPerLayer === undefined ? "" : f(d.moeMsPerLayer, 3), (d.repetitions ?? []).map((x) => f(x, 0)).join(" ")]),
     ]),
   );
   const cpuRows = j.decode.filter((d) => d.cpuMsPerToken && Object.keys(d.cpuMsPerToken).length);

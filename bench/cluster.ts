@@ -6,6 +6,7 @@
  *
  * - decode tokens/s and ms per token at concurrency 1 and 16 (at 16 with 1, 2
  *   and 4 micro-batches in flight); the cluster ÷ single ratio is the figure;
+ *   the single process's MoE per layer inside those decode steps (bench/in-step-moe.ts);
  *   both backends warmed first (`--warmup` untimed passes each), median of `--reps`
  *   interleaved repetitions (bench/decode-compare.ts);
  * - one dispatch + combine per layer (a router in this process → the
@@ -26,10 +27,11 @@ import { parseDocument } from "yaml";
 import { ClusterMonitor, launch, stageEndpoints, type ProcessState, type RunningCluster } from "../control/index.js";
 import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
-import { LocalBackend, PipelineClient } from "../stages/index.js";
+import { PipelineClient } from "../stages/index.js";
 import { CLUSTER_BENCH_SCHEMA, formatClusterBench, type BreakdownRow, type ClusterBenchJson, type DecodeRow } from "./cluster-report.js";
 import { PROMPT, WARMUP } from "./decode.js";
 import { clusterTokens, compareDecode } from "./decode-compare.js";
+import { InStepMoeBackend } from "./in-step-moe.js";
 import { moeRoundTrips, pipelineRoundTrip, traceBreakdown } from "./round-trips.js";
 
 function arg(args: string[], name: string, fallback: string): string {
@@ -77,7 +79,8 @@ export async function run(args: string[] = []): Promise<void> {
   const m = openModel(modelDir);
   const cfg = m.config;
   const engine = await Engine.create(cfg, m.weights, { threads });
-  const local = new LocalBackend(engine);
+  // the single process, its MoE timed inside its own decode steps (the calibration's stage compute)
+  const local = new InStepMoeBackend(engine);
   const runDir = mkdtempSync(join(tmpdir(), "moe-bench-cluster-"));
   const clusterFile = threads === 1 ? clusterArg : withThreads(clusterArg, threads, runDir);
   const cluster = await launch({ clusterFile, modelPath: modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
@@ -88,6 +91,7 @@ export async function run(args: string[] = []): Promise<void> {
     let wireBefore = 0;
     const decode: DecodeRow[] = await compareDecode({
       single: local,
+      inStepMoe: local,
       cluster: client,
       cfg,
       processes: () => cluster.states(),

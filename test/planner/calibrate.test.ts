@@ -43,20 +43,21 @@ const SETTINGS = { promptTokens: 16, warmupSteps: 3, decodeSteps: 32 };
 const CONTEXT = 51;
 
 /** A bench file as `moe bench cluster --json` writes it (the fields the calibration reads, plus some it ignores). */
-function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?: [number, number]; pipeline?: number; cluster?: [number, number]; messages?: [number, number]; hosts?: [number, number]; sequential?: number | null }): Record<string, unknown> {
+function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?: [number, number]; inStep?: [number, number]; pipeline?: number; cluster?: [number, number]; messages?: [number, number]; hosts?: [number, number]; sequential?: number | null }): Record<string, unknown> {
   const [s1, s16] = o.single;
   const [c1, c16] = o.cluster ?? [s1 / 4, s16 / 4];
+  const [m1, m16] = o.inStep ?? [0.05, 0.1];
   return {
-    schema: "moe-bench-cluster/1",
+    schema: "moe-bench-cluster/2",
     createdAt: "2026-01-01T00:00:00.000Z",
     machine: { cpus: 2, node: "v20", platform: "linux", arch: "x64", loadAverage: [0.5, 0.4, 0.3] },
     model: { name: "grok-1-tiny", dModel: 256, layers: 4, experts: 8, expertsPerToken: 2, vocabSize: 2048 },
     cluster: { file: "configs/clusters/local.yaml", name: "local", stages: 2, expertHosts: 3, processes: 5, wireDtype: "f32", threads: 1 },
     settings: { ...SETTINGS, roundTripCalls: 40, traceCalls: 40 },
     decode: [
-      { concurrency: 1, backend: "single", microBatches: 1, tokensPerSecond: s1, msPerToken: 1000 / s1, clusterOverSingle: null },
+      { concurrency: 1, backend: "single", microBatches: 1, tokensPerSecond: s1, msPerToken: 1000 / s1, clusterOverSingle: null, moeMsPerLayer: m1 },
       { concurrency: 1, backend: "cluster", microBatches: 1, tokensPerSecond: c1, msPerToken: 1000 / c1, clusterOverSingle: c1 / s1 },
-      { concurrency: 16, backend: "single", microBatches: 1, tokensPerSecond: s16, msPerToken: 16_000 / s16, clusterOverSingle: null },
+      { concurrency: 16, backend: "single", microBatches: 1, tokensPerSecond: s16, msPerToken: 16_000 / s16, clusterOverSingle: null, moeMsPerLayer: m16 },
       { concurrency: 16, backend: "cluster", microBatches: 1, tokensPerSecond: c16, msPerToken: 16_000 / c16, clusterOverSingle: c16 / s16 },
       { concurrency: 16, backend: "cluster", microBatches: 2, tokensPerSecond: c16, msPerToken: 16_000 / c16, clusterOverSingle: c16 / s16 },
     ],
@@ -68,8 +69,12 @@ function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?:
   };
 }
 
-/** What the cost model predicts with `truth`: single-process tok/s at 1 and 16, in-process MoE and round trip ms at 1 and 16 rows, the pipeline round trip, the cluster's tok/s. */
-function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; inProcess: [number, number]; rtt: [number, number]; pipeline: number; cluster: [number, number] } {
+/**
+ * What the cost model predicts with `truth`: single-process tok/s at 1 and 16 and the MoE inside those steps (ms per
+ * layer: the experts of 1 and 16 rows, as in process), in-process MoE and round trip ms at 1 and 16 rows, the
+ * pipeline round trip, the cluster's tok/s.
+ */
+function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; inStep: [number, number]; inProcess: [number, number]; rtt: [number, number]; pipeline: number; cluster: [number, number] } {
   const o = { dtype: "f32" as const, context: CONTEXT, promptTokens: 16 };
   const workload = resolveWorkload(cfg, o);
   const opts = { ...resolveCostOptions(local, o), ...truth, machineCores: 0 };
@@ -93,7 +98,7 @@ function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; i
   // seq.release to 2 stages at once: a request and its reply one after the other, each wire (local.yaml: 50 µs, 2 GB/s) + software
   const small = opts.messageOverheadBytes;
   const pipeline = 1000 * 2 * (50e-6 + small / 2e9 + opts.pipelineMessageSeconds + small * opts.messageSecondsPerByte);
-  return { single, inProcess, rtt, pipeline, cluster };
+  return { single, inStep: inProcess, inProcess, rtt, pipeline, cluster };
 }
 
 const parse = (raw: unknown): BenchFile => parseBenchFile(raw, "bench.json");
