@@ -3,12 +3,20 @@
  * `moe bench cluster --json` measured on this machine, then check the
  * calibrated prediction against the cluster's measured decode rates.
  *
- * 1. Compute: one layer's MoE in one process (the round trips' in-process
- *    figure, for the fewest and the most rows) is `expertComputeScale · P(R) +
- *    n(R) · sessionSeconds`, P the uncalibrated weight/FLOP time and n the
- *    expert runs; the single process's step at two concurrencies, less those
- *    experts, is `computeScale · P(b) + n(b) · stageLayerSeconds`. Both are
- *    two linear equations in two unknowns.
+ * 1. Compute. Experts: one layer's MoE called on its own in one process
+ *    (the round trips' in-process figure, for the fewest and the most rows;
+ *    like an expert host's run, it follows other processes' work) is
+ *    `expertComputeScale · P(R) + n(R) · sessionSeconds`, P the uncalibrated
+ *    weight/FLOP time and n the expert runs. Stages: the single process's
+ *    decode step at two concurrencies less the MoE timed inside those same
+ *    steps (`decode[i].moeMsPerLayer` × layers) is the stages' own compute
+ *    (attention, norms, embedding, head), `computeScale · P(b) + n(b) ·
+ *    stageLayerSeconds` with n the session runs (layers + head). Each is two
+ *    linear equations in two unknowns, solved with both terms ≥ 0
+ *    ({@link fitLinear}). (The in-process MoE called on its own is slower
+ *    than inside a step, cold caches: subtracting it instead left the stages
+ *    nothing, and the cluster's one-sequence steps, which pay the stages'
+ *    compute on their critical path, were over-predicted by 40–70 %.)
  * 2. Messages: the planner's expected expert phase of a layer, with the
  *    bench's placement, must equal the measured dispatch + combine round trip
  *    (its mean: a decode step is a chain of them, so means add up) for the

@@ -6,7 +6,7 @@
  * checks the bookkeeping, not the cluster).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compareDecode } from "../../bench/index.js";
+import { InStepMoeBackend, compareDecode } from "../../bench/index.js";
 import { ensureTinyModel } from "../../factory/index.js";
 import { Engine, openModel, type LoadedModel } from "../../model/index.js";
 import { LocalBackend, type StepBackend, type StepItem } from "../../stages/index.js";
@@ -31,14 +31,17 @@ class Recording implements StepBackend {
 let m: LoadedModel;
 let a: LocalBackend;
 let b: LocalBackend;
+let timed: InStepMoeBackend;
 beforeAll(async () => {
   m = openModel(ensureTinyModel());
   a = new LocalBackend(await Engine.create(m.config, m.weights));
   b = new LocalBackend(await Engine.create(m.config, m.weights));
+  timed = new InStepMoeBackend(await Engine.create(m.config, m.weights));
 });
 afterAll(async () => {
   await a.close();
   await b.close();
+  await timed.close();
   m.close();
 });
 
@@ -87,5 +90,50 @@ describe("compareDecode", () => {
       const started = rec.steps.filter((s) => s.prompt).flatMap((s) => s.seqs);
       expect(new Set(started).size).toBe(started.length);
     }
+  }, 120_000);
+
+  it("with an in-step MoE timer, each single-process row records its MoE per layer, a share of its step; the timed engine generates what LocalBackend does", async () => {
+    const rows = await compareDecode({
+      single: timed,
+      inStepMoe: timed,
+      cluster: b,
+      cfg: m.config,
+      processes: () => [],
+      steps: 3,
+      rounds: 0,
+      reps: 1,
+      plan: new Map([
+        [1, [1]],
+        [4, [1]],
+      ]),
+    });
+    for (const r of rows) {
+      if (r.backend === "cluster") {
+        expect(r.moeMsPerLayer).toBeUndefined();
+        continue;
+      }
+      // the MoE of every layer is part of the step, not all of it (attention, norms and the head are the rest)
+      expect(r.moeMsPerLayer).toBeGreaterThan(0);
+      expect(m.config.nLayers * r.moeMsPerLayer!).toBeLessThan(r.msPerToken);
+    }
+    // only decode steps count: a prefill step's MoE (16 rows a sequence) is left out
+    timed.reset();
+    const greedy = { temperature: 0, topP: 1 };
+    const prompt = [m.config.bosId, 300, 301, 302];
+    await timed.step([{ seq: 9_000_001, pos: 0, tokens: prompt, sampling: greedy }]);
+    expect(() => timed.take()).toThrow(/no decode step/);
+    await timed.release([9_000_001]);
+    // same core, same executor: token for token what LocalBackend generates
+    const gen = async (be: InStepMoeBackend | LocalBackend, seq: number) => {
+      let t = (await be.step([{ seq, pos: 0, tokens: prompt, sampling: greedy }]))[0]!.token;
+      const out = [t];
+      for (let p = prompt.length; p < prompt.length + 5; p++) out.push((t = (await be.step([{ seq, pos: p, tokens: [t] }]))[0]!.token));
+      await be.release([seq]);
+      return out;
+    };
+    expect(await gen(timed, 9_000_002)).toEqual(await gen(a, 9_000_003));
+    const t = timed.take();
+    expect(t.calls).toBe(5 * m.config.nLayers);
+    expect(t.msPerLayer).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -132,6 +132,24 @@ describe("the bench file", () => {
     expect(bad((b) => delete (b.machine as Record<string, unknown>).cpus)).toMatch(/^machine\.cpus \| /);
     expect(bad((b) => (b.decode = (b.decode as { backend: string }[]).filter((d) => d.backend !== "single" || (d as unknown as { concurrency: number }).concurrency === 1)))).toMatch(/^decode \| .*single-process rows at two concurrencies/);
     expect(bad((b) => (b.roundTrip = (b.roundTrip as unknown[]).slice(0, 1)))).toMatch(/^roundTrip \| .*two row counts/);
+    // a single-process row without the in-step MoE
+    expect(bad((b) => delete (b.decode as Record<string, unknown>[])[2]!.moeMsPerLayer)).toMatch(/^decode\[2\]\.moeMsPerLayer \| bench\.json: decode\[2\]\.moeMsPerLayer: .*MoE per layer inside its decode steps/);
+  });
+
+  it("refuses a file from before the in-step MoE figure (schema moe-bench-cluster/1), naming the field and the fix", () => {
+    const b = bench({ single: [500, 2000], rtt: [1, 2] });
+    b.schema = "moe-bench-cluster/1";
+    for (const d of b.decode as Record<string, unknown>[]) delete d.moeMsPerLayer;
+    let err: (CalibrationError & { field?: string; fix?: string }) | undefined;
+    try {
+      parse(b);
+    } catch (e) {
+      err = e as CalibrationError;
+    }
+    expect(err).toBeInstanceOf(CalibrationError);
+    expect(err!.field).toBe("decode[0].moeMsPerLayer");
+    expect(err!.message).toMatch(/^bench\.json: schema moe-bench-cluster\/1 has no decode\[0\]\.moeMsPerLayer/);
+    expect(err!.fix).toMatch(/rerun `moe bench cluster --json`.*moe-bench-cluster\/2/);
   });
 });
 
@@ -157,7 +175,7 @@ describe("calibration", () => {
     for (const c of cal.check) expect(Math.abs(c.error)).toBeLessThan(1e-4);
   });
 
-  it("each measurement moves its own terms: round trips → message costs, single process → stage compute, in-process MoE → experts, pipeline → pipeline messages", () => {
+  it("each measurement moves its own terms: round trips → message costs, single process less its in-step MoE → stage compute, in-process MoE → experts, pipeline → pipeline messages", () => {
     const f = figuresFrom(TRUTH);
     const base = calibrate(cfg, local, parse(bench(f)), o);
     const slowWire = calibrate(cfg, local, parse(bench({ ...f, rtt: [f.rtt[0] * 2, f.rtt[1] * 2] })), o);
@@ -168,6 +186,13 @@ describe("calibration", () => {
     expect(fastCpu.fitted.computeScale).toBeLessThan(base.fitted.computeScale * 0.75);
     expect(fastCpu.fitted.expertComputeScale).toBeCloseTo(base.fitted.expertComputeScale, 9);
     expect(fastCpu.check[0]!.predictedTokensPerSecond).toBeGreaterThan(base.check[0]!.predictedTokensPerSecond);
+    // more of the same single-process step in its MoE: less left for the stages, a faster cluster at concurrency 1
+    const moeHeavier = calibrate(cfg, local, parse(bench({ ...f, inStep: [f.inStep[0] * 1.5, f.inStep[1] * 1.5] })), o);
+    expect(moeHeavier.fitted.computeScale).toBeLessThan(base.fitted.computeScale);
+    expect(moeHeavier.fitted.expertComputeScale).toBeCloseTo(base.fitted.expertComputeScale, 9);
+    expect(moeHeavier.fitted.messageSeconds).toBeGreaterThanOrEqual(0);
+    expect(moeHeavier.check[0]!.predictedTokensPerSecond).toBeGreaterThan(base.check[0]!.predictedTokensPerSecond);
+    expect(moeHeavier.measured.stageSeconds[0]!.seconds).toBeCloseTo(base.measured.stageSeconds[0]!.seconds - (4 * f.inStep[0] * 0.5) / 1000, 12);
     const slowExperts = calibrate(cfg, local, parse(bench({ ...f, inProcess: [f.inProcess[0] * 2, f.inProcess[1] * 2] })), o);
     expect(slowExperts.fitted.expertComputeScale).toBeGreaterThan(base.fitted.expertComputeScale * 1.5);
     const slowPipeline = calibrate(cfg, local, parse(bench({ ...f, pipeline: f.pipeline * 3 })), o);
@@ -232,12 +257,19 @@ describe("calibration", () => {
     expect(() => calibrate(cfg, local, parse(b), o)).toThrow(/bench\.json: model: the bench ran grok-1-tiny \(64 layers/);
   });
 
-  it("fitLinear solves the 2×2 system and falls back to one term when the other would be negative", () => {
+  it("fitLinear solves the 2×2 system and falls back to one term when the other would be negative; never a negative term", () => {
     expect(fitLinear([[1, 2, 5], [3, 1, 5]])).toEqual([1, 2]);
     const [x, y] = fitLinear([[1, 1, 1], [1, 2, 0.5]]); // exact solution has y < 0
     expect(y).toBe(0);
     expect(x).toBeGreaterThan(0.5);
     expect(x).toBeLessThan(1);
+    // exact solution has x < 0 (what the old fit gave for the stages' compute): the y-only fit
+    const [x2, y2] = fitLinear([[1, 1, 1], [3, 1, 0.5]]);
+    expect(x2).toBe(0);
+    expect(y2).toBeGreaterThan(0.5);
+    expect(y2).toBeLessThan(1);
+    // nothing left to fit (targets ≤ 0): both 0, not negative
+    expect(fitLinear([[1, 1, -1], [2, 1, -2]])).toEqual([0, 0]);
   });
 });
 
