@@ -113,6 +113,8 @@ export interface ClusterBenchJson {
     readonly warmupRounds?: number;
     /** Timed repetitions per decode row, interleaved single / cluster; rows report the median (absent: 1). */
     readonly repetitions?: number;
+    /** Slices the round trips and pipeline messages were sampled in, one after every decode repetition (absent: one pass after the decode runs). */
+    readonly roundTripSlices?: number;
   };
   readonly decode: readonly DecodeRow[];
   readonly roundTrip: readonly RoundTripRow[];

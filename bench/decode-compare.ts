@@ -18,8 +18,8 @@
  * CPU per token is summed over every repetition of a row (more ticks, less noise).
  *
  * With `inStepMoe` (bench/in-step-moe.ts), each single-process row also
- * records the mean time of one layer's MoE inside its decode steps, taken from
- * the same repetition as the row's rate.
+ * records the mean time of one layer's MoE inside its timed decode steps, taken
+ * from the same repetition as the row's rate.
  */
 import type { ModelConfig } from "../model/index.js";
 import type { StepBackend } from "../stages/index.js";
@@ -46,6 +46,8 @@ export interface DecodeCompareOptions {
   readonly progress?: (what: string) => void;
   /** Called once the warm-up passes are done, before the first timed run (e.g. to read counters). */
   readonly onWarm?: () => Promise<void>;
+  /** Called after every repetition of every row (e.g. to sample the round trips in the same minutes as the decode runs). */
+  readonly afterRepetition?: () => Promise<void>;
   /** The single backend's MoE timer (bench/in-step-moe.ts): reset before and read after each single-process run. */
   readonly inStepMoe?: InStepMoeTimer;
 }
@@ -62,7 +64,8 @@ async function measure(acc: Acc, backend: StepBackend, o: DecodeCompareOptions, 
   const before = cpuSnapshot(procs());
   moe?.reset();
   const rate = await decodeRate(backend, o.cfg, c, mb, o.steps, seqBase);
-  acc.rates.push(moe ? { ...rate, moe: moe.take() } : rate);
+  // the run's timed decode steps only (one batch: the single process)
+  acc.rates.push(moe ? { ...rate, moe: moe.take(o.steps) } : rate);
   const cpu = cpuPerToken(before, cpuSnapshot(procs()), c * (o.steps + WARMUP + 1));
   for (const [k, v] of Object.entries(cpu)) acc.cpu[k] = (acc.cpu[k] ?? 0) + v;
 }
@@ -92,6 +95,7 @@ export async function compareDecode(o: DecodeCompareOptions): Promise<DecodeRow[
     for (let r = 0; r < o.reps; r++) {
       await measure(single, o.single, o, c, 1, next(c), () => [], o.inStepMoe);
       for (const mb of mbs) await measure(cluster.get(mb)!, o.cluster, o, c, mb, next(c), o.processes);
+      await o.afterRepetition?.();
     }
     const { moe, ...s } = median(single.rates);
     const inStep = moe ? { moeMsPerLayer: moe.msPerLayer } : {};

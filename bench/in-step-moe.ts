@@ -14,7 +14,7 @@ import { stepResults, type StepBackend, type StepItem, type StepResult } from ".
 
 /** What {@link InStepMoeBackend.take} returns: the decode steps' MoE since the last take. */
 export interface InStepMoe {
-  /** Mean ms of one layer's MoE call in the decode steps (rows = the step's sequences, one token each). */
+  /** Mean ms of one layer's MoE call in the decode steps (one token per sequence). */
   readonly msPerLayer: number;
   /** Layer MoE calls averaged. */
   readonly calls: number;
@@ -24,16 +24,20 @@ export interface InStepMoe {
 export interface InStepMoeTimer {
   /** Forget what was timed so far. */
   reset(): void;
-  /** The decode steps' MoE since the last reset or take, and start anew. @throws Error when no decode step ran */
-  take(): InStepMoe;
+  /**
+   * The decode steps' MoE since the last reset or take (only the `last` decode steps when given: a run's
+   * timed steps, after its untimed warm-up steps), and start anew. @throws Error when no decode step ran
+   */
+  take(last?: number): InStepMoe;
 }
 
 export class InStepMoeBackend implements StepBackend, InStepMoeTimer {
   readonly maxInFlight = 1;
   private queue: Promise<unknown> = Promise.resolve();
-  /** Decode-step MoE calls (one row per sequence of the step) since the last take: summed ms and count. */
-  private acc = { ms: 0, calls: 0 };
-  private decodeRows = 0;
+  /** Per decode step since the last take (one token per sequence; prefill steps are not counted): MoE ms and layer calls. */
+  private steps: { ms: number; calls: number }[] = [];
+  /** The decode step running now, or undefined in a prefill step. */
+  private current: { ms: number; calls: number } | undefined;
   private readonly timed: MoeExecutor;
 
   constructor(readonly engine: Engine) {
@@ -42,10 +46,9 @@ export class InStepMoeBackend implements StepBackend, InStepMoeTimer {
       run: async (layer, m) => {
         const t0 = performance.now();
         const y = await moe.run(layer, m);
-        // a decode step has one row per sequence; prefill steps (more rows) are not counted
-        if (m.length / engine.config.dModel === this.decodeRows) {
-          this.acc.ms += performance.now() - t0;
-          this.acc.calls++;
+        if (this.current) {
+          this.current.ms += performance.now() - t0;
+          this.current.calls++;
         }
         return y;
       },
@@ -54,7 +57,8 @@ export class InStepMoeBackend implements StepBackend, InStepMoeTimer {
 
   step(items: readonly StepItem[]): Promise<StepResult[]> {
     const run = this.queue.then(async () => {
-      this.decodeRows = items.every((it) => it.tokens.length === 1) ? items.length : -1;
+      this.current = items.every((it) => it.tokens.length === 1) ? { ms: 0, calls: 0 } : undefined;
+      if (this.current) this.steps.push(this.current);
       const out = await this.engine.core.step(stepRows(items), undefined, this.timed);
       return stepResults(items, out, this.engine.config.vocabSize);
     });
@@ -63,14 +67,15 @@ export class InStepMoeBackend implements StepBackend, InStepMoeTimer {
   }
 
   reset(): void {
-    this.acc = { ms: 0, calls: 0 };
+    this.steps = [];
   }
 
-  take(): InStepMoe {
-    const { ms, calls } = this.acc;
-    this.acc = { ms: 0, calls: 0 };
+  take(last?: number): InStepMoe {
+    const steps = last === undefined ? this.steps : this.steps.slice(-last);
+    this.steps = [];
+    const calls = steps.reduce((a, s) => a + s.calls, 0);
     if (calls === 0) throw new Error("in-step MoE: no decode step ran since the last take");
-    return { msPerLayer: ms / calls, calls };
+    return { msPerLayer: steps.reduce((a, s) => a + s.ms, 0) / calls, calls };
   }
 
   async release(seqs: readonly number[]): Promise<void> {

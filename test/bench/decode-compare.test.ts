@@ -50,6 +50,8 @@ describe("compareDecode", () => {
     const single = new Recording(a);
     const cluster = new Recording(b);
     const warmed: number[] = [];
+    // after every repetition of a concurrency: how many steps each backend had run by then
+    const after: [number, number][] = [];
     const rows = await compareDecode({
       single,
       cluster,
@@ -63,7 +65,12 @@ describe("compareDecode", () => {
         [4, [1, 2]],
       ]),
       onWarm: async () => void warmed.push(single.steps.length, cluster.steps.length),
+      afterRepetition: async () => void after.push([single.steps.length, cluster.steps.length]),
     });
+    // 3 repetitions × 2 concurrencies, each after that repetition's single and cluster runs (6 steps a run and micro-batch: 1 + 2 at concurrency 4)
+    expect(after).toHaveLength(6);
+    expect(after.slice(0, 3)).toEqual([1, 2, 3].map((k) => [6 + 6 * k, 6 + 6 * k]));
+    expect(after.slice(3)).toEqual([1, 2, 3].map((k) => [24 + 6 * k, 24 + 18 * k]));
     // one warm-up pass each (prompt + 3 warm-up steps + 2 timed, at concurrency 16), before any timed run
     expect(warmed).toEqual([6, 6]);
     expect(single.steps.slice(0, 6).every((s) => s.rows === 16)).toBe(true);
