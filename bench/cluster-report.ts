@@ -35,6 +35,11 @@ export interface DecodeRow {
    * own compute (attention, norms, embedding, head). Absent for the cluster rows.
    */
   readonly moeMsPerLayer?: number;
+  /**
+   * Cores busy during the row's runs (all repetitions, /proc/stat): the whole machine, and of that the
+   * measured processes (the cluster's and this one); the rest is other work on the machine. Absent off Linux.
+   */
+  readonly machineCpu?: { readonly busyCores: number; readonly ownCores: number };
 }
 
 /** Round trip of one layer call, one layer. */

@@ -5,6 +5,7 @@
  * the tiny model (both "backends" are single-process engines here: this
  * checks the bookkeeping, not the cluster).
  */
+import { availableParallelism } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InStepMoeBackend, compareDecode } from "../../bench/index.js";
 import { ensureTinyModel } from "../../factory/index.js";
@@ -89,6 +90,10 @@ describe("compareDecode", () => {
         expect(r.clusterOverSingle).toBeCloseTo(r.tokensPerSecond / s.tokensPerSecond, 12);
       } else expect(r.clusterOverSingle).toBeNull();
       expect(r.cpuMsPerToken?.bench).toBeGreaterThanOrEqual(0);
+      // /proc/stat over the row's runs: the machine's busy cores, of which this process's (the measured ones)
+      expect(r.machineCpu!.busyCores).toBeGreaterThanOrEqual(0);
+      expect(r.machineCpu!.ownCores).toBeGreaterThanOrEqual(0);
+      expect(r.machineCpu!.busyCores).toBeLessThanOrEqual(availableParallelism() + 0.5);
     }
     // two micro-batches of 2 step at once on the "cluster": batches of 2 rows
     expect(cluster.steps.some((s) => s.rows === 2)).toBe(true);

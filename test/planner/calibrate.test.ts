@@ -18,6 +18,7 @@ import {
   explicitPlacement,
   fitLinear,
   layerPhase,
+  loadBenchFile,
   makePlan,
   modelCosts,
   parseBenchFile,
@@ -273,6 +274,31 @@ describe("calibration", () => {
   });
 });
 
+/** A real `moe bench cluster --json` run of local.yaml on the development machine (schema moe-bench-cluster/2). */
+const REAL = "docs/bench/cluster-local-s7.json";
+
+describe("calibration on a real bench file", () => {
+  it(`${REAL}: every fitted term ≥ 0, the stages keep their compute, and the prediction for local.yaml lands within ±25 % at concurrency 1 and 16`, () => {
+    const b = loadBenchFile(REAL);
+    const cal = calibrate(cfg, local, b, { dtype: "f32" });
+    for (const [k, v] of Object.entries(cal.fitted)) if (typeof v === "number") expect(v, k).toBeGreaterThanOrEqual(0);
+    // the stages' own compute: the single step less its in-step MoE, positive, and fitted to a positive scale
+    for (const [i, s] of cal.measured.stageSeconds.entries()) {
+      expect(s.seconds).toBeGreaterThan(0);
+      expect(s.seconds).toBeCloseTo(cal.measured.singleStepSeconds[i]!.seconds - cal.measured.inStepMoeSeconds[i]!.seconds, 12);
+    }
+    expect(cal.fitted.computeScale).toBeGreaterThan(0);
+    // the in-step MoE is less than the same MoE called on its own (cold): what the old fit subtracted
+    const inStep1 = b.decode.find((d) => d.backend === "single" && d.concurrency === 1)!.moeMsPerLayer!;
+    expect(inStep1).toBeLessThan(b.roundTrip.find((r) => r.rows === 1)!.inProcessMs);
+    expect(cal.check.map((c) => c.concurrency)).toEqual([1, 16]);
+    for (const c of cal.check) {
+      expect(c.microBatches).toBe(1);
+      expect(Math.abs(c.error), `concurrency ${c.concurrency}: predicted ${c.predictedTokensPerSecond}, measured ${c.measuredTokensPerSecond}`).toBeLessThanOrEqual(0.25);
+    }
+  });
+});
+
 describe("moe plan --calibrate (real process)", () => {
   const moe = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
@@ -291,6 +317,14 @@ describe("moe plan --calibrate (real process)", () => {
     const plan = JSON.parse(readFileSync(out, "utf8")) as PlanJson;
     expect(plan.assumptions.calibration?.check).toHaveLength(2);
     expect(plan.assumptions.machineCores).toBe(2);
+  });
+
+  it(`calibrates with the committed ${REAL} (the README's example)`, async () => {
+    const r = await moe("--cluster", "configs/clusters/local.yaml", "--calibrate", REAL);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/concurrency 1: predicted [\d.]+ tok\/s, measured [\d.]+ \(1 micro-batch; [+-]\d+%\)/);
+    expect(r.stdout).toMatch(/concurrency 16: predicted [\d.]+ tok\/s, measured [\d.]+ \(1 micro-batch; [+-]\d+%\)/);
   });
 
   it("names the field of a bad bench file (exit 1)", async () => {
