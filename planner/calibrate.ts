@@ -13,10 +13,9 @@
  *    (attention, norms, embedding, head), `computeScale · P(b) + n(b) ·
  *    stageLayerSeconds` with n the session runs (layers + head). Each is two
  *    linear equations in two unknowns, solved with both terms ≥ 0
- *    ({@link fitLinear}). (The in-process MoE called on its own is slower
- *    than inside a step, cold caches: subtracting it instead left the stages
- *    nothing, and the cluster's one-sequence steps, which pay the stages'
- *    compute on their critical path, were over-predicted by 40–70 %.)
+ *    ({@link fitLinear}). (The MoE called on its own takes 1.4–2× its
+ *    in-step time, cold caches: subtracting it, as before bench schema 2,
+ *    left the stages too little compute, or a negative scale.)
  * 2. Messages: the planner's expected expert phase of a layer, with the
  *    bench's placement, must equal the measured dispatch + combine round trip
  *    (its mean: a decode step is a chain of them, so means add up) for the
