@@ -166,8 +166,16 @@ export function formatClusterBench(j: ClusterBenchJson): string {
     out.push("\nCPU ms per generated token during the decode runs, by process (\"bench\": this one — the single-process engine, or the cluster's client), prompt and warm-up steps included, mean over the repetitions (/proc, 10 ms ticks)");
     out.push(
       pad([
-        ["concurrency", "backend", "micro-batches", ...names, "total"],
-        ...cpuRows.map((d) => [String(d.concurrency), d.backend, String(d.microBatches), ...names.map((n) => (d.cpuMsPerToken![n] === undefined ? "" : f(d.cpuMsPerToken![n]!))), f(Object.values(d.cpuMsPerToken!).reduce((a, x) => a + x, 0))]),
+        ["concurrency", "backend", "micro-batches", ...names, "total", "machine busy cores", "of which ours"],
+        ...cpuRows.map((d) => [
+          String(d.concurrency),
+          d.backend,
+          String(d.microBatches),
+          ...names.map((n) => (d.cpuMsPerToken![n] === undefined ? "" : f(d.cpuMsPerToken![n]!))),
+          f(Object.values(d.cpuMsPerToken!).reduce((a, x) => a + x, 0)),
+          d.machineCpu ? f(d.machineCpu.busyCores) : "",
+          d.machineCpu ? f(d.machineCpu.ownCores) : "",
+        ]),
       ]),
     );
   }
