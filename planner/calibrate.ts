@@ -13,7 +13,7 @@
  *    (attention, norms, embedding, head), `computeScale · P(b) + n(b) ·
  *    stageLayerSeconds` with n the session runs (layers + head). Each is two
  *    linear equations in two unknowns, solved with both terms ≥ 0
- *    ({@link fitLinear}). (The MoE called on its own takes 1.4–2× its
+ *    ({@link fitLinear}). (The MoE called on its own mostly takes 1.1–1.9× its
  *    in-step time, cold caches: subtracting it, as before bench schema 2,
  *    left the stages too little compute, or a negative scale.)
  * 2. Messages: the planner's expected expert phase of a layer, with the
