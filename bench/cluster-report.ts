@@ -7,7 +7,8 @@ import type { TraceBreakdown } from "./trace.js";
 import { TRACE_PARTS } from "./trace.js";
 import type { CallCpu } from "./moe-calls.js";
 
-export const CLUSTER_BENCH_SCHEMA = "moe-bench-cluster/1";
+/** Version 2 added {@link DecodeRow.moeMsPerLayer} (the single process's in-step MoE), which `moe plan --calibrate` needs. */
+export const CLUSTER_BENCH_SCHEMA = "moe-bench-cluster/2";
 
 /** One decode measurement. */
 export interface DecodeRow {
@@ -28,6 +29,17 @@ export interface DecodeRow {
   readonly cpuMsPerToken?: Readonly<Record<string, number>>;
   /** Tokens/s of every timed repetition, in order (the row reports the median); absent in files from before warmed, repeated runs. */
   readonly repetitions?: readonly number[];
+  /**
+   * Single process only: mean ms of one layer's MoE (routing, expert sessions, combine) inside its own decode
+   * steps, from the same repetition as the rate (bench/in-step-moe.ts); the rest of the step is the stages'
+   * own compute (attention, norms, embedding, head). Absent for the cluster rows.
+   */
+  readonly moeMsPerLayer?: number;
+  /**
+   * Cores busy during the row's runs (all repetitions, /proc/stat): the whole machine, and of that the
+   * measured processes (the cluster's and this one); the rest is other work on the machine. Absent off Linux.
+   */
+  readonly machineCpu?: { readonly busyCores: number; readonly ownCores: number };
 }
 
 /** Round trip of one layer call, one layer. */
@@ -106,6 +118,8 @@ export interface ClusterBenchJson {
     readonly warmupRounds?: number;
     /** Timed repetitions per decode row, interleaved single / cluster; rows report the median (absent: 1). */
     readonly repetitions?: number;
+    /** Slices the round trips and pipeline messages were sampled in, one after every decode repetition (absent: one pass after the decode runs). */
+    readonly roundTripSlices?: number;
   };
   readonly decode: readonly DecodeRow[];
   readonly roundTrip: readonly RoundTripRow[];
@@ -142,8 +156,8 @@ export function formatClusterBench(j: ClusterBenchJson): string {
   out.push("\ndecode (tokens/s over all sequences; ms between two tokens of one sequence)");
   out.push(
     pad([
-      ["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single", "every repetition (tokens/s)"],
-      ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3), (d.repetitions ?? []).map((x) => f(x, 0)).join(" ")]),
+      ["concurrency", "backend", "micro-batches", "tokens/s", "ms/token", "cluster ÷ single", "MoE in step (ms/layer)", "every repetition (tokens/s)"],
+      ...j.decode.map((d) => [String(d.concurrency), d.backend === "single" ? "single process" : "cluster", String(d.microBatches), f(d.tokensPerSecond, 1), f(d.msPerToken), d.clusterOverSingle === null ? "" : f(d.clusterOverSingle, 3), d.moeMsPerLayer === undefined ? "" : f(d.moeMsPerLayer, 3), (d.repetitions ?? []).map((x) => f(x, 0)).join(" ")]),
     ]),
   );
   const cpuRows = j.decode.filter((d) => d.cpuMsPerToken && Object.keys(d.cpuMsPerToken).length);
@@ -152,8 +166,16 @@ export function formatClusterBench(j: ClusterBenchJson): string {
     out.push("\nCPU ms per generated token during the decode runs, by process (\"bench\": this one — the single-process engine, or the cluster's client), prompt and warm-up steps included, mean over the repetitions (/proc, 10 ms ticks)");
     out.push(
       pad([
-        ["concurrency", "backend", "micro-batches", ...names, "total"],
-        ...cpuRows.map((d) => [String(d.concurrency), d.backend, String(d.microBatches), ...names.map((n) => (d.cpuMsPerToken![n] === undefined ? "" : f(d.cpuMsPerToken![n]!))), f(Object.values(d.cpuMsPerToken!).reduce((a, x) => a + x, 0))]),
+        ["concurrency", "backend", "micro-batches", ...names, "total", "machine busy cores", "of which ours"],
+        ...cpuRows.map((d) => [
+          String(d.concurrency),
+          d.backend,
+          String(d.microBatches),
+          ...names.map((n) => (d.cpuMsPerToken![n] === undefined ? "" : f(d.cpuMsPerToken![n]!))),
+          f(Object.values(d.cpuMsPerToken!).reduce((a, x) => a + x, 0)),
+          d.machineCpu ? f(d.machineCpu.busyCores) : "",
+          d.machineCpu ? f(d.machineCpu.ownCores) : "",
+        ]),
       ]),
     );
   }

@@ -6,13 +6,16 @@
  *
  * - decode tokens/s and ms per token at concurrency 1 and 16 (at 16 with 1, 2
  *   and 4 micro-batches in flight); the cluster ÷ single ratio is the figure;
+ *   the single process's MoE per layer inside those decode steps (bench/in-step-moe.ts);
  *   both backends warmed first (`--warmup` untimed passes each), median of `--reps`
  *   interleaved repetitions (bench/decode-compare.ts);
  * - one dispatch + combine per layer (a router in this process → the
  *   cluster's expert hosts) against the same MoE in process and against the
  *   same frames through bare ZeroMQ (bench/echo.ts: echo processes, one per
  *   expert host, and echo sockets in this process), calls interleaved;
- * - the pipeline's own messages without compute (`seq.release` through every stage and back);
+ * - the pipeline's own messages without compute (`seq.release` to every stage and back);
+ * - these two sampled in slices after every decode repetition (bench/round-trip-rig.ts),
+ *   so that they and the decode rates come from the same minutes;
  * - wire bytes per token per layer against the Arrow payload;
  * - where one dispatch + combine goes, by timestamps (bench/trace.ts).
  *
@@ -26,11 +29,13 @@ import { parseDocument } from "yaml";
 import { ClusterMonitor, launch, stageEndpoints, type ProcessState, type RunningCluster } from "../control/index.js";
 import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
-import { LocalBackend, PipelineClient } from "../stages/index.js";
+import { PipelineClient } from "../stages/index.js";
 import { CLUSTER_BENCH_SCHEMA, formatClusterBench, type BreakdownRow, type ClusterBenchJson, type DecodeRow } from "./cluster-report.js";
 import { PROMPT, WARMUP } from "./decode.js";
 import { clusterTokens, compareDecode } from "./decode-compare.js";
-import { moeRoundTrips, pipelineRoundTrip, traceBreakdown } from "./round-trips.js";
+import { InStepMoeBackend } from "./in-step-moe.js";
+import { PipelineSampler, RoundTripRig } from "./round-trip-rig.js";
+import { traceBreakdown } from "./round-trips.js";
 
 function arg(args: string[], name: string, fallback: string): string {
   const i = args.indexOf(name);
@@ -77,34 +82,48 @@ export async function run(args: string[] = []): Promise<void> {
   const m = openModel(modelDir);
   const cfg = m.config;
   const engine = await Engine.create(cfg, m.weights, { threads });
-  const local = new LocalBackend(engine);
+  // the single process, its MoE timed inside its own decode steps (the calibration's stage compute)
+  const local = new InStepMoeBackend(engine);
   const runDir = mkdtempSync(join(tmpdir(), "moe-bench-cluster-"));
   const clusterFile = threads === 1 ? clusterArg : withThreads(clusterArg, threads, runDir);
   const cluster = await launch({ clusterFile, modelPath: modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
   const rt = cluster.runtime;
   const client = new PipelineClient({ endpoints: stageEndpoints(rt), vocabSize: cfg.vocabSize, name: "bench", stepDeadlineMs: 60_000 });
   const progress = (s: string) => json && process.stderr.write(`bench cluster: ${s}\n`);
+  let rig: RoundTripRig | undefined;
   try {
+    // the round trips and pipeline messages are sampled after every decode repetition (same minutes as the decode rates)
+    rig = await RoundTripRig.start({ runtime: rt, cfg, weights: m.weights, engine });
+    const pipe = await PipelineSampler.start(client, rt.stages.length);
+    const plan = new Map([
+      [1, [1]],
+      [16, [1, 2, 4]],
+    ]);
+    const slices = reps * plan.size;
+    const perSlice = Math.ceil(calls / slices);
+    const sample = async () => {
+      await rig!.sample(perSlice);
+      await pipe.sample(perSlice);
+    };
     let wireBefore = 0;
     const decode: DecodeRow[] = await compareDecode({
       single: local,
+      inStepMoe: local,
       cluster: client,
       cfg,
       processes: () => cluster.states(),
       steps,
       rounds: warmupRounds,
       reps,
-      plan: new Map([
-        [1, [1]],
-        [16, [1, 2, 4]],
-      ]),
+      plan,
       progress,
       onWarm: async () => void (wireBefore = stageWire(await clusterStates(cluster))),
+      // the rig's own calls go through the cluster's expert hosts, not its stages: the stage wire counters stay the decode's
+      afterRepetition: sample,
     });
     const wireDecode = stageWire(await clusterStates(cluster)) - wireBefore;
-    progress("round trips");
-    const pipeline = await pipelineRoundTrip(client, rt.stages.length, calls);
-    const roundTrip = await moeRoundTrips({ runtime: rt, cfg, weights: m.weights, engine, calls });
+    const pipeline = pipe.result();
+    const roundTrip = rig.rows();
     progress("traced breakdown");
     const breakdown: BreakdownRow[] = await traceBreakdown({ modelDir, cfg, weights: m.weights, threads, wireDtype: rt.wireDtype, calls });
     const tokens = clusterTokens(decode, steps, reps);
@@ -114,7 +133,7 @@ export async function run(args: string[] = []): Promise<void> {
       machine: { cpus: availableParallelism(), node: process.version, platform: process.platform, arch: process.arch, loadAverage: loadavg() },
       model: { name: cfg.name, dModel: cfg.dModel, layers: cfg.nLayers, experts: cfg.nExperts, expertsPerToken: cfg.nExpertsUsed, vocabSize: cfg.vocabSize },
       cluster: { file: clusterArg, name: rt.cluster, stages: rt.stages.length, expertHosts: Object.keys(rt.expertHosts).length, processes: rt.processes.length, wireDtype: rt.wireDtype, threads },
-      settings: { promptTokens: PROMPT, warmupSteps: WARMUP, decodeSteps: steps, roundTripCalls: calls, traceCalls: calls, warmupRounds, repetitions: reps },
+      settings: { promptTokens: PROMPT, warmupSteps: WARMUP, decodeSteps: steps, roundTripCalls: rig.calls, traceCalls: calls, warmupRounds, repetitions: reps, roundTripSlices: slices },
       decode,
       roundTrip,
       pipeline,
@@ -129,6 +148,7 @@ export async function run(args: string[] = []): Promise<void> {
     if (outFile) writeFileSync(outFile, text + "\n");
     console.log(json ? text : formatClusterBench(report));
   } finally {
+    await rig?.close();
     await client.close();
     await cluster.stop();
     await local.close();

@@ -41,3 +41,14 @@ export function cpuPerToken(before: ReadonlyMap<string, number>, after: Readonly
   }
   return out;
 }
+
+/** Busy CPU seconds of the whole machine, all cores (/proc/stat: user, nice, system, irq, softirq, steal), or undefined off Linux. */
+export function machineBusySeconds(): number | undefined {
+  try {
+    const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal
+    return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + (f[7] ?? 0)) / TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}

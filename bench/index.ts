@@ -16,6 +16,8 @@ export type { EchoFrame } from "./echo.js";
 export { benchRows, callBytes, callCpu, layerCall } from "./moe-calls.js";
 export { clusterTokens, compareDecode } from "./decode-compare.js";
 export type { DecodeCompareOptions } from "./decode-compare.js";
+export { InStepMoeBackend } from "./in-step-moe.js";
+export type { InStepMoe, InStepMoeTimer } from "./in-step-moe.js";
 export type { CallCpu, CallDispatch, CallPlacement, LayerCall } from "./moe-calls.js";
 export { TRACE_PARTS, TraceHost, traceCalls } from "./trace.js";
 export type { TraceBreakdown, TracePart, TraceRecord } from "./trace.js";

@@ -3,12 +3,19 @@
  * `moe bench cluster --json` measured on this machine, then check the
  * calibrated prediction against the cluster's measured decode rates.
  *
- * 1. Compute: one layer's MoE in one process (the round trips' in-process
- *    figure, for the fewest and the most rows) is `expertComputeScale · P(R) +
- *    n(R) · sessionSeconds`, P the uncalibrated weight/FLOP time and n the
- *    expert runs; the single process's step at two concurrencies, less those
- *    experts, is `computeScale · P(b) + n(b) · stageLayerSeconds`. Both are
- *    two linear equations in two unknowns.
+ * 1. Compute. Experts: one layer's MoE called on its own in one process
+ *    (the round trips' in-process figure, for the fewest and the most rows;
+ *    like an expert host's run, it follows other processes' work) is
+ *    `expertComputeScale · P(R) + n(R) · sessionSeconds`, P the uncalibrated
+ *    weight/FLOP time and n the expert runs. Stages: the single process's
+ *    decode step at two concurrencies less the MoE timed inside those same
+ *    steps (`decode[i].moeMsPerLayer` × layers) is the stages' own compute
+ *    (attention, norms, embedding, head), `computeScale · P(b) + n(b) ·
+ *    stageLayerSeconds` with n the session runs (layers + head). Each is two
+ *    linear equations in two unknowns, solved with both terms ≥ 0
+ *    ({@link fitLinear}). (The MoE called on its own mostly takes 1.1–1.9× its
+ *    in-step time, cold caches: subtracting it, as before bench schema 2,
+ *    left the stages too little compute, or a negative scale.)
  * 2. Messages: the planner's expected expert phase of a layer, with the
  *    bench's placement, must equal the measured dispatch + combine round trip
  *    (its mean: a decode step is a chain of them, so means add up) for the
@@ -74,6 +81,10 @@ export interface Calibration {
   /** What the fit used: single-process seconds per step and round-trip seconds per layer call. */
   readonly measured: {
     readonly singleStepSeconds: readonly { readonly concurrency: number; readonly seconds: number }[];
+    /** The single process's MoE inside those steps, all layers (the bench's `moeMsPerLayer` × layers), seconds per step. */
+    readonly inStepMoeSeconds: readonly { readonly concurrency: number; readonly seconds: number }[];
+    /** What the stage compute is fitted to: step − in-step MoE (≥ 0), seconds per step. */
+    readonly stageSeconds: readonly { readonly concurrency: number; readonly seconds: number }[];
     /** The in-process MoE of one layer (all experts in one process, no messages), seconds. */
     readonly inProcessMoeSeconds: readonly { readonly rows: number; readonly seconds: number }[];
     readonly roundTripSeconds: readonly { readonly rows: number; readonly seconds: number }[];
@@ -121,14 +132,18 @@ export function calibrate(cfg: ModelConfig, benchCluster: ClusterSpec, bench: Be
   const expertRows = [r1, r2].map((r) => [moe(r.rows, 1, 0), moe(r.rows, 0, 1e-3) / 1e-3, r.inProcessMs / 1000] as const);
   // (a tiny expert is read-bound at any row count: P and n are then proportional and the fit keeps σ = 0)
   const [expertComputeScale, sessionSeconds] = fitLinear(expertRows);
-  // a single-process step = c0(b) + scale · P(b) + n(b) · σ_layer, with the experts as just fitted in c0
+  // the stages' own compute (attention, norms, embedding, head) = a single-process step less its in-step MoE:
+  // stage(b) = c0(b) + scale · P(b) + n(b) · σ_layer, the experts left out of the model (scale and session 0)
+  const stageOnly = { ...base, expertComputeScale: 0, sessionSeconds: 0 };
   const single = (b: number, scale: number, layer: number) =>
-    evaluatePlacement(mc, [host], whole, { ...workload, concurrency: b }, shares, { ...base, expertComputeScale, sessionSeconds, computeScale: scale, stageLayerSeconds: layer }).stepSeconds;
+    evaluatePlacement(mc, [host], whole, { ...workload, concurrency: b }, shares, { ...stageOnly, computeScale: scale, stageLayerSeconds: layer }).stepSeconds;
   const measured = (d: { concurrency: number; tokensPerSecond: number }) => d.concurrency / d.tokensPerSecond;
+  const inStepMoe = (d: { moeMsPerLayer?: number | undefined }) => (cfg.nLayers * d.moeMsPerLayer!) / 1000;
+  const stageSeconds = (d: SingleRow) => Math.max(0, measured(d) - inStepMoe(d));
   const [computeScale, stageLayerSeconds] = fitLinear(
     [lo, hi].map((d) => {
       const c0 = single(d.concurrency, 0, 0);
-      return [single(d.concurrency, 1, 0) - c0, (single(d.concurrency, 0, 1e-3) - c0) / 1e-3, measured(d) - c0] as const;
+      return [single(d.concurrency, 1, 0) - c0, (single(d.concurrency, 0, 1e-3) - c0) / 1e-3, stageSeconds(d) - c0] as const;
     }),
   );
 
@@ -171,6 +186,8 @@ export function calibrate(cfg: ModelConfig, benchCluster: ClusterSpec, bench: Be
     fitted,
     measured: {
       singleStepSeconds: [lo, hi].map((d) => ({ concurrency: d.concurrency, seconds: measured(d) })),
+      inStepMoeSeconds: [lo, hi].map((d) => ({ concurrency: d.concurrency, seconds: inStepMoe(d) })),
+      stageSeconds: [lo, hi].map((d) => ({ concurrency: d.concurrency, seconds: stageSeconds(d) })),
       inProcessMoeSeconds: [r1, r2].map((r) => ({ rows: r.rows, seconds: r.inProcessMs / 1000 })),
       roundTripSeconds: targets,
       pipelineMessageSeconds: perMessage,
@@ -178,6 +195,8 @@ export function calibrate(cfg: ModelConfig, benchCluster: ClusterSpec, bench: Be
     check,
   };
 }
+
+type SingleRow = BenchFile["decode"][number];
 
 /** The host the single process is taken to run on: the first stage's (it has the stage role), else the first host. */
 function stageHost(c: ClusterSpec): HostSpec {
@@ -204,16 +223,29 @@ function moeLayer(cfg: ModelConfig, mc: ModelCosts, cluster: ClusterSpec, worklo
   };
 }
 
-/** Solve a·x + b·y = t for two rows [a, b, t] with x > 0 and y ≥ 0; else y = 0 and x by least squares in relative error. */
+/**
+ * Solve a·x + b·y = t for two rows [a, b, t] with x, y ≥ 0. When the exact solution has a negative term,
+ * the better (in relative squared error) of the one-term fits, y = 0 or x = 0, each clamped at 0.
+ * @returns [x, y], both ≥ 0
+ */
 export function fitLinear(rows: readonly (readonly [number, number, number])[]): [number, number] {
   const [[a1, b1, t1], [a2, b2, t2]] = rows as [[number, number, number], [number, number, number]];
   const det = a1 * b2 - a2 * b1;
   if (Math.abs(det) > 1e-12 * Math.abs(a1 * b2)) {
     const x = (t1 * b2 - t2 * b1) / det;
     const y = (a1 * t2 - a2 * t1) / det;
-    if (x > 0 && y >= 0) return [x, y];
+    if (x >= 0 && y >= 0) return [x, y];
   }
-  return [rows.reduce((s, [a, , t]) => s + a / t, 0) / rows.reduce((s, [a, , t]) => s + (a / t) ** 2, 0), 0];
+  // least squares in relative error of one term: k = Σ(c/t) ÷ Σ(c/t)², targets ≤ 0 left out
+  const used = rows.filter(([, , t]) => t > 0);
+  const one = (c: (r: readonly [number, number, number]) => number) => {
+    const den = used.reduce((s, r) => s + (c(r) / r[2]) ** 2, 0);
+    return den > 0 ? Math.max(0, used.reduce((s, r) => s + c(r) / r[2], 0) / den) : 0;
+  };
+  const err = (x: number, y: number) => rows.reduce((s, [a, b, t]) => s + ((a * x + b * y - t) / (Math.abs(t) || 1)) ** 2, 0);
+  const onlyX: [number, number] = [one(([a]) => a), 0];
+  const onlyY: [number, number] = [0, one(([, b]) => b)];
+  return err(...onlyY) < err(...onlyX) - 1e-15 ? onlyY : onlyX;
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   explicitPlacement,
   fitLinear,
   layerPhase,
+  loadBenchFile,
   makePlan,
   modelCosts,
   parseBenchFile,
@@ -43,20 +44,21 @@ const SETTINGS = { promptTokens: 16, warmupSteps: 3, decodeSteps: 32 };
 const CONTEXT = 51;
 
 /** A bench file as `moe bench cluster --json` writes it (the fields the calibration reads, plus some it ignores). */
-function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?: [number, number]; pipeline?: number; cluster?: [number, number]; messages?: [number, number]; hosts?: [number, number]; sequential?: number | null }): Record<string, unknown> {
+function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?: [number, number]; inStep?: [number, number]; pipeline?: number; cluster?: [number, number]; messages?: [number, number]; hosts?: [number, number]; sequential?: number | null }): Record<string, unknown> {
   const [s1, s16] = o.single;
   const [c1, c16] = o.cluster ?? [s1 / 4, s16 / 4];
+  const [m1, m16] = o.inStep ?? [0.05, 0.1];
   return {
-    schema: "moe-bench-cluster/1",
+    schema: "moe-bench-cluster/2",
     createdAt: "2026-01-01T00:00:00.000Z",
     machine: { cpus: 2, node: "v20", platform: "linux", arch: "x64", loadAverage: [0.5, 0.4, 0.3] },
     model: { name: "grok-1-tiny", dModel: 256, layers: 4, experts: 8, expertsPerToken: 2, vocabSize: 2048 },
     cluster: { file: "configs/clusters/local.yaml", name: "local", stages: 2, expertHosts: 3, processes: 5, wireDtype: "f32", threads: 1 },
     settings: { ...SETTINGS, roundTripCalls: 40, traceCalls: 40 },
     decode: [
-      { concurrency: 1, backend: "single", microBatches: 1, tokensPerSecond: s1, msPerToken: 1000 / s1, clusterOverSingle: null },
+      { concurrency: 1, backend: "single", microBatches: 1, tokensPerSecond: s1, msPerToken: 1000 / s1, clusterOverSingle: null, moeMsPerLayer: m1 },
       { concurrency: 1, backend: "cluster", microBatches: 1, tokensPerSecond: c1, msPerToken: 1000 / c1, clusterOverSingle: c1 / s1 },
-      { concurrency: 16, backend: "single", microBatches: 1, tokensPerSecond: s16, msPerToken: 16_000 / s16, clusterOverSingle: null },
+      { concurrency: 16, backend: "single", microBatches: 1, tokensPerSecond: s16, msPerToken: 16_000 / s16, clusterOverSingle: null, moeMsPerLayer: m16 },
       { concurrency: 16, backend: "cluster", microBatches: 1, tokensPerSecond: c16, msPerToken: 16_000 / c16, clusterOverSingle: c16 / s16 },
       { concurrency: 16, backend: "cluster", microBatches: 2, tokensPerSecond: c16, msPerToken: 16_000 / c16, clusterOverSingle: c16 / s16 },
     ],
@@ -68,8 +70,12 @@ function bench(o: { single: [number, number]; rtt: [number, number]; inProcess?:
   };
 }
 
-/** What the cost model predicts with `truth`: single-process tok/s at 1 and 16, in-process MoE and round trip ms at 1 and 16 rows, the pipeline round trip, the cluster's tok/s. */
-function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; inProcess: [number, number]; rtt: [number, number]; pipeline: number; cluster: [number, number] } {
+/**
+ * What the cost model predicts with `truth`: single-process tok/s at 1 and 16 and the MoE inside those steps (ms per
+ * layer: the experts of 1 and 16 rows, as in process), in-process MoE and round trip ms at 1 and 16 rows, the
+ * pipeline round trip, the cluster's tok/s.
+ */
+function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; inStep: [number, number]; inProcess: [number, number]; rtt: [number, number]; pipeline: number; cluster: [number, number] } {
   const o = { dtype: "f32" as const, context: CONTEXT, promptTokens: 16 };
   const workload = resolveWorkload(cfg, o);
   const opts = { ...resolveCostOptions(local, o), ...truth, machineCores: 0 };
@@ -93,7 +99,7 @@ function figuresFrom(truth: Partial<CostOptions>): { single: [number, number]; i
   // seq.release to 2 stages at once: a request and its reply one after the other, each wire (local.yaml: 50 µs, 2 GB/s) + software
   const small = opts.messageOverheadBytes;
   const pipeline = 1000 * 2 * (50e-6 + small / 2e9 + opts.pipelineMessageSeconds + small * opts.messageSecondsPerByte);
-  return { single, inProcess, rtt, pipeline, cluster };
+  return { single, inStep: inProcess, inProcess, rtt, pipeline, cluster };
 }
 
 const parse = (raw: unknown): BenchFile => parseBenchFile(raw, "bench.json");
@@ -127,6 +133,24 @@ describe("the bench file", () => {
     expect(bad((b) => delete (b.machine as Record<string, unknown>).cpus)).toMatch(/^machine\.cpus \| /);
     expect(bad((b) => (b.decode = (b.decode as { backend: string }[]).filter((d) => d.backend !== "single" || (d as unknown as { concurrency: number }).concurrency === 1)))).toMatch(/^decode \| .*single-process rows at two concurrencies/);
     expect(bad((b) => (b.roundTrip = (b.roundTrip as unknown[]).slice(0, 1)))).toMatch(/^roundTrip \| .*two row counts/);
+    // a single-process row without the in-step MoE
+    expect(bad((b) => delete (b.decode as Record<string, unknown>[])[2]!.moeMsPerLayer)).toMatch(/^decode\[2\]\.moeMsPerLayer \| bench\.json: decode\[2\]\.moeMsPerLayer: .*MoE per layer inside its decode steps/);
+  });
+
+  it("refuses a file from before the in-step MoE figure (schema moe-bench-cluster/1), naming the field and the fix", () => {
+    const b = bench({ single: [500, 2000], rtt: [1, 2] });
+    b.schema = "moe-bench-cluster/1";
+    for (const d of b.decode as Record<string, unknown>[]) delete d.moeMsPerLayer;
+    let err: (CalibrationError & { field?: string; fix?: string }) | undefined;
+    try {
+      parse(b);
+    } catch (e) {
+      err = e as CalibrationError;
+    }
+    expect(err).toBeInstanceOf(CalibrationError);
+    expect(err!.field).toBe("decode[0].moeMsPerLayer");
+    expect(err!.message).toMatch(/^bench\.json: schema moe-bench-cluster\/1 has no decode\[0\]\.moeMsPerLayer/);
+    expect(err!.fix).toMatch(/rerun `moe bench cluster --json`.*moe-bench-cluster\/2/);
   });
 });
 
@@ -152,7 +176,7 @@ describe("calibration", () => {
     for (const c of cal.check) expect(Math.abs(c.error)).toBeLessThan(1e-4);
   });
 
-  it("each measurement moves its own terms: round trips → message costs, single process → stage compute, in-process MoE → experts, pipeline → pipeline messages", () => {
+  it("each measurement moves its own terms: round trips → message costs, single process less its in-step MoE → stage compute, in-process MoE → experts, pipeline → pipeline messages", () => {
     const f = figuresFrom(TRUTH);
     const base = calibrate(cfg, local, parse(bench(f)), o);
     const slowWire = calibrate(cfg, local, parse(bench({ ...f, rtt: [f.rtt[0] * 2, f.rtt[1] * 2] })), o);
@@ -163,6 +187,13 @@ describe("calibration", () => {
     expect(fastCpu.fitted.computeScale).toBeLessThan(base.fitted.computeScale * 0.75);
     expect(fastCpu.fitted.expertComputeScale).toBeCloseTo(base.fitted.expertComputeScale, 9);
     expect(fastCpu.check[0]!.predictedTokensPerSecond).toBeGreaterThan(base.check[0]!.predictedTokensPerSecond);
+    // more of the same single-process step in its MoE: less left for the stages, a faster cluster at concurrency 1
+    const moeHeavier = calibrate(cfg, local, parse(bench({ ...f, inStep: [f.inStep[0] * 1.5, f.inStep[1] * 1.5] })), o);
+    expect(moeHeavier.fitted.computeScale).toBeLessThan(base.fitted.computeScale);
+    expect(moeHeavier.fitted.expertComputeScale).toBeCloseTo(base.fitted.expertComputeScale, 9);
+    expect(moeHeavier.fitted.messageSeconds).toBeGreaterThanOrEqual(0);
+    expect(moeHeavier.check[0]!.predictedTokensPerSecond).toBeGreaterThan(base.check[0]!.predictedTokensPerSecond);
+    expect(moeHeavier.measured.stageSeconds[0]!.seconds).toBeCloseTo(base.measured.stageSeconds[0]!.seconds - (4 * f.inStep[0] * 0.5) / 1000, 12);
     const slowExperts = calibrate(cfg, local, parse(bench({ ...f, inProcess: [f.inProcess[0] * 2, f.inProcess[1] * 2] })), o);
     expect(slowExperts.fitted.expertComputeScale).toBeGreaterThan(base.fitted.expertComputeScale * 1.5);
     const slowPipeline = calibrate(cfg, local, parse(bench({ ...f, pipeline: f.pipeline * 3 })), o);
@@ -227,12 +258,44 @@ describe("calibration", () => {
     expect(() => calibrate(cfg, local, parse(b), o)).toThrow(/bench\.json: model: the bench ran grok-1-tiny \(64 layers/);
   });
 
-  it("fitLinear solves the 2×2 system and falls back to one term when the other would be negative", () => {
+  it("fitLinear solves the 2×2 system and falls back to one term when the other would be negative; never a negative term", () => {
     expect(fitLinear([[1, 2, 5], [3, 1, 5]])).toEqual([1, 2]);
     const [x, y] = fitLinear([[1, 1, 1], [1, 2, 0.5]]); // exact solution has y < 0
     expect(y).toBe(0);
     expect(x).toBeGreaterThan(0.5);
     expect(x).toBeLessThan(1);
+    // exact solution has x < 0 (what the old fit gave for the stages' compute): the y-only fit
+    const [x2, y2] = fitLinear([[1, 1, 1], [3, 1, 0.5]]);
+    expect(x2).toBe(0);
+    expect(y2).toBeGreaterThan(0.5);
+    expect(y2).toBeLessThan(1);
+    // nothing left to fit (targets ≤ 0): both 0, not negative
+    expect(fitLinear([[1, 1, -1], [2, 1, -2]])).toEqual([0, 0]);
+  });
+});
+
+/** A real `moe bench cluster --json` run of local.yaml on the development machine (schema moe-bench-cluster/2). */
+const REAL = "docs/bench/cluster-local-s7.json";
+
+describe("calibration on a real bench file", () => {
+  it(`${REAL}: every fitted term ≥ 0, the stages keep their compute, and the prediction for local.yaml lands within ±25 % at concurrency 1 and 16`, () => {
+    const b = loadBenchFile(REAL);
+    const cal = calibrate(cfg, local, b, { dtype: "f32" });
+    for (const [k, v] of Object.entries(cal.fitted)) if (typeof v === "number") expect(v, k).toBeGreaterThanOrEqual(0);
+    // the stages' own compute: the single step less its in-step MoE, positive, and fitted to a positive scale
+    for (const [i, s] of cal.measured.stageSeconds.entries()) {
+      expect(s.seconds).toBeGreaterThan(0);
+      expect(s.seconds).toBeCloseTo(cal.measured.singleStepSeconds[i]!.seconds - cal.measured.inStepMoeSeconds[i]!.seconds, 12);
+    }
+    expect(cal.fitted.computeScale).toBeGreaterThan(0);
+    // the in-step MoE is less than the same MoE called on its own (cold): what the old fit subtracted
+    const inStep1 = b.decode.find((d) => d.backend === "single" && d.concurrency === 1)!.moeMsPerLayer!;
+    expect(inStep1).toBeLessThan(b.roundTrip.find((r) => r.rows === 1)!.inProcessMs);
+    expect(cal.check.map((c) => c.concurrency)).toEqual([1, 16]);
+    for (const c of cal.check) {
+      expect(c.microBatches).toBe(1);
+      expect(Math.abs(c.error), `concurrency ${c.concurrency}: predicted ${c.predictedTokensPerSecond}, measured ${c.measuredTokensPerSecond}`).toBeLessThanOrEqual(0.25);
+    }
   });
 });
 
@@ -254,6 +317,14 @@ describe("moe plan --calibrate (real process)", () => {
     const plan = JSON.parse(readFileSync(out, "utf8")) as PlanJson;
     expect(plan.assumptions.calibration?.check).toHaveLength(2);
     expect(plan.assumptions.machineCores).toBe(2);
+  });
+
+  it(`calibrates with the committed ${REAL} (the README's example)`, async () => {
+    const r = await moe("--cluster", "configs/clusters/local.yaml", "--calibrate", REAL);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/concurrency 1: predicted [\d.]+ tok\/s, measured [\d.]+ \(1 micro-batch; [+-]\d+%\)/);
+    expect(r.stdout).toMatch(/concurrency 16: predicted [\d.]+ tok\/s, measured [\d.]+ \(1 micro-batch; [+-]\d+%\)/);
   });
 
   it("names the field of a bad bench file (exit 1)", async () => {
