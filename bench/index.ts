@@ -1,6 +1,6 @@
 /** The benchmarks (`npm run bench -- <name>`, `moe bench <name>`); never part of `npm test`. */
 
-export { BENCHES, DEFAULT_BENCHES, runBenches } from "./light.js";
+export { BENCHES, DEFAULT_BENCHES, ON_DEMAND_BENCHES, runBenches } from "./light.js";
 
 // the parts of `bench cluster`, for tests
 export { CLUSTER_BENCH_SCHEMA, formatClusterBench, hopsBeyondRaw } from "./cluster-report.js";
