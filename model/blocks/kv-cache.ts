@@ -102,21 +102,10 @@ export class LayerKv {
     this.len += n;
   }
 
-  /**
-   * Copy the cached keys into a batch slot [KVH, hd, P] (P ≥ len; the rest is left as is). Short rows are
-   * copied element by element: a `subarray` view per row (KVH · hd of them per sequence and layer, every
-   * batched decode step) was the largest allocation of a stage host's V8 heap (README, session 7).
-   */
+  /** Copy the cached keys into a batch slot [KVH, hd, P] (P ≥ len; the rest is left as is). */
   copyKeysT(dst: KvArray, at: number, P: number): void {
     const { kvHeads: KVH, headDim: hd, cap, len } = this;
-    const k = this.k;
-    if (len <= ROW_LOOP_MAX)
-      for (let r = 0; r < KVH * hd; r++) {
-        const from = r * cap;
-        const to = at + r * P;
-        for (let i = 0; i < len; i++) dst[to + i] = k[from + i]!;
-      }
-    else for (let r = 0; r < KVH * hd; r++) dst.set(k.subarray(r * cap, r * cap + len), at + r * P);
+    for (let r = 0; r < KVH * hd; r++) dst.set(this.k.subarray(r * cap, r * cap + len), at + r * P);
   }
 
   /** Copy the cached values into a batch slot [KVH, P, hd] (P ≥ len). */
@@ -138,9 +127,6 @@ export class LayerKv {
     this.v = v;
   }
 }
-
-/** Rows up to this many positions are copied by a loop rather than through a `subarray` view and `set`. */
-const ROW_LOOP_MAX = 256;
 
 function alloc(dtype: KvDtype, n: number): KvArray {
   return dtype === "f16" ? new Uint16Array(n) : new Float32Array(n);
