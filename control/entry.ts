@@ -31,7 +31,7 @@ export interface MoeCommand {
  * full marking cycles in a serving process far below its heap limit (traced: a stage host of local.yaml
  * marking its 16 MB heap every 130–350 ms, "Start (task)" at 16 of 40 MB; 5–18 mark-compacts per process in
  * a 40 s bench run, varying between runs and processes); without incremental marking a mark-compact runs only
- * when the old generation reaches its limit (one per process per run), scavenges stay parallel: 9–10 % less
+ * when the old generation reaches its limit (one per process per run), scavenges stay parallel: 10–20 % less
  * CPU per token for the cluster (README, session 7). A mark-compact then pauses the process in one piece
  * (milliseconds for these heaps of tens of MB: the weights live outside V8's heap).
  */
