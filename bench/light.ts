@@ -3,10 +3,16 @@
  * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab"] as const;
 
-/** What runs when no benchmark is named: all but `llama`, which installs llama.cpp (~730 MB) on first use. */
-export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => b !== "llama");
+/**
+ * Run only when named: `llama` installs llama.cpp (~730 MB) on first use; `cluster-ab` is an experiment
+ * driver (several clusters with different V8 flags side by side).
+ */
+export const ON_DEMAND_BENCHES: readonly string[] = ["llama", "cluster-ab"];
+
+/** What runs when no benchmark is named: all but {@link ON_DEMAND_BENCHES}. */
+export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => !ON_DEMAND_BENCHES.includes(b));
 
 type Bench = { run(args: string[]): Promise<void> };
 const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
@@ -18,6 +24,7 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   serve: () => import("./serve.js"),
   dynamic: () => import("./dynamic.js"),
   llama: () => import("./llama.js"),
+  "cluster-ab": () => import("./cluster-ab.js"),
 };
 
 /** Run the named benchmarks in order (all but the on-demand `llama` when none is named); each prints its own figures. */

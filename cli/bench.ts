@@ -18,9 +18,10 @@ export function register(program: Command): void {
   program
     .command("bench")
     .description(
-      `run a benchmark: ${BENCHES.join(", ")} (all but llama when none is named); ` +
+      `run a benchmark: ${BENCHES.join(", ")} (all but llama and cluster-ab when none is named); ` +
         "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json], kernels [--threads 1,2] [--json], " +
         "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE], " +
+        "cluster-ab [--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup 3] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16), " +
         "llama [--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
     )
     .argument("[name]", "which benchmark")

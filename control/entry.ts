@@ -27,8 +27,15 @@ export interface MoeCommand {
  * 60–83 mark-compacts in 15 s in one stage process, about 0.1–0.3 ms of GC-thread CPU per token; with the
  * flag ≤ 24, and 14–17 % less CPU per token for the whole cluster: README, Benchmarks). The heap still
  * grows and is collected as allocation demands; only the shrinking on idleness is off.
+ * `--no-incremental-marking`: even without the memory reducer, V8's incremental-marking task kept starting
+ * full marking cycles in a serving process far below its heap limit (traced: a stage host of local.yaml
+ * marking its 16 MB heap every 130–350 ms, "Start (task)" at 16 of 40 MB; 5–18 mark-compacts per process in
+ * a 40 s bench run, varying between runs and processes); without incremental marking a mark-compact runs only
+ * when the old generation reaches its limit (one per process per run), scavenges stay parallel: 10–20 % less
+ * CPU per token for the cluster (README, session 7). A mark-compact then pauses the process in one piece
+ * (milliseconds for these heaps of tens of MB: the weights live outside V8's heap).
  */
-export const NODE_FLAGS: readonly string[] = ["--no-memory-reducer"];
+export const NODE_FLAGS: readonly string[] = ["--no-memory-reducer", "--no-incremental-marking"];
 
 /** The `moe` entry point matching the code that is running now, or `$MOE_ENTRY` when set. */
 export function moeCommand(): MoeCommand {
@@ -45,12 +52,14 @@ export function moeCommand(): MoeCommand {
 }
 
 /**
- * {@link NODE_FLAGS}, and with `MOE_CPU_PROF=DIR` in the environment: every `moe` child process started through {@link moeCommand}
+ * {@link NODE_FLAGS}, then the flags in `$MOE_NODE_FLAGS` (space-separated, for experiments: V8 flags that
+ * NODE_OPTIONS refuses), and with `MOE_CPU_PROF=DIR` in the environment: every `moe` child process started through {@link moeCommand}
  * writes a V8 CPU profile (`--cpu-prof`) into DIR when it exits (Node refuses `--cpu-prof` in NODE_OPTIONS).
  */
 function profileArgs(): string[] {
   const dir = process.env.MOE_CPU_PROF;
-  return dir ? [...NODE_FLAGS, "--cpu-prof", `--cpu-prof-dir=${dir}`] : [...NODE_FLAGS];
+  const extra = (process.env.MOE_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f.length > 0);
+  return dir ? [...NODE_FLAGS, ...extra, "--cpu-prof", `--cpu-prof-dir=${dir}`] : [...NODE_FLAGS, ...extra];
 }
 
 /** The nearest folder at or above `dir` holding package.json (`dir` itself when none does). */

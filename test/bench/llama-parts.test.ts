@@ -273,10 +273,11 @@ describe("ggufOf", () => {
 });
 
 describe("the bench list", () => {
-  it("runs llama only when named", () => {
+  it("runs llama and cluster-ab only when named", () => {
     expect(BENCHES).toContain("llama");
     expect(DEFAULT_BENCHES).not.toContain("llama");
-    expect(DEFAULT_BENCHES).toEqual(BENCHES.filter((b) => b !== "llama"));
+    expect(DEFAULT_BENCHES).not.toContain("cluster-ab");
+    expect(DEFAULT_BENCHES).toEqual(BENCHES.filter((b) => b !== "llama" && b !== "cluster-ab"));
   });
 });
 
