@@ -170,6 +170,8 @@ export {
   StepMemo,
   causalMask,
   ropeTables,
+  disableOrtTelemetryByDefault,
+  ORT_TELEMETRY_ENV,
   routerWeights,
   vectorWeight,
   type AttentionItem,

@@ -32,3 +32,4 @@ export {
   type KvDtype,
   type RunOutputs,
 } from "./session.js";
+export { disableOrtTelemetryByDefault, ORT_TELEMETRY_ENV } from "./telemetry.js";

@@ -10,6 +10,7 @@ import type { LinearOptions } from "../onnx/linear.js";
 import { dropPackedOnly, packedScalesDroppable, removeBuildFiles, writeBuildFiles } from "./build-files.js";
 import { BlockSession, nativeRunner, publicRunner, type GraphRunner } from "./block-session.js";
 import { nativeBinding, NativeSession, warnFallbackOnce } from "./native-session.js";
+import { disableOrtTelemetryByDefault } from "./telemetry.js";
 
 /** Execution providers a host may ask for. */
 export type ExecutionProvider = "cpu" | "cuda";
@@ -166,8 +167,12 @@ export function linearOptions(opts: ComputeOptions): LinearOptions {
  * No CPU memory arena (unless {@link ComputeOptions.memArena}): each session's arena keeps the largest
  * activations it ever held (a 1024-token prompt left the Grok-shaped model 480 MB larger for good);
  * without it they are freed after the run, at no measured cost in speed for the blocks' graphs.
+ *
+ * Every session is created with these options, so this is also where onnxruntime's telemetry is turned
+ * off before the process's first session ({@link disableOrtTelemetryByDefault}).
  */
 export function sessionOptions(opts: ComputeOptions, kind?: BlockKind): ort.InferenceSession.SessionOptions {
+  disableOrtTelemetryByDefault();
   const ep = opts.executionProvider ?? "cpu";
   const threads = threadsOf(opts, kind);
   const spin = opts.spinning === true && threads > 1;

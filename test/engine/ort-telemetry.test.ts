@@ -1,0 +1,48 @@
+/**
+ * onnxruntime's telemetry is off by default (model/blocks/telemetry.ts): a real `moe generate` process
+ * leaves no `mat-debug-PID.log` in its temporary directory (onnxruntime 1.30's 1DS client writes one per
+ * process when it is on), and a user's `ORT_DISABLE_TELEMETRY=0` keeps onnxruntime's default (the file
+ * appears: the check can fail).
+ */
+import { execFile } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { ensureTinyModel } from "../../factory/index.js";
+import { disableOrtTelemetryByDefault, ORT_TELEMETRY_ENV } from "../../model/index.js";
+import { MOE_CLI } from "../moe-cli.js";
+
+const root = mkdtempSync(join(tmpdir(), "moe-telemetry-"));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+/** Run `moe generate` on the tiny model with TMPDIR = a fresh folder; the telemetry logs it left there. */
+async function telemetryLogs(name: string, extraEnv: Record<string, string>): Promise<string[]> {
+  const dir = join(root, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir);
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, ...extraEnv };
+  if (!(ORT_TELEMETRY_ENV in extraEnv)) delete env[ORT_TELEMETRY_ENV];
+  await new Promise<void>((resolve, reject) =>
+    execFile(process.execPath, [...MOE_CLI, "generate", "--model", ensureTinyModel(), "--prompt-ids", "1,2,3", "--max-tokens", "2"], { env, timeout: 120_000 }, (err, _out, stderr) =>
+      err ? reject(new Error(`moe generate failed: ${err.message}\n${stderr}`)) : resolve(),
+    ),
+  );
+  return readdirSync(dir).filter((f) => f.startsWith("mat-debug-"));
+}
+
+describe("onnxruntime telemetry", () => {
+  it("is off in a moe process unless the user set ORT_DISABLE_TELEMETRY", async () => {
+    expect(await telemetryLogs("default", {})).toEqual([]);
+    expect((await telemetryLogs("user-on", { [ORT_TELEMETRY_ENV]: "0" })).length).toBe(1);
+  }, 240_000);
+
+  it("disableOrtTelemetryByDefault sets 1 only where the variable is unset", () => {
+    const unset: NodeJS.ProcessEnv = {};
+    disableOrtTelemetryByDefault(unset);
+    expect(unset[ORT_TELEMETRY_ENV]).toBe("1");
+    const userOn: NodeJS.ProcessEnv = { [ORT_TELEMETRY_ENV]: "0" };
+    disableOrtTelemetryByDefault(userOn);
+    expect(userOn[ORT_TELEMETRY_ENV]).toBe("0");
+  });
+});
