@@ -11,6 +11,22 @@ export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "
  */
 export const ON_DEMAND_BENCHES: readonly string[] = ["llama", "cluster-ab"];
 
+/** Each benchmark's arguments, as `moe bench --help` and `moe bench NAME --help` print them. */
+export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
+  engine:
+    "[--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]",
+  kernels: "[--threads 1,2] [--json]",
+  sampling: "(no arguments)",
+  planner: "[--runs 5] [--concurrency 8]",
+  cluster: "[--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE]",
+  serve: "(no arguments)",
+  dynamic: "[--threads 1,2] [--heartbeat-timeout 3] [--skip-recovery] [--skip-transfer]",
+  llama:
+    "[--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
+  "cluster-ab":
+    "[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup 3] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)",
+};
+
 /** What runs when no benchmark is named: all but {@link ON_DEMAND_BENCHES}. */
 export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => !ON_DEMAND_BENCHES.includes(b));
 
@@ -27,10 +43,19 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   "cluster-ab": () => import("./cluster-ab.js"),
 };
 
-/** Run the named benchmarks in order (all but the on-demand `llama` when none is named); each prints its own figures. */
+/**
+ * Run the named benchmarks in order (all but the on-demand ones when none is named); each prints its own
+ * figures. With `--help` / `-h` among `args` it prints their {@link BENCH_USAGE} instead and runs nothing.
+ */
 export async function runBenches(names: readonly string[], args: string[]): Promise<void> {
-  for (const n of names.length ? names : DEFAULT_BENCHES) {
+  const chosen = names.length ? names : DEFAULT_BENCHES;
+  for (const n of chosen)
     if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark '${n}'; choose one of: ${BENCHES.join(", ")}`);
+  if (args.includes("--help") || args.includes("-h")) {
+    for (const n of chosen) console.log(`bench ${n} ${BENCH_USAGE[n as (typeof BENCHES)[number]]}`);
+    return;
+  }
+  for (const n of chosen) {
     const mod = await LOADERS[n as (typeof BENCHES)[number]]();
     // with --json stdout carries only the JSON
     if (args.includes("--json")) process.stderr.write(`=== bench ${n} ===

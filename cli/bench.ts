@@ -1,6 +1,6 @@
 /** `moe bench <name>`: the same benchmarks as `npm run bench -- <name>` (never part of `npm test`). */
 import type { Command } from "commander";
-import { BENCHES, runBenches } from "../bench/light.js";
+import { BENCH_USAGE, BENCHES, ON_DEMAND_BENCHES, runBenches } from "../bench/light.js";
 import { weightFileBytes } from "../model/index.js";
 import { reexecWithHugePages } from "./huge-pages.js";
 
@@ -18,11 +18,9 @@ export function register(program: Command): void {
   program
     .command("bench")
     .description(
-      `run a benchmark: ${BENCHES.join(", ")} (all but llama and cluster-ab when none is named); ` +
-        "engine takes [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json], kernels [--threads 1,2] [--json], " +
-        "cluster [--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE], " +
-        "cluster-ab [--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup 3] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16), " +
-        "llama [--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
+      `run a benchmark: ${BENCHES.join(", ")} (all but ${ON_DEMAND_BENCHES.join(" and ")} when none is named); ` +
+        BENCHES.map((b) => `${b} ${BENCH_USAGE[b]}`).join(", ") +
+        "; `npm run bench -- NAME --help` prints one's arguments",
     )
     .argument("[name]", "which benchmark")
     .argument("[args...]", "arguments for the benchmark")
@@ -33,7 +31,7 @@ export function register(program: Command): void {
 Examples:
   moe bench engine
   moe bench cluster                                    # tables: decode, CPU per token, round trips vs raw ZeroMQ, where a round trip goes
-  moe bench cluster --json > bench.json                # every figure as JSON (schema moe-bench-cluster/1)
+  moe bench cluster --json > bench.json                # every figure as JSON (schema moe-bench-cluster/2)
   moe bench cluster --threads 2 --steps 64 --calls 80 --out bench.json
   moe bench cluster --warmup 0 --reps 1                # cold processes, one pass (the method before the warm-up)
   moe bench llama --threads 1,2                         # ours vs llama.cpp on the Grok-shaped f32 and Q8_0 GGUFs, same run
