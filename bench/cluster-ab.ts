@@ -20,6 +20,7 @@ import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
 import { LocalBackend, PipelineClient } from "../stages/index.js";
 import { WARMUP, decodeRate } from "./decode.js";
+import { CLUSTER_WARMUP_PASSES } from "./light.js";
 
 interface Variant {
   readonly name: string;
@@ -83,7 +84,7 @@ export async function run(args: string[] = []): Promise<void> {
   const variants = JSON.parse(arg(args, "--variants", '[{"name":"base","flags":""}]')) as Variant[];
   const steps = Number(arg(args, "--steps", "32"));
   const reps = Number(arg(args, "--reps", "4"));
-  const warm = Number(arg(args, "--warmup", "3"));
+  const warm = Number(arg(args, "--warmup", String(CLUSTER_WARMUP_PASSES)));
   const mbs = arg(args, "--mb", "1").split(",").map(Number);
   const clusterFile = arg(args, "--cluster", "configs/clusters/local.yaml");
   const modelDir = ensureTinyModel();

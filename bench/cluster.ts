@@ -7,7 +7,8 @@
  * - decode tokens/s and ms per token at concurrency 1 and 16 (at 16 with 1, 2
  *   and 4 micro-batches in flight); the cluster ÷ single ratio is the figure;
  *   the single process's MoE per layer inside those decode steps (bench/in-step-moe.ts);
- *   both backends warmed first (`--warmup` untimed passes each), median of `--reps`
+ *   both backends warmed first (`--warmup` untimed passes each, default {@link CLUSTER_WARMUP_PASSES}:
+ *   a fresh cluster needs 10–15 to reach its steady rate), median of `--reps`
  *   interleaved repetitions (bench/decode-compare.ts);
  * - one dispatch + combine per layer (a router in this process → the
  *   cluster's expert hosts) against the same MoE in process and against the
@@ -34,6 +35,7 @@ import { CLUSTER_BENCH_SCHEMA, formatClusterBench, type BreakdownRow, type Clust
 import { PROMPT, WARMUP } from "./decode.js";
 import { clusterTokens, compareDecode } from "./decode-compare.js";
 import { InStepMoeBackend } from "./in-step-moe.js";
+import { CLUSTER_WARMUP_PASSES } from "./light.js";
 import { PipelineSampler, RoundTripRig } from "./round-trip-rig.js";
 import { traceBreakdown } from "./round-trips.js";
 
@@ -74,7 +76,7 @@ export async function run(args: string[] = []): Promise<void> {
   const calls = positive(args, "--calls", 40);
   const threads = positive(args, "--threads", 1);
   const reps = positive(args, "--reps", 3);
-  const warmupRounds = nonNegative(args, "--warmup", 3);
+  const warmupRounds = nonNegative(args, "--warmup", CLUSTER_WARMUP_PASSES);
   const json = args.includes("--json");
   const outFile = args.includes("--out") ? arg(args, "--out", "") : undefined;
   const clusterArg = arg(args, "--cluster", "configs/clusters/local.yaml");

@@ -1,6 +1,6 @@
 /** The benchmarks (`npm run bench -- <name>`, `moe bench <name>`); never part of `npm test`. */
 
-export { BENCHES, DEFAULT_BENCHES, ON_DEMAND_BENCHES, runBenches } from "./light.js";
+export { BENCHES, CLUSTER_WARMUP_PASSES, DEFAULT_BENCHES, ON_DEMAND_BENCHES, runBenches } from "./light.js";
 
 // statistics every benchmark reports with
 export { alternatedRatio, median } from "./stats.js";

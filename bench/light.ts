@@ -3,13 +3,22 @@
  * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend"] as const;
 
 /**
  * Run only when named: `llama` installs llama.cpp (~730 MB) on first use; `cluster-ab` is an experiment
- * driver (several clusters with different V8 flags side by side).
+ * driver (several clusters with different V8 flags side by side); `warmup-trend` follows one fresh cluster
+ * pass by pass (an experiment driver too).
  */
-export const ON_DEMAND_BENCHES: readonly string[] = ["llama", "cluster-ab"];
+export const ON_DEMAND_BENCHES: readonly string[] = ["llama", "cluster-ab", "warmup-trend"];
+
+/**
+ * Untimed decode passes (concurrency 16, 32 steps each) of every backend before `moe bench cluster` and
+ * `cluster-ab` time anything. A fresh local cluster keeps getting faster for about 10–15 such passes (session 7:
+ * CPU ms per token 3.6–4.3 in the first pass, 2.5 after 3, a plateau of 1.3–1.7 from pass 10–15 on, in four
+ * runs; the single process is warm after one), so 3 passes measured a cluster still warming up.
+ */
+export const CLUSTER_WARMUP_PASSES = 12;
 
 /** Each benchmark's arguments, as `moe bench --help` and `moe bench NAME --help` print them. */
 export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
@@ -18,13 +27,15 @@ export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
   kernels: "[--threads 1,2] [--json]",
   sampling: "(no arguments)",
   planner: "[--runs 5] [--concurrency 8]",
-  cluster: "[--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup 3] [--json] [--out FILE]",
+  cluster: `[--cluster FILE] [--threads N] [--steps 32] [--calls 40] [--reps 3] [--warmup ${CLUSTER_WARMUP_PASSES}] [--json] [--out FILE]`,
   serve: "(no arguments)",
   dynamic: "[--threads 1,2] [--heartbeat-timeout 3] [--skip-recovery] [--skip-transfer]",
   llama:
     "[--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
   "cluster-ab":
-    "[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup 3] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)",
+    `[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup ${CLUSTER_WARMUP_PASSES}] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)`,
+  "warmup-trend":
+    "[--reps 40] [--steps 32] [--flags V8_FLAGS] [--idle-s N] [--stop-every N] [--cluster FILE] (one fresh local cluster, no warm-up: every pass's tokens/s and CPU per token by process and thread kind, the single process beside it, also with the cluster stopped every N passes; JSON lines)",
 };
 
 /** What runs when no benchmark is named: all but {@link ON_DEMAND_BENCHES}. */
@@ -41,6 +52,7 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   dynamic: () => import("./dynamic.js"),
   llama: () => import("./llama.js"),
   "cluster-ab": () => import("./cluster-ab.js"),
+  "warmup-trend": () => import("./warmup-trend.js"),
 };
 
 /**

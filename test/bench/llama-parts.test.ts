@@ -273,11 +273,13 @@ describe("ggufOf", () => {
 });
 
 describe("the bench list", () => {
-  it("runs llama and cluster-ab only when named", () => {
+  it("runs llama, cluster-ab and warmup-trend only when named", () => {
     expect(BENCHES).toContain("llama");
+    expect(BENCHES).toContain("warmup-trend");
     expect(DEFAULT_BENCHES).not.toContain("llama");
     expect(DEFAULT_BENCHES).not.toContain("cluster-ab");
-    expect(DEFAULT_BENCHES).toEqual(BENCHES.filter((b) => b !== "llama" && b !== "cluster-ab"));
+    expect(DEFAULT_BENCHES).not.toContain("warmup-trend");
+    expect(DEFAULT_BENCHES).toEqual(BENCHES.filter((b) => b !== "llama" && b !== "cluster-ab" && b !== "warmup-trend"));
   });
 });
 
