@@ -274,28 +274,41 @@ describe("calibration", () => {
   });
 });
 
-/** A real `moe bench cluster --json` run of local.yaml on the development machine (schema moe-bench-cluster/2). */
+/** Real `moe bench cluster --json` runs of local.yaml on the development machine (schema moe-bench-cluster/2). */
 const REAL = "docs/bench/cluster-local-s7.json";
+/** The same on the session's final code, with the bench's 12 warm-up passes (a warm cluster). */
+const WARM = "docs/bench/cluster-local-s7-warm.json";
+
+/** Every fitted term ≥ 0, the stages keep their compute, and local.yaml's prediction within ±25 % at concurrency 1 and 16. */
+function expectCalibrated(file: string): void {
+  const b = loadBenchFile(file);
+  const cal = calibrate(cfg, local, b, { dtype: "f32" });
+  for (const [k, v] of Object.entries(cal.fitted)) if (typeof v === "number") expect(v, k).toBeGreaterThanOrEqual(0);
+  // the stages' own compute: the single step less its in-step MoE, positive, and fitted to a positive scale
+  for (const [i, s] of cal.measured.stageSeconds.entries()) {
+    expect(s.seconds).toBeGreaterThan(0);
+    expect(s.seconds).toBeCloseTo(cal.measured.singleStepSeconds[i]!.seconds - cal.measured.inStepMoeSeconds[i]!.seconds, 12);
+  }
+  expect(cal.fitted.computeScale).toBeGreaterThan(0);
+  expect(cal.check.map((c) => c.concurrency)).toEqual([1, 16]);
+  for (const c of cal.check) {
+    expect(c.microBatches).toBe(1);
+    expect(Math.abs(c.error), `concurrency ${c.concurrency}: predicted ${c.predictedTokensPerSecond}, measured ${c.measuredTokensPerSecond}`).toBeLessThanOrEqual(0.25);
+  }
+}
 
 describe("calibration on a real bench file", () => {
   it(`${REAL}: every fitted term ≥ 0, the stages keep their compute, and the prediction for local.yaml lands within ±25 % at concurrency 1 and 16`, () => {
+    expectCalibrated(REAL);
+    // here the in-step MoE is less than the same MoE called on its own (cold): what the old fit subtracted
     const b = loadBenchFile(REAL);
-    const cal = calibrate(cfg, local, b, { dtype: "f32" });
-    for (const [k, v] of Object.entries(cal.fitted)) if (typeof v === "number") expect(v, k).toBeGreaterThanOrEqual(0);
-    // the stages' own compute: the single step less its in-step MoE, positive, and fitted to a positive scale
-    for (const [i, s] of cal.measured.stageSeconds.entries()) {
-      expect(s.seconds).toBeGreaterThan(0);
-      expect(s.seconds).toBeCloseTo(cal.measured.singleStepSeconds[i]!.seconds - cal.measured.inStepMoeSeconds[i]!.seconds, 12);
-    }
-    expect(cal.fitted.computeScale).toBeGreaterThan(0);
-    // the in-step MoE is less than the same MoE called on its own (cold): what the old fit subtracted
     const inStep1 = b.decode.find((d) => d.backend === "single" && d.concurrency === 1)!.moeMsPerLayer!;
     expect(inStep1).toBeLessThan(b.roundTrip.find((r) => r.rows === 1)!.inProcessMs);
-    expect(cal.check.map((c) => c.concurrency)).toEqual([1, 16]);
-    for (const c of cal.check) {
-      expect(c.microBatches).toBe(1);
-      expect(Math.abs(c.error), `concurrency ${c.concurrency}: predicted ${c.predictedTokensPerSecond}, measured ${c.measuredTokensPerSecond}`).toBeLessThanOrEqual(0.25);
-    }
+  });
+
+  it(`${WARM} (12 warm-up passes): the same`, () => {
+    expectCalibrated(WARM);
+    expect(loadBenchFile(WARM).settings.warmupRounds).toBe(12);
   });
 });
 
