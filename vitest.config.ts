@@ -1,5 +1,9 @@
 import { defineConfig } from "vitest/config";
 
+// onnxruntime's telemetry off for the whole test process (model/blocks/telemetry.ts): set here, in the main
+// thread, because a worker thread's process.env is a copy that onnxruntime never reads
+process.env.ORT_DISABLE_TELEMETRY ??= "1";
+
 // full-width Grok-1 checks: `npm run test:wide` (vitest.wide.config.ts)
 const EXCLUDE = ["test/wide/**", "**/node_modules/**"];
 

@@ -14,7 +14,9 @@ export const ORT_TELEMETRY_ENV = "ORT_DISABLE_TELEMETRY";
 /**
  * Set {@link ORT_TELEMETRY_ENV} to `1` in `env` unless it is already set (a user's `ORT_DISABLE_TELEMETRY=0`
  * keeps onnxruntime's default). Must run before the process's first onnxruntime session: the library reads
- * the variable once, when it creates its environment. Child processes inherit it.
+ * the variable once, when it creates its environment. Child processes inherit it. Only the main thread's
+ * `process.env` is the process's environment (a worker thread's is a copy onnxruntime never reads), so the
+ * main thread calls it before it starts threads that create sessions (model/engine/expert-workers.ts).
  */
 export function disableOrtTelemetryByDefault(env: NodeJS.ProcessEnv = process.env): void {
   if (env[ORT_TELEMETRY_ENV] === undefined) env[ORT_TELEMETRY_ENV] = "1";

@@ -7,6 +7,7 @@
  */
 import { Worker } from "node:worker_threads";
 import type { ComputeOptions } from "../blocks/session.js";
+import { disableOrtTelemetryByDefault } from "../blocks/telemetry.js";
 import { ModelError } from "../errors.js";
 import type { ExpertWeights } from "../onnx/expert.js";
 import { q8Bytes, type LinearWeight } from "../onnx/linear.js";
@@ -105,6 +106,8 @@ export class ExpertWorkers {
 
   /** Start `shares − 1` workers whose sessions take `opts`. */
   static start(shares: number, opts: ComputeOptions): ExpertWorkers {
+    // before a worker's first session: a worker's process.env is a copy that onnxruntime never reads
+    disableOrtTelemetryByDefault();
     const slots: Slot[] = [];
     for (let i = 1; i < shares; i++) {
       // from dist/ the worker is a .js file; under the test runner (sources) a .ts one, loaded through tsx's API

@@ -1,7 +1,7 @@
 /**
  * onnxruntime's telemetry is off by default (model/blocks/telemetry.ts): a real `moe generate` process
  * leaves no `mat-debug-PID.log` in its temporary directory (onnxruntime 1.30's 1DS client writes one per
- * process when it is on), and a user's `ORT_DISABLE_TELEMETRY=0` keeps onnxruntime's default (the file
+ * process when it is on; also with expert worker threads), and a user's `ORT_DISABLE_TELEMETRY=0` keeps onnxruntime's default (the file
  * appears: the check can fail).
  */
 import { execFile } from "node:child_process";
@@ -17,14 +17,14 @@ const root = mkdtempSync(join(tmpdir(), "moe-telemetry-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Run `moe generate` on the tiny model with TMPDIR = a fresh folder; the telemetry logs it left there. */
-async function telemetryLogs(name: string, extraEnv: Record<string, string>): Promise<string[]> {
+async function telemetryLogs(name: string, extraEnv: Record<string, string>, extraArgs: readonly string[] = []): Promise<string[]> {
   const dir = join(root, name);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir);
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: dir, ...extraEnv };
   if (!(ORT_TELEMETRY_ENV in extraEnv)) delete env[ORT_TELEMETRY_ENV];
   await new Promise<void>((resolve, reject) =>
-    execFile(process.execPath, [...MOE_CLI, "generate", "--model", ensureTinyModel(), "--prompt-ids", "1,2,3", "--max-tokens", "2"], { env, timeout: 120_000 }, (err, _out, stderr) =>
+    execFile(process.execPath, [...MOE_CLI, "generate", "--model", ensureTinyModel(), "--prompt-ids", "1,2,3", "--max-tokens", "2", ...extraArgs], { env, timeout: 120_000 }, (err, _out, stderr) =>
       err ? reject(new Error(`moe generate failed: ${err.message}\n${stderr}`)) : resolve(),
     ),
   );
@@ -34,6 +34,8 @@ async function telemetryLogs(name: string, extraEnv: Record<string, string>): Pr
 describe("onnxruntime telemetry", () => {
   it("is off in a moe process unless the user set ORT_DISABLE_TELEMETRY", async () => {
     expect(await telemetryLogs("default", {})).toEqual([]);
+    // expert worker threads create sessions too (a worker's process.env is a copy onnxruntime never reads)
+    expect(await telemetryLogs("workers", {}, ["--expert-workers", "2"])).toEqual([]);
     expect((await telemetryLogs("user-on", { [ORT_TELEMETRY_ENV]: "0" })).length).toBe(1);
   }, 240_000);
 
