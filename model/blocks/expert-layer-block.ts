@@ -12,6 +12,7 @@
 import type * as ort from "onnxruntime-node";
 import { Tensor } from "onnxruntime-node";
 import type { ExpertWeights } from "../onnx/expert.js";
+import { gatherRows } from "../gating.js";
 import { buildExpertLayerGraph } from "../onnx/expert-layer.js";
 import { createGraphSession, DEFAULT_SMALL_SESSION_MAX_BYTES, f32Tensor, linearOptions, releaseBuildBuffers, threadsOf, type BlockSession, type ComputeOptions } from "./session.js";
 
@@ -150,11 +151,9 @@ export class ExpertLayerBlock {
     for (const i of order) {
       const r = bySlot[i]!;
       counts[i] = BigInt(r.length);
-      for (let k = 0; k < r.length; k++, j++) {
-        const v = r[k]!;
-        if (!(v >= 0 && v < R)) throw new RangeError(`ExpertLayerBlock: row index ${v} is outside [0, ${R})`);
-        xs.set(x.subarray(v * D, (v + 1) * D), j * D);
-      }
+      for (const v of r) if (!(v >= 0 && v < R)) throw new RangeError(`ExpertLayerBlock: row index ${v} is outside [0, ${R})`);
+      gatherRows(x, D, r, xs.subarray(j * D, (j + r.length) * D));
+      j += r.length;
     }
     const out = await this.session.run(R, {
       x: f32Tensor(xs, [N, D]),
