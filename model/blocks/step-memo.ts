@@ -40,10 +40,10 @@ export function causalMask(lens: ArrayLike<number>, G: number, T: number, P: num
  * shared between steps that run concurrently); what it returns is read-only.
  */
 export class StepMemo {
-  private ropeKey?: Float64Array;
+  /** The positions the memo's tables and mask are for; other positions drop both. */
+  private positions?: Float64Array;
   private rope?: { c: Float32Array; s: Float32Array };
-  private maskKey?: { positions: Float64Array; G: number; T: number; P: number };
-  private maskValue?: Float32Array;
+  private causal?: { G: number; T: number; P: number; mask: Float32Array };
   /** How many times the RoPE tables / the mask were computed (for tests). */
   computed = 0;
   masksComputed = 0;
@@ -55,9 +55,9 @@ export class StepMemo {
 
   /** {@link ropeTables}(positions, headDim, base), reused while `positions` holds the same values. */
   tables(positions: Float64Array): { c: Float32Array; s: Float32Array } {
-    if (!this.rope || !sameValues(this.ropeKey!, positions)) {
+    this.at(positions);
+    if (!this.rope) {
       this.rope = ropeTables(positions, this.headDim, this.base);
-      this.ropeKey = Float64Array.from(positions);
       this.computed++;
     }
     return this.rope;
@@ -68,14 +68,22 @@ export class StepMemo {
    * `positions[b·T]`), reused while the positions, G, T and P are the same.
    */
   mask(positions: Float64Array, G: number, T: number, P: number): Float32Array {
-    const k = this.maskKey;
-    if (!this.maskValue || !k || k.G !== G || k.T !== T || k.P !== P || !sameValues(k.positions, positions)) {
+    this.at(positions);
+    const k = this.causal;
+    if (!k || k.G !== G || k.T !== T || k.P !== P) {
       const lens = Array.from({ length: positions.length / T }, (_, b) => positions[b * T]!);
-      this.maskValue = causalMask(lens, G, T, P);
-      this.maskKey = { positions: Float64Array.from(positions), G, T, P };
+      this.causal = { G, T, P, mask: causalMask(lens, G, T, P) };
       this.masksComputed++;
     }
-    return this.maskValue;
+    return this.causal!.mask;
+  }
+
+  /** Keep what was built for these positions (compared by content); drop it for others. */
+  private at(positions: Float64Array): void {
+    if (this.positions && sameValues(this.positions, positions)) return;
+    this.positions = Float64Array.from(positions);
+    this.rope = undefined;
+    this.causal = undefined;
   }
 }
 
