@@ -12,15 +12,17 @@
  *
  * `--variants '[{"name":"base","flags":""},{"name":"semi16","flags":"--max-semi-space-size=16"}]'`.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { launch, stageEndpoints, type RunningCluster } from "../control/index.js";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { loadavg } from "node:os";
+import type { RunningCluster } from "../control/index.js";
 import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
-import { LocalBackend, PipelineClient } from "../stages/index.js";
+import { LocalBackend, type PipelineClient } from "../stages/index.js";
+import { selfCpuSeconds, threadCpu } from "./cpu.js";
 import { WARMUP, decodeRate } from "./decode.js";
+import { startFlaggedCluster } from "./flagged-cluster.js";
 import { CLUSTER_WARMUP_PASSES } from "./light.js";
+import { arg } from "./args.js";
 
 interface Variant {
   readonly name: string;
@@ -39,46 +41,13 @@ interface Running {
   readonly cpuReps: Map<number, number[]>;
 }
 
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
-/** The kind of a non-main thread from its name (comm): Node 20 leaves V8's platform workers and libuv's pool unnamed ("node"). */
-function kind(comm: string): string {
-  if (comm.startsWith("ZMQbg")) return "zmq";
-  return "helpers";
-}
-
-/** CPU seconds by thread kind of every process in `pids` (process-wide totals by /proc/PID/task). */
-function threadCpu(pids: readonly number[]): Record<string, number> {
+/** CPU seconds by thread kind (main, zmq, helpers) summed over the processes `pids` ({@link threadCpu}). */
+function clusterThreadCpu(pids: readonly number[]): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const pid of pids) {
-    let tids: string[];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-        const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-        const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        const k = String(tid) === String(pid) ? "main" : kind(comm);
-        out[k] = (out[k] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
-      } catch {
-        // thread gone
-      }
-    }
-  }
+  for (const pid of pids)
+    for (const [k, v] of Object.entries(threadCpu(pid))) if (k !== "sys" && k !== "minflt") out[k] = (out[k] ?? 0) + v;
   return out;
 }
-
-const selfCpu = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
 
 export async function run(args: string[] = []): Promise<void> {
   const variants = JSON.parse(arg(args, "--variants", '[{"name":"base","flags":""}]')) as Variant[];
@@ -93,7 +62,6 @@ export async function run(args: string[] = []): Promise<void> {
   const engine = await Engine.create(cfg, m.weights, { threads: 1 });
   const local = new LocalBackend(engine);
   const running: Running[] = [];
-  const savedFlags = process.env.MOE_NODE_FLAGS;
   let seq = 100_000;
   const next = (n: number): number => ((seq += n + 16), seq);
   const singleRates: number[] = [];
@@ -101,20 +69,9 @@ export async function run(args: string[] = []): Promise<void> {
   const load: number[] = [loadavg()[0]!];
   try {
     for (const v of variants) {
-      process.env.MOE_NODE_FLAGS = v.flags;
-      const saved: Record<string, string | undefined> = {};
-      for (const [k, val] of Object.entries(v.env ?? {})) ((saved[k] = process.env[k]), (process.env[k] = val));
-      const runDir = mkdtempSync(join(tmpdir(), `moe-ab-${v.name}-`));
-      try {
-        const cluster = await launch({ clusterFile, modelPath: modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
-        const client = new PipelineClient({ endpoints: stageEndpoints(cluster.runtime), vocabSize: cfg.vocabSize, name: `ab-${v.name}`, stepDeadlineMs: 60_000 });
-        running.push({ v, cluster, client, runDir, rates: new Map(), cpu: new Map(), cpuReps: new Map() });
-      } finally {
-        for (const [k, val] of Object.entries(saved)) val === undefined ? delete process.env[k] : (process.env[k] = val);
-      }
+      const started = await startFlaggedCluster({ clusterFile, modelDir, vocabSize: cfg.vocabSize, name: `ab-${v.name}`, flags: v.flags, ...(v.env ? { env: v.env } : {}) });
+      running.push({ v, ...started, rates: new Map(), cpu: new Map(), cpuReps: new Map() });
     }
-    if (savedFlags === undefined) delete process.env.MOE_NODE_FLAGS;
-    else process.env.MOE_NODE_FLAGS = savedFlags;
     for (let w = 0; w < warm; w++) {
       await decodeRate(local, cfg, 16, 1, steps, next(16));
       for (const r of running) await decodeRate(r.client, cfg, 16, 1, steps, next(16));
@@ -136,22 +93,22 @@ export async function run(args: string[] = []): Promise<void> {
     };
     const t0 = args.includes("--tids") ? tids() : undefined;
     for (let rep = 0; rep < reps; rep++) {
-      const c0 = selfCpu();
+      const c0 = selfCpuSeconds();
       singleRates.push((await decodeRate(local, cfg, 16, 1, steps, next(16))).tokensPerSecond);
-      singleCpu += ((selfCpu() - c0) * 1000) / (16 * (steps + WARMUP + 1));
+      singleCpu += ((selfCpuSeconds() - c0) * 1000) / (16 * (steps + WARMUP + 1));
       for (let i = 0; i < running.length; i++) {
         const r = running[(i + rep) % running.length]!;
         const pids = r.cluster.states().map((s) => s.pid);
         for (const mb of mbs) {
-          const b = threadCpu(pids);
-          const s0 = selfCpu();
+          const b = clusterThreadCpu(pids);
+          const s0 = selfCpuSeconds();
           const rate = await decodeRate(r.client, cfg, 16, mb, steps, next(16));
-          const a = threadCpu(pids);
+          const a = clusterThreadCpu(pids);
           const tokens = 16 * (steps + WARMUP + 1);
           const acc = r.cpu.get(mb) ?? {};
           for (const [k, v] of Object.entries(a)) acc[k] = (acc[k] ?? 0) + ((v - (b[k] ?? 0)) * 1000) / tokens;
-          acc.client = (acc.client ?? 0) + ((selfCpu() - s0) * 1000) / tokens;
-          const passCpu = Object.values(a).reduce((x, y) => x + y, 0) - Object.values(b).reduce((x, y) => x + y, 0) + (selfCpu() - s0);
+          acc.client = (acc.client ?? 0) + ((selfCpuSeconds() - s0) * 1000) / tokens;
+          const passCpu = Object.values(a).reduce((x, y) => x + y, 0) - Object.values(b).reduce((x, y) => x + y, 0) + (selfCpuSeconds() - s0);
           r.cpuReps.set(mb, [...(r.cpuReps.get(mb) ?? []), Number(((passCpu * 1000) / tokens).toFixed(3))]);
           r.cpu.set(mb, acc);
           r.rates.set(mb, [...(r.rates.get(mb) ?? []), rate.tokensPerSecond]);

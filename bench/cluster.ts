@@ -38,11 +38,7 @@ import { InStepMoeBackend } from "./in-step-moe.js";
 import { CLUSTER_WARMUP_PASSES } from "./light.js";
 import { PipelineSampler, RoundTripRig } from "./round-trip-rig.js";
 import { traceBreakdown } from "./round-trips.js";
-
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
+import { arg } from "./args.js";
 
 function positive(args: string[], name: string, fallback: number): number {
   const v = Number(arg(args, name, String(fallback)));

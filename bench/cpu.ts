@@ -3,7 +3,7 @@
  * seconds, at the kernel's 100 ticks per second. Used to show how much CPU
  * each cluster process spends per generated token.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** /proc reports in USER_HZ, 100 on every Linux. */
 const TICKS_PER_SECOND = 100;
@@ -27,8 +27,7 @@ export function cpuSnapshot(procs: readonly { readonly name: string; readonly pi
     const s = cpuSeconds(p.pid);
     if (s !== undefined) out.set(p.name, s);
   }
-  const self = process.cpuUsage();
-  out.set("bench", (self.user + self.system) / 1e6);
+  out.set("bench", selfCpuSeconds());
   return out;
 }
 
@@ -51,4 +50,45 @@ export function machineBusySeconds(): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU of one process by thread kind, from /proc/PID/task (Linux), seconds: `main` (the process's own
+ * thread), `zmq` (ZeroMQ's I/O threads, "ZMQbg…"), `helpers` (every other thread: V8's platform workers
+ * and libuv's pool, which Node 20 leaves unnamed); beside them `sys` (the system part, already in the
+ * kinds) and `minflt` (minor page faults, a count). Empty when /proc cannot tell (not Linux, process gone).
+ */
+export function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const k = tid === String(pid) ? "main" : comm.startsWith("ZMQbg") ? "zmq" : "helpers";
+      out[k] = (out[k] ?? 0) + (Number(f[11]) + Number(f[12])) / TICKS_PER_SECOND;
+      out.sys = (out.sys ?? 0) + Number(f[12]) / TICKS_PER_SECOND;
+      out.minflt = (out.minflt ?? 0) + Number(f[7]);
+    } catch {
+      // thread gone
+    }
+  }
+  return out;
+}
+
+/** The thread kinds of a {@link threadCpu} record summed, seconds (`sys` and `minflt` left out: not kinds). */
+export function kindsSeconds(r: Readonly<Record<string, number>>): number {
+  return Object.entries(r).reduce((a, [k, v]) => (k === "sys" || k === "minflt" ? a : a + v), 0);
+}
+
+/** User + system CPU seconds of this process. */
+export function selfCpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
 }

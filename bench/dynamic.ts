@@ -28,16 +28,12 @@ import { ChecksumCache, closeMaster, fetchFiles, freePorts, launchDynamic, moeCo
 import { ensureTinyModel } from "../factory/index.js";
 import { openModel } from "../model/index.js";
 import { DYNAMIC_HOSTS, dynamicClusterFile, joinArgs, startLoad } from "./dynamic-cluster.js";
+import { arg } from "./args.js";
 
 /** Bytes of a model directory's files (or of a model file). */
 function modelBytes(model: string): number {
   const st = statSync(model);
   return st.isFile() ? st.size : readdirSync(model).reduce((a, f) => a + statSync(join(model, f)).size, 0);
-}
-
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
 }
 
 const MB = 1e6;

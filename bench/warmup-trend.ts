@@ -10,50 +10,15 @@
  * --no-logfile-per-isolate"` (code-creation lines ending in `*` are TurboFan code; the processes' stdout is not kept).
  * Runs only when named.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { launch, stageEndpoints } from "../control/index.js";
+import { rmSync } from "node:fs";
+import { loadavg } from "node:os";
 import { Engine, openModel } from "../model/index.js";
 import { ensureTinyModel } from "../factory/index.js";
-import { LocalBackend, PipelineClient } from "../stages/index.js";
+import { LocalBackend } from "../stages/index.js";
+import { kindsSeconds, selfCpuSeconds, threadCpu } from "./cpu.js";
 import { WARMUP, decodeRate } from "./decode.js";
-
-function arg(args: string[], name: string, fallback: string): string {
-  const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? args[i + 1]! : fallback;
-}
-
-/** CPU seconds of `pid` by thread kind (main, zmq, helpers), its system CPU seconds (`sys`, included in the kinds) and minor page faults (`minflt`). */
-function procCpu(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  let tids: string[] = [];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      const k = tid === String(pid) ? "main" : comm.startsWith("ZMQbg") ? "zmq" : "helpers";
-      out[k] = (out[k] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
-      out.sys = (out.sys ?? 0) + Number(f[12]) / 100;
-      out.minflt = (out.minflt ?? 0) + Number(f[7]);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
-const sum = (r: Record<string, number>): number => Object.entries(r).reduce((a, [k, b]) => (k === "sys" || k === "minflt" ? a : a + b), 0);
-const selfCpu = (): number => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
-};
+import { startFlaggedCluster } from "./flagged-cluster.js";
+import { arg } from "./args.js";
 
 export async function run(args: string[] = []): Promise<void> {
   const reps = Number(arg(args, "--reps", "40"));
@@ -67,34 +32,28 @@ export async function run(args: string[] = []): Promise<void> {
   const cfg = m.config;
   const engine = await Engine.create(cfg, m.weights, { threads: 1 });
   const local = new LocalBackend(engine);
-  const runDir = mkdtempSync(join(tmpdir(), "moe-warm-"));
-  const saved = process.env.MOE_NODE_FLAGS;
-  process.env.MOE_NODE_FLAGS = flags;
-  const cluster = await launch({ clusterFile, modelPath: modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
-  if (saved === undefined) delete process.env.MOE_NODE_FLAGS;
-  else process.env.MOE_NODE_FLAGS = saved;
-  const client = new PipelineClient({ endpoints: stageEndpoints(cluster.runtime), vocabSize: cfg.vocabSize, name: "warm", stepDeadlineMs: 60_000 });
+  const { cluster, client, runDir } = await startFlaggedCluster({ clusterFile, modelDir, vocabSize: cfg.vocabSize, name: "warm", flags });
   let seq = 100_000;
   const next = (n: number): number => ((seq += n + 16), seq);
   const tokens = 16 * (steps + WARMUP + 1);
   const t0 = performance.now();
   try {
     const procs = cluster.states().map((s) => ({ name: s.name, pid: s.pid }));
-    const snap = () => new Map(procs.map((p) => [p.name, procCpu(p.pid)]));
+    const snap = () => new Map(procs.map((p) => [p.name, threadCpu(p.pid)]));
     if (idle > 0) {
       const a = snap();
       await new Promise((r) => setTimeout(r, idle * 1000));
       const b = snap();
-      process.stdout.write(JSON.stringify({ idleSeconds: idle, idleCpuMs: Object.fromEntries(procs.map((p) => [p.name, Math.round((sum(b.get(p.name)!) - sum(a.get(p.name)!)) * 1000)])) }) + "\n");
+      process.stdout.write(JSON.stringify({ idleSeconds: idle, idleCpuMs: Object.fromEntries(procs.map((p) => [p.name, Math.round((kindsSeconds(b.get(p.name)!) - kindsSeconds(a.get(p.name)!)) * 1000)])) }) + "\n");
     }
     for (let rep = 0; rep < reps; rep++) {
       // single, cluster idle
       const i0 = snap();
-      const c0 = selfCpu();
+      const c0 = selfCpuSeconds();
       const single = (await decodeRate(local, cfg, 16, 1, steps, next(16))).tokensPerSecond;
-      const singleCpu = ((selfCpu() - c0) * 1000) / tokens;
+      const singleCpu = ((selfCpuSeconds() - c0) * 1000) / tokens;
       const i1 = snap();
-      const idleCpuMs = procs.reduce((a, p) => a + sum(i1.get(p.name)!) - sum(i0.get(p.name)!), 0) * 1000;
+      const idleCpuMs = procs.reduce((a, p) => a + kindsSeconds(i1.get(p.name)!) - kindsSeconds(i0.get(p.name)!), 0) * 1000;
       let stopped: number | undefined;
       if (stopEvery > 0 && rep % stopEvery === 0) {
         for (const p of procs) process.kill(p.pid, "SIGSTOP");
@@ -106,9 +65,9 @@ export async function run(args: string[] = []): Promise<void> {
       }
       // cluster
       const b = snap();
-      const s0 = selfCpu();
+      const s0 = selfCpuSeconds();
       const rate = (await decodeRate(client, cfg, 16, 1, steps, next(16))).tokensPerSecond;
-      const client_ = ((selfCpu() - s0) * 1000) / tokens;
+      const client_ = ((selfCpuSeconds() - s0) * 1000) / tokens;
       const a = snap();
       const kinds: Record<string, number> = { client: client_ };
       const byProc: Record<string, number> = {};
@@ -116,7 +75,7 @@ export async function run(args: string[] = []): Promise<void> {
         const x = a.get(p.name)!;
         const y = b.get(p.name)!;
         for (const k of Object.keys(x)) kinds[k] = (kinds[k] ?? 0) + ((x[k]! - (y[k] ?? 0)) * (k === "minflt" ? 1 : 1000)) / tokens;
-        byProc[p.name] = Number((((sum(x) - sum(y)) * 1000) / tokens).toFixed(3));
+        byProc[p.name] = Number((((kindsSeconds(x) - kindsSeconds(y)) * 1000) / tokens).toFixed(3));
       }
       const r3 = (v: number) => Number(v.toFixed(3));
       process.stdout.write(
@@ -125,7 +84,7 @@ export async function run(args: string[] = []): Promise<void> {
           t: Math.round((performance.now() - t0) / 100) / 10,
           load: loadavg()[0],
           cluster: Math.round(rate),
-          cpu: r3(sum(kinds)),
+          cpu: r3(kindsSeconds(kinds)),
           kinds: Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, r3(v)])),
           byProc,
           single: Math.round(single),
