@@ -6,6 +6,8 @@
  * `/tmp/mat-debug-PID.log` for every process (thousands of files after a test run). A serving system
  * should not report to a third party by default, so unless `ORT_DISABLE_TELEMETRY` is already set
  * (onnxruntime reads it: `1` off, anything else on) it is set to `1` before the first session.
+ * (onnxruntime itself starts no telemetry in a process with a CI job's variable set: `CI`, `GITHUB_ACTIONS`,
+ * `TF_BUILD`, `GITLAB_CI`, `JENKINS_URL`, …; test/engine/ort-telemetry.test.ts lists them.)
  */
 
 /** The environment variable onnxruntime reads when it creates its environment. */
