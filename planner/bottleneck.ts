@@ -3,7 +3,7 @@
  * that hosts at one address share, or the per-token latency's largest part.
  */
 import type { HostSpec } from "./cluster.js";
-import type { CostOptions } from "./cost.js";
+import type { CostOptions } from "./cost-options.js";
 import type { Bottleneck, Placement } from "./predict.js";
 
 /** One decode step of a micro-batch, as predict.ts sums it up (seconds). */

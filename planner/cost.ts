@@ -15,90 +15,16 @@
  * `messageSeconds + bytes × messageSecondsPerByte` of CPU (encode, send,
  * wake-up, receive, decode) on top of the wire's latency and bandwidth.
  * `moe plan --calibrate` fits these to a `moe bench cluster` run.
+ *
+ * Here: the model's figures, the bytes a host holds, a stage's and an expert's time. The knobs are in
+ * cost-options.ts, the messages' costs in message-cost.ts, touch probabilities and the expected
+ * expert phase of a layer in sparsity.ts.
  */
 import { accountModel, attentionFlopsPerToken, expertFlopsPerToken, type ModelAccount, type ModelConfig } from "../model/index.js";
 import type { WeightDType } from "./catalogue.js";
 import type { HostSpec } from "./cluster.js";
-
-/** Knobs of the cost model; defaults in {@link DEFAULT_COST_OPTIONS}. */
-export interface CostOptions {
-  /** Fraction of peak memory bandwidth a decode kernel achieves (0–1]. */
-  readonly bandwidthEfficiency: number;
-  /** Fraction of peak FLOP/s a prefill matmul achieves (0–1]. */
-  readonly computeEfficiency: number;
-  /** Fraction of each host's memory kept free (allocator fragmentation, spikes), like vLLM's 0.9 utilisation. */
-  readonly headroomFraction: number;
-  /** Prompt tokens processed per prefill chunk (sizes activations too). */
-  readonly prefillChunk: number;
-  /** KV-cache bytes per element (2 = f16/bf16, 4 = f32). */
-  readonly kvBytesPerElement: number;
-  /** Hidden-state bytes per element on the wire (4 = f32, 2 = f16). */
-  readonly wireBytesPerElement: number;
-  /** Fixed bytes per message (Arrow schema + header). */
-  readonly messageOverheadBytes: number;
-  /**
-   * Multiplier on the weight-read and FLOP time of stages (attention, KV cache, unembedding):
-   * 1 = the catalogue's peak × the efficiencies. Calibration sets it from the single process's decode rate.
-   */
-  readonly computeScale: number;
-  /** Fixed time of one stage layer in one step (its attention session run and the glue around it), and of the head's run, seconds. */
-  readonly stageLayerSeconds: number;
-  /** Multiplier on the weight-read and FLOP time of experts; calibration sets it from the in-process MoE time. */
-  readonly expertComputeScale: number;
-  /** Fixed time of one expert's onnxruntime session run (JS ↔ native, kernel launches), seconds. */
-  readonly sessionSeconds: number;
-  /** Software time of one message between two processes, both ends together (encode, send, wake-up, receive, decode), seconds. */
-  readonly messageSeconds: number;
-  /** Software time per message byte (copies, encode, decode), seconds per byte. */
-  readonly messageSecondsPerByte: number;
-  /**
-   * Software time of one pipeline message (gateway → first stage, stage → stage, last stage → gateway),
-   * both ends together, seconds: more than a dispatch, as a stage host does a step's bookkeeping around it.
-   */
-  readonly pipelineMessageSeconds: number;
-  /** Dispatch messages per layer: one per expert host (`host`, the router since protocol v2) or one per touched expert (`expert`). */
-  readonly dispatchPer: "expert" | "host";
-  /**
-   * CPU cores of one machine, shared by the hosts (processes) with the same `address`; 0 = not modelled
-   * (each host has cores of its own). With more busy processes than cores a step waits for CPU.
-   */
-  readonly machineCores: number;
-}
-
-/**
- * Defaults: 80% of peak bandwidth, 50% of peak FLOP/s, 10% memory headroom, f16 KV, f32 wire;
- * 20 µs per session run (an expert's, a stage layer's); 50 µs + 0.5 ns/byte of software per message (Node.js on a server CPU:
- * Arrow encode + decode ≈ 2 × 15 µs for one row, ZeroMQ send and wake-up ≈ 20 µs), 100 µs per
- * pipeline message; one dispatch per expert host and layer; hosts do not share cores.
- */
-export const DEFAULT_COST_OPTIONS: CostOptions = Object.freeze({
-  bandwidthEfficiency: 0.8,
-  computeEfficiency: 0.5,
-  headroomFraction: 0.1,
-  prefillChunk: 512,
-  kvBytesPerElement: 2,
-  wireBytesPerElement: 4,
-  messageOverheadBytes: 1024,
-  computeScale: 1,
-  stageLayerSeconds: 20e-6,
-  expertComputeScale: 1,
-  sessionSeconds: 20e-6,
-  messageSeconds: 50e-6,
-  messageSecondsPerByte: 0.5e-9,
-  pipelineMessageSeconds: 100e-6,
-  dispatchPer: "host" as const,
-  machineCores: 0,
-});
-
-/** What the user wants to run. */
-export interface Workload {
-  /** Tokens per sequence the KV cache is sized for; decode is costed at this length. */
-  readonly context: number;
-  /** Sequences decoding at the same time. */
-  readonly concurrency: number;
-  /** Prompt length for time to first token, tokens. */
-  readonly promptTokens: number;
-}
+import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost-options.js";
+import { pipelineSoftware } from "./message-cost.js";
 
 /** Per-model figures the planner needs, derived once from the config and dtype. */
 export interface ModelCosts {
@@ -204,25 +130,6 @@ export interface WorkTime {
   readonly software: number;
 }
 
-/** Software time of one dispatch or result of `bytes` between two processes, both ends together, seconds. */
-export function messageSoftware(bytes: number, opts: CostOptions = DEFAULT_COST_OPTIONS): number {
-  return opts.messageSeconds + bytes * opts.messageSecondsPerByte;
-}
-
-/**
- * Pipeline messages of one decode step through `stages` stages (protocol v2): the client's one-way
- * `stage.input` to stage 0, one `stage.forward` per stage hop, and the last stage's `stage.tokens`
- * straight back to the client — `stages + 1`, all on the step's critical path.
- */
-export function pipelineMessages(stages: number): number {
-  return stages + 1;
-}
-
-/** Software time of one pipeline message of `bytes` (step in, stage hop, tokens out), both ends together, seconds. */
-export function pipelineSoftware(bytes: number, opts: CostOptions = DEFAULT_COST_OPTIONS): number {
-  return opts.pipelineMessageSeconds + bytes * opts.messageSecondsPerByte;
-}
-
 /** What a stage computes in one pass. */
 export interface StageWork {
   /** Rows through the layers (decode: the micro-batch's sequences; prefill: the chunk's tokens). */
@@ -265,87 +172,4 @@ export function expertTouchTime(mc: ModelCosts, h: HostSpec, rows: number, opts:
   const memory = (opts.expertComputeScale * mc.expertBytes) / (h.memoryBandwidth * opts.bandwidthEfficiency);
   const compute = (opts.expertComputeScale * rows * mc.expertFlops) / (h.compute[mc.dtype] * opts.computeEfficiency);
   return { busy: Math.max(memory, compute) + opts.sessionSeconds, memory, compute };
-}
-
-/** One-way message time between two hosts for `bytes` of payload (0 when co-located). */
-export function messageTime(a: HostSpec, b: HostSpec, bytes: number): number {
-  if (a === b) return 0;
-  return bytes / Math.min(a.network.bandwidth, b.network.bandwidth) + Math.max(a.network.latency, b.network.latency);
-}
-
-/** Probability that a replica with routing share `p` (fraction of tokens) is touched by a batch of `b` tokens. */
-export function touchProbability(p: number, b: number): number {
-  return 1 - Math.pow(1 - Math.min(1, Math.max(0, p)), b);
-}
-
-/** Expected number of distinct experts (of a layer) touched by a batch of `b` tokens, given routing shares. */
-export function expectedDistinctExperts(shares: readonly number[], b: number): number {
-  return shares.reduce((a, p) => a + touchProbability(p, b), 0);
-}
-
-/** One expert host's work in one layer: replicas it holds with their token shares. */
-export interface HostLayerWork {
-  /** Touch probability and busy seconds-if-touched per replica. */
-  readonly replicas: readonly { readonly touch: number; readonly busy: number; readonly memory: number; readonly compute: number }[];
-  /** Dispatch + combine time when any replica is touched, seconds (0 when co-located with the stage). */
-  readonly network: number;
-}
-
-/** Expected busy seconds (weights + compute) of one host in one layer, network excluded. */
-export function expectedBusy(w: HostLayerWork): number {
-  return w.replicas.reduce((a, r) => a + r.touch * r.busy, 0);
-}
-
-/**
- * Expected time of a layer's expert phase: E[max over hosts of T_h], where
- * T_h = 0 if none of its replicas is touched, else network + X_h · τ̄_h
- * (X_h touched replicas, Poisson-binomial; τ̄_h their mean busy time).
- * Hosts are independent. Exact under those assumptions; `withNetwork` false
- * drops the messages (to split the breakdown).
- */
-export function expectedLayerTime(works: readonly HostLayerWork[], withNetwork = true): number {
-  const dists: { values: number[]; cdf: number[] }[] = [];
-  for (const w of works) {
-    const n = w.replicas.length;
-    if (n === 0) continue;
-    let pmf = [1];
-    let touchSum = 0;
-    let weighted = 0;
-    for (const r of w.replicas) {
-      const next = new Array<number>(pmf.length + 1).fill(0);
-      for (let x = 0; x < pmf.length; x++) {
-        next[x]! += pmf[x]! * (1 - r.touch);
-        next[x + 1]! += pmf[x]! * r.touch;
-      }
-      pmf = next;
-      touchSum += r.touch;
-      weighted += r.touch * r.busy;
-    }
-    const mean = touchSum > 0 ? weighted / touchSum : 0;
-    const net = withNetwork ? w.network : 0;
-    const values: number[] = [];
-    const cdf: number[] = [];
-    let acc = 0;
-    for (let x = 0; x <= n; x++) {
-      acc += pmf[x]!;
-      values.push(x === 0 ? 0 : net + x * mean);
-      cdf.push(Math.min(1, acc));
-    }
-    dists.push({ values, cdf });
-  }
-  if (dists.length === 0) return 0;
-  const points = [...new Set(dists.flatMap((d) => d.values))].sort((a, b) => a - b);
-  const cdfAt = (d: { values: number[]; cdf: number[] }, t: number) => {
-    let c = 0;
-    for (let i = 0; i < d.values.length && d.values[i]! <= t; i++) c = d.cdf[i]!;
-    return c;
-  };
-  let expected = 0;
-  for (let i = 0; i + 1 < points.length; i++) {
-    const t = points[i]!;
-    let f = 1;
-    for (const d of dists) f *= cdfAt(d, t);
-    expected += (points[i + 1]! - t) * (1 - f);
-  }
-  return expected;
 }

@@ -10,25 +10,13 @@ export type { DeviceSpec, WeightDType, ExecutionProvider } from "./catalogue.js"
 export { formatBytes, formatSeconds, formatRate } from "./units.js";
 
 // cost model and predictions
-export {
-  DEFAULT_COST_OPTIONS,
-  modelCosts,
-  usableBytes,
-  reserveBytes,
-  stageWeightBytes,
-  stageKvBytes,
-  stageTime,
-  decodeWork,
-  expertTouchTime,
-  messageSoftware,
-  pipelineMessages,
-  pipelineSoftware,
-  messageTime,
-  touchProbability,
-  expectedDistinctExperts,
-  expectedLayerTime,
-} from "./cost.js";
-export type { CostOptions, Workload, ModelCosts, StageRole, StageWork, WorkTime, HostLayerWork } from "./cost.js";
+export { modelCosts, usableBytes, reserveBytes, stageWeightBytes, stageKvBytes, stageTime, decodeWork, expertTouchTime } from "./cost.js";
+export { DEFAULT_COST_OPTIONS } from "./cost-options.js";
+export { messageSoftware, pipelineMessages, pipelineSoftware, messageTime } from "./message-cost.js";
+export { touchProbability, expectedDistinctExperts, expectedLayerTime } from "./sparsity.js";
+export type { ModelCosts, StageRole, StageWork, WorkTime } from "./cost.js";
+export type { CostOptions, Workload } from "./cost-options.js";
+export type { HostLayerWork } from "./sparsity.js";
 export { evaluatePlacement } from "./predict.js";
 export type { Placement, Evaluation, HostMemory, Bottleneck, Breakdown } from "./predict.js";
 
@@ -57,7 +45,8 @@ export type { PlacedPlan, Replacement, ReplacementFailure } from "./replan.js";
 // calibration from `moe bench cluster --json`
 export { BENCH_SCHEMA, loadBenchFile, parseBenchFile } from "./bench-file.js";
 export type { BenchFile } from "./bench-file.js";
-export { calibrate, fitLinear, fitMessages } from "./calibrate.js";
+export { calibrate } from "./calibrate.js";
+export { fitLinear, fitMessages } from "./fit.js";
 export type { Calibration, CalibrationCheck, CalibratedCost } from "./calibrate.js";
 export { layerPhase, replicasByLayer } from "./layer.js";
 export type { HostPhase, LayerPhase } from "./layer.js";

@@ -5,7 +5,10 @@
  * Shared by the predictions (predict.ts) and the calibration (calibrate.ts).
  */
 import type { HostSpec } from "./cluster.js";
-import { expectedBusy, expectedLayerTime, expertTouchTime, messageSoftware, messageTime, touchProbability, type CostOptions, type HostLayerWork, type ModelCosts } from "./cost.js";
+import { expertTouchTime, type ModelCosts } from "./cost.js";
+import type { CostOptions } from "./cost-options.js";
+import { messageSoftware, messageTime } from "./message-cost.js";
+import { expectedBusy, expectedLayerTime, touchProbability, type HostLayerWork } from "./sparsity.js";
 
 /** One host's share of a layer's expert phase. */
 export interface HostPhase {

@@ -3,7 +3,7 @@ import type { ModelConfig } from "../model/index.js";
 import type { Calibration } from "./calibrate.js";
 import type { WeightDType } from "./catalogue.js";
 import type { ClusterSpec } from "./cluster.js";
-import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost.js";
+import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost-options.js";
 import { PlanInputError } from "./errors.js";
 
 /** Inputs of {@link makePlan} besides the model and the cluster. */

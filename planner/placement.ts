@@ -3,18 +3,8 @@
  * then experts into what memory is left) or the cluster file's explicit one.
  */
 import type { HostSpec, PlacementSpec } from "./cluster.js";
-import {
-  DEFAULT_COST_OPTIONS,
-  decodeWork,
-  expertTouchTime,
-  stageKvBytes,
-  stageTime,
-  stageWeightBytes,
-  usableBytes,
-  type CostOptions,
-  type ModelCosts,
-  type Workload,
-} from "./cost.js";
+import { decodeWork, expertTouchTime, stageKvBytes, stageTime, stageWeightBytes, usableBytes, type ModelCosts } from "./cost.js";
+import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost-options.js";
 import { PlacementError } from "./errors.js";
 import { placeExperts, waterfill } from "./experts.js";
 import { PARTITION_ROLES, partitionLayers, type PartitionHost, type PartitionProblem, type PartitionResult, type StageOption } from "./partition.js";

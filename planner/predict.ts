@@ -5,7 +5,9 @@
  * baselines of `moe plan --compare`, so all are judged by the same model.
  */
 import type { HostSpec } from "./cluster.js";
-import { DEFAULT_COST_OPTIONS, decodeWork, pipelineSoftware, reserveBytes, stageKvBytes, stageTime, stageWeightBytes, usableBytes, type CostOptions, type ModelCosts, type StageWork, type Workload } from "./cost.js";
+import { decodeWork, reserveBytes, stageKvBytes, stageTime, stageWeightBytes, usableBytes, type ModelCosts, type StageWork } from "./cost.js";
+import { DEFAULT_COST_OPTIONS, type CostOptions, type Workload } from "./cost-options.js";
+import { pipelineSoftware } from "./message-cost.js";
 import { argmax, busiestMachine, hostBottleneck, latencyBottleneck, machineBottleneck, machinesOf, type MachineLoad, type StepResult } from "./bottleneck.js";
 import { layerPhase, replicasByLayer } from "./layer.js";
 import type { ExpertSlot } from "./experts.js";

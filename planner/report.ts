@@ -1,7 +1,7 @@
 /** Human-readable tables for `moe plan`: the plan, the comparison, the minimum cluster. */
 import type { CompareRow } from "./baselines.js";
 import type { Calibration } from "./calibrate.js";
-import type { CostOptions } from "./cost.js";
+import type { CostOptions } from "./cost-options.js";
 import type { MinClusterResult } from "./fixes.js";
 import type { PlanJson } from "./types.js";
 import { formatBytes, formatSeconds } from "./units.js";

@@ -5,7 +5,7 @@
 import type { Calibration } from "./calibrate.js";
 import type { WeightDType } from "./catalogue.js";
 import type { Role } from "./cluster.js";
-import type { CostOptions, Workload } from "./cost.js";
+import type { CostOptions, Workload } from "./cost-options.js";
 import type { Bottleneck, Breakdown, HostMemory } from "./predict.js";
 
 /** A change to the inputs that makes a plan fit. */
