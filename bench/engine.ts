@@ -22,25 +22,13 @@
  * goes first runs in another memory state (after the bandwidth pass), which moved batch-16 prefill by ~20 %.
  * Both builds must resolve the same onnxruntime-node (one native binding per process).
  */
-import { existsSync, realpathSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join, resolve, sep } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { accountModel, Engine, openModel, stepRows, type ComputeOptions, type ModelConfig, type RowItem } from "../model/index.js";
-import { readBandwidth } from "./bandwidth.js";
+import { Engine, openModel } from "../model/index.js";
+import { loadCompareBuild } from "./engine-compare.js";
+import { BandwidthBest, bytesPerStep, computeOf, EXPERT_MODES, measure, type ExpertMode, type SessionFlags, type Variant } from "./engine-measure.js";
 import { ensureBenchModel } from "./engine-models.js";
+import { benchUsage } from "./light.js";
 import { alternatedRatio } from "./stats.js";
-
-type Variant = "f32" | "int8" | "exact" | "dequantize";
-
-/**
- * How the experts run ({@link ComputeOptions.expertSessions}, {@link ComputeOptions.expertExecutor}): "expert", one session per
- * expert (the previous engine); "layer", one session per layer, sequential executor; "layer-par", one per layer, onnxruntime's
- * parallel executor (the same as "layer" at one thread, so measured only at threads > 1).
- */
-type ExpertMode = "expert" | "layer" | "layer-par";
-const EXPERT_MODES: readonly ExpertMode[] = ["expert", "layer", "layer-par"];
 
 /** One measured configuration (best over reps). */
 export interface EngineBenchRow {
@@ -78,69 +66,13 @@ export interface EngineBenchRow {
   prefillVsCompareMedian?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]";
+const USAGE = benchUsage("engine");
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
   const xs = v.split(",").map(Number);
   if (xs.some((x) => !Number.isInteger(x) || x < 1)) throw new Error(`expected a comma-separated list of positive integers, got '${v}'\n${USAGE}`);
   return xs;
-}
-
-/** Weight bytes one decode step reads at batch B, as the engine stores them. */
-export function bytesPerStep(cfg: ModelConfig, dtype: "f32" | "q8_0", batch: number): number {
-  const acc = accountModel(cfg, dtype);
-  const distinct = cfg.nExperts * (1 - Math.pow(1 - cfg.nExpertsUsed / cfg.nExperts, batch));
-  const perLayer = acc.layers.reduce((a, l) => a + l.attentionBytes + l.routerBytes + l.normBytes + distinct * l.expertBytes, 0);
-  return perLayer + acc.embeddingBytes + acc.outputBytes + acc.finalNormBytes;
-}
-
-/** Session settings of every engine: --spin, --single-thread-rows. */
-interface SessionFlags {
-  readonly spinning?: boolean;
-  readonly singleThreadRows?: number;
-}
-
-export function computeOf(v: Variant, threads: number, s: SessionFlags, expertWorkers = 0, experts: ExpertMode = "layer"): ComputeOptions {
-  const how: ComputeOptions = experts === "expert" ? { expertSessions: "expert" } : { expertSessions: "layer", expertExecutor: experts === "layer-par" ? "parallel" : "sequential" };
-  return { threads, exactQ8: v === "exact", dequantizeQ8: v === "dequantize", ...s, ...how, ...(expertWorkers > 1 ? { expertWorkers } : {}) };
-}
-
-/** The bench's prompt `b` of `length` token ids (spread over the vocabulary of `vocabSize`, skipping ids 0–3). */
-export function benchPrompt(vocabSize: number, length: number, b = 0): number[] {
-  return Array.from({ length }, (_, i) => 4 + ((b * 7919 + i * 104729) % (vocabSize - 4)));
-}
-
-/**
- * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
- * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s, CPU ms
- * per step, and the tokens the first sequence generated (steps + 1: the prefill's, then each step's).
- */
-export async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number; tokens: number[] }> {
-  const V = engine.config.vocabSize;
-  const tokens = (b: number) => benchPrompt(V, prompt, b);
-  const seqs = Array.from({ length: batch }, (_, b) => b + 1);
-  const last = new Map<number, number>();
-  const first: number[] = [];
-  const run = async (items: RowItem[]) => {
-    for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
-      last.set(s.seq, s.token);
-      if (s.seq === 1) first.push(s.token);
-    }
-  };
-  try {
-    let t0 = performance.now();
-    await run(seqs.map((seq, b) => ({ seq, pos: 0, tokens: tokens(b), prompt: true })));
-    const prefill = (batch * prompt) / ((performance.now() - t0) / 1000);
-    const c0 = process.cpuUsage();
-    t0 = performance.now();
-    for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps, tokens: first };
-  } finally {
-    engine.core.release(seqs);
-  }
 }
 
 /** Measure one model file in every variant × thread count, interleaved. */
@@ -264,56 +196,6 @@ export async function run(args: string[] = []): Promise<void> {
     console.log(
       `read bandwidth (onnxruntime ReduceSum over 256 MiB, best between reps): ${bwReport.map((b) => `${b.readGBs} GB/s at ${b.threads} thread(s)`).join(", ")}; roof = ${roofGBs} GB/s`,
     );
-}
-
-/**
- * The Engine class of another build of this project: DIR is its dist/ folder (or the checkout holding it).
- * @throws Error naming the fix when there is no build there, or when it would load another copy of
- *   onnxruntime-node (a second instance of its native binding aborts the process in `initOrt`)
- */
-export async function loadCompareBuild(dir: string): Promise<typeof Engine> {
-  const dist = existsSync(join(dir, "model", "index.js")) ? dir : join(dir, "dist");
-  const file = join(resolve(dist), "model", "index.js");
-  if (!existsSync(file)) throw new Error(`--compare ${dir}: no ${file}; give the dist/ folder of a built checkout (npx tsc -p tsconfig.json there)\n${USAGE}`);
-  const ours = ortPackage(import.meta.url)!; // this module imports it
-  const theirs = ortPackage(pathToFileURL(file).href);
-  if (theirs !== ours) {
-    const fix = `ln -sfn ${dirname(ours)} ${join(dirname(resolve(dist)), "node_modules")}`;
-    throw new Error(`--compare ${dir}: that build loads onnxruntime-node from ${theirs ?? "nowhere"}, this one from ${ours}; both builds must share this one (fix: ${fix})\n${USAGE}`);
-  }
-  const mod = (await import(pathToFileURL(file).href)) as { Engine?: typeof Engine };
-  if (typeof mod.Engine?.create !== "function") throw new Error(`--compare ${dir}: ${file} exports no Engine`);
-  return mod.Engine;
-}
-
-/** The real path of the onnxruntime-node package a module at `url` imports (undefined: none found). */
-function ortPackage(url: string): string | undefined {
-  try {
-    const entry = realpathSync(createRequire(url).resolve("onnxruntime-node"));
-    return entry.slice(0, entry.lastIndexOf(`${sep}onnxruntime-node${sep}`) + `${sep}onnxruntime-node`.length);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The best read bandwidth measured so far, per thread count (re-measured between reps: a shared machine's varies). */
-export class BandwidthBest {
-  private readonly seen = new Map<number, number>();
-  constructor(private readonly threads: readonly number[]) {}
-  async measure(): Promise<void> {
-    for (const b of await readBandwidth(this.threads)) this.seen.set(b.threads, Math.max(this.seen.get(b.threads) ?? 0, b.bytesPerSecond));
-  }
-  /** The best over every thread count, bytes/s: the roof. */
-  best(): number {
-    return Math.max(...this.seen.values());
-  }
-  /** The best at `threads` threads, bytes/s (0 before the first measure). */
-  at(threads: number): number {
-    return this.seen.get(threads) ?? 0;
-  }
-  report(): { threads: number; readGBs: number }[] {
-    return [...this.seen].map(([threads, b]) => ({ threads, readGBs: +(b / 1e9).toFixed(2) }));
-  }
 }
 
 function print(path: string, rows: readonly EngineBenchRow[]): void {

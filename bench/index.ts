@@ -6,7 +6,7 @@ export { BENCHES, CLUSTER_WARMUP_PASSES, DEFAULT_BENCHES, ON_DEMAND_BENCHES, run
 export { alternatedRatio, median } from "./stats.js";
 
 // the parts of `bench engine --compare`, for tests
-export { loadCompareBuild } from "./engine.js";
+export { loadCompareBuild } from "./engine-compare.js";
 
 // the parts of `bench cluster`, for tests
 export { CLUSTER_BENCH_SCHEMA, formatClusterBench, hopsBeyondRaw } from "./cluster-report.js";

@@ -38,6 +38,11 @@ export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
     "[--reps 40] [--steps 32] [--flags V8_FLAGS] [--idle-s N] [--stop-every N] [--cluster FILE] (one fresh local cluster, no warm-up: every pass's tokens/s and CPU per token by process and thread kind, the single process beside it, also with the cluster stopped every N passes; JSON lines)",
 };
 
+/** `usage: moe bench NAME ARGS`: the line a benchmark's argument errors end with. */
+export function benchUsage(name: (typeof BENCHES)[number]): string {
+  return `usage: moe bench ${name} ${BENCH_USAGE[name]}`;
+}
+
 /** What runs when no benchmark is named: all but {@link ON_DEMAND_BENCHES}. */
 export const DEFAULT_BENCHES: readonly string[] = BENCHES.filter((b) => !ON_DEMAND_BENCHES.includes(b));
 

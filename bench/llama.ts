@@ -17,7 +17,7 @@ import { existsSync, statSync } from "node:fs";
 import { loadavg } from "node:os";
 import { basename, extname } from "node:path";
 import { Engine, findModelFiles, findXaiCheckpoint, ModelConfigError, openModel, type LoadedModel } from "../model/index.js";
-import { BandwidthBest, benchPrompt, bytesPerStep, computeOf, measure } from "./engine.js";
+import { BandwidthBest, benchPrompt, bytesPerStep, computeOf, measure } from "./engine-measure.js";
 import { ensureBenchModel } from "./engine-models.js";
 import { openLlamaPeer } from "./llama-peer.js";
 import type { LlamaPeer } from "./llama-runner.js";

@@ -1,5 +1,5 @@
 /**
- * `moe bench engine --compare DIR` (bench/engine.ts loadCompareBuild): the other build is loaded only when it
+ * `moe bench engine --compare DIR` (bench/engine-compare.ts loadCompareBuild): the other build is loaded only when it
  * resolves this checkout's onnxruntime-node (a second copy of its native binding aborts the process), else
  * refused with the link that fixes it. Real folders, real module resolution, a real dynamic import.
  */
