@@ -1,6 +1,7 @@
 /**
- * The light entry of bench/: the benchmark names and the runner, which imports each benchmark only
- * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
+ * The light entry of bench/: the benchmark names, their usage, the command line shared by
+ * `npm run bench` and `moe bench` ({@link benchCommand}) and the runner, which imports each benchmark
+ * only when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
 export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend"] as const;
@@ -60,6 +61,9 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   "warmup-trend": () => import("./warmup-trend.js"),
 };
 
+/** Whether `a` asks for help. */
+const isHelp = (a: string): boolean => a === "--help" || a === "-h";
+
 /**
  * Run the named benchmarks in order (all but the on-demand ones when none is named); each prints its own
  * figures. With `--help` / `-h` among `args` it prints their {@link BENCH_USAGE} instead and runs nothing.
@@ -68,7 +72,7 @@ export async function runBenches(names: readonly string[], args: string[]): Prom
   const chosen = names.length ? names : DEFAULT_BENCHES;
   for (const n of chosen)
     if (!(BENCHES as readonly string[]).includes(n)) throw new Error(`unknown benchmark '${n}'; choose one of: ${BENCHES.join(", ")}`);
-  if (args.includes("--help") || args.includes("-h")) {
+  if (args.some(isHelp)) {
     for (const n of chosen) console.log(`bench ${n} ${BENCH_USAGE[n as (typeof BENCHES)[number]]}`);
     return;
   }
@@ -81,4 +85,32 @@ export async function runBenches(names: readonly string[], args: string[]): Prom
 === bench ${n} ===`);
     await mod.run(args);
   }
+}
+
+/** The `--model PATH` / `--model=PATH` values of a benchmark's arguments. */
+export function benchModelPaths(args: readonly string[]): string[] {
+  const paths: string[] = [];
+  args.forEach((a, i) => {
+    if (a === "--model" && i + 1 < args.length) paths.push(args[i + 1]!);
+    else if (a.startsWith("--model=")) paths.push(a.slice("--model=".length));
+  });
+  return paths;
+}
+
+/**
+ * `npm run bench -- [NAME] [ARGS]` and `moe bench [NAME] [ARGS]`: for a `--model` of 1 GiB or more, this
+ * command line runs again on huge pages (`reexecWithHugePages`, model/huge-pages.ts: as `moe generate` /
+ * `moe serve` run such weights; `MOE_HUGE_PAGES=0` keeps the default malloc; full-width Grok-1 Q8_0,
+ * prefill of 32 tokens on 1 thread: 0.79–0.83 s instead of 0.93–0.99 s, README, full width), then the
+ * benchmarks run ({@link runBenches}; with `--help`, their usage, here).
+ */
+export async function benchCommand(name: string | undefined, args: string[]): Promise<void> {
+  const paths = benchModelPaths(args);
+  if (paths.length > 0 && !args.some(isHelp)) {
+    // model/ (onnxruntime...) only when a --model is given: the benchmark loads it anyway
+    const { reexecWithHugePages, weightFileBytes } = await import("../model/index.js");
+    const biggest = paths.sort((a, b) => weightFileBytes(b) - weightFileBytes(a))[0]!;
+    if (await reexecWithHugePages(biggest, true)) return;
+  }
+  await runBenches(name === undefined ? [] : [name], args);
 }

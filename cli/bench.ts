@@ -1,18 +1,6 @@
 /** `moe bench <name>`: the same benchmarks as `npm run bench -- <name>` (never part of `npm test`). */
 import type { Command } from "commander";
-import { BENCH_USAGE, BENCHES, ON_DEMAND_BENCHES, runBenches } from "../bench/light.js";
-import { weightFileBytes } from "../model/index.js";
-import { reexecWithHugePages } from "./huge-pages.js";
-
-/** The `--model PATH` / `--model=PATH` values of a benchmark's arguments. */
-export function benchModelPaths(args: readonly string[]): string[] {
-  const paths: string[] = [];
-  args.forEach((a, i) => {
-    if (a === "--model" && i + 1 < args.length) paths.push(args[i + 1]!);
-    else if (a.startsWith("--model=")) paths.push(a.slice("--model=".length));
-  });
-  return paths;
-}
+import { BENCH_USAGE, BENCHES, benchCommand, ON_DEMAND_BENCHES } from "../bench/light.js";
 
 export function register(program: Command): void {
   program
@@ -37,12 +25,6 @@ Examples:
   moe bench llama --threads 1,2                         # ours vs llama.cpp on the Grok-shaped f32 and Q8_0 GGUFs, same run
   moe plan --cluster configs/clusters/local.yaml --calibrate bench.json`,
     )
-    .action(async (name: string | undefined, args: string[]) => {
-      // weights of 1 GiB or more: measured the way `moe generate` / `moe serve` run them, on huge pages
-      // (a re-run of this command; MOE_HUGE_PAGES=0 keeps the default malloc). Full-width Grok-1 Q8_0,
-      // prefill of 32 tokens on 1 thread: 0.79-0.83 s instead of 0.93-0.99 s (README, full width).
-      const biggest = benchModelPaths(args).sort((a, b) => weightFileBytes(b) - weightFileBytes(a))[0];
-      if (biggest !== undefined && (await reexecWithHugePages(biggest, true))) return;
-      await runBenches(name ? [name] : [], args);
-    });
+    // a --model of 1 GiB or more: a re-run of this command on huge pages (bench/light.ts benchCommand)
+    .action((name: string | undefined, args: string[]) => benchCommand(name, args));
 }

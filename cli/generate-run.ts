@@ -3,11 +3,10 @@
  * `--cluster`, from a running cluster.
  */
 import { writeFileSync } from "node:fs";
-import { defaultThreads, loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
+import { defaultThreads, loadServingModel, loadTokenizerOrIds, openModel, IdsOnlyTokenizer, reexecWithHugePages, StreamDecoder, type ModelConfig, type Tokenizer } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { generate, LocalBackend, PipelineClient, type StepBackend } from "../stages/index.js";
 import { clientCurve, loadClusterKeys } from "../transport/index.js";
-import { reexecWithHugePages } from "./huge-pages.js";
 import { computeOptionsOf, type ComputeFlags } from "./options.js";
 
 interface GenerateFlags extends ComputeFlags {

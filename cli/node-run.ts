@@ -16,9 +16,9 @@ import { rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { InvalidArgumentError } from "commander";
 import { pino } from "pino";
+import { whenParentGone } from "../common/index.js";
 import { readRuntime, startNode, type RunningNode } from "../control/node-entry.js";
 import type { JoinFlags } from "./node-join.js";
-import { whenParentGone } from "./parent-watch.js";
 
 interface NodeFlags extends Partial<Omit<JoinFlags, "logLevel">> {
   runtime?: string;

@@ -4,10 +4,9 @@
  */
 import { pino } from "pino";
 import { startGateway } from "../gateway/index.js";
-import { defaultThreads, loadServingModel } from "../model/index.js";
+import { defaultThreads, loadServingModel, reexecWithHugePages } from "../model/index.js";
 import { ensureModelPath } from "../factory/index.js";
 import { LocalBackend } from "../stages/index.js";
-import { reexecWithHugePages } from "./huge-pages.js";
 import { computeOptionsOf, type ComputeFlags } from "./options.js";
 
 interface ServeFlags extends ComputeFlags {

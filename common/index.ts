@@ -1,2 +1,3 @@
-// common: what every folder shares (the error base class); depends on nothing.
+// common: what every folder shares (the error base class, a watch on the parent process); depends on nothing.
 export { MoeError, type ErrorContext } from "./errors.js";
+export { whenParentGone } from "./parent-watch.js";

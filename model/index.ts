@@ -132,6 +132,8 @@ export {
   type LinearWeight,
   type Q8Mode,
 } from "./onnx/index.js";
+// huge pages for large weights: the environment, the threshold, the re-run of a command
+export { hugePageEnv, HUGE_PAGE_MIN_WEIGHT_BYTES, HUGE_PAGES_CHILD_ENV, reexecWithHugePages, wantsHugePageReexec, weightFileBytes } from "./huge-pages.js";
 // compute blocks
 export {
   addNormedResidual,
@@ -142,9 +144,6 @@ export {
   defaultThreads,
   packedScalesDroppable,
   PACKED_SCALES_CHECKED_ORT_VERSIONS,
-  hugePageEnv,
-  HUGE_PAGE_MIN_WEIGHT_BYTES,
-  weightFileBytes,
   linearOptions,
   MAX_LOOP_HOLD_MS,
   nativeBinding,

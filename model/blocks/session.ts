@@ -1,7 +1,5 @@
 /** onnxruntime-node session creation with the project's options. */
-import { readdirSync, statSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import * as ort from "onnxruntime-node";
@@ -114,34 +112,6 @@ export interface ComputeOptions {
 
 /** The kinds of graphs a process runs (for per-kind thread counts). */
 export type BlockKind = "attention" | "expert" | "head";
-
-/** Weight files of at least this many bytes get {@link hugePageEnv} in the processes that serve them. */
-export const HUGE_PAGE_MIN_WEIGHT_BYTES = 2 ** 30;
-
-/**
- * The environment for a process that loads large weights: glibc's `malloc` asked for transparent huge
- * pages (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, glibc ≥ 2.35; ignored elsewhere). Loading a weight
- * buffer then takes one page fault per 2 MB instead of per 4 KB: one full-width Grok-1 expert (604 M
- * weights) was built in 14.7 s instead of 38.9 s (754,745 page faults → 23,665), the same memory.
- * An existing GLIBC_TUNABLES is kept as it is. Only a new process can take it (glibc reads it at start).
- */
-export function hugePageEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  if (process.platform !== "linux" || env.GLIBC_TUNABLES !== undefined) return env;
-  return { ...env, GLIBC_TUNABLES: "glibc.malloc.hugetlb=1" };
-}
-
-/** Bytes of the weights at `path`: a file's size, or the sum of a directory's .gguf/.safetensors files (0 when unreadable). */
-export function weightFileBytes(path: string): number {
-  try {
-    const st = statSync(path);
-    if (!st.isDirectory()) return st.size;
-    return readdirSync(path)
-      .filter((f) => /\.(gguf|safetensors)$/.test(f))
-      .reduce((a, f) => a + statSync(join(path, f)).size, 0);
-  } catch {
-    return 0;
-  }
-}
 
 /** The host's cores: what a process that has the machine to itself should use. */
 export function defaultThreads(): number {

@@ -1,6 +1,6 @@
 /**
- * `moe generate` / `moe serve` re-run themselves once with GLIBC_TUNABLES=glibc.malloc.hugetlb=1 when the
- * weights reach the threshold (cli/huge-pages.ts), here lowered to 1 byte with MOE_HUGE_PAGES_MIN_BYTES so
+ * `moe generate` / `moe serve` / `moe bench` / `npm run bench` re-run themselves once with
+ * GLIBC_TUNABLES=glibc.malloc.hugetlb=1 when the weights reach the threshold (model/huge-pages.ts), here lowered to 1 byte with MOE_HUGE_PAGES_MIN_BYTES so
  * that the tiny model qualifies. Real processes: the child's environment is read from /proc, signals are
  * sent with kill, exit codes and stdout are what the shell would see.
  */
@@ -8,8 +8,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { DEFAULT_TINY_MODEL_DIR } from "../../factory/index.js";
-import { benchModelPaths } from "../../cli/bench.js";
-import { MOE_CLI } from "../moe-cli.js";
+import { benchModelPaths } from "../../bench/light.js";
+import { BENCH_MAIN, MOE_CLI } from "../moe-cli.js";
 
 const TINY = DEFAULT_TINY_MODEL_DIR;
 const linux = process.platform === "linux";
@@ -80,9 +80,12 @@ async function serve(args: string[], e: NodeJS.ProcessEnv): Promise<Serve> {
   return { proc, url, exit, stderr: () => err };
 }
 
-/** `moe ARGS`: exit code, stdout, stderr and the GLIBC_TUNABLES of its re-run child, watched while it runs (null: no child seen). */
-async function runWatched(args: string[], e: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string; childTunables: string | undefined | null }> {
-  const p = spawn(process.execPath, [...MOE_CLI, ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
+/**
+ * `moe ARGS` (`entry`: `npm run bench`'s bench/main instead): exit code, stdout, stderr and the GLIBC_TUNABLES of
+ * its re-run child, watched while it runs (null: no child seen).
+ */
+async function runWatched(args: string[], e: NodeJS.ProcessEnv, entry: readonly string[] = MOE_CLI): Promise<{ code: number | null; out: string; err: string; childTunables: string | undefined | null }> {
+  const p = spawn(process.execPath, [...entry, ...args], { env: e, stdio: ["ignore", "pipe", "pipe"] });
   started.push(p);
   let out = "";
   let err = "";
@@ -176,8 +179,9 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
   });
 });
 
-describe.skipIf(!linux)("moe bench re-runs itself on huge pages for a --model of 1 GiB or more", () => {
+describe.skipIf(!linux)("moe bench and npm run bench re-run themselves on huge pages for a --model of 1 GiB or more", () => {
   const bench = (args: string[], e: NodeJS.ProcessEnv) => runWatched(["bench", ...args], e);
+  const npmBench = (args: string[], e: NodeJS.ProcessEnv) => runWatched(args, e, BENCH_MAIN);
 
   it("--model PATH and --model=PATH re-run it (the child's exit status passes through); MOE_HUGE_PAGES=0 or a small model do not", async () => {
     // an unknown benchmark name fails in the child, after the re-run: a quick, real run of the path
@@ -192,6 +196,25 @@ describe.skipIf(!linux)("moe bench re-runs itself on huge pages for a --model of
       expect(r.code, r.err).toBe(1);
       expect(r.childTunables).toBeNull();
     }
+  });
+
+  it("npm run bench (bench/main) re-runs the same way: one child with GLIBC_TUNABLES, its exit status (2: unknown benchmark) passed through; not with MOE_HUGE_PAGES=0, a small model or --help", async () => {
+    for (const args of [["nosuch", "--model", TINY], ["nosuch", `--model=${TINY}`]]) {
+      const r = await npmBench(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+      expect(r.code, r.err).toBe(2);
+      expect(r.childTunables).toBe("glibc.malloc.hugetlb=1");
+      expect(r.err.match(/unknown benchmark 'nosuch'/g)).toHaveLength(1);
+    }
+    for (const e of [env({ MOE_HUGE_PAGES_MIN_BYTES: "1", MOE_HUGE_PAGES: "0" }), env()]) {
+      const r = await npmBench(["nosuch", "--model", TINY], e);
+      expect(r.code, r.err).toBe(2);
+      expect(r.childTunables).toBeNull();
+    }
+    // --help prints the usage here, before any re-run
+    const help = await npmBench(["engine", "--model", TINY, "--help"], env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+    expect(help.code, help.err).toBe(0);
+    expect(help.childTunables).toBeNull();
+    expect(help.out).toMatch(/^bench engine \[--model PATH\]/);
   });
 
   it("benchModelPaths: every --model value, in both spellings", () => {
