@@ -98,15 +98,23 @@ export function benchModelPaths(args: readonly string[]): string[] {
 }
 
 /**
- * `npm run bench -- [NAME] [ARGS]` and `moe bench [NAME] [ARGS]`: for a `--model` of 1 GiB or more, this
- * command line runs again on huge pages (`reexecWithHugePages`, model/huge-pages.ts: as `moe generate` /
- * `moe serve` run such weights; `MOE_HUGE_PAGES=0` keeps the default malloc; full-width Grok-1 Q8_0,
- * prefill of 32 tokens on 1 thread: 0.79–0.83 s instead of 0.93–0.99 s, README, full width), then the
- * benchmarks run ({@link runBenches}; with `--help`, their usage, here).
+ * `npm run bench -- [NAME] [ARGS]` and `moe bench [NAME] [ARGS]`. An argument where the name goes that
+ * starts with `-` is an argument, not a name. `--help` / `-h`: NAME's usage; without a name, `listHelp`
+ * (`moe bench --help`: commander's help of the command) or, without one, every benchmark's usage.
+ * Otherwise, for a `--model` of 1 GiB or more, this command line runs again on huge pages
+ * (`reexecWithHugePages`, model/huge-pages.ts: as `moe generate` / `moe serve` run such weights;
+ * `MOE_HUGE_PAGES=0` keeps the default malloc; full-width Grok-1 Q8_0, prefill of 32 tokens on 1 thread:
+ * 0.79–0.83 s instead of 0.93–0.99 s, README, full width), and then the benchmarks run ({@link runBenches}).
  */
-export async function benchCommand(name: string | undefined, args: string[]): Promise<void> {
+export async function benchCommand(name: string | undefined, args: string[], listHelp?: () => void): Promise<void> {
+  if (name !== undefined && name.startsWith("-")) [name, args] = [undefined, [name, ...args]];
+  if (args.some(isHelp)) {
+    if (name === undefined && listHelp) listHelp();
+    else await runBenches(name === undefined ? BENCHES : [name], ["--help"]);
+    return;
+  }
   const paths = benchModelPaths(args);
-  if (paths.length > 0 && !args.some(isHelp)) {
+  if (paths.length > 0) {
     // model/ (onnxruntime...) only when a --model is given: the benchmark loads it anyway
     const { reexecWithHugePages, weightFileBytes } = await import("../model/index.js");
     const biggest = paths.sort((a, b) => weightFileBytes(b) - weightFileBytes(a))[0]!;

@@ -1,10 +1,13 @@
 /**
- * `npm run bench -- NAME --help`: prints that benchmark's arguments (bench/light.ts BENCH_USAGE) and runs
- * nothing (before, `--help` went to the benchmark, which ignored it and ran for minutes); an unknown name is
- * still refused first.
+ * `npm run bench -- NAME --help` and `moe bench NAME --help`: print that benchmark's arguments
+ * (bench/light.ts BENCH_USAGE) and run nothing (before, `--help` went to the benchmark, which ignored it
+ * and ran for minutes, and `moe bench NAME --help` printed commander's help of `moe bench`); an unknown
+ * name is still refused first. `moe bench --help` is commander's help, listing every benchmark.
  */
+import { execFile } from "node:child_process";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { BENCH_USAGE, BENCHES, DEFAULT_BENCHES, runBenches } from "../../bench/light.js";
+import { BENCH_MAIN, MOE_CLI } from "../moe-cli.js";
 
 afterEach(() => vi.restoreAllMocks());
 
@@ -34,5 +37,49 @@ describe("bench --help", () => {
 
   it("documents every benchmark", () => {
     expect(Object.keys(BENCH_USAGE).sort()).toEqual([...BENCHES].sort());
+  });
+});
+
+/** Run node with `args`: exit code, stdout, stderr. */
+function run(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, args, { timeout: 60_000 }, (e, out, err) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, out, err }));
+  });
+}
+
+const usage = (n: (typeof BENCHES)[number]) => `bench ${n} ${BENCH_USAGE[n]}`;
+
+describe("moe bench / npm run bench --help (real processes)", () => {
+  it("moe bench NAME --help (and -h, after other arguments) prints only that benchmark's usage, exit 0", async () => {
+    for (const args of [["engine", "--help"], ["cluster", "--cluster", "/nonexistent/cluster.yaml", "-h"], ["llama", "--no-install", "--help"]]) {
+      const r = await run([...MOE_CLI, "bench", ...args]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toBe(`${usage(args[0] as (typeof BENCHES)[number])}\n`);
+    }
+  });
+
+  it("moe bench --help (and -h) is commander's help of the command, listing every benchmark's arguments", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const r = await run([...MOE_CLI, "bench", flag]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out).toMatch(/^Usage: moe bench \[name\] \[args\.\.\.\]/);
+      for (const n of BENCHES) expect(r.out).toContain(`  ${n.padEnd(13)}${BENCH_USAGE[n]}`);
+    }
+  });
+
+  it("moe bench NOSUCH --help is refused (exit 1, the names listed)", async () => {
+    const r = await run([...MOE_CLI, "bench", "nosuch", "--help"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/unknown benchmark 'nosuch'; choose one of: engine/);
+    expect(r.out).toBe("");
+  });
+
+  it("npm run bench -- NAME --help prints the same line; without a name, every benchmark's", async () => {
+    const one = await run([...BENCH_MAIN, "engine", "--help"]);
+    expect(one.code, one.err).toBe(0);
+    expect(one.out).toBe(`${usage("engine")}\n`);
+    const all = await run([...BENCH_MAIN, "--help"]);
+    expect(all.code, all.err).toBe(0);
+    expect(all.out).toBe(BENCHES.map((n) => `${usage(n)}\n`).join(""));
   });
 });
