@@ -180,41 +180,31 @@ describe.skipIf(!linux)("moe generate / moe serve re-run themselves with malloc 
 });
 
 describe.skipIf(!linux)("moe bench and npm run bench re-run themselves on huge pages for a --model of 1 GiB or more", () => {
-  const bench = (args: string[], e: NodeJS.ProcessEnv) => runWatched(["bench", ...args], e);
-  const npmBench = (args: string[], e: NodeJS.ProcessEnv) => runWatched(args, e, BENCH_MAIN);
+  // `moe bench` (an unknown name: exit 1) and `npm run bench` (bench/main: exit 2), the same command line after them
+  const entries = [
+    { name: "moe bench", run: (args: string[], e: NodeJS.ProcessEnv) => runWatched(["bench", ...args], e), unknownExit: 1 },
+    { name: "npm run bench", run: (args: string[], e: NodeJS.ProcessEnv) => runWatched(args, e, BENCH_MAIN), unknownExit: 2 },
+  ];
 
-  it("--model PATH and --model=PATH re-run it (the child's exit status passes through); MOE_HUGE_PAGES=0 or a small model do not", async () => {
-    // an unknown benchmark name fails in the child, after the re-run: a quick, real run of the path
-    for (const args of [["nosuch", "--model", TINY], ["nosuch", `--model=${TINY}`]]) {
-      const r = await bench(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
-      expect(r.code, r.err).toBe(1);
-      expect(r.childTunables).toBe("glibc.malloc.hugetlb=1");
-      expect(r.err.match(/unknown benchmark 'nosuch'/g)).toHaveLength(1);
-    }
-    for (const e of [env({ MOE_HUGE_PAGES_MIN_BYTES: "1", MOE_HUGE_PAGES: "0" }), env()]) {
-      const r = await bench(["nosuch", "--model", TINY], e);
-      expect(r.code, r.err).toBe(1);
-      expect(r.childTunables).toBeNull();
-    }
-  });
-
-  it("npm run bench (bench/main) re-runs the same way: one child with GLIBC_TUNABLES, its exit status (2: unknown benchmark) passed through; not with MOE_HUGE_PAGES=0, a small model or --help", async () => {
-    for (const args of [["nosuch", "--model", TINY], ["nosuch", `--model=${TINY}`]]) {
-      const r = await npmBench(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
-      expect(r.code, r.err).toBe(2);
-      expect(r.childTunables).toBe("glibc.malloc.hugetlb=1");
-      expect(r.err.match(/unknown benchmark 'nosuch'/g)).toHaveLength(1);
-    }
-    for (const e of [env({ MOE_HUGE_PAGES_MIN_BYTES: "1", MOE_HUGE_PAGES: "0" }), env()]) {
-      const r = await npmBench(["nosuch", "--model", TINY], e);
-      expect(r.code, r.err).toBe(2);
-      expect(r.childTunables).toBeNull();
-    }
-    // --help prints the usage here, before any re-run
-    for (const r of [await npmBench(["engine", "--model", TINY, "--help"], env({ MOE_HUGE_PAGES_MIN_BYTES: "1" })), await bench(["engine", "--model", TINY, "--help"], env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }))]) {
-      expect(r.code, r.err).toBe(0);
-      expect(r.childTunables).toBeNull();
-      expect(r.out).toMatch(/^bench engine \[--model PATH\]/);
+  it("--model PATH and --model=PATH re-run it (the child's exit status passes through); MOE_HUGE_PAGES=0, a small model or --help do not", async () => {
+    for (const { name, run, unknownExit } of entries) {
+      // an unknown benchmark name fails in the child, after the re-run: a quick, real run of the path
+      for (const args of [["nosuch", "--model", TINY], ["nosuch", `--model=${TINY}`]]) {
+        const r = await run(args, env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+        expect(r.code, `${name}: ${r.err}`).toBe(unknownExit);
+        expect(r.childTunables, name).toBe("glibc.malloc.hugetlb=1");
+        expect(r.err.match(/unknown benchmark 'nosuch'/g), name).toHaveLength(1);
+      }
+      for (const e of [env({ MOE_HUGE_PAGES_MIN_BYTES: "1", MOE_HUGE_PAGES: "0" }), env()]) {
+        const r = await run(["nosuch", "--model", TINY], e);
+        expect(r.code, `${name}: ${r.err}`).toBe(unknownExit);
+        expect(r.childTunables, name).toBeNull();
+      }
+      // --help prints the usage here, before any re-run
+      const help = await run(["engine", "--model", TINY, "--help"], env({ MOE_HUGE_PAGES_MIN_BYTES: "1" }));
+      expect(help.code, `${name}: ${help.err}`).toBe(0);
+      expect(help.childTunables, name).toBeNull();
+      expect(help.out, name).toMatch(/^bench engine \[--model PATH\]/);
     }
   });
 
