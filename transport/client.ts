@@ -26,7 +26,8 @@ import {
   UnexpectedReplyError,
   type TransportError,
 } from "./errors.js";
-import { REPLY_KINDS, type Kind, type Message, type ReplyOf } from "./messages.js";
+import { REPLY_KINDS, type ReplyOf } from "./kinds.js";
+import type { Kind, Message } from "./messages.js";
 import { TransportMetrics } from "./metrics.js";
 import { SendQueue, checkName, compileTuning, mapSendError, socketOptions, type CompiledTuning, type SocketTuning } from "./socket.js";
 import { compileExpectation, type Expectation } from "./validate.js";

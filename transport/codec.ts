@@ -15,7 +15,8 @@ import { f16ArrayToF32, f32ArrayToF16, firstNonFiniteF16 } from "./f16.js";
 import { verifyIpcStream, type IpcLayout } from "./ipc.js";
 import { writeIpcFrame } from "./ipc-template.js";
 import { writeIpcStream, type IpcColumn } from "./ipc-writer.js";
-import { COLUMN_TYPES, HEADER_LIMITS, KINDS, PROTOCOL_VERSION, type ColumnName, type Message } from "./messages.js";
+import { COLUMN_TYPES, HEADER_LIMITS, KINDS, type ColumnName } from "./kinds.js";
+import { PROTOCOL_VERSION, type Message } from "./messages.js";
 import {
   checkBatch,
   checkSchema,

@@ -6,25 +6,21 @@
  */
 
 // Message kinds (data) and their wire codec.
+export { PROTOCOL_VERSION, WIRE_DTYPES } from "./messages.js";
 export {
   ALL_KINDS,
   COLUMN_TYPES,
   HEADER_KEYS,
   HEADER_LIMITS,
   KINDS,
-  PROTOCOL_VERSION,
   REPLY_KINDS,
   SAMPLING_COLUMNS,
-  WIRE_DTYPES,
-} from "./messages.js";
+} from "./kinds.js";
 export type {
-  ColumnName,
-  ColumnType,
   Envelope,
   ErrorMessage,
   HiddenRows,
   Kind,
-  KindSpec,
   Message,
   MessageOf,
   MoeDispatch,
@@ -32,7 +28,6 @@ export type {
   Ping,
   Pong,
   Ready,
-  ReplyOf,
   RouterRequest,
   RouterResponse,
   SamplingColumns,
@@ -46,6 +41,7 @@ export type {
   StatusRequest,
   WireDtype,
 } from "./messages.js";
+export type { ColumnName, ColumnType, KindSpec, ReplyOf } from "./kinds.js";
 export { decode, encode, encodeReference } from "./codec.js";
 export { DEFAULT_MAX_MESSAGE_SIZE, compileExpectation } from "./validate.js";
 export type { CompiledExpectation, Expectation } from "./validate.js";

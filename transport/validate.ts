@@ -21,14 +21,11 @@ import {
   HEADER_KEYS,
   HEADER_LIMITS,
   KINDS,
-  PROTOCOL_VERSION,
-  WIRE_DTYPES,
   type ColumnName,
   type ColumnType,
-  type Kind,
   type KindSpec,
-  type WireDtype,
-} from "./messages.js";
+} from "./kinds.js";
+import { PROTOCOL_VERSION, WIRE_DTYPES, type Kind, type WireDtype } from "./messages.js";
 
 /** What a receiver expects of the messages it accepts. */
 export interface Expectation {
