@@ -40,6 +40,13 @@ describe("bench --help", () => {
   });
 });
 
+/**
+ * `--import` of a module hook that writes `LOADED <url>` to stderr for every module onnxruntime-node resolves
+ * to: whether a command loaded the compute stack.
+ */
+const TRACE_ORT =
+  'data:text/javascript,import{register}from"node:module";register("data:text/javascript,export async function resolve(s,c,n){const r=await n(s,c);if(/onnxruntime-node/.test(r.url))process.stderr.write(\\"LOADED \\"+r.url+\\"\\\\n\\");return r}")';
+
 /** Run node with `args`: exit code, stdout, stderr. */
 function run(args: readonly string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -81,5 +88,18 @@ describe("moe bench / npm run bench --help (real processes)", () => {
     const all = await run([...BENCH_MAIN, "--help"]);
     expect(all.code, all.err).toBe(0);
     expect(all.out).toBe(BENCHES.map((n) => `${usage(n)}\n`).join(""));
+  });
+
+  it("moe --version, moe --help and moe bench [NAME] --help load no onnxruntime-node (cli/bench.ts imported model/ when registered)", async () => {
+    // the hook sees it when the command does load it: a --model makes `moe bench` import model/ (for the
+    // huge-pages check) before the unknown name fails
+    const control = await run(["--import", TRACE_ORT, ...MOE_CLI, "bench", "nosuch", "--model", "/nonexistent"]);
+    expect(control.code).toBe(1);
+    expect(control.err).toContain("LOADED ");
+    for (const args of [["--version"], ["--help"], ["bench", "--help"], ["bench", "engine", "--help"]]) {
+      const r = await run(["--import", TRACE_ORT, ...MOE_CLI, ...args]);
+      expect(r.code, `${args.join(" ")}: ${r.err}`).toBe(0);
+      expect(r.err, args.join(" ")).not.toContain("LOADED ");
+    }
   });
 });
