@@ -7,69 +7,9 @@
  * planner.
  */
 import { combine, gatherRows, groupByExpert, routeRows, type ModelConfig } from "../model/index.js";
+import { placementKey, type DispatchPart, type DispatchRows, type ExpertLoad, type ExpertPlacement, type ExpertTransport, type MoeRouter, type RouterCoreOptions } from "./core-types.js";
 import { ExpertUnavailableError, PlacementError } from "./errors.js";
-import { coolDownMs, rankReplicas, type HostHealth } from "./replicas.js";
-
-/** Rows handed to an expert host. */
-export interface DispatchRows {
-  /** Sequence id per row, [R]. */
-  readonly seq: Uint32Array;
-  /** Position per row, [R]. */
-  readonly pos: Uint32Array;
-  /** Row index in the router's batch, [R]. */
-  readonly row: Uint32Array;
-  /** [R, D] f32. */
-  readonly hidden: Float32Array;
-}
-
-/** The rows of one expert in a dispatch to a host. */
-export interface DispatchPart {
-  readonly expert: number;
-  readonly rows: DispatchRows;
-}
-
-/** How the router reaches expert hosts (ZeroMQ in production; anything in tests). */
-export interface ExpertTransport {
-  /**
-   * Run the parts (rows of several experts of one layer) on `host` in one round trip; resolves to
-   * one `[R_i, D]` output per part, or rejects (error, deadline).
-   */
-  call(host: string, layer: number, parts: readonly DispatchPart[], deadline: number): Promise<Float32Array[]>;
-}
-
-/** (layer, expert) → hosts holding it (replicas), from plan.json's `experts`. */
-export type ExpertPlacement = ReadonlyMap<string, readonly string[]>;
-
-/** Key of a (layer, expert) pair in an {@link ExpertPlacement}. */
-export const placementKey = (layer: number, expert: number): string => `${layer}:${expert}`;
-
-/** Router options. */
-export interface RouterCoreOptions {
-  /** Longest wait for one dispatch before trying another replica (ms). Default 5000. */
-  readonly dispatchTimeoutMs?: number;
-  /**
-   * Share of an expert's rows per replica (plan.json `experts[].weights`, same order as its hosts), by
-   * placement key. A group of rows for a replicated expert is split across its healthy replicas in these
-   * proportions (EPLB-style, weighted by host speed); without weights the whole group goes to one replica.
-   */
-  readonly replicaWeights?: ReadonlyMap<string, readonly number[]>;
-  /**
-   * When every replica of an expert has failed, hold the rows until {@link RouterCore.setPlacement} brings a
-   * new placement (the coordinator re-planned after losing a host) or the request's deadline passes, then
-   * dispatch them to the new hosts. Default false: fail at once with ExpertUnavailableError.
-   */
-  readonly holdForPlacement?: boolean;
-  /** Clock (ms), for tests. */
-  readonly now?: () => number;
-}
-
-/** Per-expert token counts: counts[layer][expert] = rows routed so far. */
-export type ExpertLoad = number[][];
-
-/** The MoE step a stage needs from its router (structurally the stages' `MoeStep` port). */
-export interface MoeRouter {
-  moe(layer: number, m: Float32Array, seq: Uint32Array, pos: Uint32Array, deadline: number): Promise<Float32Array>;
-}
+import { coolDownMs, rankReplicas, splitShares, type HostHealth } from "./replicas.js";
 
 /** Rows [at, at + rows) of one expert's group, bound for one host. */
 interface Piece {
@@ -317,24 +257,4 @@ export class RouterCore implements MoeRouter {
     if (!h) this.health.set(host, (h = { inflightRows: 0, downUntil: 0, failures: 0 }));
     return h;
   }
-}
-
-/**
- * Rows per replica for a group of `rows`: proportional to `weights` over the
- * replicas `usable` says are healthy (largest remainder, ties to the earlier
- * replica); all zeros when fewer than two are usable or the weights are unusable.
- */
-export function splitShares(rows: number, hosts: readonly string[], weights: readonly number[], usable: (host: string) => boolean): number[] {
-  const w = hosts.map((h, i) => (usable(h) && Number.isFinite(weights[i]) && weights[i]! > 0 ? weights[i]! : 0));
-  const total = w.reduce((a, b) => a + b, 0);
-  if (total <= 0 || w.filter((x) => x > 0).length < 2 || rows < 2) return hosts.map(() => 0);
-  const exact = w.map((x) => (rows * x) / total);
-  const shares = exact.map(Math.floor);
-  let left = rows - shares.reduce((a, b) => a + b, 0);
-  const order = exact.map((x, i) => ({ i, frac: x - Math.floor(x) })).sort((a, b) => b.frac - a.frac || a.i - b.i);
-  for (const { i } of order) {
-    if (left === 0) break;
-    if (w[i]! > 0) shares[i]!++, left--;
-  }
-  return shares;
 }

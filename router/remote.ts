@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import { RpcClient, msUntil, type CurveClientOptions, type WireDtype } from "../transport/index.js";
-import type { MoeRouter } from "./core.js";
+import type { MoeRouter } from "./core-types.js";
 
 export interface RemoteRouterOptions {
   /** The router process's endpoint. */

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "pino";
 import { RpcClient, msUntil, type CurveClientOptions, type WireDtype } from "../transport/index.js";
-import type { DispatchPart, ExpertTransport } from "./core.js";
+import type { DispatchPart, ExpertTransport } from "./core-types.js";
 
 /** Options of the ZeroMQ expert transport. */
 export interface ZmqExpertTransportOptions {
