@@ -15,6 +15,7 @@ import { decode, encode } from "./codec.js";
 import { deadlineIn } from "./deadline.js";
 import { requireCurve, type CurveClientOptions } from "./curve.js";
 import {
+  HandshakeFailedError,
   DeadlineExceededError,
   InvalidMessageError,
   MalformedFrameError,
@@ -26,6 +27,7 @@ import {
   UnexpectedReplyError,
   type TransportError,
 } from "./errors.js";
+import { HANDSHAKE_FAILURES, handshakeError } from "./handshake.js";
 import { REPLY_KINDS, type ReplyOf } from "./kinds.js";
 import type { Kind, Message } from "./messages.js";
 import { TransportMetrics } from "./metrics.js";
@@ -93,6 +95,8 @@ export class RpcClient {
   private connected = false;
   /** The connection was up once: from then on a lost connection fails requests at once. */
   private everConnected = false;
+  /** The last handshake failed (and none succeeded since): requests fail at once with this. */
+  private refused: HandshakeFailedError | undefined;
   private readonly done: Promise<void>;
 
   private constructor(
@@ -116,9 +120,17 @@ export class RpcClient {
     const up = () => {
       this.connected = true;
       this.everConnected = true;
+      this.refused = undefined;
     };
     // "handshake" = ZMTP (and CURVE) handshake succeeded; a client the server refuses never gets there
     this.socket.events.on("handshake", up);
+    for (const failure of HANDSHAKE_FAILURES)
+      this.socket.events.on(failure, (event: { error?: Error }) => {
+        if (this.closed || this.connected) return;
+        this.refused = handshakeError(this.endpoint, failure, event.error?.message, this.options.curve !== undefined);
+        this.metrics.error(this.endpoint, "HANDSHAKE_FAILED");
+        for (const id of [...this.pending.keys()]) this.settle(id, undefined, this.refused);
+      });
     this.socket.events.on("disconnect", () => {
       if (this.closed || !this.connected) return;
       this.connected = false;
@@ -195,6 +207,7 @@ export class RpcClient {
     const { kind } = message;
     const routing = message as { layer?: number; expert?: number };
     if (this.closed) return Promise.reject(new SocketClosedError(`cannot send ${kind} to ${peer}: the client is closed`, { peer, kind }));
+    if (this.refused !== undefined && !this.connected) return Promise.reject(this.refused);
     if (this.everConnected && !this.connected) {
       this.metrics.error(peer, "PEER_UNREACHABLE");
       return Promise.reject(new PeerUnreachableError(`cannot send ${kind} to ${peer}: the connection to the peer is down (reconnecting)`, { peer, kind }));
@@ -230,6 +243,7 @@ export class RpcClient {
    */
   async send(message: Message): Promise<void> {
     if (this.closed) throw new SocketClosedError(`cannot send ${message.kind} to ${this.endpoint}: the client is closed`, { peer: this.endpoint, kind: message.kind });
+    if (this.refused !== undefined && !this.connected) throw this.refused;
     if (this.everConnected && !this.connected) {
       this.metrics.error(this.endpoint, "PEER_UNREACHABLE");
       throw new PeerUnreachableError(`cannot send ${message.kind} to ${this.endpoint}: the connection to the peer is down (reconnecting)`, { peer: this.endpoint, kind: message.kind });

@@ -138,6 +138,16 @@ export class PeerUnreachableError extends TransportError {
   }
 }
 
+/**
+ * The ZMTP handshake with the peer failed (CURVE keys refused or mismatched, CURVE on one side only): the peer
+ * will never answer this client. Requests fail with it at once until a handshake succeeds.
+ */
+export class HandshakeFailedError extends TransportError {
+  constructor(message: string, ctx: TransportErrorContext = {}) {
+    super("HANDSHAKE_FAILED", message, ctx);
+  }
+}
+
 /** A send could not be queued before the send timeout: the peer's high-water mark is reached. */
 export class PeerBusyError extends TransportError {
   constructor(message: string, ctx: TransportErrorContext = {}) {

@@ -82,6 +82,7 @@ export {
   NonFiniteError,
   PeerBusyError,
   PeerUnreachableError,
+  HandshakeFailedError,
   QueueFullError,
   RemoteError,
   SchemaMismatchError,

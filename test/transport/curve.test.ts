@@ -7,6 +7,7 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { register as registerKeys } from "../../cli/keys.js";
 import {
   DeadlineExceededError,
+  HandshakeFailedError,
   KEY_FILES,
   KeyFileError,
   RpcClient,
@@ -114,22 +115,27 @@ describe.each(TRANSPORTS)("CURVE over %s", (transport) => {
     expect(srv.zapStats().accepted).toBeGreaterThanOrEqual(1);
   });
 
-  it("gives no answer to, and takes no data from, clients without the keys", async () => {
+  it("gives no answer to, and takes no data from, clients without the keys; they fail at once naming the handshake", async () => {
     const keys = generateClusterKeys(tempDir());
     const srv = await curveServer(keys);
     const strangers = [
       // knows the server's public key but has its own keypair: refused by ZAP
-      { name: "random keypair", curve: { serverKey: keys.server.publicKey, client: newKeyPair() } },
+      { name: "random keypair", curve: { serverKey: keys.server.publicKey, client: newKeyPair() }, says: /refused this client's CURVE key/ },
       // has the client keys but the wrong server key: the handshake fails
-      { name: "wrong server key", curve: { serverKey: newKeyPair().publicKey, client: keys.client } },
+      { name: "wrong server key", curve: { serverKey: newKeyPair().publicKey, client: keys.client }, says: /handshake .* (broke off|failed)/ },
       // no CURVE at all: the NULL mechanism is refused
-      { name: "plain", curve: undefined },
+      { name: "plain", curve: undefined, says: /require(s)? CURVE/ },
     ];
     for (const s of strangers) {
       const cli = closer.add(RpcClient.connect({ endpoint: srv.endpoint, expect: { dModel }, curve: s.curve }));
-      const err = await cli.request(sample("moe.dispatch", dModel), { deadlineMs: 400 }).catch((e: unknown) => e);
-      expect(err, s.name).toBeInstanceOf(DeadlineExceededError);
+      // the deadline is far: the refused handshake, not the deadline, ends the request
+      const err = await cli.request(sample("moe.dispatch", dModel), { deadlineMs: 20_000 }).catch((e: unknown) => e);
+      expect(err, s.name).toBeInstanceOf(HandshakeFailedError);
+      expect((err as HandshakeFailedError).message, s.name).toMatch(s.says);
+      expect((err as HandshakeFailedError).fix, s.name).toMatch(/keys/);
       expect(cli.metrics.peer(srv.endpoint).messagesIn, s.name).toBe(0);
+      // and so does the next request, at once, while no handshake succeeds
+      await expect(cli.request({ kind: "ping" }, { deadlineMs: 20_000 }), s.name).rejects.toBeInstanceOf(HandshakeFailedError);
     }
     if (transport === "tcp") {
       // raw bytes on the TCP port: a fake ZMTP greeting and garbage
@@ -159,7 +165,7 @@ describe.each(TRANSPORTS)("CURVE over %s", (transport) => {
     const srvB = closer.add(await RpcServer.bind({ endpoint: address(transport), expect: { dModel }, curve: serverCurve(b, "cluster-b") }));
     void srvB.serve(() => ({ kind: "pong" }));
     const aOnB = closer.add(RpcClient.connect({ endpoint: srvB.endpoint, expect: { dModel }, curve: { serverKey: b.server.publicKey, client: a.client } }));
-    await expect(aOnB.ping({ deadlineMs: 400 })).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(aOnB.ping({ deadlineMs: 20_000 })).rejects.toThrow(/refused this client's CURVE key/);
     const bOnB = closer.add(RpcClient.connect({ endpoint: srvB.endpoint, expect: { dModel }, curve: clientCurve(b) }));
     await expect(bOnB.ping({ deadlineMs: 5000 })).resolves.toBeGreaterThan(0);
     await srvA.close(); // releasing one registration keeps the handler for the other
