@@ -3,7 +3,7 @@
  * when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend", "unload"] as const;
 
 /**
  * Run only when named: `llama` installs llama.cpp (~730 MB) on first use; `cluster-ab` is an experiment
@@ -36,6 +36,8 @@ export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
     `[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup ${CLUSTER_WARMUP_PASSES}] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)`,
   "warmup-trend":
     "[--reps 40] [--steps 32] [--flags V8_FLAGS] [--idle-s N] [--stop-every N] [--cluster FILE] (one fresh local cluster, no warm-up: every pass's tokens/s and CPU per token by process and thread kind, the single process beside it, also with the cluster stopped every N passes; JSON lines)",
+  unload:
+    "[--model PATH]... [--keep 4] [--threads 1] [--reps 2] [--json] (an expert host loads every expert, then keeps the first --keep of each layer: RSS before/after, resident expert weights, rebuild time; beside a host that loaded only those)",
 };
 
 /** What runs when no benchmark is named: all but {@link ON_DEMAND_BENCHES}. */
@@ -53,6 +55,7 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   llama: () => import("./llama.js"),
   "cluster-ab": () => import("./cluster-ab.js"),
   "warmup-trend": () => import("./warmup-trend.js"),
+  unload: () => import("./unload.js"),
 };
 
 /**
