@@ -21,6 +21,8 @@ interface ChildResult {
   readonly mode: "unload" | "fresh";
   readonly experts: number;
   readonly keptExperts: number;
+  /** ExpertHost.start: reading the weights, building the sessions, binding, ms. */
+  readonly loadMs: number;
   readonly rssBaseBytes: number;
   readonly rssLoadedBytes: number;
   readonly rssAfterBytes?: number;
@@ -49,11 +51,13 @@ async function child(): Promise<void> {
   const pairs = (n: number) => Array.from({ length: nLayers }, (_, l) => Array.from({ length: n }, (_, e) => [l, e] as [number, number])).flat();
   const kept = pairs(k);
   const rssBaseBytes = await settledRss();
+  const t0 = performance.now();
   const h = await ExpertHost.start({ name: "bench", config: m.config, weights: m.weights, experts: mode === "unload" ? pairs(nExperts) : kept, endpoint: "tcp://127.0.0.1:0", compute: { threads } });
+  const loadMs = performance.now() - t0;
   try {
     const rssLoadedBytes = await settledRss();
     const residentBefore = h.resident().weightBytes;
-    if (mode === "fresh") return send({ mode, experts: kept.length, keptExperts: kept.length, rssBaseBytes, rssLoadedBytes, residentBefore });
+    if (mode === "fresh") return send({ mode, experts: kept.length, keptExperts: kept.length, loadMs, rssBaseBytes, rssLoadedBytes, residentBefore });
     // every kept expert of every layer, 4 rows each
     const r = mulberry32(1);
     const rowsOf = Uint32Array.from({ length: 4 * k }, (_, i) => Math.floor(i / 4));
@@ -64,7 +68,7 @@ async function child(): Promise<void> {
     const rssAfterBytes = await settledRss();
     let exact = true;
     for (let l = 0; l < nLayers; l++) exact &&= JSON.stringify(Array.from(await h.batcher.submit(l, x, rowsOf))) === JSON.stringify(before[l]);
-    send({ mode, experts: nLayers * nExperts, keptExperts: kept.length, rssBaseBytes, rssLoadedBytes, rssAfterBytes, residentBefore, residentAfter: report.residentWeightBytes.after, rebuildMs: report.rebuildMs, rebuiltSessions: report.rebuilt.length, exact });
+    send({ mode, experts: nLayers * nExperts, keptExperts: kept.length, loadMs, rssBaseBytes, rssLoadedBytes, rssAfterBytes, residentBefore, residentAfter: report.residentWeightBytes.after, rebuildMs: report.rebuildMs, rebuiltSessions: report.rebuilt.length, exact });
   } finally {
     await h.close();
     m.close();
@@ -113,6 +117,7 @@ export async function run(args: string[]): Promise<void> {
         "RSS above base MiB: loaded → after unload": `${mib(u.rssLoadedBytes - u.rssBaseBytes)} → ${mib(u.rssAfterBytes! - u.rssBaseBytes)}`,
         "RSS freed MiB": mib(u.rssLoadedBytes - u.rssAfterBytes!),
         "RSS above base MiB, kept experts only from the start": mib(f.rssLoadedBytes - f.rssBaseBytes),
+        "load ms all / kept only": `${u.loadMs.toFixed(0)} / ${f.loadMs.toFixed(0)}`,
         "rebuild ms (sessions)": `${u.rebuildMs!.toFixed(1)} (${u.rebuiltSessions})`,
         exact: u.exact,
       });
