@@ -4,7 +4,7 @@
  * only when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
 
-export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend"] as const;
+export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend", "unload"] as const;
 
 /**
  * Run only when named: `llama` installs llama.cpp (~730 MB) on first use; `cluster-ab` is an experiment
@@ -37,6 +37,8 @@ export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
     `[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup ${CLUSTER_WARMUP_PASSES}] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)`,
   "warmup-trend":
     "[--reps 40] [--steps 32] [--flags V8_FLAGS] [--idle-s N] [--stop-every N] [--cluster FILE] (one fresh local cluster, no warm-up: every pass's tokens/s and CPU per token by process and thread kind, the single process beside it, also with the cluster stopped every N passes; JSON lines)",
+  unload:
+    "[--model PATH]... [--keep 4] [--threads 1] [--reps 2] [--json] (an expert host loads every expert, then keeps the first --keep of each layer: RSS before/after, resident expert weights, rebuild time; beside a host that loaded only those)",
 };
 
 /** `usage: moe bench NAME ARGS`: the line a benchmark's argument errors end with. */
@@ -59,6 +61,7 @@ const LOADERS: Record<(typeof BENCHES)[number], () => Promise<Bench>> = {
   llama: () => import("./llama.js"),
   "cluster-ab": () => import("./cluster-ab.js"),
   "warmup-trend": () => import("./warmup-trend.js"),
+  unload: () => import("./unload.js"),
 };
 
 /** Whether `a` asks for help. */

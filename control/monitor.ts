@@ -29,6 +29,9 @@ export interface HostState {
   readonly roles: readonly string[];
   readonly errors: number;
   readonly stageBusySeconds: Readonly<Record<string, number>>;
+  /** Expert weights (bytes as stored) and experts the host's expert processes hold, as they last reported. */
+  readonly expertWeightBytes?: number;
+  readonly residentExperts?: number;
   readonly detail?: string;
 }
 
@@ -117,7 +120,12 @@ export class ClusterMonitor {
       const roles = new Set<string>();
       const busy: Record<string, number> = {};
       let errors = 0;
+      let expertWeightBytes: number | undefined;
+      let residentExperts: number | undefined;
       for (const s of ss) {
+        const ex = s.status?.expert;
+        if (ex?.residentWeightBytes !== undefined) expertWeightBytes = (expertWeightBytes ?? 0) + ex.residentWeightBytes;
+        if (ex?.residentExperts !== undefined) residentExperts = (residentExperts ?? 0) + ex.residentExperts;
         if (s.process.role === "stage") roles.add("stage").add("router");
         else roles.add(s.process.role);
         if (s.status?.stage) busy[String(s.status.stage.index)] = s.status.stage.busySeconds;
@@ -130,6 +138,8 @@ export class ClusterMonitor {
         roles: [...roles],
         errors,
         stageBusySeconds: busy,
+        ...(expertWeightBytes !== undefined ? { expertWeightBytes } : {}),
+        ...(residentExperts !== undefined ? { residentExperts } : {}),
         ...(down.length ? { detail: down.map((s) => `${s.process.name}: ${s.error ?? "down"}`).join("; ") } : {}),
       };
     });

@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import { loadTokenizerOrIds, openModel, routerWeights, type ModelConfig } from "../model/index.js";
 import { RemoteRouter, RouterCore, RouterService, ZmqExpertTransport, placementKey } from "../router/index.js";
-import { ExpertHost, PipelineClient, StageHost } from "../stages/index.js";
+import { ExpertHost, PipelineClient, StageHost, type UnloadReport } from "../stages/index.js";
 import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
 import type { Gateway } from "../gateway/index.js";
 import { RuntimeLayoutError } from "./errors.js";
@@ -321,7 +321,10 @@ async function startExperts(runtime: Runtime, p: RuntimeProcess, keys: ClusterKe
     });
     return {
       endpoint: host.endpoint,
-      status: (base) => ({ ...base, expert: { experts: host.experts().length, ...host.batcher.stats } }),
+      status: (base) => {
+        const resident = host.resident();
+        return { ...base, expert: { experts: host.experts().length, ...host.batcher.stats, residentExperts: resident.experts, residentWeightBytes: resident.weightBytes } };
+      },
       prepare: async (next, q) => {
         // a dynamic host may have received a further part with the experts the new plan adds: read them from the model as it is on disk now
         const fresh = (q.experts ?? []).filter(([l, e]) => !host.experts().some(([hl, he]) => hl === l && he === e));
@@ -336,9 +339,26 @@ async function startExperts(runtime: Runtime, p: RuntimeProcess, keys: ClusterKe
         }
         if (n) logger.info({ loaded: n }, "loaded the experts the new plan placed here");
       },
-      activate: async (_next, q) => {
-        const n = await host.retainOnly(q.experts ?? []);
-        if (n) logger.info({ unloaded: n }, "unloaded the experts the new plan moved away");
+      activate: async (next, q) => {
+        const keep = q.experts ?? [];
+        if (!host.experts().some(([l, e]) => !keep.some(([kl, ke]) => kl === l && ke === e))) return;
+        // the experts kept by a layer session that loses some are read again (its session is rebuilt with only
+        // them): from the model as it is on disk now (a dynamic host's parts of this plan hold every expert it keeps)
+        const now = openChecked(next, q);
+        let r: UnloadReport;
+        try {
+          r = await host.retainOnly(keep, now.weights);
+        } finally {
+          now.close();
+        }
+        const rss = process.memoryUsage.rss();
+        const { before, after } = r.residentWeightBytes;
+        logger.info(
+          { unloaded: r.unloaded, closedSessions: r.closedSessions, rebuiltSessions: r.rebuilt.length, rebuildMs: Math.round(r.rebuildMs), residentWeightBytes: after, freedWeightBytes: before - after, rssBytes: rss },
+          "unloaded the experts the new plan moved away",
+        );
+        for (const f of r.failed)
+          logger.warn({ layer: f.layer, experts: f.experts, err: f.error }, "could not rebuild a layer session without the experts moved away: it keeps serving, and keeps their weights until the next re-plan");
       },
       close: async () => {
         await host.close();

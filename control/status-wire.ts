@@ -42,6 +42,8 @@ export const STATUS_METRICS = [
   "router.layers",
   "load",
   "gateway.port",
+  "expert.resident_experts",
+  "expert.resident_weight_bytes",
 ] as const;
 
 type Metric = (typeof STATUS_METRICS)[number];
@@ -100,6 +102,8 @@ export function encodeStatus(s: ProcessStatus, ctx: Pick<StatusContext, "expertH
     add("expert.runs", s.expert.runs);
     add("expert.requests", s.expert.requests);
     add("expert.rows", s.expert.rows);
+    if (s.expert.residentExperts !== undefined) add("expert.resident_experts", s.expert.residentExperts);
+    if (s.expert.residentWeightBytes !== undefined) add("expert.resident_weight_bytes", s.expert.residentWeightBytes);
   }
   if (s.router) {
     add("router.index", s.router.index);
@@ -161,7 +165,18 @@ export function decodeStatus(m: Status, ctx: StatusContext): ProcessStatus {
     ...(one.has("wire.count")
       ? { wire: { messagesOut: v("wire.messages_out"), bytesOut: v("wire.bytes_out"), bytesIn: v("wire.bytes_in"), errors: v("wire.errors"), p50Ms: v("wire.p50_ms"), p99Ms: v("wire.p99_ms"), meanMs: v("wire.mean_ms"), count: v("wire.count") } }
       : {}),
-    ...(one.has("expert.experts") ? { expert: { experts: v("expert.experts"), runs: v("expert.runs"), requests: v("expert.requests"), rows: v("expert.rows") } } : {}),
+    ...(one.has("expert.experts")
+      ? {
+          expert: {
+            experts: v("expert.experts"),
+            runs: v("expert.runs"),
+            requests: v("expert.requests"),
+            rows: v("expert.rows"),
+            ...(one.has("expert.resident_experts") ? { residentExperts: v("expert.resident_experts") } : {}),
+            ...(one.has("expert.resident_weight_bytes") ? { residentWeightBytes: v("expert.resident_weight_bytes") } : {}),
+          },
+        }
+      : {}),
     ...(one.has("router.index") ? { router: { index: v("router.index"), layers: range("router.layers") } } : {}),
     ...(layers.length ? { load: { first: layers[0]!, counts: layers.map((l) => Array.from(load.get(l)!, (x) => x ?? 0)) } } : {}),
     ...(one.has("gateway.port") && ctx.gatewayBind ? { gateway: { url: `http://${ctx.gatewayBind.slice(0, ctx.gatewayBind.lastIndexOf(":"))}:${v("gateway.port")}` } } : {}),

@@ -54,6 +54,13 @@ export interface ExpertStatus {
   readonly runs: number;
   readonly requests: number;
   readonly rows: number;
+  /**
+   * Experts whose weights the host's sessions hold, and those weights' bytes as stored (f32 values or Q8_0
+   * blocks): equal to `experts` and their bytes, except while a re-plan's unload rebuilds a layer session
+   * (or where that failed). Absent from hosts older than this field.
+   */
+  readonly residentExperts?: number;
+  readonly residentWeightBytes?: number;
 }
 
 /** What a process reports on its control endpoint. */

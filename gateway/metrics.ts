@@ -18,6 +18,12 @@ export interface HostStatus {
   readonly errors?: number;
   /** Busy time per pipeline stage on this host since start, seconds; cumulative. Key = stage label. */
   readonly stageBusySeconds?: Readonly<Record<string, number>>;
+  /**
+   * Expert hosts: the expert weights its sessions hold (bytes as stored, f32 values or Q8_0 blocks) and how
+   * many experts those are; a re-plan that moves experts away frees theirs. Absent on hosts without experts.
+   */
+  readonly expertWeightBytes?: number;
+  readonly residentExperts?: number;
   /** Free-form detail shown by `/health` (last error, last heartbeat age). */
   readonly detail?: string;
 }
@@ -118,6 +124,23 @@ export class GatewayMetrics implements SchedulerObserver {
         for (const h of hosts()) this.inc({ host: h.name }, h.errors ?? 0);
       },
     });
+    for (const [name, help, read] of [
+      [METRIC_NAMES.hostExpertWeightBytes, "Expert weights the host's expert sessions hold, bytes as stored (f32 values or Q8_0 blocks)", (h: HostStatus) => h.expertWeightBytes],
+      [METRIC_NAMES.hostResidentExperts, "(layer, expert) FFNs whose weights the host's expert sessions hold", (h: HostStatus) => h.residentExperts],
+    ] as const)
+      new Gauge({
+        name,
+        help,
+        labelNames: [L.host],
+        registers: r,
+        collect() {
+          this.reset();
+          for (const h of hosts()) {
+            const v = read(h);
+            if (v !== undefined) this.set({ host: h.name }, v);
+          }
+        },
+      });
     new Gauge({
       name: METRIC_NAMES.hostUp,
       help: "1 when the host is up, 0 when down",

@@ -29,7 +29,8 @@ export interface BatcherStats {
 export class ExpertBatcher {
   private readonly queues = new Map<number, Pending[]>();
   private scheduled = false;
-  private running: Promise<void> | undefined;
+  /** Flushes running now (a flush starts while another awaits its runs when requests keep arriving). */
+  private readonly running = new Set<Promise<void>>();
   readonly stats: BatcherStats = { runs: 0, requests: 0, rows: 0 };
 
   constructor(
@@ -61,16 +62,21 @@ export class ExpertBatcher {
     });
   }
 
-  /** Resolves when no batch is running (an unloaded expert's session may then be closed). */
+  /**
+   * Resolves when every batch running or due to start at the call has finished: a session the host
+   * stopped using before the call (an unloaded expert's, or one a rebuild replaced) may then be closed.
+   * Batches started later are not waited for (they never see such a session), so steady traffic cannot
+   * hold it off.
+   */
   async idle(): Promise<void> {
-    while (this.running) await this.running;
+    // a flush already scheduled starts before this (its setImmediate was queued first)
+    if (this.scheduled) await new Promise((r) => setImmediate(r));
+    await Promise.all([...this.running]);
   }
 
   private flush(): Promise<void> {
-    const run = this.flushNow().finally(() => {
-      if (this.running === run) this.running = undefined;
-    });
-    this.running = run;
+    const run: Promise<void> = this.flushNow().finally(() => this.running.delete(run));
+    this.running.add(run);
     return run;
   }
 

@@ -27,10 +27,28 @@ export interface ExpertHostOptions {
   readonly logger?: Logger;
 }
 
+/** What {@link ExpertHost.retainOnly} did. */
+export interface UnloadReport {
+  /** Experts no longer served. */
+  readonly unloaded: number;
+  /** Sessions closed because they served none of their experts any more. */
+  readonly closedSessions: number;
+  /** Sessions rebuilt with the experts they keep: per rebuilt session its layer, kept experts and the weight bytes freed. */
+  readonly rebuilt: readonly { readonly layer: number; readonly experts: readonly number[]; readonly freedBytes: number }[];
+  /** Sessions that could not be rebuilt (they keep serving, with the dropped experts' weights): their experts and why. */
+  readonly failed: readonly { readonly layer: number; readonly experts: readonly number[]; readonly error: string }[];
+  /** Wall time of the rebuilds (building, swapping, closing the old sessions), ms. */
+  readonly rebuildMs: number;
+  /** Expert weight bytes (as stored) the host's sessions held before and after. */
+  readonly residentWeightBytes: { readonly before: number; readonly after: number };
+}
+
 /** A running expert host. */
 export class ExpertHost {
   private readonly serving: Promise<void>;
   private closed = false;
+  /** The last re-plan change (add or unload) queued: they run one at a time. */
+  private changing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly name: string,
@@ -75,15 +93,51 @@ export class ExpertHost {
    * are kept. The new experts of a layer become one session; serves them once loaded. @returns how many were loaded
    */
   async addExperts(experts: readonly (readonly [number, number])[], weights: WeightReader = this.opts.weights): Promise<number> {
-    return this.sessions.add(experts, weights);
+    return this.exclusive(() => this.sessions.add(experts, weights));
   }
 
-  /** Unload every expert not in `experts` (once the batch running now, if any, is done). @returns how many were unloaded */
-  async retainOnly(experts: readonly (readonly [number, number])[]): Promise<number> {
-    const { dropped, unused } = this.sessions.retainOnly(experts);
-    await this.batcher.idle();
-    for (const b of unused) await b.close();
-    return dropped;
+  /**
+   * Unload every expert not in `experts`: rows for them fail at once; a session serving none of its experts
+   * any more is closed once no batch uses it; a session that keeps some (layer sessions) is rebuilt with
+   * only those, read from `weights` (default: the reader it started with; a dynamic host passes the
+   * reader of its parts as they are now), swapped in while it keeps serving, then closed — so the dropped
+   * experts' weights are freed. A session that cannot be rebuilt keeps serving (its dropped experts' weights
+   * stay; {@link UnloadReport.failed}). One re-plan change at a time (with {@link addExperts}).
+   */
+  async retainOnly(experts: readonly (readonly [number, number])[], weights: WeightReader = this.opts.weights): Promise<UnloadReport> {
+    return this.exclusive(async () => {
+      const before = this.sessions.resident().weightBytes;
+      const { dropped, unused, partial } = this.sessions.retainOnly(experts);
+      await this.batcher.idle();
+      for (const b of unused) await b.close();
+      const t0 = performance.now();
+      const rebuilt: UnloadReport["rebuilt"][number][] = [];
+      const failed: UnloadReport["failed"][number][] = [];
+      for (const b of partial) {
+        try {
+          const r = await this.sessions.rebuild(b, weights);
+          await this.batcher.idle();
+          await r.old.close();
+          rebuilt.push({ layer: r.layer, experts: r.experts, freedBytes: r.old.weightBytes - r.weightBytes });
+        } catch (e) {
+          failed.push({ layer: this.sessions.layerOf(b) ?? -1, experts: [...b.experts], error: (e as Error).message });
+        }
+      }
+      const after = this.sessions.resident().weightBytes;
+      return { unloaded: dropped, closedSessions: unused.length, rebuilt, failed, rebuildMs: performance.now() - t0, residentWeightBytes: { before, after } };
+    });
+  }
+
+  /** Experts whose weights this host holds (served, or dropped but kept by a session that could not be rebuilt) and their bytes as stored. */
+  resident(): { experts: number; weightBytes: number } {
+    return this.sessions.resident();
+  }
+
+  /** Run `f` after every re-plan change queued before it. */
+  private exclusive<T>(f: () => Promise<T>): Promise<T> {
+    const run = this.changing.then(f);
+    this.changing = run.catch(() => undefined);
+    return run;
   }
 
   /** The bound address. */

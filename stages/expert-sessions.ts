@@ -3,7 +3,9 @@
  * ({@link ExpertLayerBlock}), so that a message's rows for one layer run in one onnxruntime run per
  * session instead of one per expert. The experts of a layer loaded together (at start, or by one re-plan)
  * share a session (several past `LAYER_SESSION_MAX_BYTES`); where {@link expertSessionsOf} says "expert" each expert is a session of its own
- * (the previous behaviour, one run per expert). Weights live once: in the session that holds them.
+ * (the previous behaviour, one run per expert). Weights live once: in the session that holds them. A
+ * re-plan that moves some of a session's experts away rebuilds it with the experts it keeps ({@link ExpertSessions.rebuild}),
+ * so that their weights are freed.
  */
 import { buildLayerSessions, expertSessionsOf, expertWeights, type ComputeOptions, type ExpertLayerBlock, type ModelConfig, type WeightReader } from "../model/index.js";
 
@@ -64,11 +66,12 @@ export class ExpertSessions {
   }
 
   /**
-   * Stop serving every expert not in `keep`. @returns how many were dropped and the sessions no longer
-   * serving any expert (removed here; the caller closes them once no run uses them). A session that
-   * still serves some of its experts keeps the others' weights until it serves none.
+   * Stop serving every expert not in `keep` (at once: rows for them fail from now on). @returns how many
+   * were dropped, the sessions no longer serving any expert (removed here; the caller closes them once no
+   * run uses them) and the sessions that still serve some of their experts but hold dropped ones' weights
+   * too (the caller rebuilds them with {@link rebuild} to free those weights).
    */
-  retainOnly(keep: readonly (readonly [number, number])[]): { dropped: number; unused: ExpertLayerBlock[] } {
+  retainOnly(keep: readonly (readonly [number, number])[]): { dropped: number; unused: ExpertLayerBlock[]; partial: ExpertLayerBlock[] } {
     const want = new Set(keep.map(([l, e]) => key(l, e)));
     let dropped = 0;
     for (const k of [...this.held.keys()])
@@ -78,13 +81,52 @@ export class ExpertSessions {
       }
     const serving = new Set(this.held.values());
     const unused: ExpertLayerBlock[] = [];
+    const partial: ExpertLayerBlock[] = [];
     for (const [layer, blocks] of this.byLayer) {
       const live = blocks.filter((b) => serving.has(b));
       unused.push(...blocks.filter((b) => !serving.has(b)));
+      partial.push(...live.filter((b) => this.servedBy(layer, b).length < b.experts.length));
       if (live.length) this.byLayer.set(layer, live);
       else this.byLayer.delete(layer);
     }
-    return { dropped, unused };
+    return { dropped, unused, partial };
+  }
+
+  /**
+   * Replace `old` (a session of this host that holds experts it no longer serves) by sessions of only the
+   * experts it still serves, read from `weights` as at start-up. `old` keeps serving them while the new
+   * sessions are built; the swap is one synchronous step, so a batch planned before it runs on `old` and
+   * every later one on the new sessions. @returns the layer, `old` (removed here: the caller closes it once no
+   * batch that may use it is running), the experts of the new sessions and their weight bytes; nothing is
+   * changed when building fails
+   */
+  async rebuild(old: ExpertLayerBlock, weights: WeightReader): Promise<{ layer: number; old: ExpertLayerBlock; experts: number[]; weightBytes: number }> {
+    const layer = this.layerOf(old);
+    if (layer === undefined) throw new RangeError(`${this.name}: the session to rebuild is not one of this host's`);
+    const kept = this.servedBy(layer, old);
+    const fresh = await buildLayerSessions(kept, (e) => expertWeights(weights, layer, e), this.compute);
+    // the swap (no await from here on): experts still served by `old` move to the new sessions
+    const blocks = this.byLayer.get(layer) ?? [];
+    this.byLayer.set(layer, [...blocks.filter((b) => b !== old), ...fresh]);
+    for (const b of fresh) for (const e of b.experts) if (this.held.get(key(layer, e)) === old) this.held.set(key(layer, e), b);
+    return { layer, old, experts: kept, weightBytes: fresh.reduce((a, b) => a + b.weightBytes, 0) };
+  }
+
+  /** Experts whose weights the sessions hold (served or not), and those weights' bytes as stored ({@link ExpertLayerBlock.weightBytes}). */
+  resident(): { experts: number; weightBytes: number } {
+    const all = [...this.byLayer.values()].flat();
+    return { experts: all.reduce((a, b) => a + b.experts.length, 0), weightBytes: all.reduce((a, b) => a + b.weightBytes, 0) };
+  }
+
+  /** The layer whose sessions include `block`. */
+  layerOf(block: ExpertLayerBlock): number | undefined {
+    for (const [layer, blocks] of this.byLayer) if (blocks.includes(block)) return layer;
+    return undefined;
+  }
+
+  /** The experts of `block` (of `layer`) it serves now, in its order. */
+  private servedBy(layer: number, block: ExpertLayerBlock): number[] {
+    return block.experts.filter((e) => this.held.get(key(layer, e)) === block);
   }
 
   /** Close every session. */

@@ -40,6 +40,10 @@ export const METRIC_NAMES = Object.freeze({
   hostErrors: "moe_host_errors_total",
   /** Gauge `{host}`: 1 up, 0 down. */
   hostUp: "moe_host_up",
+  /** Gauge `{host}`: expert weights the host's expert sessions hold, bytes as stored (expert hosts only). */
+  hostExpertWeightBytes: "moe_host_expert_weight_bytes",
+  /** Gauge `{host}`: (layer, expert) FFNs whose weights those sessions hold. */
+  hostResidentExperts: "moe_host_resident_experts",
 });
 
 /** Label names of the labelled series above. */

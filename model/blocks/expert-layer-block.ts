@@ -100,6 +100,8 @@ export class ExpertLayerBlock {
     private readonly session: BlockSession,
     /** Weights fed as graph inputs (large f32 matrices). */
     private readonly weights: Record<string, ort.Tensor>,
+    /** Bytes of its experts' weights as stored (f32 values or Q8_0 blocks; {@link expertWeightBytes}): what the session holds resident. */
+    readonly weightBytes: number,
   ) {
     this.slots = new Map(experts.map((e, i) => [e, i]));
   }
@@ -119,7 +121,8 @@ export class ExpertLayerBlock {
       : { ...opts, smallSessionMaxBytes: small };
     const s = await createGraphSession(buildExpertLayerGraph(experts.map((x) => x.weights), linearOptions(opts)), so, "expert");
     releaseBuildBuffers(s.externalBytes);
-    return new ExpertLayerBlock(experts[0]!.weights.gate.in, experts.map((x) => x.expert), parallel, s.session, s.weights);
+    const bytes = experts.reduce((a, x) => a + expertWeightBytes(x.weights), 0);
+    return new ExpertLayerBlock(experts[0]!.weights.gate.in, experts.map((x) => x.expert), parallel, s.session, s.weights, bytes);
   }
 
   /** Whether this session holds `expert`. */

@@ -4,13 +4,13 @@
  * single-process gateway on the same weights: the official `openai` client completes,
  * streams and chats; 32 simultaneous streams of different lengths give the tokens each
  * gives alone; a client that disconnects frees its KV cache on every stage within a
- * second; /health turns red when a host dies.
+ * second; /metrics reports each expert host's resident expert weights; /health turns red when a host dies.
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ClusterMonitor, launch, type RunningCluster } from "../../control/index.js";
+import { ClusterMonitor, launch, modelPathFor, type RunningCluster } from "../../control/index.js";
 import type { Gateway } from "../../gateway/index.js";
-import type { ServingModel } from "../../model/index.js";
+import { expertWeightBytes, expertWeights, openModel, type ServingModel } from "../../model/index.js";
 import { MODEL, gatewayFor, loadTiny, post, scrape, streamCompletion, waitFor, type StreamResult } from "../gateway/helpers.js";
 import { alive, stageLeftovers, tempDir } from "./helpers.js";
 
@@ -96,6 +96,28 @@ describe("gateway over the local cluster", () => {
     const m = await scrape(url);
     const routed = [...m].filter(([k]) => k.startsWith("moe_expert_tokens_total")).reduce((a, [, v]) => a + v, 0);
     expect(routed).toBeGreaterThan(0);
+  });
+
+  it("/metrics reports each expert host's resident expert weights: the bytes (as stored) and count of the experts placed on it", async () => {
+    const want = new Map<string, { bytes: number; experts: number }>();
+    for (const p of cluster.runtime.processes.filter((x) => x.role === "expert")) {
+      const m = openModel(modelPathFor(cluster.runtime, p));
+      try {
+        const w = want.get(p.host) ?? { bytes: 0, experts: 0 };
+        for (const [l, e] of p.experts ?? []) w.bytes += expertWeightBytes(expertWeights(m.weights, l, e));
+        w.experts += p.experts?.length ?? 0;
+        want.set(p.host, w);
+      } finally {
+        m.close();
+      }
+    }
+    expect(want.size).toBe(3);
+    const got = await scrape(url);
+    for (const [host, w] of want) {
+      expect(w.bytes).toBeGreaterThan(0);
+      expect(got.get(`moe_host_expert_weight_bytes{host="${host}"}`)).toBe(w.bytes);
+      expect(got.get(`moe_host_resident_experts{host="${host}"}`)).toBe(w.experts);
+    }
   });
 
   it("a client that disconnects frees its sequence and its KV cache on every stage within a second", async () => {

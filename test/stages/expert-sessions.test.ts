@@ -3,7 +3,8 @@
  * onnxruntime sessions on the tiny model: requests for one layer that arrive together run as one
  * onnxruntime run per layer session (one per expert with expertSessions "expert"), every row's output
  * equal bit for bit to its expert's own session; re-plans add experts as a new session, drop some of a
- * session's experts, hold a dropped one again, and close a session once it serves none.
+ * session's experts (rebuilding it with the others: test/stages/expert-unload.test.ts), load a dropped one
+ * again, and close a session once it serves none.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExpertBlock, expertWeights, gatherRows, mulberry32, openModel, type ComputeOptions, type LoadedModel } from "../../model/index.js";
@@ -91,7 +92,7 @@ describe("expert host layer sessions", () => {
     expect(h.batcher.stats).toEqual({ runs: 3, requests: 3, rows: 17 });
   });
 
-  it("a re-plan's experts become a session of their own; dropped experts stop being served and a session serving none is closed; a dropped expert is held again without loading", async () => {
+  it("a re-plan's experts become a session of their own; dropped experts stop being served, a session serving none is closed, one serving some is rebuilt with those; a dropped expert is loaded again", async () => {
     const h = await host("replan", layer0([0, 1, 2, 3]));
     expect(await h.addExperts([...layer0([3, 4, 5]), [1, 2]])).toBe(3);
     expect(h.experts()).toEqual([...layer0([0, 1, 2, 3, 4, 5]), [1, 2]]);
@@ -102,12 +103,16 @@ describe("expert host layer sessions", () => {
     const q1 = request([2, 2], 5);
     expect(Array.from(await h.batcher.submit(1, q1.hidden, q1.expert))).toEqual((await reference(1, [q1]))[0]);
 
-    // keep 1 and 2 of the first session; drop the second session (4, 5) and layer 1's whole
-    expect(await h.retainOnly(layer0([1, 2]))).toBe(5);
+    // keep 1 and 2 of the first session (rebuilt with only them); drop the second session (4, 5) and layer 1's whole
+    const r = await h.retainOnly(layer0([1, 2]));
+    expect(r).toMatchObject({ unloaded: 5, closedSessions: 2, failed: [] });
+    expect(r.rebuilt.map((x) => [x.layer, x.experts])).toEqual([[0, [1, 2]]]);
     expect(h.experts()).toEqual(layer0([1, 2]));
+    expect(h.resident().experts).toBe(2);
     await expect(h.batcher.submit(0, q.hidden, q.expert)).rejects.toThrow(/expert 4 of layer 0 is not loaded on this host/);
-    // 3 is still in the first session: held again at once; it answers exactly
+    // 3 left with the rebuilt session: loaded again (a session of its own); it answers exactly
     expect(await h.addExperts(layer0([3]))).toBe(1);
+    expect(h.resident().experts).toBe(3);
     const q3 = request([1, 3], 6);
     expect(Array.from(await h.batcher.submit(0, q3.hidden, q3.expert))).toEqual((await reference(0, [q3]))[0]);
     await expect(h.addExperts([[0, 8]])).rejects.toThrow(/\(layer 0, expert 8\) is outside the model/);
