@@ -94,5 +94,5 @@ async function runProcess(f: NodeFlags & { runtime: string; process: string }): 
     process.exit(1);
   }
   if (exiting) return;
-  process.stdout.write(JSON.stringify({ event: "ready", process: f.process, pid: process.pid, endpoint: node.endpoint, control: node.control }) + "\n");
+  process.stdout.write(JSON.stringify({ event: "ready", process: f.process, pid: process.pid, endpoint: node.endpoint, control: node.control, ...(node.warmup ? { warmup: node.warmup } : {}) }) + "\n");
 }

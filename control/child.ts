@@ -17,6 +17,8 @@ export interface ReadyLine {
   /** Bound data endpoint; the gateway's HTTP URL. */
   readonly endpoint: string;
   readonly control: string;
+  /** The gateway's start-up warm-up, when one ran. */
+  readonly warmup?: { readonly passes: number; readonly sequences: number; readonly generatedTokens: number; readonly seconds: number };
 }
 
 /** How a child ended. */

@@ -40,6 +40,12 @@ export const METRIC_NAMES = Object.freeze({
   hostErrors: "moe_host_errors_total",
   /** Gauge `{host}`: 1 up, 0 down. */
   hostUp: "moe_host_up",
+  /** Counter: start-up warm-up passes run before the gateway listened (gateway/warmup.ts). */
+  warmupPasses: "moe_warmup_passes_total",
+  /** Counter: tokens the warm-up generated (not in `moe_generated_tokens_total`). */
+  warmupTokens: "moe_warmup_tokens_total",
+  /** Gauge: wall time of the start-up warm-up, seconds. */
+  warmupSeconds: "moe_warmup_seconds",
 });
 
 /** Label names of the labelled series above. */
