@@ -49,7 +49,7 @@ describe("warm-up sizes", () => {
 describe("gateway warm-up over the engine", () => {
   it("runs its passes through the scheduler before listening, releases every sequence and keeps the clients' metrics at zero", async () => {
     const reference = await gatewayFor(model);
-    const prompts: unknown[] = [[1, 422, 3033, 17], "The answer to life"];
+    const prompts: unknown[] = [[1, 42, 203, 17], "The answer to life"];
     const before = [];
     try {
       for (const p of prompts) before.push(await complete(reference.url, p));
@@ -67,9 +67,10 @@ describe("gateway warm-up over the engine", () => {
       const rows = backend.steps.reduce((a, s) => a + s.reduce((b, it) => b + it.tokens.length, 0), 0);
       expect(rows).toBe(2 * 32 * 47);
       expect(backend.overlap).toBe(false);
-      // decode micro-batches of 16 rows, as the scheduler forms them for 32 running sequences on 2 stages
-      const decodeSizes = new Set(backend.steps.filter((s) => s.every((it) => it.tokens.length === 1)).map((s) => s.length));
-      expect([...decodeSizes]).toEqual([16]);
+      // decode micro-batches as the scheduler forms them for 32 running sequences on 2 stages: up to 16 rows each
+      const decodeSizes = backend.steps.filter((s) => s.every((it) => it.tokens.length === 1)).map((s) => s.length);
+      expect(Math.max(...decodeSizes)).toBe(16);
+      expect(backend.maxConcurrent).toBe(2);
       expect(backend.liveSequences).toBe(0);
       const m = await scrape(gw.url);
       expect(m.get("moe_warmup_passes_total")).toBe(2);
