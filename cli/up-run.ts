@@ -42,6 +42,9 @@ function report(e: LaunchEvent, quiet: boolean): void {
     case "waiting-remote":
       console.log(`  waiting for ${e.process.name} on ${e.process.host}: run \`moe node --runtime runtime.json --process ${e.process.name}\` there`);
       break;
+    case "warming":
+      console.log(`  warming  ${e.process.name.padEnd(16)} ${e.passes} synthetic passes through the cluster before it accepts requests (--warmup-passes)`);
+      break;
     case "ready":
       console.log(`  ready    ${e.process.name.padEnd(16)} ${e.endpoint}  (${e.seconds.toFixed(1)} s${e.warmup ? `; warmed up: ${e.warmup.passes} passes of ${e.warmup.sequences} requests in ${e.warmup.seconds.toFixed(1)} s` : ""})`);
       break;

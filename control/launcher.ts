@@ -89,6 +89,8 @@ export type LaunchEvent =
   | { readonly kind: "plan"; readonly plan: PlanJson; readonly runtime: Runtime }
   | { readonly kind: "starting"; readonly process: RuntimeProcess; readonly pid: number; readonly log: string }
   | { readonly kind: "waiting-remote"; readonly process: RuntimeProcess }
+  /** The gateway runs its start-up warm-up through the cluster (every other process is ready). */
+  | { readonly kind: "warming"; readonly process: RuntimeProcess; readonly passes: number }
   | { readonly kind: "ready"; readonly process: RuntimeProcess; readonly endpoint: string; readonly seconds: number; readonly warmup?: ReadyLine["warmup"] }
   | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
   | { readonly kind: "restarting"; readonly process: RuntimeProcess; readonly pid: number; readonly attempt: number }
@@ -311,7 +313,7 @@ export class RunningCluster {
     if (weightFileBytes(this.runtime_.model.path) >= HUGE_PAGE_MIN_WEIGHT_BYTES) env = hugePageEnv(env);
     const remote = this.ssh.get(p.host);
     const { cmd, args } = remote ? sshNodeCommand(remote, p.name) : { cmd: moeCommand(), args: ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)] };
-    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env);
+    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env, (passes) => this.o.onEvent?.({ kind: "warming", process: p, passes }));
     this.children.set(p.name, child);
     void child.exited.then((e) => this.childExited(p, e, child));
     return child;

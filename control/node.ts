@@ -45,6 +45,8 @@ export interface NodeOptions {
   /** Process name in runtime.json. */
   readonly process: string;
   readonly logger: Logger;
+  /** The gateway is about to run its start-up warm-up of `passes` passes (every other process answers). */
+  readonly onWarmup?: (passes: number) => void;
 }
 
 /** The role's resources, closed in reverse order of opening. */
@@ -378,7 +380,10 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   let gateway: Gateway;
   try {
     // the warm-up runs through the whole pipeline: every other process must serve first
-    if (warmupPasses > 0) await waitForCluster(monitor, p.name, WARMUP_WAIT_MS, logger);
+    if (warmupPasses > 0) {
+      await waitForCluster(monitor, p.name, WARMUP_WAIT_MS, logger);
+      opts.onWarmup?.(warmupPasses);
+    }
     // imported here: stage and expert processes never load the HTTP gateway (~40 ms of CPU each)
     const { startGateway } = await import("../gateway/index.js");
     gateway = await startGateway({
