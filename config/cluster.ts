@@ -110,7 +110,7 @@ export interface RuntimeHostConfig {
  * cluster file's `warmup_passes:` sets them: a fresh cluster runs its first ~10–15 passes of 16 × 32 decode
  * steps at 0.7–0.8 of its steady rate (README, "Start-up warm-up").
  */
-export const DEFAULT_WARMUP_PASSES = 12;
+export const DEFAULT_WARMUP_PASSES = 8;
 
 /** The runtime's slice (`moe up`, `moe node`, `moe generate --cluster`, `moe status`). */
 export interface RuntimeConfig {
