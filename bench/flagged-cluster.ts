@@ -14,6 +14,8 @@ export interface FlaggedCluster {
   readonly cluster: RunningCluster;
   readonly client: PipelineClient;
   readonly runDir: string;
+  /** Wall seconds of the launch, until every process (the gateway after its warm-up) was ready. */
+  readonly startSeconds: number;
 }
 
 /** What {@link startFlaggedCluster} starts. */
@@ -27,6 +29,11 @@ export interface FlaggedClusterOptions {
   readonly flags: string;
   /** Extra environment of the cluster's processes. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Start the cluster's gateway (ephemeral port) with this many start-up warm-up passes; absent: no gateway
+   * (and so no warm-up). The bench still decodes through its own client to stage 0.
+   */
+  readonly warmupPasses?: number;
 }
 
 /**
@@ -38,15 +45,17 @@ export async function startFlaggedCluster(o: FlaggedClusterOptions): Promise<Fla
   const set: Record<string, string> = { MOE_NODE_FLAGS: o.flags, ...(o.env ?? {}) };
   const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));
   let cluster: RunningCluster | undefined;
+  const t0 = performance.now();
   try {
     Object.assign(process.env, set);
     try {
-      cluster = await launch({ clusterFile: o.clusterFile, modelPath: o.modelDir, runDir, gateway: false, loadIntervalMs: 3_600_000 });
+      const gw = o.warmupPasses !== undefined ? { gateway: true, gatewayPort: 0, warmupPasses: o.warmupPasses } : { gateway: false };
+      cluster = await launch({ clusterFile: o.clusterFile, modelPath: o.modelDir, runDir, ...gw, loadIntervalMs: 3_600_000 });
     } finally {
       for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
     }
     const client = new PipelineClient({ endpoints: stageEndpoints(cluster.runtime), vocabSize: o.vocabSize, name: o.name, stepDeadlineMs: 60_000 });
-    return { cluster, client, runDir };
+    return { cluster, client, runDir, startSeconds: (performance.now() - t0) / 1000 };
   } catch (e) {
     await cluster?.stop();
     rmSync(runDir, { recursive: true, force: true });

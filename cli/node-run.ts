@@ -87,12 +87,14 @@ async function runProcess(f: NodeFlags & { runtime: string; process: string }): 
     // on another machine the model may live elsewhere: --model points at this host's copy
     // (a part from `moe model slice` works too; it replaces the runtime's parts)
     const runtime = f.model !== undefined ? { ...read, model: { ...read.model, path: resolve(f.model), parts: undefined } } : read;
-    node = await startNode({ runtime, process: f.process, logger });
+    // the launcher shows it: the gateway's readiness waits for its warm-up
+    const onWarmup = (passes: number): void => void process.stdout.write(JSON.stringify({ event: "warming", process: f.process, passes }) + "\n");
+    node = await startNode({ runtime, process: f.process, logger, onWarmup });
   } catch (e) {
     logger.error({ err: (e as Error).message, stack: (e as Error).stack }, "start-up failed");
     process.stdout.write(JSON.stringify({ event: "error", process: f.process, message: (e as Error).message }) + "\n");
     process.exit(1);
   }
   if (exiting) return;
-  process.stdout.write(JSON.stringify({ event: "ready", process: f.process, pid: process.pid, endpoint: node.endpoint, control: node.control }) + "\n");
+  process.stdout.write(JSON.stringify({ event: "ready", process: f.process, pid: process.pid, endpoint: node.endpoint, control: node.control, ...(node.warmup ? { warmup: node.warmup } : {}) }) + "\n");
 }

@@ -21,6 +21,7 @@ interface ServeFlags extends ComputeFlags {
   maxQueued?: number;
   maxBatchTokens?: number;
   maxPromptBytes?: number;
+  warmupPasses: number;
   logLevel: string;
 }
 
@@ -46,6 +47,7 @@ export const action = async (flags: ServeFlags) => {
       apiKey,
       limits: { maxRunningSequences: flags.maxRunning, maxQueued: flags.maxQueued, maxBatchTokens: flags.maxBatchTokens },
       expertLoad: () => served.engine.moe.counts,
+      warmup: { passes: flags.warmupPasses },
       logger,
     });
   } catch (err) {
@@ -69,6 +71,7 @@ export const action = async (flags: ServeFlags) => {
     process.once("SIGINT", () => stop("SIGINT"));
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
+  if (gw.warmup) console.log(`moe serve: warmed up: ${gw.warmup.passes} passes of ${gw.warmup.sequences} requests in ${gw.warmup.seconds.toFixed(1)} s`);
   console.log(`moe serve: ${name} ready at ${gw.url}/v1  (metrics ${gw.url}/metrics, health ${gw.url}/health; Ctrl-C stops)`);
   console.log(`  curl ${gw.url}/v1/completions -H 'Content-Type: application/json'${auth} -d '{"model": "${name}", "prompt": "The answer is", "max_tokens": 16}'`);
   await stopped;

@@ -22,6 +22,7 @@ export interface DynamicUpFlags {
   readyTimeout: number;
   minHosts?: number;
   heartbeatTimeout?: number;
+  warmupPasses?: number;
   quiet?: boolean;
 }
 
@@ -98,6 +99,7 @@ export async function upDynamic(file: string, f: DynamicUpFlags): Promise<void> 
     minHosts: f.minHosts,
     ...(f.heartbeatTimeout !== undefined ? { heartbeatTimeoutMs: f.heartbeatTimeout * 1000 } : {}),
     stallTimeoutMs: f.readyTimeout * 1000,
+    ...(f.warmupPasses !== undefined ? { warmupPasses: f.warmupPasses } : {}),
     gateway: f.gateway,
     gatewayHost: f.host,
     gatewayPort: f.port,

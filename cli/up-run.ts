@@ -23,6 +23,7 @@ interface UpFlags {
   plan?: string;
   apiKey?: string;
   readyTimeout: number;
+  warmupPasses?: number;
   quiet?: boolean;
   host?: string;
   minHosts?: number;
@@ -41,8 +42,11 @@ function report(e: LaunchEvent, quiet: boolean): void {
     case "waiting-remote":
       console.log(`  waiting for ${e.process.name} on ${e.process.host}: run \`moe node --runtime runtime.json --process ${e.process.name}\` there`);
       break;
+    case "warming":
+      console.log(`  warming  ${e.process.name.padEnd(16)} ${e.passes} synthetic passes through the cluster before it accepts requests (--warmup-passes)`);
+      break;
     case "ready":
-      console.log(`  ready    ${e.process.name.padEnd(16)} ${e.endpoint}  (${e.seconds.toFixed(1)} s)`);
+      console.log(`  ready    ${e.process.name.padEnd(16)} ${e.endpoint}  (${e.seconds.toFixed(1)} s${e.warmup ? `; warmed up: ${e.warmup.passes} passes of ${e.warmup.sequences} requests in ${e.warmup.seconds.toFixed(1)} s` : ""})`);
       break;
     case "exit":
       if (!e.expected) console.error(`process ${e.process.name} exited (${describeExit(e.exit)})`);
@@ -108,6 +112,7 @@ export async function action(file: string, f: UpFlags): Promise<void> {
       ...(f.apiKey !== undefined ? { apiKey: f.apiKey } : {}),
       ...(f.restart !== undefined ? { restart: { maxRestarts: f.restart } } : {}),
       readyTimeoutMs: f.readyTimeout * 1000,
+      ...(f.warmupPasses !== undefined ? { warmupPasses: f.warmupPasses } : {}),
       signal: abort.signal,
       onEvent: (e) => report(e, f.quiet === true),
       logger,

@@ -25,6 +25,7 @@ export function register(program: Command): void {
     .option("--keys <dir>", "CURVE keys from `moe keys` for `curve: true` (default <run-dir>/keys, generated once)")
     .option("--keep-going", "keep serving when a process dies (replicas cover it) instead of stopping everything")
     .option("--restart <n>", "restart a process that dies, up to n times a minute (its KV caches are lost); then --keep-going or stop", parseIntOption("--restart", 1))
+    .option("--warmup-passes <n>", "synthetic decode passes (16 requests per micro-batch, 16 + 32 tokens each) the gateway runs through the cluster before it accepts requests; 0 = none (default: the file's warmup_passes, else 8)", parseIntOption("--warmup-passes", 0))
     .option("--ready-timeout <s>", "seconds to wait for every process to be ready (dynamic mode: without any progress)", parseIntOption("--ready-timeout", 1), 120)
     .option("--host <address>", "dynamic mode: address the gateway binds (default 127.0.0.1; 0.0.0.0 for every interface)")
     .option("--min-hosts <n>", "dynamic mode: hosts to wait for before planning (default: the file's min_hosts)", parseIntOption("--min-hosts", 1))

@@ -105,6 +105,13 @@ export interface RuntimeHostConfig {
   readonly ssh?: SshConfig;
 }
 
+/**
+ * Start-up warm-up passes of `moe up` (the gateway) and `moe serve` when neither `--warmup-passes` nor the
+ * cluster file's `warmup_passes:` sets them: a fresh cluster runs its first ~10–15 passes of 16 × 32 decode
+ * steps at 0.7–0.8 of its steady rate (README, "Start-up warm-up").
+ */
+export const DEFAULT_WARMUP_PASSES = 8;
+
 /** The runtime's slice (`moe up`, `moe node`, `moe generate --cluster`, `moe status`). */
 export interface RuntimeConfig {
   readonly source: string;
@@ -119,6 +126,8 @@ export interface RuntimeConfig {
   readonly minHosts?: number;
   /** Data-plane deadlines from `timeouts:`, ms; absent ones take control/'s defaults. */
   readonly timeouts: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
+  /** `warmup_passes:`: synthetic passes the gateway runs before it accepts requests (0 = none); default {@link DEFAULT_WARMUP_PASSES}. */
+  readonly warmupPasses: number;
   readonly hosts: readonly RuntimeHostConfig[];
 }
 
@@ -202,6 +211,7 @@ export function parseClusterConfig(raw: unknown, source = "<cluster>", locate: L
     nats: c.nats,
     minHosts: c.min_hosts,
     timeouts: defined({ stepMs: secondsToMs(c.timeouts?.step), dispatchMs: secondsToMs(c.timeouts?.dispatch), sequenceIdleMs: secondsToMs(c.timeouts?.sequence_idle) }),
+    warmupPasses: c.warmup_passes ?? DEFAULT_WARMUP_PASSES,
     hosts: (c.hosts ?? []).flatMap((h, i) => expandNames(h.name, h.count).map((name) => defined({ name, field: `hosts[${i}]`, address: addressOf(h), ports: h.ports, threads: h.threads, ssh: sshOf(h) }))),
   });
   return deepFreeze({ ...defined({ source, name: c.name, model: c.model }), planning, runtime, locate });

@@ -2,7 +2,7 @@
 // `planning` for the planner, `runtime` for control/ and the CLI. Depends on nothing but yaml and zod.
 
 // the cluster file and its slices
-export { loadClusterConfig, parseClusterConfig, parseClusterConfigYaml, sshHost } from "./cluster.js";
+export { DEFAULT_WARMUP_PASSES, loadClusterConfig, parseClusterConfig, parseClusterConfigYaml, sshHost } from "./cluster.js";
 export type { ClusterConfig, NetworkConfig, PlacementConfig, PlanningConfig, PlanningHostConfig, RuntimeConfig, RuntimeHostConfig, SshConfig } from "./cluster.js";
 export { ROLES, clusterFileSchema } from "./schema.js";
 export type { ClusterFile, FileDType, Role } from "./schema.js";

@@ -107,6 +107,7 @@ export const clusterFileSchema = z
     min_hosts: z.number().int().min(1).max(4096).optional(),
     network: networkSchema.optional(),
     timeouts: timeoutsSchema.optional(),
+    warmup_passes: z.number().int().min(0).max(1000).optional(),
     hosts: z.array(hostSchema).optional(),
     placement: placementSchema.optional(),
   })

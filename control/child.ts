@@ -17,6 +17,8 @@ export interface ReadyLine {
   /** Bound data endpoint; the gateway's HTTP URL. */
   readonly endpoint: string;
   readonly control: string;
+  /** The gateway's start-up warm-up, when one ran. */
+  readonly warmup?: { readonly passes: number; readonly sequences: number; readonly generatedTokens: number; readonly seconds: number };
 }
 
 /** How a child ended. */
@@ -41,6 +43,8 @@ export class NodeChild {
     args: readonly string[],
     readonly logPath: string,
     env: NodeJS.ProcessEnv = process.env,
+    /** Hears the child's `{"event":"warming","passes":N}` line (the gateway starts its warm-up). */
+    onWarming?: (passes: number) => void,
   ) {
     const fd = openSync(logPath, "a");
     try {
@@ -71,6 +75,7 @@ export class NodeChild {
           return; // not ours
         }
         if (msg?.event === "ready") resolve(msg as ReadyLine);
+        else if (msg?.event === "warming") onWarming?.(Number((msg as { passes?: number }).passes));
         else if (msg?.event === "error") reject(new Error(msg.message ?? "failed"));
       });
       void this.exited.then((e) => reject(new Error(`exited (${describeExit(e)}) before it was ready`)));

@@ -24,6 +24,8 @@ export type DynamicLaunchOptions = Pick<CoordinatorOptions, "logger"> &
     readonly modelPath?: string;
     /** Default `.moe/run/<cluster>`. */
     readonly runDir?: string;
+    /** Overrides the file's `warmup_passes:` (the gateway's start-up warm-up; 0 = none). */
+    readonly warmupPasses?: number;
   };
 
 /**
@@ -42,11 +44,11 @@ export async function launchDynamic(o: DynamicLaunchOptions): Promise<Coordinato
   const config = m.config;
   m.close();
   const keysDir = curveKeys(file.runtime, runDir, o.keysDir);
-  const { clusterFile: _f, modelPath: _m, runDir: _r, keysDir: _k, ...passed } = o;
+  const { clusterFile: _f, modelPath: _m, runDir: _r, keysDir: _k, warmupPasses, ...passed } = o;
   return Coordinator.start({
     ...passed,
     cluster: { ...cluster, source: resolve(o.clusterFile) },
-    settings: { ...file.runtime, source: resolve(o.clusterFile) },
+    settings: { ...file.runtime, source: resolve(o.clusterFile), ...(warmupPasses !== undefined ? { warmupPasses } : {}) },
     modelPath: resolve(modelPath),
     config,
     runDir,

@@ -17,7 +17,7 @@ import { DEFAULT_TINY_MODEL_DIR, ensureTinyModel } from "../factory/index.js";
 import { loadClusterConfig, type ClusterConfig, type RuntimeConfig } from "../config/index.js";
 import { makePlan, resolveCluster, type ClusterSpec, type PlanJson } from "../planner/index.js";
 import { clientCurve, generateClusterKeys, loadClusterKeys } from "../transport/index.js";
-import { describeExit, NodeChild, type ChildExit } from "./child.js";
+import { describeExit, NodeChild, type ChildExit, type ReadyLine } from "./child.js";
 import { moeCommand } from "./entry.js";
 import { AlreadyRunningError, RuntimeLayoutError, StartupError } from "./errors.js";
 import { defaultRunDir, logFile, readRuntime, RUN_FILES, writeJsonAtomic, writeRunDir } from "./files.js";
@@ -56,6 +56,12 @@ export interface LaunchOptions {
   readonly keysDir?: string;
   /** Override the file's `timeouts:`, ms. */
   readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
+  /**
+   * Start-up warm-up passes the gateway runs through the cluster before it listens (and before the cluster
+   * is ready); overrides the file's `warmup_passes:` (default `DEFAULT_WARMUP_PASSES`); 0 = none. A
+   * cluster without a gateway is not warmed.
+   */
+  readonly warmupPasses?: number;
   /** Longest wait for every process to be ready, ms. Default 120000. */
   readonly readyTimeoutMs?: number;
   /** SIGTERM → SIGKILL grace period, ms. Default 5000. */
@@ -83,7 +89,9 @@ export type LaunchEvent =
   | { readonly kind: "plan"; readonly plan: PlanJson; readonly runtime: Runtime }
   | { readonly kind: "starting"; readonly process: RuntimeProcess; readonly pid: number; readonly log: string }
   | { readonly kind: "waiting-remote"; readonly process: RuntimeProcess }
-  | { readonly kind: "ready"; readonly process: RuntimeProcess; readonly endpoint: string; readonly seconds: number }
+  /** The gateway runs its start-up warm-up through the cluster (every other process is ready). */
+  | { readonly kind: "warming"; readonly process: RuntimeProcess; readonly passes: number }
+  | { readonly kind: "ready"; readonly process: RuntimeProcess; readonly endpoint: string; readonly seconds: number; readonly warmup?: ReadyLine["warmup"] }
   | { readonly kind: "exit"; readonly process: RuntimeProcess; readonly exit: ChildExit; readonly expected: boolean }
   | { readonly kind: "restarting"; readonly process: RuntimeProcess; readonly pid: number; readonly attempt: number }
   | { readonly kind: "restart-failed"; readonly process: RuntimeProcess; readonly error: string }
@@ -195,6 +203,7 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
     curveKeysDir: keysDir,
     timeouts: o.timeouts,
     limits: engineLimits(plan),
+    ...(o.warmupPasses !== undefined ? { warmupPasses: o.warmupPasses } : {}),
     freePort: () => {
       const p = ports.shift();
       if (p === undefined) throw new RuntimeLayoutError("ran out of free ports");
@@ -304,7 +313,7 @@ export class RunningCluster {
     if (weightFileBytes(this.runtime_.model.path) >= HUGE_PAGE_MIN_WEIGHT_BYTES) env = hugePageEnv(env);
     const remote = this.ssh.get(p.host);
     const { cmd, args } = remote ? sshNodeCommand(remote, p.name) : { cmd: moeCommand(), args: ["node", "--runtime", runtimeFile, "--process", p.name, "--parent-pid", String(process.pid)] };
-    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env);
+    const child = new NodeChild(p.name, cmd, args, logFile(this.runtime_.runDir, p.name), env, (passes) => this.o.onEvent?.({ kind: "warming", process: p, passes }));
     this.children.set(p.name, child);
     void child.exited.then((e) => this.childExited(p, e, child));
     return child;
@@ -357,10 +366,12 @@ export class RunningCluster {
 
   private async waitReady(p: RuntimeProcess, t0: number): Promise<void> {
     const c = this.children.get(p.name);
+    let warmup: ReadyLine["warmup"];
     if (c) {
       try {
         const line = await c.ready;
         this.endpoints.set(p.name, line.endpoint);
+        warmup = line.warmup;
       } catch (e) {
         await new Promise((r) => setTimeout(r, 100)); // let the log reach the file
         throw new StartupError(`process ${p.name} (${p.role} on ${p.host}) ${(e as Error).message}; log ${c.logPath}`, c.logTail(), { process: p.name, host: p.host });
@@ -375,7 +386,7 @@ export class RunningCluster {
       }
       this.endpoints.set(p.name, p.endpoint);
     }
-    this.o.onEvent?.({ kind: "ready", process: p, endpoint: this.endpoints.get(p.name)!, seconds: (performance.now() - t0) / 1000 });
+    this.o.onEvent?.({ kind: "ready", process: p, endpoint: this.endpoints.get(p.name)!, seconds: (performance.now() - t0) / 1000, ...(warmup ? { warmup } : {}) });
   }
 
   private childExited(p: RuntimeProcess, e: ChildExit, child: NodeChild): void {

@@ -11,7 +11,7 @@ import { RemoteRouter, RouterCore, RouterService, ZmqExpertTransport, placementK
 import { ExpertHost, PipelineClient, StageHost, type UnloadReport } from "../stages/index.js";
 import { clientCurve, loadClusterKeys, serverCurve, type ClusterKeys } from "../transport/index.js";
 import type { Gateway } from "../gateway/index.js";
-import { RuntimeLayoutError } from "./errors.js";
+import { RuntimeLayoutError, StartupError } from "./errors.js";
 import { ClusterMonitor } from "./monitor.js";
 import { checkPartHost, modelPathFor } from "./parts.js";
 import { processByName, stageEndpoints, type Runtime, type RuntimeProcess } from "./runtime.js";
@@ -21,6 +21,8 @@ import { SwitchingBackend } from "./switch-backend.js";
 /** A running process of the cluster. */
 export interface RunningNode {
   readonly process: RuntimeProcess;
+  /** The gateway's start-up warm-up, when one ran (passes, sequences per pass, tokens, seconds). */
+  readonly warmup?: { readonly passes: number; readonly sequences: number; readonly generatedTokens: number; readonly seconds: number };
   /** Bound data endpoint (the gateway: its URL). */
   readonly endpoint: string;
   readonly control: string;
@@ -43,11 +45,14 @@ export interface NodeOptions {
   /** Process name in runtime.json. */
   readonly process: string;
   readonly logger: Logger;
+  /** The gateway is about to run its start-up warm-up of `passes` passes (every other process answers). */
+  readonly onWarmup?: (passes: number) => void;
 }
 
 /** The role's resources, closed in reverse order of opening. */
 interface Role {
   endpoint: string;
+  warmup?: RunningNode["warmup"];
   status(base: ProcessStatus): ProcessStatus;
   prepare?(runtime: Runtime, p: RuntimeProcess): Promise<void>;
   activate?(runtime: Runtime, p: RuntimeProcess): Promise<void>;
@@ -111,6 +116,7 @@ export async function startNode(opts: NodeOptions): Promise<RunningNode> {
   let closing: Promise<void> | undefined;
   return {
     process: p,
+    ...(role.warmup ? { warmup: role.warmup } : {}),
     endpoint: role.endpoint,
     control: control.endpoint,
     status,
@@ -390,11 +396,18 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
   let monitor = new ClusterMonitor(runtime, { curve, logger, intervalMs: 500 });
   monitor.start();
   const [host, port] = splitHostPort(p.bind);
+  const warmupPasses = runtime.warmup?.passes ?? 0;
   let gateway: Gateway;
   try {
+    // the warm-up runs through the whole pipeline: every other process must serve first
+    if (warmupPasses > 0) {
+      await waitForCluster(monitor, p.name, WARMUP_WAIT_MS, logger);
+      opts.onWarmup?.(warmupPasses);
+    }
     // imported here: stage and expert processes never load the HTTP gateway (~40 ms of CPU each)
     const { startGateway } = await import("../gateway/index.js");
     gateway = await startGateway({
+      ...(warmupPasses > 0 ? { warmup: { passes: warmupPasses }, onWarmupPass: (pass: number, seconds: number) => logger.info({ pass, of: warmupPasses, seconds }, "warm-up pass") } : {}),
       backend,
       tokenizer,
       config,
@@ -421,8 +434,10 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
     await backend.close();
     throw e;
   }
+  const w = gateway.warmup;
   return {
     endpoint: gateway.url,
+    ...(w ? { warmup: { passes: w.passes, sequences: w.sequences, generatedTokens: w.generatedTokens, seconds: w.seconds } } : {}),
     status: (base) => ({ ...base, gateway: { url: gateway.url } }),
     // a re-plan: watch the new processes; a new pipeline when stages moved
     activate: async (next) => {
@@ -443,6 +458,29 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
       await backend.close();
     },
   };
+}
+
+/** Longest wait of the gateway for the rest of the cluster before its warm-up, ms (the launcher's default ready timeout). */
+const WARMUP_WAIT_MS = 120_000;
+
+/**
+ * Poll until every process but `self` answers on its control endpoint.
+ * @throws StartupError naming the processes still down after `timeoutMs`
+ */
+async function waitForCluster(monitor: ClusterMonitor, self: string, timeoutMs: number, logger: Logger): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const down = (await monitor.poll()).filter((st) => st.process.name !== self && !st.up);
+    if (down.length === 0) return;
+    if (Date.now() - t0 > timeoutMs)
+      throw new StartupError(`${self}: cannot warm up: ${down.map((st) => `${st.process.name} (${st.process.role} on ${st.process.host}${st.error ? `: ${st.error}` : ""})`).join(", ")} did not answer within ${timeoutMs / 1000} s`, "", {
+        process: down[0]!.process.name,
+        host: down[0]!.process.host,
+        fix: "check those processes' logs, or start the gateway with warm-up off (--warmup-passes 0)",
+      });
+    logger.debug({ down: down.map((st) => st.process.name) }, "waiting for the cluster before the warm-up");
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** "127.0.0.1:8000" → ["127.0.0.1", 8000]. */

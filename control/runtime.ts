@@ -112,6 +112,11 @@ export interface Runtime {
   readonly gateway: string | null;
   /** Gateway scheduler limits (plan.json's `limits`), or null for the gateway's defaults. */
   readonly limits: { readonly maxRunningSequences: number; readonly maxQueued: number } | null;
+  /**
+   * Start-up warm-up the gateway runs through the cluster before it listens (`passes: 0`: none). Absent in a
+   * runtime.json written before it existed: no warm-up.
+   */
+  readonly warmup?: { readonly passes: number };
   readonly processes: readonly RuntimeProcess[];
   /**
    * Dynamic mode (DESIGN.md §4): the coordinator's NATS URL and which plan this is. Absent in static mode.
@@ -139,6 +144,8 @@ export interface RuntimeInput {
   readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
   /** Gateway scheduler limits (plan.json's `limits`). */
   readonly limits?: { readonly maxRunningSequences: number; readonly maxQueued: number };
+  /** Overrides the cluster file's `warmup_passes:`. */
+  readonly warmupPasses?: number;
   /** A free TCP port on this machine, for local hosts without `ports:`. */
   readonly freePort: () => number;
   /** Whether an address belongs to this machine (default {@link isLocalAddress}). */
@@ -362,6 +369,7 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     experts: plan.experts.map((x) => ({ layer: x.layer, expert: x.expert, hosts: [...x.hosts], ...(x.hosts.length > 1 && x.weights?.length === x.hosts.length ? { weights: [...x.weights] } : {}) })),
     gateway: processes.find((p) => p.role === "gateway")?.name ?? null,
     limits: input.limits && input.limits.maxRunningSequences > 0 ? { maxRunningSequences: input.limits.maxRunningSequences, maxQueued: input.limits.maxQueued } : null,
+    warmup: { passes: input.warmupPasses ?? settings.warmupPasses ?? 0 },
     processes,
   };
 }

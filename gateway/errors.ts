@@ -49,6 +49,16 @@ export class InvalidRequestError extends GatewayError {
   }
 }
 
+/**
+ * A start-up warm-up pass failed (gateway/warmup.ts): the gateway does not start. The message carries the
+ * backend's, which names the host or stage that failed.
+ */
+export class WarmupError extends GatewayError {
+  constructor(message: string, ctx: GatewayErrorContext = {}) {
+    super(503, "server_error", "warmup_failed", message, ctx);
+  }
+}
+
 /** 404: unknown URL or model. */
 export class NotFoundError extends GatewayError {
   constructor(message: string, code: "unknown_url" | "model_not_found", ctx: GatewayErrorContext = {}) {

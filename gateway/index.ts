@@ -6,9 +6,10 @@ import type { ModelConfig, Tokenizer, TokenizerSource } from "../model/index.js"
 import type { StepBackend } from "../stages/index.js";
 import { GatewayMetrics, type HostStatus } from "./metrics.js";
 import { DEFAULT_LIMITS, MIN_BATCH_TOKENS, type SchedulerLimits } from "./policy.js";
-import { Scheduler } from "./scheduler.js";
+import { Scheduler, type SchedulerObserver } from "./scheduler.js";
 import { createGatewayServer } from "./server.js";
 import { TokenizePool } from "./tokenize-pool.js";
+import { runWarmup, type WarmupOptions, type WarmupReport } from "./warmup.js";
 
 export {
   AuthenticationError,
@@ -18,6 +19,7 @@ export {
   NotFoundError,
   QueueFullError,
   UnavailableError,
+  WarmupError,
   asGatewayError,
   type GatewayErrorContext,
   type OpenAiErrorType,
@@ -28,6 +30,7 @@ export { GatewayMetrics, METRIC_NAMES, LOCAL_HOST, type HostStatus, type Metrics
 export { StopMatcher } from "./stop.js";
 export { clipMaxTokens, renderChat } from "./prompt.js";
 export { TokenizePool } from "./tokenize-pool.js";
+export { runWarmup, warmupPrompt, warmupSequences, type WarmupOptions, type WarmupReport } from "./warmup.js";
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {
@@ -64,6 +67,14 @@ export interface GatewayOptions {
   readonly kvSequences?: () => number;
   /** Seconds suggested in `Retry-After` when the queue is full (default 1). */
   readonly retryAfterS?: number;
+  /**
+   * Start-up warm-up (gateway/warmup.ts): synthetic greedy passes through the scheduler and backend before
+   * the port listens; absent or `passes: 0`: none. Its tokens are counted in `moe_warmup_*`, not with clients'.
+   * A failed pass rejects {@link startGateway} with a {@link WarmupError}.
+   */
+  readonly warmup?: WarmupOptions;
+  /** Hears each finished warm-up pass (1-based) and its wall seconds. */
+  readonly onWarmupPass?: (pass: number, seconds: number) => void;
   /** pino logger (a child `{component: "gateway"}` is used); default silent. */
   readonly logger?: Logger;
 }
@@ -77,6 +88,8 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** Prompt tokenisation (worker threads when the tokenizer source was given). */
   readonly encoder: TokenizePool;
+  /** What the start-up warm-up did (absent when none ran). */
+  readonly warmup?: WarmupReport;
   /** Stop accepting, fail queued and running requests with 503, wait for in-flight steps, close the server. Idempotent. */
   close(): Promise<void>;
 }
@@ -126,7 +139,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     expertLoad: opts.expertLoad,
     clusterStatus: opts.clusterStatus,
   });
-  scheduler = new Scheduler({ backend: opts.backend, limits, contextLength: opts.config.contextLength, eosId: opts.config.eosId, logger, observer: metrics, retryAfterS: opts.retryAfterS });
+  // the warm-up's steps and tokens stay out of the clients' series (moe_warmup_* count them)
+  let warming = (opts.warmup?.passes ?? 0) > 0;
+  const observer: SchedulerObserver = {
+    firstToken: (s) => void (warming || metrics.firstToken(s)),
+    interToken: (s) => void (warming || metrics.interToken(s)),
+    generated: (n) => void (warming || metrics.generated(n)),
+    prefilled: (n) => void (warming || metrics.prefilled(n)),
+    step: (s) => void (warming || metrics.step(s)),
+    stepError: () => metrics.stepError(),
+  };
+  scheduler = new Scheduler({ backend: opts.backend, limits, contextLength: opts.config.contextLength, eosId: opts.config.eosId, logger, observer, retryAfterS: opts.retryAfterS });
+  let warmup: WarmupReport | undefined;
+  if (warming) {
+    logger.info({ passes: opts.warmup!.passes }, "warming up");
+    try {
+      warmup = await runWarmup(scheduler, opts.config, limits.maxRunningSequences, opts.backend.maxInFlight, opts.warmup!, opts.onWarmupPass);
+    } catch (e) {
+      await scheduler.close();
+      throw e;
+    }
+    warming = false;
+    metrics.warmup(warmup.passes, warmup.generatedTokens, warmup.seconds);
+    logger.info({ ...warmup }, "warmed up");
+  }
   const encoder = new TokenizePool(opts.tokenizer, opts.tokenizerSource, opts.tokenizerThreads ?? 1, logger);
   const maxPromptBytes = opts.maxPromptBytes ?? Math.max(64 * 1024, 32 * opts.config.contextLength);
   const server = createGatewayServer({
@@ -166,5 +202,5 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await encoder.close();
       logger.info("gateway closed");
     })());
-  return { url, port, scheduler, metrics, encoder, close };
+  return { url, port, scheduler, metrics, encoder, close, ...(warmup ? { warmup } : {}) };
 }

@@ -184,6 +184,13 @@ export class Scheduler {
     await Promise.allSettled([...this.releases]);
   }
 
+  /** Resolves once no step is in flight and every queued release has been answered (nothing submitted meanwhile). */
+  async drain(): Promise<void> {
+    while (this.steps.size > 0) await Promise.allSettled([...this.steps]);
+    this.flushReleases();
+    await Promise.allSettled([...this.releases]);
+  }
+
   private allocId(): number {
     do this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
     while (this.running.has(this.nextId) || this.live.has(this.nextId) || this.waiting.some((s) => s.id === this.nextId));

@@ -44,6 +44,12 @@ export const METRIC_NAMES = Object.freeze({
   hostExpertWeightBytes: "moe_host_expert_weight_bytes",
   /** Gauge `{host}`: (layer, expert) FFNs whose weights those sessions hold. */
   hostResidentExperts: "moe_host_resident_experts",
+  /** Counter: start-up warm-up passes run before the gateway listened (gateway/warmup.ts). */
+  warmupPasses: "moe_warmup_passes_total",
+  /** Counter: tokens the warm-up generated (not in `moe_generated_tokens_total`). */
+  warmupTokens: "moe_warmup_tokens_total",
+  /** Gauge: wall time of the start-up warm-up, seconds. */
+  warmupSeconds: "moe_warmup_seconds",
 });
 
 /** Label names of the labelled series above. */

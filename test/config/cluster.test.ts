@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { MoeError } from "../../common/index.js";
-import { ConfigError, loadClusterConfig, parseClusterConfigYaml, parseQuantity } from "../../config/index.js";
+import { ConfigError, DEFAULT_WARMUP_PASSES, loadClusterConfig, parseClusterConfigYaml, parseQuantity } from "../../config/index.js";
 import { ClusterConfigError, DEVICES } from "../../planner/index.js";
 import { loadCluster, parseClusterYaml } from "../clusters.js";
 
@@ -50,7 +50,7 @@ describe("cluster YAML", () => {
   it("parses the file once into frozen slices: the planner's and the runtime's", () => {
     const c = loadClusterConfig("configs/clusters/local.yaml");
     expect(c).toMatchObject({ source: "configs/clusters/local.yaml", name: "local", model: "grok-1-tiny" });
-    expect(c.runtime).toMatchObject({ wireDtype: "f32", curve: false, timeouts: { stepMs: 30_000, dispatchMs: 5_000 } });
+    expect(c.runtime).toMatchObject({ wireDtype: "f32", curve: false, timeouts: { stepMs: 30_000, dispatchMs: 5_000 }, warmupPasses: DEFAULT_WARMUP_PASSES });
     expect(c.runtime.hosts.map((h) => [h.name, h.address, h.threads, h.field])).toEqual(["stage0", "stage1", "expert0", "expert1", "expert2"].map((n, i) => [n, "127.0.0.1", 1, `hosts[${i}]`]));
     // runtime fields (ports, threads, timeouts, CURVE, wire dtype) are not the planner's
     const planningKeys = new Set([...Object.keys(c.planning), ...c.planning.hosts.flatMap((h) => Object.keys(h))]);
@@ -80,12 +80,13 @@ wire_dtype: f16
 curve: true
 nats: nats://127.0.0.1:4222
 timeouts: { step: 2s, dispatch: 250ms, sequence_idle: 90s }
+warmup_passes: 3
 hosts:
   - { name: s0, device: cpu-local, address: 127.0.0.1, ports: { stage: 5555, router: 5556 }, threads: 2, roles: [stage, router] }
   - { name: e0, device: cpu-local, address: 127.0.0.1, ports: 6000, roles: [expert] }
   - { name: g, gpu: l4, count: 2, address: 10.0.0.9 }
 `);
-    expect(c.runtime).toMatchObject({ wireDtype: "f16", curve: true, nats: "nats://127.0.0.1:4222", timeouts: { stepMs: 2000, dispatchMs: 250, sequenceIdleMs: 90_000 } });
+    expect(c.runtime).toMatchObject({ wireDtype: "f16", curve: true, nats: "nats://127.0.0.1:4222", timeouts: { stepMs: 2000, dispatchMs: 250, sequenceIdleMs: 90_000 }, warmupPasses: 3 });
     expect(c.runtime.hosts[0]).toMatchObject({ name: "s0", ports: { stage: 5555, router: 5556 }, threads: 2 });
     expect(c.runtime.hosts[1]!.ports).toBe(6000);
     expect(c.runtime.hosts.slice(2).map((h) => [h.name, h.address, h.field])).toEqual([["g-0", "10.0.0.9", "hosts[2]"], ["g-1", "10.0.0.9", "hosts[2]"]]);
@@ -145,6 +146,8 @@ hosts:
     expect(err(`nats: localhost\nhosts: [{ name: a, gpu: l4 }]\n`).message).toMatch(/nats: expected a NATS URL/);
     expect(err(`wire_dtype: f8\nhosts: [{ name: a, gpu: l4 }]\n`).message).toMatch(/wire_dtype:/);
     expect(err(`hosts: []\n`).message).toMatch(/hosts:/);
+    expect(err(`warmup_passes: -1\nhosts: [{ name: a, gpu: l4 }]\n`).message).toMatch(/^cluster\.yaml:1: warmup_passes:/);
+    expect(err(`warmup_passes: 2.5\nhosts: [{ name: a, gpu: l4 }]\n`).message).toMatch(/warmup_passes:/);
   });
 
   it("rejects duplicate names (after count expansion) and placements naming unknown hosts", () => {
