@@ -30,7 +30,7 @@ export { GatewayMetrics, METRIC_NAMES, LOCAL_HOST, type HostStatus, type Metrics
 export { StopMatcher } from "./stop.js";
 export { clipMaxTokens, renderChat } from "./prompt.js";
 export { TokenizePool } from "./tokenize-pool.js";
-export { runWarmup, warmupPrompt, warmupSequences, type WarmupOptions, type WarmupReport } from "./warmup.js";
+export { DEFAULT_WARMUP_MAX_SECONDS, runWarmup, warmupPrompt, warmupSequences, type WarmupOptions, type WarmupReport } from "./warmup.js";
 
 /** Options of {@link startGateway}. */
 export interface GatewayOptions {

@@ -28,10 +28,19 @@ export interface WarmupOptions {
   readonly promptTokens?: number;
   /** Generated tokens per request (default 32). */
   readonly newTokens?: number;
+  /**
+   * Start no further pass once this many seconds have passed (default {@link DEFAULT_WARMUP_MAX_SECONDS}; the first
+   * pass always runs): on a large model a pass is compute, not warm-up, and start-up must stay bounded.
+   */
+  readonly maxSeconds?: number;
 }
+
+/** Default time budget of the warm-up, seconds (8 passes of the tiny local cluster take 11–17 s on 2 cores). */
+export const DEFAULT_WARMUP_MAX_SECONDS = 30;
 
 /** What a finished warm-up did. */
 export interface WarmupReport {
+  /** Passes run: the asked number, or fewer when the time budget ran out. */
   readonly passes: number;
   readonly sequences: number;
   /** Prompt tokens prefilled, all passes. */
@@ -72,9 +81,12 @@ export async function runWarmup(
   const promptTokens = Math.max(1, Math.min(o.promptTokens ?? 16, cfg.contextLength - 1));
   const newTokens = Math.max(1, Math.min(o.newTokens ?? 32, cfg.contextLength - promptTokens));
   const t0 = performance.now();
+  const maxSeconds = o.maxSeconds ?? DEFAULT_WARMUP_MAX_SECONDS;
   let generated = 0;
-  for (let pass = 0; pass < o.passes; pass++) {
+  let pass = 0;
+  for (; pass < o.passes; pass++) {
     const p0 = performance.now();
+    if (pass > 0 && (p0 - t0) / 1000 >= maxSeconds) break;
     const ends = Array.from({ length: sequences }, (_, k) =>
       new Promise<void>((resolve, reject) => {
         try {
@@ -101,5 +113,5 @@ export async function runWarmup(
     await scheduler.drain();
     onPass?.(pass + 1, (performance.now() - p0) / 1000);
   }
-  return { passes: o.passes, sequences, promptTokens: o.passes * sequences * promptTokens, generatedTokens: generated, seconds: (performance.now() - t0) / 1000 };
+  return { passes: pass, sequences, promptTokens: pass * sequences * promptTokens, generatedTokens: generated, seconds: (performance.now() - t0) / 1000 };
 }

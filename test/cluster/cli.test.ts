@@ -25,7 +25,7 @@ function moe(...args: string[]): { code: number | null; stdout: string; stderr: 
 
 /** `moe up` in the background; resolves once it printed its ready line. */
 async function up(runDir: string): Promise<{ proc: ChildProcess; out: () => string; exited: Promise<number | null>; url: string }> {
-  const proc = spawn(process.execPath, [...CLI, "up", "configs/clusters/local.yaml", "--port", "0", "--run-dir", runDir, "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...CLI, "up", "configs/clusters/local.yaml", "--port", "0", "--run-dir", runDir, "--warmup-passes", "1", "--quiet"], { stdio: ["ignore", "pipe", "pipe"] });
   spawned.push(proc);
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));

@@ -141,7 +141,7 @@ describe.skipIf(NATS_MISSING !== undefined)(`dynamic cluster over NATS, hosts in
       const argv = [...net.exec(name), moe.command, ...moe.args, ...joinArgs({ nats: joinUrl(name), name, address: net.hosts[name]!.ip, dir: join(tmp.dir, name) })];
       nodes.set(name, run(argv, moe.root));
     }
-    up = run([moe.command, ...moe.args, "up", file, "--port", "0", "--host", net.head, "--run-dir", runDir, "--heartbeat-timeout", "3", "--quiet"], moe.root);
+    up = run([moe.command, ...moe.args, "up", file, "--port", "0", "--host", net.head, "--run-dir", runDir, "--heartbeat-timeout", "3", "--warmup-passes", "1", "--quiet"], moe.root);
     gatewayUrl = await until("the gateway", () => up!.lines.map((l) => /^gateway: (http:\/\/\S+)\/v1/.exec(l)?.[1]).find((u) => u), 240_000);
   });
 

@@ -24,7 +24,7 @@ let pids: number[] = [];
 
 beforeAll(async () => {
   [cluster, single] = await Promise.all([
-    launch({ clusterFile: "configs/clusters/local.yaml", runDir: tmp.dir, gatewayPort: 0, keepGoing: true, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 }),
+    launch({ clusterFile: "configs/clusters/local.yaml", runDir: tmp.dir, gatewayPort: 0, warmupPasses: 1, keepGoing: true, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 }),
     loadTiny(),
   ]);
   pids = cluster.states().map((s) => s.pid);

@@ -46,7 +46,7 @@ beforeAll(async () => {
   topK = m.config.nExpertsUsed;
   m.close();
   // the 8 s sequence idle timeout is for the reclaim test; no request of the load tests waits that long between steps
-  cluster = await launch({ clusterFile: "configs/clusters/local.yaml", runDir: join(tmp.dir, "run"), gatewayPort: 0, apiKey: KEY, timeouts: { sequenceIdleMs: 8000 }, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 });
+  cluster = await launch({ clusterFile: "configs/clusters/local.yaml", runDir: join(tmp.dir, "run"), gatewayPort: 0, warmupPasses: 1, apiKey: KEY, timeouts: { sequenceIdleMs: 8000 }, readyTimeoutMs: 100_000, loadIntervalMs: 60_000 });
   pids = cluster.states().map((s) => s.pid);
   url = cluster.gatewayUrl!;
 });

@@ -51,7 +51,7 @@ describe.skipIf(!net.usable)("cluster across network namespaces (expert hosts as
       }),
     );
     const runDir = join(tmp.dir, "run");
-    const started = launch({ clusterFile: file, runDir, gatewayPort: 0, readyTimeoutMs: 100_000, keepGoing: true, loadIntervalMs: 60_000 });
+    const started = launch({ clusterFile: file, runDir, gatewayPort: 0, warmupPasses: 1, readyTimeoutMs: 100_000, keepGoing: true, loadIntervalMs: 60_000 });
     // the operator's part: once runtime.json exists, run `moe node` on each "machine"
     const runtimeFile = join(runDir, "runtime.json");
     const end = Date.now() + 60_000;

@@ -117,7 +117,7 @@ describe.skipIf(!net?.usable)("static cluster over ssh, hosts in network namespa
     mkdirSync(join(dirOf("sa"), "model", m.root), { recursive: true });
     writeFileSync(join(dirOf("sa"), "model", m.root, "model.gguf.partial"), readFileSync(join(MODEL_DIR, "model.gguf")).subarray(0, 10_000_000));
     const t0 = Date.now();
-    const child = spawn(moe.command, [...moe.args, "up", file, "--port", "0", "--run-dir", runDir, "--quiet"], { cwd: moe.root, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(moe.command, [...moe.args, "up", file, "--port", "0", "--run-dir", runDir, "--warmup-passes", "1", "--quiet"], { cwd: moe.root, stdio: ["ignore", "pipe", "pipe"] });
     const lines: string[] = [];
     child.stdout!.on("data", (d: Buffer) => lines.push(...d.toString().split("\n")));
     child.stderr!.resume();

@@ -96,6 +96,20 @@ describe("gateway warm-up over the engine", () => {
     expect(backend.liveSequences).toBe(0);
   });
 
+  it("starts no pass after its time budget: maxSeconds 0 runs the first pass only, and says so", async () => {
+    const backend = new RecordingBackend(new LocalBackend(model.engine), 1);
+    const seen: number[] = [];
+    const gw = await gatewayFor(model, { backend, warmup: { passes: 3, maxSeconds: 0 }, onWarmupPass: (p) => seen.push(p) });
+    try {
+      expect(seen).toEqual([1]);
+      expect(gw.warmup).toMatchObject({ passes: 1, sequences: 16, promptTokens: 16 * 16, generatedTokens: 16 * 32 });
+      expect((await scrape(gw.url)).get("moe_warmup_passes_total")).toBe(1);
+      expect(backend.liveSequences).toBe(0);
+    } finally {
+      await gw.close();
+    }
+  });
+
   it("passes: 0 runs nothing", async () => {
     const backend = new RecordingBackend(new LocalBackend(model.engine), 1);
     const gw = await gatewayFor(model, { backend, warmup: { passes: 0 } });
