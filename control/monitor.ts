@@ -67,6 +67,15 @@ export class ClusterMonitor {
   }
 
   /** Ask every process for its status now (routers include their load); resolves to the new states. */
+  /**
+   * Poll anew, for a caller that must see what happened up to now: waits out a poll in flight (it may have
+   * asked before the change), then polls.
+   */
+  async pollFresh(): Promise<readonly ProcessState[]> {
+    await this.polling?.catch(() => undefined);
+    return this.poll();
+  }
+
   poll(): Promise<readonly ProcessState[]> {
     this.polling ??= this.pollAll().finally(() => (this.polling = undefined));
     return this.polling;

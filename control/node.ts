@@ -435,6 +435,8 @@ async function startGatewayRole(opts: NodeOptions, p: RuntimeProcess, keys: Clus
     throw e;
   }
   const w = gateway.warmup;
+  // the stages' gauges (live KV sequences) as of after the warm-up's releases, not of a poll during it
+  if (w) await monitor.pollFresh();
   return {
     endpoint: gateway.url,
     ...(w ? { warmup: { passes: w.passes, sequences: w.sequences, generatedTokens: w.generatedTokens, seconds: w.seconds } } : {}),
