@@ -11,6 +11,10 @@
  * and the measurements interleave (rep 1 of every variant and thread count, then rep 2, ...), keeping
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
  *
+ * `--keep-context` prefills each engine's batch once (the warm-up; its prefill tokens/s is the one reported) and
+ * keeps those sequences live: every rep then runs `--steps` more decode steps on them, so decode is measured at a
+ * context of `--prompt` tokens (growing by `--steps` per rep) without paying a long prefill per rep.
+ *
  * `--experts expert,layer,layer-par` measures the ways a layer's experts can run side by side (one session per
  * expert; one per layer, sequential; one per layer, parallel executor; default: layer).
  *
@@ -78,7 +82,7 @@ export interface EngineBenchRow {
   prefillVsCompareMedian?: number;
 }
 
-const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]";
+const USAGE = "usage: moe bench engine [--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--keep-context] [--json]";
 
 function list(v: string | undefined, d: number[]): number[] {
   if (v === undefined) return d;
@@ -111,48 +115,70 @@ export function benchPrompt(vocabSize: number, length: number, b = 0): number[] 
   return Array.from({ length }, (_, i) => 4 + ((b * 7919 + i * 104729) % (vocabSize - 4)));
 }
 
+/** A batch of sequences live in an engine between bench steps: the last token each sampled, the next position. */
+interface LiveBatch {
+  readonly seqs: readonly number[];
+  readonly last: Map<number, number>;
+  pos: number;
+  /** The tokens the first sequence generated so far. */
+  readonly first: number[];
+}
+
+/** Run one engine step of `items`, recording each sequence's sampled token. */
+async function stepLive(engine: Engine, live: LiveBatch, items: RowItem[]): Promise<void> {
+  for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
+    live.last.set(s.seq, s.token);
+    if (s.seq === live.seqs[0]) live.first.push(s.token);
+  }
+}
+
+/** Prefill `batch` prompts of `prompt` tokens in one step (sequences seqBase+1 …); prefill tokens/s. */
+async function prefillBatch(engine: Engine, batch: number, prompt: number, seqBase = 0): Promise<{ live: LiveBatch; prefill: number }> {
+  const V = engine.config.vocabSize;
+  const live: LiveBatch = { seqs: Array.from({ length: batch }, (_, b) => seqBase + b + 1), last: new Map(), pos: prompt, first: [] };
+  const t0 = performance.now();
+  await stepLive(engine, live, live.seqs.map((seq, b) => ({ seq, pos: 0, tokens: benchPrompt(V, prompt, b), prompt: true })));
+  return { live, prefill: (batch * prompt) / ((performance.now() - t0) / 1000) };
+}
+
+/** `steps` greedy decode steps of a live batch; tokens/s and CPU ms per step. */
+async function decodeBatch(engine: Engine, live: LiveBatch, steps: number): Promise<{ decode: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++, live.pos++) await stepLive(engine, live, live.seqs.map((seq) => ({ seq, pos: live.pos, tokens: [live.last.get(seq)!] })));
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { decode: (live.seqs.length * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps };
+}
+
 /**
  * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
  * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s, CPU ms
  * per step, and the tokens the first sequence generated (steps + 1: the prefill's, then each step's).
  */
 export async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number; tokens: number[] }> {
-  const V = engine.config.vocabSize;
-  const tokens = (b: number) => benchPrompt(V, prompt, b);
-  const seqs = Array.from({ length: batch }, (_, b) => b + 1);
-  const last = new Map<number, number>();
-  const first: number[] = [];
-  const run = async (items: RowItem[]) => {
-    for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
-      last.set(s.seq, s.token);
-      if (s.seq === 1) first.push(s.token);
-    }
-  };
+  let live: LiveBatch | undefined;
   try {
-    let t0 = performance.now();
-    await run(seqs.map((seq, b) => ({ seq, pos: 0, tokens: tokens(b), prompt: true })));
-    const prefill = (batch * prompt) / ((performance.now() - t0) / 1000);
-    const c0 = process.cpuUsage();
-    t0 = performance.now();
-    for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps, tokens: first };
+    const p = await prefillBatch(engine, batch, prompt);
+    live = p.live;
+    const d = await decodeBatch(engine, live, steps);
+    return { prefill: p.prefill, ...d, tokens: live.first };
   } finally {
-    engine.core.release(seqs);
+    engine.core.release(live?.seqs ?? Array.from({ length: batch }, (_, b) => b + 1));
   }
 }
 
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; expertWorkers: number[]; experts: ExpertMode[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
+  o: { threads: number[]; expertWorkers: number[]; experts: ExpertMode[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine; keepContext?: boolean },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
   const engines: { variant: Variant; threads: number; ew: number; ex: ExpertMode; build: "this" | "compare"; engine: Engine }[] = [];
+  const kept = new Map<string, { live: LiveBatch; prefill: number }>(); // --keep-context: by engine index / batch
   try {
     for (const variant of variants)
       for (const threads of o.threads)
@@ -164,8 +190,18 @@ async function benchModel(
             engines.push({ variant, threads, ew, ex, build: "this", engine: await Engine.create(cfg, m.weights, opts) });
             if (o.compare) engines.push({ variant, threads, ew, ex, build: "compare", engine: await o.compare.create(cfg, m.weights, opts) });
           }
-    // warm-up of every engine at the measured sizes (a short one left the first rep's batch-16 prefill slow)
-    for (const e of engines) for (const batch of o.batches) await measure(e.engine, batch, o.prompt, Math.min(o.steps, 4));
+    // warm-up of every engine at the measured sizes (a short one left the first rep's batch-16 prefill slow);
+    // --keep-context: the warm-up's prefill is the one measured, its sequences stay live for every rep's decode
+    for (const e of engines)
+      for (const [i, batch] of o.batches.entries()) {
+        if (!o.keepContext) {
+          await measure(e.engine, batch, o.prompt, Math.min(o.steps, 4));
+          continue;
+        }
+        const p = await prefillBatch(e.engine, batch, o.prompt, i * 100_000);
+        kept.set(`${engines.indexOf(e)}/${batch}`, p);
+        await decodeBatch(e.engine, p.live, Math.min(o.steps, 4));
+      }
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
       await o.bandwidth.measure();
@@ -173,7 +209,8 @@ async function benchModel(
       // measurement, and before the other build of its pair)
       for (const e of rep % 2 ? [...engines].reverse() : engines)
         for (const batch of o.batches) {
-          const r = await measure(e.engine, batch, o.prompt, o.steps);
+          const k = kept.get(`${engines.indexOf(e)}/${batch}`);
+          const r = k ? { prefill: k.prefill, ...(await decodeBatch(e.engine, k.live, o.steps)) } : await measure(e.engine, batch, o.prompt, o.steps);
           const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${e.ex}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
@@ -209,7 +246,10 @@ async function benchModel(
     }
     return rows;
   } finally {
-    for (const e of engines) await e.engine.close();
+    for (const e of engines) {
+      for (const batch of o.batches) e.engine.core.release(kept.get(`${engines.indexOf(e)}/${batch}`)?.live.seqs ?? []);
+      await e.engine.close();
+    }
     m.close();
   }
 }
@@ -231,6 +271,7 @@ export async function run(args: string[] = []): Promise<void> {
       "expert-workers": { type: "string" },
       experts: { type: "string" },
       json: { type: "boolean" },
+      "keep-context": { type: "boolean" },
     },
     strict: true,
   });
@@ -250,7 +291,7 @@ export async function run(args: string[] = []): Promise<void> {
   const experts = (values.experts ?? "layer").split(",") as ExpertMode[];
   const badMode = experts.find((x) => !EXPERT_MODES.includes(x));
   if (badMode) throw new Error(`unknown --experts '${badMode}': choose from ${EXPERT_MODES.join(", ")}\n${USAGE}`);
-  const o = { compare, session, threads, expertWorkers, experts, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const o = { compare, session, threads, expertWorkers, experts, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth, keepContext: values["keep-context"] === true };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
