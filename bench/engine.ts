@@ -68,7 +68,7 @@ export interface EngineBenchRow {
   roofTokensPerSecond: number;
   /** decode ÷ roof. */
   roofFraction: number;
-  /** Every rep's prefill and decode tokens/s, in rep order (with --compare, the builds' order is reversed in odd reps). */
+  /** Every rep's prefill and decode tokens/s, in rep order (with --compare, the builds' order is reversed in odd reps; with --keep-context, the one prefill). */
   prefillSamples: number[];
   decodeSamples: number[];
   /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch (bests). */
@@ -228,7 +228,7 @@ async function benchModel(
             weightBytesPerToken: bytes,
             roofTokensPerSecond: 0,
             roofFraction: 0,
-            prefillSamples: [...(old?.prefillSamples ?? []), r.prefill],
+            prefillSamples: k ? [k.prefill] : [...(old?.prefillSamples ?? []), r.prefill], // --keep-context: the one (cold) prefill
             decodeSamples: [...(old?.decodeSamples ?? []), r.decode],
           });
         }
@@ -300,7 +300,7 @@ export async function run(args: string[] = []): Promise<void> {
   }
   const bwReport = bandwidth.report();
   const roofGBs = +(bandwidth.best() / 1e9).toFixed(2);
-  if (values.json) console.log(JSON.stringify({ bandwidth: bwReport, roofGBs, prompt: o.prompt, steps: o.steps, reps: o.reps, rows }, null, 1));
+  if (values.json) console.log(JSON.stringify({ bandwidth: bwReport, roofGBs, prompt: o.prompt, steps: o.steps, reps: o.reps, keepContext: o.keepContext, rows }, null, 1));
   else
     console.log(
       `read bandwidth (onnxruntime ReduceSum over 256 MiB, best between reps): ${bwReport.map((b) => `${b.readGBs} GB/s at ${b.threads} thread(s)`).join(", ")}; roof = ${roofGBs} GB/s`,
