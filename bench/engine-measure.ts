@@ -42,35 +42,56 @@ export function benchPrompt(vocabSize: number, length: number, b = 0): number[] 
   return Array.from({ length }, (_, i) => 4 + ((b * 7919 + i * 104729) % (vocabSize - 4)));
 }
 
+/** A batch of sequences live in an engine between bench steps: the last token each sampled, the next position. */
+export interface LiveBatch {
+  readonly seqs: readonly number[];
+  readonly last: Map<number, number>;
+  pos: number;
+  /** The tokens the first sequence generated so far. */
+  readonly first: number[];
+}
+
+/** Run one engine step of `items`, recording each sequence's sampled token. */
+async function stepLive(engine: Engine, live: LiveBatch, items: RowItem[]): Promise<void> {
+  for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
+    live.last.set(s.seq, s.token);
+    if (s.seq === live.seqs[0]) live.first.push(s.token);
+  }
+}
+
+/** Prefill `batch` prompts of `prompt` tokens in one step (sequences seqBase+1 …); prefill tokens/s. */
+export async function prefillBatch(engine: Engine, batch: number, prompt: number, seqBase = 0): Promise<{ live: LiveBatch; prefill: number }> {
+  const V = engine.config.vocabSize;
+  const live: LiveBatch = { seqs: Array.from({ length: batch }, (_, b) => seqBase + b + 1), last: new Map(), pos: prompt, first: [] };
+  const t0 = performance.now();
+  await stepLive(engine, live, live.seqs.map((seq, b) => ({ seq, pos: 0, tokens: benchPrompt(V, prompt, b), prompt: true })));
+  return { live, prefill: (batch * prompt) / ((performance.now() - t0) / 1000) };
+}
+
+/** `steps` greedy decode steps of a live batch; tokens/s and CPU ms per step. */
+export async function decodeBatch(engine: Engine, live: LiveBatch, steps: number): Promise<{ decode: number; cpuMs: number }> {
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let s = 0; s < steps; s++, live.pos++) await stepLive(engine, live, live.seqs.map((seq) => ({ seq, pos: live.pos, tokens: [live.last.get(seq)!] })));
+  const wall = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
+  return { decode: (live.seqs.length * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps };
+}
+
 /**
  * Prefill `batch` prompts of `prompt` tokens in one step, then `steps` greedy decode steps, as
  * `moe generate` runs them (head, then sampling: the logits never leave the engine); tokens/s, CPU ms
  * per step, and the tokens the first sequence generated (steps + 1: the prefill's, then each step's).
  */
 export async function measure(engine: Engine, batch: number, prompt: number, steps: number): Promise<{ prefill: number; decode: number; cpuMs: number; tokens: number[] }> {
-  const V = engine.config.vocabSize;
-  const tokens = (b: number) => benchPrompt(V, prompt, b);
-  const seqs = Array.from({ length: batch }, (_, b) => b + 1);
-  const last = new Map<number, number>();
-  const first: number[] = [];
-  const run = async (items: RowItem[]) => {
-    for (const s of (await engine.step(stepRows(items))).sampled ?? []) {
-      last.set(s.seq, s.token);
-      if (s.seq === 1) first.push(s.token);
-    }
-  };
+  let live: LiveBatch | undefined;
   try {
-    let t0 = performance.now();
-    await run(seqs.map((seq, b) => ({ seq, pos: 0, tokens: tokens(b), prompt: true })));
-    const prefill = (batch * prompt) / ((performance.now() - t0) / 1000);
-    const c0 = process.cpuUsage();
-    t0 = performance.now();
-    for (let s = 0; s < steps; s++) await run(seqs.map((seq) => ({ seq, pos: prompt + s, tokens: [last.get(seq)!] })));
-    const wall = (performance.now() - t0) / 1000;
-    const c = process.cpuUsage(c0);
-    return { prefill, decode: (batch * steps) / wall, cpuMs: (c.user + c.system) / 1000 / steps, tokens: first };
+    const p = await prefillBatch(engine, batch, prompt);
+    live = p.live;
+    const d = await decodeBatch(engine, live, steps);
+    return { prefill: p.prefill, ...d, tokens: live.first };
   } finally {
-    engine.core.release(seqs);
+    engine.core.release(live?.seqs ?? Array.from({ length: batch }, (_, b) => b + 1));
   }
 }
 

@@ -11,6 +11,10 @@
  * and the measurements interleave (rep 1 of every variant and thread count, then rep 2, ...), keeping
  * each one's best: on a shared machine, ratios measured side by side are what is comparable.
  *
+ * `--keep-context` prefills each engine's batch once (the warm-up; its prefill tokens/s is the one reported) and
+ * keeps those sequences live: every rep then runs `--steps` more decode steps on them, so decode is measured at a
+ * context of `--prompt` tokens (growing by `--steps` per rep) without paying a long prefill per rep.
+ *
  * `--experts expert,layer,layer-par` measures the ways a layer's experts can run side by side (one session per
  * expert; one per layer, sequential; one per layer, parallel executor; default: layer).
  *
@@ -25,7 +29,7 @@
 import { parseArgs } from "node:util";
 import { Engine, openModel } from "../model/index.js";
 import { loadCompareBuild } from "./engine-compare.js";
-import { BandwidthBest, bytesPerStep, computeOf, EXPERT_MODES, measure, type ExpertMode, type SessionFlags, type Variant } from "./engine-measure.js";
+import { BandwidthBest, bytesPerStep, computeOf, decodeBatch, EXPERT_MODES, measure, prefillBatch, type ExpertMode, type LiveBatch, type SessionFlags, type Variant } from "./engine-measure.js";
 import { ensureBenchModel } from "./engine-models.js";
 import { benchUsage } from "./light.js";
 import { alternatedRatio } from "./stats.js";
@@ -52,7 +56,7 @@ export interface EngineBenchRow {
   roofTokensPerSecond: number;
   /** decode ÷ roof. */
   roofFraction: number;
-  /** Every rep's prefill and decode tokens/s, in rep order (with --compare, the builds' order is reversed in odd reps). */
+  /** Every rep's prefill and decode tokens/s, in rep order (with --compare, the builds' order is reversed in odd reps; with --keep-context, the one prefill). */
   prefillSamples: number[];
   decodeSamples: number[];
   /** With --compare, this build's rows: decode (prefill) tokens/s ÷ the compare build's, same variant, threads and batch (bests). */
@@ -78,13 +82,14 @@ function list(v: string | undefined, d: number[]): number[] {
 /** Measure one model file in every variant × thread count, interleaved. */
 async function benchModel(
   path: string,
-  o: { threads: number[]; expertWorkers: number[]; experts: ExpertMode[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine },
+  o: { threads: number[]; expertWorkers: number[]; experts: ExpertMode[]; batches: number[]; prompt: number; steps: number; reps: number; variants: Variant[]; bandwidth: BandwidthBest; session: SessionFlags; compare?: typeof Engine; keepContext?: boolean },
 ): Promise<EngineBenchRow[]> {
   const m = openModel(path);
   const cfg = m.config;
   const q8 = m.weights.info("blk.0.attn_q.weight").dtype === "Q8_0";
   const variants = o.variants.filter((v) => (q8 ? v !== "f32" : v === "f32"));
   const engines: { variant: Variant; threads: number; ew: number; ex: ExpertMode; build: "this" | "compare"; engine: Engine }[] = [];
+  const kept = new Map<string, { live: LiveBatch; prefill: number }>(); // --keep-context: by engine index / batch
   try {
     for (const variant of variants)
       for (const threads of o.threads)
@@ -96,8 +101,18 @@ async function benchModel(
             engines.push({ variant, threads, ew, ex, build: "this", engine: await Engine.create(cfg, m.weights, opts) });
             if (o.compare) engines.push({ variant, threads, ew, ex, build: "compare", engine: await o.compare.create(cfg, m.weights, opts) });
           }
-    // warm-up of every engine at the measured sizes (a short one left the first rep's batch-16 prefill slow)
-    for (const e of engines) for (const batch of o.batches) await measure(e.engine, batch, o.prompt, Math.min(o.steps, 4));
+    // warm-up of every engine at the measured sizes (a short one left the first rep's batch-16 prefill slow);
+    // --keep-context: the warm-up's prefill is the one measured, its sequences stay live for every rep's decode
+    for (const e of engines)
+      for (const [i, batch] of o.batches.entries()) {
+        if (!o.keepContext) {
+          await measure(e.engine, batch, o.prompt, Math.min(o.steps, 4));
+          continue;
+        }
+        const p = await prefillBatch(e.engine, batch, o.prompt, i * 100_000);
+        kept.set(`${engines.indexOf(e)}/${batch}`, p);
+        await decodeBatch(e.engine, p.live, Math.min(o.steps, 4));
+      }
     const best = new Map<string, EngineBenchRow>();
     for (let rep = 0; rep < o.reps; rep++) {
       await o.bandwidth.measure();
@@ -105,7 +120,8 @@ async function benchModel(
       // measurement, and before the other build of its pair)
       for (const e of rep % 2 ? [...engines].reverse() : engines)
         for (const batch of o.batches) {
-          const r = await measure(e.engine, batch, o.prompt, o.steps);
+          const k = kept.get(`${engines.indexOf(e)}/${batch}`);
+          const r = k ? { prefill: k.prefill, ...(await decodeBatch(e.engine, k.live, o.steps)) } : await measure(e.engine, batch, o.prompt, o.steps);
           const key = `${e.build}/${e.variant}/${e.threads}/${e.ew}/${e.ex}/${batch}`;
           const old = best.get(key);
           const bytes = bytesPerStep(cfg, e.variant === "int8" || e.variant === "exact" ? "q8_0" : "f32", batch) / batch;
@@ -123,7 +139,7 @@ async function benchModel(
             weightBytesPerToken: bytes,
             roofTokensPerSecond: 0,
             roofFraction: 0,
-            prefillSamples: [...(old?.prefillSamples ?? []), r.prefill],
+            prefillSamples: k ? [k.prefill] : [...(old?.prefillSamples ?? []), r.prefill], // --keep-context: the one (cold) prefill
             decodeSamples: [...(old?.decodeSamples ?? []), r.decode],
           });
         }
@@ -141,7 +157,10 @@ async function benchModel(
     }
     return rows;
   } finally {
-    for (const e of engines) await e.engine.close();
+    for (const e of engines) {
+      for (const batch of o.batches) e.engine.core.release(kept.get(`${engines.indexOf(e)}/${batch}`)?.live.seqs ?? []);
+      await e.engine.close();
+    }
     m.close();
   }
 }
@@ -163,6 +182,7 @@ export async function run(args: string[] = []): Promise<void> {
       "expert-workers": { type: "string" },
       experts: { type: "string" },
       json: { type: "boolean" },
+      "keep-context": { type: "boolean" },
     },
     strict: true,
   });
@@ -182,7 +202,7 @@ export async function run(args: string[] = []): Promise<void> {
   const experts = (values.experts ?? "layer").split(",") as ExpertMode[];
   const badMode = experts.find((x) => !EXPERT_MODES.includes(x));
   if (badMode) throw new Error(`unknown --experts '${badMode}': choose from ${EXPERT_MODES.join(", ")}\n${USAGE}`);
-  const o = { compare, session, threads, expertWorkers, experts, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth };
+  const o = { compare, session, threads, expertWorkers, experts, batches: list(values.batches, [1, 16]), prompt: list(values.prompt, [128])[0]!, steps: list(values.steps, [32])[0]!, reps: list(values.reps, [3])[0]!, variants, bandwidth, keepContext: values["keep-context"] === true };
   const rows: EngineBenchRow[] = [];
   for (const p of paths) {
     const r = await benchModel(p, o);
@@ -191,7 +211,7 @@ export async function run(args: string[] = []): Promise<void> {
   }
   const bwReport = bandwidth.report();
   const roofGBs = +(bandwidth.best() / 1e9).toFixed(2);
-  if (values.json) console.log(JSON.stringify({ bandwidth: bwReport, roofGBs, prompt: o.prompt, steps: o.steps, reps: o.reps, rows }, null, 1));
+  if (values.json) console.log(JSON.stringify({ bandwidth: bwReport, roofGBs, prompt: o.prompt, steps: o.steps, reps: o.reps, keepContext: o.keepContext, rows }, null, 1));
   else
     console.log(
       `read bandwidth (onnxruntime ReduceSum over 256 MiB, best between reps): ${bwReport.map((b) => `${b.readGBs} GB/s at ${b.threads} thread(s)`).join(", ")}; roof = ${roofGBs} GB/s`,

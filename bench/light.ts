@@ -24,7 +24,7 @@ export const CLUSTER_WARMUP_PASSES = 12;
 /** Each benchmark's arguments, as `moe bench --help` and `moe bench NAME --help` print them. */
 export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
   engine:
-    "[--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--json]",
+    "[--model PATH]... [--threads 1,2] [--batches 1,16] [--prompt 128] [--steps 32] [--reps 3] [--variants f32,int8,exact,dequantize] [--compare DIST_DIR] [--spin] [--single-thread-rows N] [--expert-workers 0,2] [--experts expert,layer,layer-par] [--keep-context] [--json]",
   kernels: "[--threads 1,2] [--json]",
   sampling: "(no arguments)",
   planner: "[--runs 5] [--concurrency 8]",

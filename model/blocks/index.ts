@@ -7,6 +7,7 @@ export { EmbeddingTable } from "./embedding.js";
 export { ENGINE_KV_BYTES_PER_ELEMENT, LayerKv } from "./kv-cache.js";
 export { ropeTables } from "./rope.js";
 export { causalMask, StepMemo } from "./step-memo.js";
+export { GrowBuffer, ScratchPool, type AttentionScratch } from "./scratch.js";
 export { addNormedResidual } from "./residual.js";
 export { packedScalesDroppable, PACKED_SCALES_CHECKED_ORT_VERSIONS } from "./build-files.js";
 export { attentionWeights, expertWeights, headWeights, linearWeight, routerWeights, vectorWeight } from "./load-weights.js";

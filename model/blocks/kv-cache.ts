@@ -102,16 +102,28 @@ export class LayerKv {
     this.len += n;
   }
 
-  /** Copy the cached keys into a batch slot [KVH, hd, P] (P ≥ len; the rest is left as is). */
-  copyKeysT(dst: KvArray, at: number, P: number): void {
+  /**
+   * Copy the cached keys into a batch slot [KVH, hd, P] (P ≥ len). Positions len..P−1 of the slot are
+   * zeroed with `clearTail` (reused scratch), else left as they are (a fresh buffer's zeros).
+   */
+  copyKeysT(dst: KvArray, at: number, P: number, clearTail = false): void {
     const { kvHeads: KVH, headDim: hd, cap, len } = this;
-    for (let r = 0; r < KVH * hd; r++) dst.set(this.k.subarray(r * cap, r * cap + len), at + r * P);
+    const clear = clearTail && len < P;
+    for (let r = 0; r < KVH * hd; r++) {
+      const o = at + r * P;
+      dst.set(this.k.subarray(r * cap, r * cap + len), o);
+      if (clear) dst.fill(0, o + len, o + P);
+    }
   }
 
-  /** Copy the cached values into a batch slot [KVH, P, hd] (P ≥ len). */
-  copyValues(dst: KvArray, at: number, P: number): void {
+  /** Copy the cached values into a batch slot [KVH, P, hd] (P ≥ len); `clearTail` as in {@link copyKeysT}. */
+  copyValues(dst: KvArray, at: number, P: number, clearTail = false): void {
     const { kvHeads: KVH, headDim: hd, cap, len } = this;
-    for (let h = 0; h < KVH; h++) dst.set(this.v.subarray(h * cap * hd, (h * cap + len) * hd), at + h * P * hd);
+    for (let h = 0; h < KVH; h++) {
+      const o = at + h * P * hd;
+      dst.set(this.v.subarray(h * cap * hd, (h * cap + len) * hd), o);
+      if (clearTail && len < P) dst.fill(0, o + len * hd, o + P * hd);
+    }
   }
 
   private grow(need: number): void {

@@ -226,12 +226,18 @@ export class LayerRangeEngine {
     return { sampled, logits: { seq: Uint32Array.from(picked, (r) => rows.seq[r]!), pos: Uint32Array.from(picked, (r) => rows.pos[r]!), values } };
   }
 
-  /** Free sequences' caches, samplers and biases. */
+  /** Free sequences' caches, samplers and biases; with none left live, the attention blocks' batch scratch too. */
   release(seqs: Iterable<number>): void {
     for (const s of seqs) {
       this.live.delete(s);
       this.biases.delete(s);
     }
+    if (this.live.size === 0) this.stack.trimScratch();
+  }
+
+  /** Bytes of batch scratch the attention blocks keep between steps (see model/blocks/scratch.ts). */
+  get scratchBytes(): number {
+    return this.stack.scratchBytes;
   }
 
   /**

@@ -10,6 +10,7 @@ import { AttentionBlock } from "../blocks/attention-block.js";
 import { LayerKv } from "../blocks/kv-cache.js";
 import { attentionWeights, vectorWeight } from "../blocks/load-weights.js";
 import { addNormedResidual } from "../blocks/residual.js";
+import { ScratchPool } from "../blocks/scratch.js";
 import { StepMemo } from "../blocks/step-memo.js";
 import type { ComputeOptions } from "../blocks/session.js";
 import type { WeightReader } from "../weights/types.js";
@@ -34,6 +35,7 @@ export class LayerStack {
     readonly end: number,
     private readonly attention: AttentionBlock[],
     private readonly outNorms: Float32Array[],
+    private readonly scratch: ScratchPool,
   ) {}
 
   /** Load layers [first, end) from `reader`. */
@@ -41,11 +43,13 @@ export class LayerStack {
     if (!(0 <= first && first < end && end <= cfg.nLayers)) throw new RangeError(`layer range [${first}, ${end}) is outside [0, ${cfg.nLayers})`);
     const attention: AttentionBlock[] = [];
     const outNorms: Float32Array[] = [];
+    // one pool for every layer: a forward runs its layers one after another (a set per forward in flight)
+    const scratch = new ScratchPool();
     for (let l = first; l < end; l++) {
-      attention.push(await AttentionBlock.create(cfg, attentionWeights(reader, cfg, l), opts));
+      attention.push(await AttentionBlock.create(cfg, attentionWeights(reader, cfg, l), opts, scratch));
       outNorms.push(vectorWeight(reader, layerTensorNames(l).outNorm, cfg.dModel));
     }
-    return new LayerStack(cfg, first, end, attention, outNorms);
+    return new LayerStack(cfg, first, end, attention, outNorms, scratch);
   }
 
   /** Fresh per-layer caches for one sequence. */
@@ -73,7 +77,18 @@ export class LayerStack {
     return out;
   }
 
+  /** Bytes of batch scratch the stack's attention blocks keep between steps (the largest batch's inputs of one layer, per forward once in flight at a time). */
+  get scratchBytes(): number {
+    return this.scratch.bytes;
+  }
+
+  /** Free the batch scratch not in use (when no sequence is live: the next batch allocates it anew). */
+  trimScratch(): void {
+    this.scratch.trim();
+  }
+
   async close(): Promise<void> {
+    this.scratch.trim();
     for (const a of this.attention) await a.close();
   }
 }
