@@ -206,12 +206,8 @@ export class RpcClient {
     const peer = this.options.endpoint;
     const { kind } = message;
     const routing = message as { layer?: number; expert?: number };
-    if (this.closed) return Promise.reject(new SocketClosedError(`cannot send ${kind} to ${peer}: the client is closed`, { peer, kind }));
-    if (this.refused !== undefined && !this.connected) return Promise.reject(this.refused);
-    if (this.everConnected && !this.connected) {
-      this.metrics.error(peer, "PEER_UNREACHABLE");
-      return Promise.reject(new PeerUnreachableError(`cannot send ${kind} to ${peer}: the connection to the peer is down (reconnecting)`, { peer, kind }));
-    }
+    const unavailable = this.unavailable(kind);
+    if (unavailable) return Promise.reject(unavailable);
     if (this.pending.size >= this.maxPending) {
       this.metrics.error(peer, "QUEUE_FULL");
       return Promise.reject(new QueueFullError(`cannot send ${kind} to ${peer}: ${this.pending.size} requests already in flight (maxPending)`, { peer, kind, fix: "wait for replies or raise maxPending" }));
@@ -242,14 +238,25 @@ export class RpcClient {
    * @throws PeerUnreachableError when the connection was up once and is down now (fail fast, no silent queueing)
    */
   async send(message: Message): Promise<void> {
-    if (this.closed) throw new SocketClosedError(`cannot send ${message.kind} to ${this.endpoint}: the client is closed`, { peer: this.endpoint, kind: message.kind });
-    if (this.refused !== undefined && !this.connected) throw this.refused;
-    if (this.everConnected && !this.connected) {
-      this.metrics.error(this.endpoint, "PEER_UNREACHABLE");
-      throw new PeerUnreachableError(`cannot send ${message.kind} to ${this.endpoint}: the connection to the peer is down (reconnecting)`, { peer: this.endpoint, kind: message.kind });
-    }
+    const unavailable = this.unavailable(message.kind);
+    if (unavailable) throw unavailable;
     const frame = encode(message.sender === undefined && this.options.name !== undefined ? { ...message, sender: this.options.name } : message);
     await this.transmit(frame, message.kind, undefined);
+  }
+
+  /**
+   * Why a message of `kind` cannot be sent now, if it cannot: the client is closed, the server refused its
+   * handshake (until one succeeds), or the connection was up once and is down (fail fast, no silent queueing).
+   */
+  private unavailable(kind: Kind): TransportError | undefined {
+    const peer = this.options.endpoint;
+    if (this.closed) return new SocketClosedError(`cannot send ${kind} to ${peer}: the client is closed`, { peer, kind });
+    if (this.refused !== undefined) return this.refused;
+    if (this.everConnected && !this.connected) {
+      this.metrics.error(peer, "PEER_UNREACHABLE");
+      return new PeerUnreachableError(`cannot send ${kind} to ${peer}: the connection to the peer is down (reconnecting)`, { peer, kind });
+    }
+    return undefined;
   }
 
   /** Round trip a `ping`; resolves with the time taken, ms. */
