@@ -235,11 +235,6 @@ export class LayerRangeEngine {
     if (this.live.size === 0) this.stack.trimScratch();
   }
 
-  /** Bytes of batch scratch the attention blocks keep between steps (see model/blocks/scratch.ts). */
-  get scratchBytes(): number {
-    return this.stack.scratchBytes;
-  }
-
   /**
    * Free every sequence not stepped for longer than the idle timeout (its client died without
    * releasing it). @returns the sequences reclaimed

@@ -77,11 +77,6 @@ export class LayerStack {
     return out;
   }
 
-  /** Bytes of batch scratch the stack's attention blocks keep between steps (the largest batch's inputs of one layer, per forward once in flight at a time). */
-  get scratchBytes(): number {
-    return this.scratch.bytes;
-  }
-
   /** Free the batch scratch not in use (when no sequence is live: the next batch allocates it anew). */
   trimScratch(): void {
     this.scratch.trim();
