@@ -179,9 +179,7 @@ export class Scheduler {
     const err = new UnavailableError("the server is shutting down");
     for (const s of this.waiting.splice(0)) this.end(s, () => s.sink.onError(err));
     for (const s of [...this.running.values()]) if (!s.inFlight) this.end(s, () => s.sink.onError(err));
-    while (this.steps.size > 0) await Promise.allSettled([...this.steps]);
-    this.flushReleases();
-    await Promise.allSettled([...this.releases]);
+    await this.drain();
   }
 
   /** Resolves once no step is in flight and every queued release has been answered (nothing submitted meanwhile). */
