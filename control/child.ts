@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import type { MoeCommand } from "./entry.js";
+import type { WarmupSummary } from "./node-role.js";
 
 /** The line a node prints on stdout once it serves (see cli/node.ts). */
 export interface ReadyLine {
@@ -18,7 +19,7 @@ export interface ReadyLine {
   readonly endpoint: string;
   readonly control: string;
   /** The gateway's start-up warm-up, when one ran. */
-  readonly warmup?: { readonly passes: number; readonly sequences: number; readonly generatedTokens: number; readonly seconds: number };
+  readonly warmup?: WarmupSummary;
 }
 
 /** How a child ended. */

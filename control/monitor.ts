@@ -66,7 +66,6 @@ export class ClusterMonitor {
     }
   }
 
-  /** Ask every process for its status now (routers include their load); resolves to the new states. */
   /**
    * Poll anew, for a caller that must see what happened up to now: waits out a poll in flight (it may have
    * asked before the change), then polls.
@@ -76,6 +75,7 @@ export class ClusterMonitor {
     return this.poll();
   }
 
+  /** Ask every process for its status now (routers include their load); resolves to the new states. */
   poll(): Promise<readonly ProcessState[]> {
     this.polling ??= this.pollAll().finally(() => (this.polling = undefined));
     return this.polling;
