@@ -113,14 +113,14 @@ export class ExpertHost {
       const t0 = performance.now();
       const rebuilt: UnloadReport["rebuilt"][number][] = [];
       const failed: UnloadReport["failed"][number][] = [];
-      for (const b of partial) {
+      for (const { layer, block: b } of partial) {
         try {
-          const r = await this.sessions.rebuild(b, weights);
+          const r = await this.sessions.rebuild(layer, b, weights);
           await this.batcher.idle();
           await r.old.close();
           rebuilt.push({ layer: r.layer, experts: r.experts, freedBytes: r.old.weightBytes - r.weightBytes });
         } catch (e) {
-          failed.push({ layer: this.sessions.layerOf(b) ?? -1, experts: [...b.experts], error: (e as Error).message });
+          failed.push({ layer, experts: [...b.experts], error: (e as Error).message });
         }
       }
       const after = this.sessions.resident().weightBytes;

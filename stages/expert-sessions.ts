@@ -71,7 +71,7 @@ export class ExpertSessions {
    * run uses them) and the sessions that still serve some of their experts but hold dropped ones' weights
    * too (the caller rebuilds them with {@link rebuild} to free those weights).
    */
-  retainOnly(keep: readonly (readonly [number, number])[]): { dropped: number; unused: ExpertLayerBlock[]; partial: ExpertLayerBlock[] } {
+  retainOnly(keep: readonly (readonly [number, number])[]): { dropped: number; unused: ExpertLayerBlock[]; partial: { layer: number; block: ExpertLayerBlock }[] } {
     const want = new Set(keep.map(([l, e]) => key(l, e)));
     let dropped = 0;
     for (const k of [...this.held.keys()])
@@ -81,11 +81,11 @@ export class ExpertSessions {
       }
     const serving = new Set(this.held.values());
     const unused: ExpertLayerBlock[] = [];
-    const partial: ExpertLayerBlock[] = [];
+    const partial: { layer: number; block: ExpertLayerBlock }[] = [];
     for (const [layer, blocks] of this.byLayer) {
       const live = blocks.filter((b) => serving.has(b));
       unused.push(...blocks.filter((b) => !serving.has(b)));
-      partial.push(...live.filter((b) => this.servedBy(layer, b).length < b.experts.length));
+      for (const block of live) if (this.servedBy(layer, block).length < block.experts.length) partial.push({ layer, block });
       if (live.length) this.byLayer.set(layer, live);
       else this.byLayer.delete(layer);
     }
@@ -93,16 +93,14 @@ export class ExpertSessions {
   }
 
   /**
-   * Replace `old` (a session of this host that holds experts it no longer serves) by sessions of only the
+   * Replace `old` (a session of `layer` on this host that holds experts it no longer serves) by sessions of only the
    * experts it still serves, read from `weights` as at start-up. `old` keeps serving them while the new
    * sessions are built; the swap is one synchronous step, so a batch planned before it runs on `old` and
    * every later one on the new sessions. @returns the layer, `old` (removed here: the caller closes it once no
    * batch that may use it is running), the experts of the new sessions and their weight bytes; nothing is
    * changed when building fails
    */
-  async rebuild(old: ExpertLayerBlock, weights: WeightReader): Promise<{ layer: number; old: ExpertLayerBlock; experts: number[]; weightBytes: number }> {
-    const layer = this.layerOf(old);
-    if (layer === undefined) throw new RangeError(`${this.name}: the session to rebuild is not one of this host's`);
+  async rebuild(layer: number, old: ExpertLayerBlock, weights: WeightReader): Promise<{ layer: number; old: ExpertLayerBlock; experts: number[]; weightBytes: number }> {
     const kept = this.servedBy(layer, old);
     const fresh = await buildLayerSessions(kept, (e) => expertWeights(weights, layer, e), this.compute);
     // the swap (no await from here on): experts still served by `old` move to the new sessions
@@ -116,12 +114,6 @@ export class ExpertSessions {
   resident(): { experts: number; weightBytes: number } {
     const all = [...this.byLayer.values()].flat();
     return { experts: all.reduce((a, b) => a + b.experts.length, 0), weightBytes: all.reduce((a, b) => a + b.weightBytes, 0) };
-  }
-
-  /** The layer whose sessions include `block`. */
-  layerOf(block: ExpertLayerBlock): number | undefined {
-    for (const [layer, blocks] of this.byLayer) if (blocks.includes(block)) return layer;
-    return undefined;
   }
 
   /** The experts of `block` (of `layer`) it serves now, in its order. */

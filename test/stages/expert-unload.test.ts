@@ -102,12 +102,12 @@ describe("partial unload of a layer session", () => {
     const rebuild = ExpertSessions.prototype.rebuild;
     const run = ExpertLayerBlock.prototype.run;
     const close = ExpertLayerBlock.prototype.close;
-    vi.spyOn(ExpertSessions.prototype, "rebuild").mockImplementation(async function (this: ExpertSessions, old, weights) {
+    vi.spyOn(ExpertSessions.prototype, "rebuild").mockImplementation(async function (this: ExpertSessions, layer, old, weights) {
       // the request arrives as the rebuild starts, and its batch starts (on the old session, which still serves
       // experts 1 and 5) before the new session is built (building holds the event loop: no batch starts meanwhile)
       during = h.batcher.submit(0, q.hidden, q.expert);
       await new Promise((r) => setImmediate(r));
-      const r = await rebuild.call(this, old, weights);
+      const r = await rebuild.call(this, layer, old, weights);
       events.push("swapped");
       return r;
     });
