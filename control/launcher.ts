@@ -194,7 +194,8 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
   const keysDir = curveKeys(config.runtime, runDir, o.keysDir);
   const laid = computeRuntime({
     cluster,
-    settings: config.runtime,
+    // `--warmup-passes` overrides the file's `warmup_passes:` (as the dynamic coordinator's settings do)
+    settings: o.warmupPasses !== undefined ? { ...config.runtime, warmupPasses: o.warmupPasses } : config.runtime,
     plan,
     model: { path: resolve(modelPath), config: cfg, ...(parts ? { parts } : {}) },
     runDir,
@@ -203,7 +204,6 @@ export async function launch(o: LaunchOptions): Promise<RunningCluster> {
     curveKeysDir: keysDir,
     timeouts: o.timeouts,
     limits: engineLimits(plan),
-    ...(o.warmupPasses !== undefined ? { warmupPasses: o.warmupPasses } : {}),
     freePort: () => {
       const p = ports.shift();
       if (p === undefined) throw new RuntimeLayoutError("ran out of free ports");

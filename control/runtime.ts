@@ -144,8 +144,6 @@ export interface RuntimeInput {
   readonly timeouts?: { readonly stepMs?: number; readonly dispatchMs?: number; readonly sequenceIdleMs?: number };
   /** Gateway scheduler limits (plan.json's `limits`). */
   readonly limits?: { readonly maxRunningSequences: number; readonly maxQueued: number };
-  /** Overrides the cluster file's `warmup_passes:`. */
-  readonly warmupPasses?: number;
   /** A free TCP port on this machine, for local hosts without `ports:`. */
   readonly freePort: () => number;
   /** Whether an address belongs to this machine (default {@link isLocalAddress}). */
@@ -369,7 +367,7 @@ export function computeRuntime(input: RuntimeInput): Runtime {
     experts: plan.experts.map((x) => ({ layer: x.layer, expert: x.expert, hosts: [...x.hosts], ...(x.hosts.length > 1 && x.weights?.length === x.hosts.length ? { weights: [...x.weights] } : {}) })),
     gateway: processes.find((p) => p.role === "gateway")?.name ?? null,
     limits: input.limits && input.limits.maxRunningSequences > 0 ? { maxRunningSequences: input.limits.maxRunningSequences, maxQueued: input.limits.maxQueued } : null,
-    warmup: { passes: input.warmupPasses ?? settings.warmupPasses ?? 0 },
+    warmup: { passes: settings.warmupPasses },
     processes,
   };
 }
