@@ -13,6 +13,7 @@ import { expertWeightBytes, expertWeights, mulberry32, openModel } from "../mode
 import { ExpertHost } from "../stages/index.js";
 import { arg } from "./args.js";
 import { ensureBenchModel } from "./engine-models.js";
+import { benchModelPaths } from "./light.js";
 
 const CHILD_ENV = "MOE_BENCH_UNLOAD_CHILD";
 
@@ -90,8 +91,7 @@ function runChild(env: object): Promise<ChildResult> {
 }
 
 export async function run(args: string[]): Promise<void> {
-  const models: string[] = [];
-  for (let i = 0; i < args.length; i++) if (args[i] === "--model" && args[i + 1]) models.push(args[++i]!);
+  const models = benchModelPaths(args);
   if (!models.length) models.push(ensureBenchModel("grok-shaped", "q8_0"), ensureBenchModel("grok-shaped", "f32"));
   const keep = Number(arg(args, "--keep", "4"));
   const threads = Number(arg(args, "--threads", "1"));
