@@ -3,6 +3,7 @@
  * `npm run bench` and `moe bench` ({@link benchCommand}) and the runner, which imports each benchmark
  * only when it runs (for `moe bench` and `moe --help` at start-up). index.ts re-exports these too.
  */
+import { LLAMA_ARGS } from "./llama-report.js";
 
 export const BENCHES = ["engine", "kernels", "sampling", "planner", "cluster", "serve", "dynamic", "llama", "cluster-ab", "warmup-trend", "unload"] as const;
 
@@ -32,7 +33,7 @@ export const BENCH_USAGE: Record<(typeof BENCHES)[number], string> = {
   serve: "(no arguments)",
   dynamic: "[--threads 1,2] [--heartbeat-timeout 3] [--skip-recovery] [--skip-transfer]",
   llama:
-    "[--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json] (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)",
+    `${LLAMA_ARGS} (against llama.cpp: installs node-llama-cpp, ~730 MB, into bench/llama-cpp on first use, or set MOE_LLAMA_CPP_DIR)`,
   "cluster-ab":
     `[--variants JSON] [--mb 1,2,4] [--cluster FILE] [--steps 32] [--reps 4] [--warmup ${CLUSTER_WARMUP_PASSES}] [--json] (several copies of a local cluster, each with its own extra V8 flags, decoding in turn at concurrency 16)`,
   "warmup-trend":

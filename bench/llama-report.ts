@@ -8,8 +8,10 @@ import { median } from "./stats.js";
 /** Version tag of `moe bench llama --json`. */
 export const LLAMA_BENCH_SCHEMA = "moe-bench-llama/1";
 
-export const LLAMA_USAGE =
-  "usage: moe bench llama [--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json]";
+/** The arguments of `moe bench llama` (its usage line here, and bench/light.ts' BENCH_USAGE). */
+export const LLAMA_ARGS = "[--model PATH]... [--threads 1,2] [--prompt 128] [--steps 32] [--reps 3] [--check-tokens 16] [--in-process] [--no-install] [--json]";
+
+export const LLAMA_USAGE = `usage: moe bench llama ${LLAMA_ARGS}`;
 
 /** What `moe bench llama` was asked to do. */
 export interface LlamaBenchOptions {
